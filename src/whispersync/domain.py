@@ -1,0 +1,78 @@
+"""The nouns every layer shares: memos, their status, the agents' names."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+AGENTS: tuple[str, ...] = ("work", "memory", "github_ideas")
+"""Agents a memo can be routed to. Voice is a reply, not an agent."""
+
+
+class MemoStatus(str, enum.Enum):
+    QUEUED = "queued"          # accepted and enqueued; not yet finished
+    PROCESSING = "processing"  # a worker has it
+    DONE = "done"              # the agent's outputs are written
+    FAILED = "failed"          # gave up after max receives; the message is in the DLQ
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A transcript as ingested: text plus what the submitter said about it."""
+
+    text: str
+    agent: str | None = None
+    title: str | None = None
+    recorded_at: str | None = None  # ISO 8601, as given
+    source: str = "api"             # api | cli | inbox
+
+
+@dataclass(slots=True)
+class Memo:
+    """The record of one accepted transcript and what became of it."""
+
+    id: str
+    key: str                        # blob key of the transcript text
+    correlation_id: str
+    trace_id: str
+    status: MemoStatus
+    created_at: float               # epoch seconds
+    updated_at: float
+    agent: str | None = None        # requested, or chosen by the router
+    title: str | None = None
+    recorded_at: str | None = None
+    source: str = "api"
+    routing: dict[str, Any] | None = None   # classifier's choice, confidence, reasons
+    result: dict[str, Any] | None = None    # what the agent produced (paths, summary)
+    error: str | None = None
+    attempts: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "key": self.key,
+            "correlation_id": self.correlation_id,
+            "trace_id": self.trace_id,
+            "status": self.status.value,
+            "agent": self.agent,
+            "title": self.title,
+            "recorded_at": self.recorded_at,
+            "source": self.source,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "routing": self.routing,
+            "result": self.result,
+            "error": self.error,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """What an agent did with a memo: files written and a short human summary."""
+
+    agent: str
+    summary: str
+    outputs: list[str] = field(default_factory=list)  # paths relative to outputs/
+    data: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,129 @@
+"""The one typed settings object.
+
+Read once per entry point (`Settings.load()`), validated at start-up, passed down.
+Nothing else in WhisperSync reads `os.environ`. Precedence, highest first:
+explicit arguments, `WHISPERSYNC_*` environment variables, `whispersync.toml`
+(in the working directory, or the file named by `WHISPERSYNC_CONFIG`), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from whispersync.errors import ConfigError
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WHISPERSYNC_",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(Path(".whispersync"), description="Directory that holds all state.")
+    service: str = "whispersync"
+
+    # HTTP ingest API
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    api_token: SecretStr | None = Field(None, description="Bearer token; required off loopback.")
+
+    # Ingest limits
+    max_transcript_bytes: int = Field(1024 * 1024, gt=0)
+
+    # Queue (SQS semantics)
+    visibility_timeout: float = Field(30.0, gt=0, description="Seconds a received message stays hidden.")
+    max_receive_count: int = Field(3, ge=1, description="Receives before a message moves to the DLQ.")
+
+    # Worker pool
+    workers: int = Field(4, ge=1, le=256)
+    inbox_poll_interval: float = Field(1.0, gt=0)
+
+    # Telemetry
+    telemetry: bool = Field(True, description="Emit logs, metrics and spans.")
+    collector_interval: float = Field(60.0, gt=0, description="Seconds between collector runs.")
+    retention_days: int = Field(30, ge=1)
+    compaction_interval: float = Field(60.0, gt=0)
+
+    # Voice reply (off by default)
+    voice: Literal["off", "auto", "espeak", "elevenlabs"] = "off"
+    elevenlabs_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WHISPERSYNC_ELEVENLABS_API_KEY", "ELEVENLABS_API_KEY")
+    )
+    elevenlabs_url: str = "https://api.elevenlabs.io"
+    elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+
+    @model_validator(mode="after")
+    def _refuse_open_bind_without_token(self) -> "Settings":
+        if self.host not in LOOPBACK_HOSTS and self.api_token is None:
+            raise ValueError(
+                f"refusing to bind {self.host}: set WHISPERSYNC_API_TOKEN to listen beyond loopback"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("WHISPERSYNC_CONFIG", "whispersync.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+
+    @classmethod
+    def load(cls, **overrides: Any) -> "Settings":
+        """Build settings, turning validation errors into one readable ConfigError."""
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid configuration: {problems}") from None
+
+    # Paths under home, in one place so every process agrees on them.
+    @property
+    def inbox_dir(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.home / "outputs"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @property
+    def telemetry_dir(self) -> Path:
+        return self.home / "telemetry"
+
+    @property
+    def queue_db(self) -> Path:
+        return self.home / "queue.sqlite3"
+
+    @property
+    def records_db(self) -> Path:
+        return self.home / "records.sqlite3"
+
+    @property
+    def server_file(self) -> Path:
+        """Written by `whispersync up`: where its API listens, for the CLI to find."""
+        return self.home / "server.json"
