@@ -1,0 +1,3 @@
+from whispersync.cli import main
+
+main()

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from whispersync.errors import ConfigError
+from whispersync.settings import Settings
+
+
+class TestSettings:
+    def test_it_reads_whispersync_environment_variables(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("WHISPERSYNC_WORKERS", "7")
+        monkeypatch.setenv("WHISPERSYNC_HOME", "/tmp/ws-home")
+        settings = Settings.load()
+        assert settings.workers == 7
+        assert settings.home == Path("/tmp/ws-home")
+
+    def test_it_reads_a_toml_file_below_the_environment(self, monkeypatch, tmp_path: Path) -> None:
+        config = tmp_path / "whispersync.toml"
+        config.write_text('workers = 3\nport = 9999\n')
+        monkeypatch.setenv("WHISPERSYNC_CONFIG", str(config))
+        monkeypatch.setenv("WHISPERSYNC_PORT", "9000")
+        settings = Settings.load()
+        assert (settings.workers, settings.port) == (3, 9000)
+
+    def test_an_explicit_argument_wins(self, monkeypatch) -> None:
+        monkeypatch.setenv("WHISPERSYNC_WORKERS", "7")
+        assert Settings.load(workers=2).workers == 2
+
+    def test_a_bad_value_is_one_readable_config_error(self, monkeypatch) -> None:
+        monkeypatch.setenv("WHISPERSYNC_WORKERS", "many")
+        with pytest.raises(ConfigError, match="workers"):
+            Settings.load()
+
+    def test_an_unknown_toml_key_is_refused(self, monkeypatch, tmp_path: Path) -> None:
+        config = tmp_path / "whispersync.toml"
+        config.write_text('wrokers = 3\n')
+        monkeypatch.setenv("WHISPERSYNC_CONFIG", str(config))
+        with pytest.raises(ConfigError, match="wrokers"):
+            Settings.load()
+
+    def test_it_refuses_to_bind_beyond_loopback_without_a_token(self) -> None:
+        with pytest.raises(ConfigError, match="WHISPERSYNC_API_TOKEN"):
+            Settings.load(host="0.0.0.0")
+        assert Settings.load(host="0.0.0.0", api_token="s3cret").host == "0.0.0.0"
+
+    def test_the_token_never_shows_in_its_repr(self) -> None:
+        settings = Settings.load(api_token="very-secret-token")
+        assert "very-secret-token" not in repr(settings)
+        assert "very-secret-token" not in str(settings.model_dump())
+
+    def test_the_elevenlabs_key_comes_from_its_usual_variable(self, monkeypatch) -> None:
+        monkeypatch.setenv("ELEVENLABS_API_KEY", "xi-123")
+        assert Settings.load().elevenlabs_api_key.get_secret_value() == "xi-123"
