@@ -501,14 +501,10 @@ def dlq_redrive(
     settings = _settings()
     broker = SqliteQueueBroker(settings.queue_db)
     records = SqliteRecordStore(settings.records_db)
-    memo_ids = []
-    for message in broker.queue(DLQ_NAME).peek(limit or 100000):
-        try:
-            memo_ids.append(orjson.loads(message.body)["memo_id"])
-        except (ValueError, KeyError, TypeError):
-            pass
+    dlq = broker.queue(DLQ_NAME)
+    before = _dlq_memo_ids(dlq)
     moved = broker.redrive(DLQ_NAME, limit=limit)
-    for memo_id in memo_ids[:moved]:
+    for memo_id in before - _dlq_memo_ids(dlq):
         try:
             records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())
         except NotFound:
@@ -517,6 +513,16 @@ def dlq_redrive(
         _print_json({"moved": moved})
     else:
         console.print(f"moved {moved} message(s) back to the transcripts queue")
+
+
+def _dlq_memo_ids(dlq) -> set[str]:
+    ids = set()
+    for message in dlq.peek(1_000_000):
+        try:
+            ids.add(orjson.loads(message.body)["memo_id"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    return ids
 
 
 def main() -> None:
