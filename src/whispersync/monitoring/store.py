@@ -1,0 +1,614 @@
+"""The embedded telemetry store: many processes write, any process queries.
+
+Writers append JSON lines to their own segment files, one per stream and time
+window; the server compacts closed segments to Parquet and merges them per hour
+and per day; readers query DuckDB views over Parquet plus the still-open JSONL.
+See ``_segments.py`` for the on-disk layout and the rules that keep every record
+visible exactly once while files are compacted underneath a reader.
+
+    store = TelemetryStore(home / "telemetry")
+    store.emit("logs", {"level": "INFO", "message": "hi", "timestamp": "..."})
+    store.flush()
+    store.logs(level="ERROR")
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+
+from whispersync.monitoring import _schema, _segments
+from whispersync.monitoring._segments import STREAMS
+
+__all__ = ["MetricSeries", "TelemetryStore", "dims_key"]
+
+# A segment is closed once its window ended this long ago. Writers pick the window
+# from the clock when they write, so only a writer stalled for longer than this
+# between reading the clock and opening its file could append to a closed window.
+_GRACE_SECONDS = 5.0
+# Emitted records kept in memory at most; beyond it records are dropped and counted
+# as faults, so a stuck disk costs memory only up to ~this many records.
+_MAX_BUFFERED = 1_000_000
+_HOUR = 3600
+_DAY = 86400
+_SIMPLE_STATISTICS = {
+    "Sum": "sum(value)",
+    "Average": "avg(value)",
+    "Minimum": "min(value)",
+    "Maximum": "max(value)",
+    "SampleCount": "CAST(count(value) AS DOUBLE)",
+}
+_PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d{1,2})?)$")
+
+
+@dataclass
+class MetricSeries:
+    """Statistics of one metric per period, like CloudWatch's GetMetricStatistics.
+
+    ``timestamps`` are bucket starts in epoch milliseconds, ascending; only
+    buckets holding data appear.
+    """
+
+    label: str
+    unit: str | None
+    timestamps: list[int]
+    values: list[float]
+
+
+def dims_key(dimensions: Mapping[str, Any] | None) -> str:
+    """The canonical identity of a dimension set: sorted ``k=v`` joined by commas.
+
+    Must match the ``dims`` column computed in SQL (see ``_schema._DIMS``).
+    """
+    if not dimensions:
+        return ""
+    return ",".join(sorted(f"{k}={_dim_value(v)}" for k, v in dimensions.items()))
+
+
+def _dim_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+class TelemetryStore:
+    """Append-only JSONL segments, compacted to Parquet, queried with DuckDB.
+
+    Writing implements the telemetry sink protocol (``emit``/``flush``/``close``):
+    ``emit`` only appends to an in-memory deque; a daemon thread serialises and
+    appends to this process's segment every ``flush_interval`` seconds. Telemetry
+    never raises into the caller: faults are counted in ``self.faults``.
+
+    ``compact`` and ``apply_retention`` are run by one maintenance process (the
+    server); they take a lock file so a second one simply skips. Reading works in
+    any process and needs nothing from the writers.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        flush_interval: float = 0.5,
+        segment_seconds: int = 60,
+        retention_days: int = 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if segment_seconds <= 0 or _HOUR % segment_seconds:
+            # Windows must tile hours exactly, or a segment would straddle a merge.
+            raise ValueError(f"segment_seconds must divide 3600, got {segment_seconds}")
+        if flush_interval <= 0:
+            raise ValueError(f"flush_interval must be positive, got {flush_interval}")
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be at least 1, got {retention_days}")
+        self.root = Path(root)
+        self.flush_interval = flush_interval
+        self.segment_seconds = segment_seconds
+        self.retention_days = retention_days
+        self.faults = 0
+        self._clock = clock
+        self._buffer: collections.deque[tuple[str, dict]] = collections.deque()
+        self._write_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._closed = False
+        self._token = secrets.token_hex(4)
+        self._files: dict[str, tuple[int, IO[bytes]]] = {}  # stream -> (window, file)
+
+    # ------------------------------------------------------------------ writing
+
+    def emit(self, stream: str, record: dict) -> None:
+        """Queue one record; the store owns ``record`` from now on (do not mutate it)."""
+        try:
+            if self._closed:
+                self.faults += 1
+                return
+            if self._thread is None:
+                self._start()
+            if len(self._buffer) >= _MAX_BUFFERED:
+                self.faults += 1
+                return
+            self._buffer.append((stream, record))
+        except Exception:  # noqa: BLE001 - telemetry must never fail the caller
+            self.faults += 1
+
+    def flush(self) -> None:
+        """Write every queued record to this process's segments now."""
+        try:
+            with self._write_lock:
+                self._write_pending()
+        except Exception:  # noqa: BLE001
+            self.faults += 1
+
+    def close(self) -> None:
+        """Flush, stop the writer thread and close segment files. Idempotent."""
+        self._closed = True
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self.flush()
+        with self._write_lock:
+            for _, fh in self._files.values():
+                _close_quietly(fh)
+            self._files.clear()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None or self._closed:
+                return
+            thread = threading.Thread(
+                target=self._run, name="whispersync-telemetry-store", daemon=True
+            )
+            self._thread = thread
+            thread.start()
+            # Flush on interpreter exit without keeping the store alive.
+            ref = weakref.ref(self)
+            atexit.register(lambda: (s := ref()) is not None and s.flush())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
+
+    def _write_pending(self) -> None:
+        """Drain the buffer into the current window's segments. Caller holds the lock."""
+        if not self._buffer:
+            self._close_stale_files()
+            return
+        lines: dict[str, list[bytes]] = {}
+        while True:
+            # popleft, not swapping the deque: an emit racing with us may still
+            # append to the old object, and that record must not be lost.
+            try:
+                stream, record = self._buffer.popleft()
+            except IndexError:
+                break
+            if stream not in STREAMS:
+                self.faults += 1
+                continue
+            try:
+                line = orjson.dumps(
+                    record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=str
+                )
+            except Exception:  # noqa: BLE001
+                self.faults += 1
+                continue
+            lines.setdefault(stream, []).append(line)
+        window = int(self._clock() // self.segment_seconds) * self.segment_seconds
+        for stream, chunk in lines.items():
+            try:
+                fh = self._segment(stream, window)
+                # One write of whole lines: a concurrent reader sees at worst a
+                # truncated last line, which the views skip.
+                fh.write(b"".join(chunk))
+            except Exception:  # noqa: BLE001
+                self.faults += len(chunk)
+        self._close_stale_files(window)
+
+    def _segment(self, stream: str, window: int) -> IO[bytes]:
+        current = self._files.get(stream)
+        if current is not None and current[0] == window:
+            return current[1]
+        if current is not None:
+            _close_quietly(current[1])
+        directory = self.root / stream / _segments.partition_name(window)
+        directory.mkdir(parents=True, exist_ok=True)
+        name = _segments.segment_name(window, os.getpid(), self._token) + ".jsonl"
+        # Unbuffered: each write() goes straight to the OS, visible to readers.
+        fh = open(directory / name, "ab", buffering=0)  # noqa: SIM115
+        self._files[stream] = (window, fh)
+        return fh
+
+    def _close_stale_files(self, window: int | None = None) -> None:
+        if window is None:
+            window = int(self._clock() // self.segment_seconds) * self.segment_seconds
+        for stream, (w, fh) in list(self._files.items()):
+            if w != window:
+                _close_quietly(fh)
+                del self._files[stream]
+
+    # -------------------------------------------------------------- maintenance
+
+    def compact(self) -> int:
+        """Compact closed JSONL segments to Parquet and merge closed hours and days.
+
+        Returns the number of JSONL segments compacted; 0 when another process is
+        compacting. Crash-safe at every step: outputs are written to a hidden temp
+        file, fsynced and renamed into place before any input is deleted, and the
+        naming rules hide the inputs from readers from the moment of the rename.
+        """
+        with self._maintenance_lock() as locked:
+            if not locked:
+                return 0
+            now = self._clock()
+            compacted = 0
+            with duckdb.connect(":memory:") as con:
+                con.execute("SET TimeZone = 'UTC'")
+                for stream in STREAMS:
+                    for part in _segments.scan_stream(self.root / stream):
+                        self._clean_up(part)
+                        compacted += self._compact_segments(con, stream, part, now)
+                        self._merge(con, stream, part.path, now)
+            return compacted
+
+    def _clean_up(self, part: _segments.Partition) -> None:
+        """Finish what a crashed compactor left: delete superseded inputs and temp files."""
+        for name in part.temporary:
+            _unlink(part.path / name)  # we hold the lock: nobody else is writing these
+        for stem in part.superseded_jsonl():
+            _unlink(part.path / f"{stem}.jsonl")
+        for stem in part.superseded_parquet():
+            _unlink(part.path / f"{stem}.parquet")
+
+    def _compact_segments(
+        self, con: duckdb.DuckDBPyConnection, stream: str, part: _segments.Partition, now: float
+    ) -> int:
+        count = 0
+        for stem in part.live_jsonl():
+            window = part.jsonl[stem][0]
+            if window + self.segment_seconds + _GRACE_SECONDS > now:
+                continue  # still open, or a late writer may still append
+            source = part.path / f"{stem}.jsonl"
+            select = _schema.from_jsonl(stream, [str(source)]) + " ORDER BY ts"
+            try:
+                self._publish(con, select, part.path, stem)
+            except (duckdb.IOException, FileNotFoundError):
+                continue  # vanished under us (retention); nothing to do
+            _unlink(source)
+            count += 1
+        return count
+
+    def _merge(self, con: duckdb.DuckDBPyConnection, stream: str, path: Path, now: float) -> None:
+        """Merge a closed day into one file, else each closed hour into one file."""
+        part = _segments.scan_partition(path)
+        if part is None or not part.parquet:
+            return
+        day_start = min(rng[0] for rng in part.parquet.values()) // _DAY * _DAY
+        if day_start + _DAY + _GRACE_SECONDS <= now:
+            ranges = [(day_start, day_start + _DAY)]
+        else:
+            hours = {rng[0] // _HOUR * _HOUR for rng in part.parquet.values()}
+            ranges = [(h, h + _HOUR) for h in sorted(hours) if h + _HOUR + _GRACE_SECONDS <= now]
+        live = part.live_parquet()
+        for start, end in ranges:
+            inputs = [s for s in live if start <= part.parquet[s][0] and part.parquet[s][1] <= end]
+            pending = [s for s, r in part.jsonl.items() if start <= r[0] < end]
+            target = _segments.merged_name(start, end)
+            if len(inputs) < 2 or pending or target in inputs:
+                # Fewer than two files: nothing to gain. JSONL pending: not all of the
+                # range is compacted yet. Target exists among live files: the range
+                # was merged already and somehow grew; leave it rather than overwrite.
+                continue
+            files = [str(path / f"{s}.parquet") for s in inputs]
+            # Sorted by time so row-group statistics prune time-range queries.
+            select = _schema.from_parquet(stream, files) + " ORDER BY ts"
+            self._publish(con, select, path, target)
+            for stem in inputs:
+                _unlink(path / f"{stem}.parquet")
+
+    def _publish(self, con: duckdb.DuckDBPyConnection, select: str, directory: Path, stem: str) -> None:
+        """Write ``select`` to ``directory/stem.parquet`` atomically and durably."""
+        tmp = directory / f".{stem}.{secrets.token_hex(4)}.tmp"
+        target = directory / f"{stem}.parquet"
+        quoted = str(tmp).replace("'", "''")
+        try:
+            con.execute(
+                f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION zstd)"
+            )
+            _segments.fsync_file(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        _segments.fsync_dir(directory)
+
+    def apply_retention(self) -> int:
+        """Drop every ``dt=`` partition older than ``retention_days``; return how many."""
+        with self._maintenance_lock() as locked:
+            if not locked:
+                return 0
+            today = datetime.fromtimestamp(self._clock(), UTC).date()
+            cutoff = today - timedelta(days=self.retention_days)
+            dropped = 0
+            for stream in STREAMS:
+                stream_dir = self.root / stream
+                try:
+                    names = os.listdir(stream_dir)
+                except FileNotFoundError:
+                    continue
+                for name in names:
+                    if name.startswith(".drop-"):
+                        shutil.rmtree(stream_dir / name, ignore_errors=True)  # a crashed drop
+                        continue
+                    day = _segments.partition_date(name)
+                    if day is None or day >= cutoff:
+                        continue
+                    # Rename first: the partition leaves every listing atomically,
+                    # then the slow delete happens out of sight.
+                    trash = stream_dir / f".drop-{name}-{secrets.token_hex(4)}"
+                    try:
+                        os.rename(stream_dir / name, trash)
+                    except FileNotFoundError:
+                        continue
+                    shutil.rmtree(trash, ignore_errors=True)
+                    dropped += 1
+            return dropped
+
+    def _maintenance_lock(self) -> _FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _FileLock(self.root / ".maintenance.lock")
+
+    # ------------------------------------------------------------------ reading
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A fresh in-memory DuckDB with views ``logs``, ``metrics`` and ``spans``.
+
+        The views are a snapshot of the file list: records appended to listed
+        segments show up, new segments do not, and a file compacted away after this
+        call makes a query fail with ``duckdb.IOException``. Connect again (it takes
+        a few ms) rather than holding a connection for long.
+        """
+        try:
+            return self._connect()
+        except duckdb.IOException:
+            # A compactor in another process replaced a file between our listing
+            # and DuckDB opening it: list again.
+            return self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            for stream in STREAMS:
+                parquet, jsonl = _segments.live_files(self.root / stream)
+                con.execute(_schema.view_sql(stream, parquet, jsonl))
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _query(self, sql: str, params: list[Any]) -> list[tuple]:
+        if self._buffer:
+            self.flush()  # a process reads its own writes
+        for attempt in range(2):
+            con = None
+            try:
+                con = self.connect()
+                return con.execute(sql, params).fetchall()
+            except duckdb.IOException:
+                if attempt:
+                    raise
+            finally:
+                if con is not None:
+                    con.close()
+        raise AssertionError("unreachable")
+
+    def logs(
+        self,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        correlation_id: str | None = None,
+        trace_id: str | None = None,
+        level: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict]:
+        """The original log records, oldest first; ``start_ms``/``end_ms`` both inclusive."""
+        where, params = [], []
+        if start_ms is not None:
+            where.append("ts >= epoch_ms(CAST(? AS BIGINT))")
+            params.append(start_ms)
+        if end_ms is not None:
+            where.append("ts <= epoch_ms(CAST(? AS BIGINT))")
+            params.append(end_ms)
+        for column, value in (("correlation_id", correlation_id), ("trace_id", trace_id), ("level", level)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT raw FROM logs {_where(where)} ORDER BY ts NULLS FIRST, raw LIMIT ?"
+        return [orjson.loads(raw) for (raw,) in self._query(sql, [*params, limit])]
+
+    def spans(
+        self,
+        *,
+        trace_id: str | None = None,
+        correlation_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = 10000,
+    ) -> list[dict]:
+        """The original span records by start time; ``start_ms``/``end_ms`` bound the start, inclusive."""
+        where, params = [], []
+        if trace_id is not None:
+            where.append("trace_id = ?")
+            params.append(trace_id)
+        if correlation_id is not None:
+            where.append("correlation_id = ?")
+            params.append(correlation_id)
+        if start_ms is not None:
+            where.append("start_time_unix_nano >= CAST(? AS BIGINT) * 1000000")
+            params.append(start_ms)
+        if end_ms is not None:
+            where.append("start_time_unix_nano <= CAST(? AS BIGINT) * 1000000 + 999999")
+            params.append(end_ms)
+        sql = (
+            f"SELECT raw FROM spans {_where(where)}"
+            " ORDER BY start_time_unix_nano NULLS FIRST, span_id LIMIT ?"
+        )
+        return [orjson.loads(raw) for (raw,) in self._query(sql, [*params, limit])]
+
+    def trace_ids_for(self, correlation_id: str) -> list[str]:
+        """Trace ids seen with ``correlation_id`` in spans or logs, first seen first."""
+        sql = """
+            SELECT trace_id FROM (
+                SELECT trace_id, ts FROM spans WHERE correlation_id = ? AND trace_id IS NOT NULL
+                UNION ALL
+                SELECT trace_id, ts FROM logs WHERE correlation_id = ? AND trace_id IS NOT NULL
+            ) GROUP BY trace_id ORDER BY min(ts) NULLS LAST, trace_id
+        """
+        return [tid for (tid,) in self._query(sql, [correlation_id, correlation_id])]
+
+    def list_metrics(self, namespace: str | None = None, name: str | None = None) -> list[dict]:
+        """Distinct metrics (namespace, name, exact dimension set), sorted."""
+        where, params = [], []
+        if namespace is not None:
+            where.append("namespace = ?")
+            params.append(namespace)
+        if name is not None:
+            where.append("name = ?")
+            params.append(name)
+        sql = (
+            f"SELECT namespace, name, dims, any_value(dimensions) FROM metrics {_where(where)}"
+            " GROUP BY namespace, name, dims ORDER BY namespace, name, dims"
+        )
+        out = []
+        for ns, metric, _, dimensions in self._query(sql, params):
+            parsed = orjson.loads(dimensions) if dimensions else {}
+            dims = {k: _dim_value(v) for k, v in sorted((parsed or {}).items())}
+            out.append({"namespace": ns, "name": metric, "dimensions": dims})
+        return out
+
+    def metric_statistics(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        statistic: str = "Sum",
+        period: int = 60,
+        start_ms: int,
+        end_ms: int,
+    ) -> MetricSeries:
+        """One statistic per ``period``-second bucket, CloudWatch GetMetricStatistics style.
+
+        The metric is ``namespace`` + ``name`` + exactly ``dimensions`` (a point
+        with more or fewer dimensions is another metric). Points with
+        ``start_ms <= timestamp < end_ms`` count; buckets start at multiples of
+        ``period`` since the epoch; buckets without data are omitted.
+        Statistics: Sum, Average, Minimum, Maximum, SampleCount, pNN and pNN.NN.
+        """
+        if not isinstance(period, int) or period <= 0 or (period not in (1, 5, 10, 30) and period % 60):
+            # CloudWatch: 1, 5, 10, 30 (high resolution) or a multiple of 60.
+            raise ValueError(f"period must be 1, 5, 10, 30 or a multiple of 60, got {period!r}")
+        period_ms = period * 1000
+        params: list[Any] = []
+        having = ""
+        if statistic in _SIMPLE_STATISTICS:
+            aggregate = _SIMPLE_STATISTICS[statistic]
+        elif m := _PERCENTILE.match(statistic):
+            pct = float(m.group(1))
+            if pct > 100:
+                raise ValueError(f"percentile must be between p0 and p100, got {statistic!r}")
+            # CloudWatch documents pNN as the value that NN% of the period's data lies
+            # below, computed from raw data points, with p0.0..p100 and up to two
+            # decimals, and "not available when any of the metric values are negative"
+            # (GetMetricStatistics ExtendedStatistics). It does not document an
+            # interpolation, so we use the nearest-rank method: the smallest sample
+            # such that at least NN% of samples are <= it, i.e. the ceil(NN/100 * n)-th
+            # of the sorted samples (p0 = Minimum, p100 = Maximum). It always returns a
+            # value that was actually published, as CloudWatch's percentiles do for
+            # raw data. Buckets holding a negative value are omitted. Rank arithmetic
+            # is DECIMAL so p99.9 of 1000 samples is exactly rank 999.
+            aggregate = (
+                "list_sort(list(value))[CAST(greatest(1, ceil("
+                "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]"
+            )
+            params.append(m.group(1))
+            having = "HAVING min(value) >= 0"
+        else:
+            raise ValueError(f"unknown statistic {statistic!r}")
+        sql = f"""
+            SELECT ts // {period_ms} * {period_ms} AS bucket, {aggregate},
+                   list_distinct(list(unit) FILTER (WHERE unit IS NOT NULL))
+            FROM metrics
+            WHERE namespace = ? AND name = ? AND dims = ? AND ts >= ? AND ts < ?
+              AND value IS NOT NULL
+            GROUP BY bucket {having} ORDER BY bucket
+        """
+        params += [namespace, name, dims_key(dimensions), start_ms, end_ms]
+        rows = self._query(sql, params)
+        units = {u for *_, bucket_units in rows for u in bucket_units}
+        return MetricSeries(
+            label=name,
+            unit=units.pop() if len(units) == 1 else None,
+            timestamps=[int(bucket) for bucket, *_ in rows],
+            values=[float(value) for _, value, _ in rows],
+        )
+
+
+def _where(clauses: list[str]) -> str:
+    return "WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _close_quietly(fh: IO[bytes]) -> None:
+    try:
+        fh.close()
+    except OSError:
+        pass
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+class _FileLock:
+    """Non-blocking exclusive ``flock``; ``with`` yields whether it was acquired."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> bool:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+

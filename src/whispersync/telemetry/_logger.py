@@ -1,0 +1,133 @@
+"""Structured logs with Powertools Logger keys, built as dicts without stdlib logging.
+
+stdlib logging with an orjson formatter costs 20-24 µs a line and Powertools
+80-100 µs; building the dict here and handing it to the sink costs a few µs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from ._correlation import get_correlation_id
+from ._redact import redact_fields, redact_string
+from ._tracer import current_ids
+
+if TYPE_CHECKING:
+    from ._telemetry import Telemetry
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+# Keys the logger owns; an extra field with one of these names is kept under
+# "extra_<name>" rather than overwriting it.
+_RESERVED = frozenset({"level", "location", "message", "timestamp", "service", "logger"})
+
+_getframe = sys._getframe
+
+
+class _Clock:
+    """ISO 8601 UTC timestamps with milliseconds, formatting each second once."""
+
+    __slots__ = ("_clock_ns", "_cached")
+
+    def __init__(self, clock_ns: Any) -> None:
+        self._clock_ns = clock_ns
+        self._cached: tuple[int, str] = (-1, "")  # one tuple: swapped atomically across threads
+
+    def iso_now(self) -> str:
+        ns = self._clock_ns()
+        second, rest = divmod(ns, 1_000_000_000)
+        cached_second, prefix = self._cached
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._cached = (second, prefix)
+        return f"{prefix}.{rest // 1_000_000:03d}Z"
+
+
+class Logger:
+    """Writes one structured record per call; get one from ``telemetry.logger(name)``.
+
+    Extra keyword fields land flat in the record. Values under secret-looking
+    keys, and secret-shaped strings, are masked before the record leaves.
+    """
+
+    __slots__ = ("_telemetry", "_name", "_bound", "_min")
+
+    def __init__(self, telemetry: Telemetry, name: str, bound: dict[str, Any] | None = None) -> None:
+        self._telemetry = telemetry
+        self._name = name
+        self._bound = bound or {}
+        # Disabled telemetry: every level is below the threshold, one compare per call.
+        self._min = LEVELS[telemetry.log_level] if telemetry.enabled else 100
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def bind(self, **fields: Any) -> Logger:
+        """A logger that adds *fields* to every record."""
+        merged = {**self._bound, **redact_fields(fields)}
+        return Logger(self._telemetry, self._name, merged)
+
+    def debug(self, message: str, **fields: Any) -> None:
+        if self._min <= 10:
+            self._log("DEBUG", message, fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        if self._min <= 20:
+            self._log("INFO", message, fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        if self._min <= 30:
+            self._log("WARNING", message, fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        if self._min <= 40:
+            self._log("ERROR", message, fields)
+
+    def exception(self, message: str, **fields: Any) -> None:
+        """Log at ERROR with the active exception: ``exception``, ``exception_name``, ``error_type``."""
+        if self._min > 40:
+            return
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            name = type(exc).__name__
+            fields["exception"] = "".join(traceback.format_exception(exc))
+            fields["exception_name"] = name
+            fields.setdefault("error_type", name)
+        self._log("ERROR", message, fields)
+
+    def _log(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        telemetry = self._telemetry
+        try:
+            frame = _getframe(2)  # caller of debug/info/...
+            record = {
+                "level": level,
+                "location": f"{frame.f_code.co_name}:{frame.f_lineno}",
+                "message": redact_string(message) if type(message) is str else str(message),
+                "timestamp": telemetry._clock.iso_now(),
+                "service": telemetry.service,
+                "logger": self._name,
+            }
+            cid = get_correlation_id()
+            if cid is not None:
+                record["correlation_id"] = cid
+            ids = current_ids()
+            if ids is not None:
+                record["trace_id"], record["span_id"] = ids
+            if self._bound:
+                record.update(self._bound)
+            if fields:
+                if not _RESERVED.isdisjoint(fields):
+                    for key in _RESERVED.intersection(fields):
+                        fields["extra_" + key] = fields.pop(key)
+                record.update(redact_fields(fields))
+        except Exception:
+            telemetry._fault()
+            return
+        telemetry._emit("logs", record)
+
+    def __repr__(self) -> str:
+        return f"<Logger {self._name!r}>"

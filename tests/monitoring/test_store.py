@@ -1,0 +1,552 @@
+"""Tests for the embedded telemetry store (whispersync.monitoring.store)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import whispersync.monitoring
+from whispersync.monitoring import _segments
+from whispersync.monitoring import store as store_module
+from whispersync.monitoring.store import MetricSeries, TelemetryStore, dims_key
+
+# 2026-11-27T13:45:00Z, the start of a minute.
+T0 = 1795787100.0
+T0_MS = int(T0 * 1000)
+DAY = 86400
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[TelemetryStore]:
+    # A long flush interval keeps the background thread out of the way: tests flush.
+    s = TelemetryStore(tmp_path / "telemetry", flush_interval=60, clock=clock)
+    yield s
+    s.close()
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def log(i: int, *, ms: int | None = None, level: str = "INFO", cid: str = "c-1", **extra) -> dict:
+    return {
+        "level": level,
+        "location": "worker:12",
+        "message": f"message {i}",
+        "timestamp": iso(T0_MS + i if ms is None else ms),
+        "service": "whispersync",
+        "logger": "whispersync.worker",
+        "correlation_id": cid,
+        "trace_id": f"{i % 3:032x}",
+        "span_id": f"{i:016x}",
+        **extra,
+    }
+
+
+def metric(value: float, *, ms: int = T0_MS, name: str = "TranscriptsProcessed", **dims: str) -> dict:
+    return {
+        "timestamp": ms,
+        "namespace": "WhisperSync/Business",
+        "name": name,
+        "unit": "Count",
+        "value": value,
+        "dimensions": dims,
+    }
+
+
+def span(i: int, *, trace: int = 0, cid: str = "c-1") -> dict:
+    start = int(T0 * 1e9) + i * 1_000_000
+    return {
+        "trace_id": f"{trace:032x}",
+        "span_id": f"{i:016x}",
+        "parent_span_id": None if i == 0 else f"{0:016x}",
+        "name": "agent_processing",
+        "kind": "INTERNAL",
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": start + 2_500_000,
+        "duration_ms": 2.5,
+        "status": "OK" if i % 4 else "ERROR",
+        "status_message": "",
+        "service": "whispersync",
+        "correlation_id": cid,
+        "annotations": {"agent_type": "work", "success": bool(i % 4)},
+        "metadata": {"transcript_length": 100 + i},
+        "events": [],
+    }
+
+
+def emit_sample(store: TelemetryStore, n: int = 20) -> None:
+    for i in range(n):
+        store.emit("logs", log(i, level="ERROR" if i % 5 == 0 else "INFO"))
+        store.emit("metrics", metric(float(i), ms=T0_MS + i * 1000, AgentType="work", Status="Success"))
+        store.emit("spans", span(i, trace=i % 2))
+    store.flush()
+
+
+def count(store: TelemetryStore, view: str) -> int:
+    with store.connect() as con:
+        return con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+
+
+def answers(store: TelemetryStore) -> dict:
+    """Every public query's answer, to compare before and after compaction."""
+    with store.connect() as con:
+        by_level = con.execute("SELECT level, count(*) FROM logs GROUP BY level ORDER BY level").fetchall()
+        extracted = con.execute("SELECT raw->>'$.location' FROM logs LIMIT 1").fetchall()
+        metric_rows = con.execute(
+            "SELECT ts, namespace, name, unit, dims, dimensions, value FROM metrics ORDER BY ts"
+        ).fetchall()
+        span_rows = con.execute(
+            "SELECT * EXCLUDE (raw) FROM spans ORDER BY start_time_unix_nano"
+        ).fetchall()
+    return {
+        "logs": store.logs(),
+        "errors": store.logs(level="ERROR"),
+        "by_level": by_level,
+        "extracted": extracted,
+        "spans": store.spans(),
+        "trace": store.spans(trace_id=f"{1:032x}"),
+        "trace_ids": store.trace_ids_for("c-1"),
+        "list_metrics": store.list_metrics(),
+        "sum": store.metric_statistics(
+            "WhisperSync/Business", "TranscriptsProcessed",
+            dimensions={"AgentType": "work", "Status": "Success"},
+            start_ms=T0_MS, end_ms=T0_MS + 3_600_000,
+        ),
+        "metric_rows": metric_rows,
+        "span_rows": span_rows,
+    }
+
+
+def files(store: TelemetryStore, suffix: str) -> list[Path]:
+    return sorted(store.root.rglob(f"*{suffix}"))
+
+
+class TestPublicApi:
+    def test_the_package_exports_only_the_store_and_series(self) -> None:
+        """`whispersync.monitoring` re-exports exactly its documented names."""
+        assert sorted(whispersync.monitoring.__all__) == ["MetricSeries", "TelemetryStore"]
+
+
+class TestRoundTrip:
+    def test_each_stream_reads_back_the_original_records(self, store: TelemetryStore) -> None:
+        """Records come back as the dicts that were emitted, oldest first."""
+        emit_sample(store, 5)
+        assert store.logs() == [log(i, level="ERROR" if i % 5 == 0 else "INFO") for i in range(5)]
+        assert store.spans() == [span(i, trace=i % 2) for i in range(5)]
+        assert store.list_metrics() == [
+            {
+                "namespace": "WhisperSync/Business",
+                "name": "TranscriptsProcessed",
+                "dimensions": {"AgentType": "work", "Status": "Success"},
+            }
+        ]
+
+    def test_answers_are_identical_from_jsonl_and_after_compaction(
+        self, store: TelemetryStore, clock: FakeClock
+    ) -> None:
+        """Compaction changes the files, never a query's answer."""
+        emit_sample(store)
+        before = answers(store)
+        assert files(store, ".jsonl") and not files(store, ".parquet")
+        clock.advance(120)
+        assert store.compact() == 3
+        assert not files(store, ".jsonl") and len(files(store, ".parquet")) == 3
+        assert answers(store) == before
+        clock.advance(2 * DAY)  # the day closes: still one file per stream
+        store.compact()
+        assert answers(store) == before
+
+    def test_typed_columns_are_extracted(self, store: TelemetryStore) -> None:
+        """The views expose typed columns and the raw record for any other field."""
+        store.emit("logs", log(1, log_group="/aws/lambda/x", log_stream="s1", agent="work"))
+        store.flush()
+        with store.connect() as con:
+            row = con.execute(
+                "SELECT ts, level, service, log_group, log_stream, raw->>'$.agent' FROM logs"
+            ).fetchone()
+        assert row == (datetime(2026, 11, 27, 13, 45, 0, 1000), "INFO", "whispersync", "/aws/lambda/x", "s1", "work")
+
+    def test_it_works_with_no_data_at_all(self, store: TelemetryStore) -> None:
+        """Empty typed views: queries answer nothing instead of failing."""
+        assert count(store, "logs") == count(store, "metrics") == count(store, "spans") == 0
+        assert store.logs() == [] and store.spans() == [] and store.list_metrics() == []
+        assert store.trace_ids_for("c-1") == []
+        series = store.metric_statistics("NS", "M", start_ms=0, end_ms=T0_MS)
+        assert series == MetricSeries("M", None, [], [])
+        assert store.compact() == 0
+
+    def test_it_reads_parquet_and_open_jsonl_together(self, store: TelemetryStore, clock: FakeClock) -> None:
+        """Compacted and still-open segments are one view."""
+        emit_sample(store, 10)
+        clock.advance(120)
+        store.compact()
+        emit_sample(store, 7)  # a new window: new JSONL segments
+        assert files(store, ".jsonl") and files(store, ".parquet")
+        assert count(store, "logs") == 17
+        assert count(store, "metrics") == 17
+        assert count(store, "spans") == 17
+
+    def test_filters_select_records(self, store: TelemetryStore) -> None:
+        """logs() and spans() filter by time, ids and level; limit caps the answer."""
+        for i in range(10):
+            store.emit("logs", log(i, cid="a" if i < 4 else "b"))
+            store.emit("spans", span(i, trace=i % 2, cid="a" if i < 4 else "b"))
+        store.flush()
+        assert [r["message"] for r in store.logs(start_ms=T0_MS + 2, end_ms=T0_MS + 4)] == [
+            "message 2", "message 3", "message 4",
+        ]
+        assert len(store.logs(correlation_id="a")) == 4
+        assert len(store.logs(trace_id=f"{0:032x}")) == 4
+        assert len(store.logs(limit=3)) == 3
+        assert [s["span_id"] for s in store.spans(correlation_id="b", trace_id=f"{1:032x}")] == [
+            f"{i:016x}" for i in (5, 7, 9)
+        ]
+        assert len(store.spans(start_ms=int(T0 * 1000) + 8)) == 2
+        assert store.trace_ids_for("a") == [f"{t:032x}" for t in (0, 1, 2)]  # spans and logs
+
+
+class TestWriter:
+    def test_emit_never_raises_and_counts_faults(self, store: TelemetryStore) -> None:
+        """Unknown streams and emits after close are counted, not raised."""
+        store.emit("nonsense", {"a": 1})
+        store.flush()
+        assert store.faults == 1
+        store.close()
+        store.emit("logs", log(1))
+        assert store.faults == 2
+
+    def test_a_new_window_starts_a_new_segment(self, store: TelemetryStore, clock: FakeClock) -> None:
+        """Writers rotate files when the window changes, never append to an old one."""
+        store.emit("logs", log(1))
+        store.flush()
+        clock.advance(60)
+        store.emit("logs", log(2))
+        store.flush()
+        segments = files(store, ".jsonl")
+        assert len(segments) == 2
+        assert all(len(p.read_bytes().splitlines()) == 1 for p in segments)
+        assert segments[0].parent.name == "dt=2026-11-27"
+
+    def test_the_background_thread_flushes(self, tmp_path: Path) -> None:
+        """Without flush(), records reach disk within about flush_interval."""
+        s = TelemetryStore(tmp_path, flush_interval=0.05)
+        try:
+            s.emit("logs", log(1))
+            deadline = time.monotonic() + 5
+            while not files(s, ".jsonl") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert len(s.logs()) == 1
+        finally:
+            s.close()
+
+
+class TestTruncatedLine:
+    def test_a_half_written_last_line_is_skipped(self, store: TelemetryStore, clock: FakeClock) -> None:
+        """Readers and the compactor ignore a truncated last line."""
+        emit_sample(store, 3)
+        for path in files(store, ".jsonl"):
+            with path.open("ab") as fh:
+                fh.write(b'{"level": "INFO", "message": "half')
+        assert len(store.logs()) == 3
+        assert count(store, "metrics") == 3 and count(store, "spans") == 3
+        clock.advance(120)
+        assert store.compact() == 3
+        assert len(store.logs()) == 3 and count(store, "spans") == 3
+
+
+class TestNoDoubleCounting:
+    def test_counts_hold_through_every_compaction_step(self, store: TelemetryStore, clock: FakeClock) -> None:
+        """Segments, hour merges and day merges each show every record once."""
+        total = 0
+        for _ in range(4):  # four windows, two of them in the next hour
+            emit_sample(store, 5)
+            total += 5
+            assert count(store, "logs") == total
+            clock.advance(1200)
+            store.compact()
+            assert count(store, "logs") == total
+        clock.advance(2 * DAY)
+        store.compact()
+        assert count(store, "logs") == count(store, "spans") == count(store, "metrics") == total
+        assert [p.name for p in files(store, ".parquet") if "logs" in p.parts] == [
+            "m-1795737600-1795824000.parquet"
+        ]
+
+    def test_a_reader_that_listed_before_compaction_retries(
+        self, store: TelemetryStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A segment compacted between a reader's listing and its read is read once, from Parquet."""
+        emit_sample(store, 8)
+        clock.advance(120)
+        real_live_files = _segments.live_files
+        calls = []
+
+        def list_then_compact(stream_dir: Path):
+            listing = real_live_files(stream_dir)
+            if not calls:
+                calls.append(stream_dir)
+                # Another process compacts right after our listing.
+                other = TelemetryStore(store.root, clock=clock)
+                assert other.compact() == 3
+            return listing
+
+        monkeypatch.setattr(_segments, "live_files", list_then_compact)
+        assert len(store.logs()) == 8
+        assert calls
+
+    def test_an_old_connection_fails_loudly_rather_than_miscounting(
+        self, store: TelemetryStore, clock: FakeClock
+    ) -> None:
+        """A connection made before compaction raises IOException; it never double counts."""
+        emit_sample(store, 4)
+        con = store.connect()
+        clock.advance(120)
+        store.compact()
+        with pytest.raises(duckdb.IOException):
+            con.execute("SELECT count(*) FROM logs").fetchone()
+        con.close()
+        assert count(store, "logs") == 4
+
+
+def _write_from_another_process(root: str, n: int, batch: int) -> None:
+    s = TelemetryStore(Path(root), flush_interval=60)
+    for i in range(n):
+        s.emit("logs", log(i, ms=T0_MS + i))
+        if i % batch == batch - 1:
+            s.flush()
+            time.sleep(0.01)
+    s.close()
+
+
+class TestConcurrentProcesses:
+    def test_a_second_process_writes_while_this_one_reads(self, tmp_path: Path) -> None:
+        """Reads during another process's writes see a growing prefix, then everything."""
+        root = tmp_path / "telemetry"
+        reader = TelemetryStore(root)
+        # fork: the child needs no import of this test module; it touches no DuckDB.
+        ctx = multiprocessing.get_context("fork")
+        n = 3000
+        proc = ctx.Process(target=_write_from_another_process, args=(str(root), n, 100))
+        proc.start()
+        seen = []
+        try:
+            while proc.is_alive():
+                seen.append(count(reader, "logs"))
+                time.sleep(0.01)
+        finally:
+            proc.join(timeout=30)
+        assert proc.exitcode == 0
+        seen.append(count(reader, "logs"))
+        assert seen == sorted(seen)
+        assert seen[-1] == n
+        assert any(0 < c < n for c in seen)  # we really did read mid-write
+
+
+class TestMetricStatistics:
+    NS = "WhisperSync/Business"
+    NAME = "Latency"
+
+    @pytest.fixture
+    def series(self, store: TelemetryStore):
+        """Points at T0 (minute-aligned): bucket 0 holds 1..10, bucket 1 nothing, bucket 2 holds 7 and 3."""
+        for v in range(1, 11):
+            store.emit("metrics", metric(float(v), ms=T0_MS + v * 1000, name=self.NAME, AgentType="work"))
+        store.emit("metrics", metric(7.0, ms=T0_MS + 120_000, name=self.NAME, AgentType="work"))
+        store.emit("metrics", metric(3.0, ms=T0_MS + 179_999, name=self.NAME, AgentType="work"))
+        # Same name, other dimension sets: other metrics.
+        store.emit("metrics", metric(1000.0, ms=T0_MS + 1000, name=self.NAME, AgentType="work", Status="Success"))
+        store.emit("metrics", metric(1000.0, ms=T0_MS + 1000, name=self.NAME))
+        store.flush()
+
+        def query(statistic: str, **kw) -> MetricSeries:
+            kw.setdefault("dimensions", {"AgentType": "work"})
+            kw.setdefault("start_ms", T0_MS)
+            kw.setdefault("end_ms", T0_MS + 600_000)
+            return store.metric_statistics(self.NS, self.NAME, statistic=statistic, **kw)
+
+        return query
+
+    @pytest.mark.parametrize(
+        ("statistic", "values"),
+        [
+            ("Sum", [55.0, 10.0]),
+            ("Average", [5.5, 5.0]),
+            ("Minimum", [1.0, 3.0]),
+            ("Maximum", [10.0, 7.0]),
+            ("SampleCount", [10.0, 2.0]),
+            # Nearest rank: the ceil(p/100 * n)-th smallest value.
+            ("p50", [5.0, 3.0]),  # ranks 5 of 10, 1 of 2
+            ("p90", [9.0, 7.0]),  # ranks 9, 2
+            ("p95", [10.0, 7.0]),  # ranks ceil(9.5)=10, 2
+            ("p0", [1.0, 3.0]),
+            ("p100", [10.0, 7.0]),
+            ("p10.5", [2.0, 3.0]),  # rank ceil(1.05)=2, 1
+            ("p99.99", [10.0, 7.0]),
+        ],
+    )
+    def test_each_statistic_matches_a_hand_computation(self, series, statistic: str, values: list[float]) -> None:
+        """Per-period statistics over the exact metric, empty bucket omitted."""
+        result = series(statistic)
+        assert result == MetricSeries(self.NAME, "Count", [T0_MS, T0_MS + 120_000], values)
+
+    def test_dimensions_must_match_exactly(self, series) -> None:
+        """A subset or superset of dimensions is another metric."""
+        assert series("SampleCount", dimensions={"AgentType": "work", "Status": "Success"}).values == [1.0]
+        assert series("SampleCount", dimensions=None).values == [1.0]
+        assert series("SampleCount", dimensions={"AgentType": "other"}).values == []
+
+    def test_buckets_align_to_multiples_of_the_period(self, series) -> None:
+        """A 300 s period starts at a multiple of 300 s since the epoch, not at start_ms."""
+        result = series("Sum", period=300, start_ms=T0_MS + 1000)
+        assert result.timestamps == [T0_MS // 300_000 * 300_000]
+        assert result.values == [65.0]
+
+    def test_start_is_inclusive_and_end_exclusive(self, series) -> None:
+        """Like GetMetricStatistics: start_ms <= t < end_ms."""
+        assert series("Sum", start_ms=T0_MS + 10_000, end_ms=T0_MS + 120_000).values == [10.0]
+        assert series("Sum", start_ms=T0_MS + 10_001, end_ms=T0_MS + 120_001).values == [7.0]
+
+    def test_percentiles_are_unavailable_with_negative_values(self, store: TelemetryStore) -> None:
+        """CloudWatch has no percentile for data holding a negative value: the bucket is omitted."""
+        for v in (-1.0, 2.0):
+            store.emit("metrics", metric(v, name="Delta"))
+        store.flush()
+        q = dict(start_ms=T0_MS, end_ms=T0_MS + 60_000)
+        assert store.metric_statistics(self.NS, "Delta", statistic="p50", **q).values == []
+        assert store.metric_statistics(self.NS, "Delta", statistic="Sum", **q).values == [1.0]
+
+    @pytest.mark.parametrize("statistic", ["sum", "p101", "p99.999", "tm90", ""])
+    def test_unknown_statistics_are_rejected(self, series, statistic: str) -> None:
+        with pytest.raises(ValueError):
+            series(statistic)
+
+    def test_periods_follow_cloudwatch(self, series) -> None:
+        """1, 5, 10, 30 or a multiple of 60 seconds."""
+        assert series("Sum", period=10).values == [1.0 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9, 10.0, 7.0, 3.0]
+        with pytest.raises(ValueError):
+            series("Sum", period=90)
+
+    def test_dims_key_is_sorted_k_equals_v(self) -> None:
+        assert dims_key({"Status": "Success", "AgentType": "work"}) == "AgentType=work,Status=Success"
+        assert dims_key(None) == dims_key({}) == ""
+
+    def test_list_metrics_lists_each_dimension_set_once(self, series, store: TelemetryStore) -> None:
+        listed = store.list_metrics(name=self.NAME)
+        assert [m["dimensions"] for m in listed] == [{}, {"AgentType": "work"}, {"AgentType": "work", "Status": "Success"}]
+        assert store.list_metrics(namespace="Other") == []
+
+
+class TestRetention:
+    def test_it_drops_whole_partitions_older_than_retention(self, tmp_path: Path, clock: FakeClock) -> None:
+        """Partitions are dropped by their date; newer ones stay intact."""
+        s = TelemetryStore(tmp_path, flush_interval=60, retention_days=30, clock=clock)
+        try:
+            for days_ago in (40, 31, 30, 0):
+                clock.now = T0 - days_ago * DAY
+                s.emit("logs", log(days_ago))
+                s.emit("spans", span(days_ago))
+                s.flush()
+            clock.now = T0
+            assert s.apply_retention() == 4  # 40 and 31 days ago, logs and spans
+            assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == ["dt=2026-10-28", "dt=2026-11-27"]
+            assert count(s, "logs") == 2
+            assert s.apply_retention() == 0
+        finally:
+            s.close()
+
+
+class Crash(Exception):
+    """Stands in for the process dying at a chosen point."""
+
+
+class TestCrashSafety:
+    def crash_when_deleting(self, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+        real_unlink = store_module._unlink
+
+        def unlink(path: Path) -> None:
+            if path.name.endswith(suffix) and not path.name.startswith("."):
+                raise Crash(path)
+            real_unlink(path)
+
+        monkeypatch.setattr(store_module, "_unlink", unlink)
+
+    def test_a_crash_between_rename_and_delete_counts_each_record_once(
+        self, store: TelemetryStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Parquet published, JSONL still there: readers see each record once; the next run cleans up."""
+        emit_sample(store, 6)
+        clock.advance(120)
+        with monkeypatch.context() as m:
+            self.crash_when_deleting(m, ".jsonl")
+            with pytest.raises(Crash):
+                store.compact()
+        assert files(store, ".jsonl") and files(store, ".parquet")
+        assert count(store, "logs") == 6
+        assert store.compact() >= 1
+        assert not files(store, ".jsonl")
+        assert count(store, "logs") == count(store, "metrics") == count(store, "spans") == 6
+
+    def test_a_crash_between_merge_and_delete_counts_each_record_once(
+        self, store: TelemetryStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Merged file published, inputs still there: the merged range hides them."""
+        for _ in range(3):
+            emit_sample(store, 4)
+            clock.advance(60)
+        clock.advance(60)
+        store.compact()
+        assert len([p for p in files(store, ".parquet") if "logs" in p.parts]) == 3
+        clock.advance(2 * DAY)
+        with monkeypatch.context() as m:
+            self.crash_when_deleting(m, ".parquet")
+            with pytest.raises(Crash):
+                store.compact()
+        assert count(store, "logs") == 12
+        store.compact()
+        assert count(store, "logs") == count(store, "metrics") == count(store, "spans") == 12
+        assert len(files(store, ".parquet")) == 3
+
+    def test_a_crash_while_writing_parquet_leaves_only_an_ignored_temp_file(
+        self, store: TelemetryStore, clock: FakeClock
+    ) -> None:
+        """Half-written output is a hidden temp file: never read, removed by the next run."""
+        emit_sample(store, 5)
+        partition = files(store, ".jsonl")[0].parent
+        (partition / ".9999999999-1-ab.0000.tmp").write_bytes(b"PAR1 garbage")
+        assert count(store, "logs") == 5
+        clock.advance(120)
+        store.compact()
+        assert not list(partition.glob(".*.tmp"))
+        assert count(store, "logs") == 5
+
+    def test_only_one_process_compacts_at_a_time(self, store: TelemetryStore, clock: FakeClock) -> None:
+        """A second compactor finds the lock taken and does nothing."""
+        emit_sample(store, 2)
+        clock.advance(120)
+        with store._maintenance_lock() as locked:
+            assert locked
+            assert store.compact() == 0
+        assert store.compact() == 3

@@ -1,0 +1,39 @@
+"""The public surface of whispersync.telemetry is exactly __all__, and __all__ is deliberate."""
+
+import whispersync.telemetry as telemetry
+
+EXPECTED = {
+    "Logger",
+    "MemorySink",
+    "Metrics",
+    "NullSink",
+    "Sink",
+    "Span",
+    "StdoutSink",
+    "Telemetry",
+    "Tracer",
+    "Unit",
+    "correlation_scope",
+    "current_correlation_id",
+    "emf_document",
+    "new_correlation_id",
+    "parse_emf",
+    "resolve_correlation_id",
+}
+
+
+def test_all_is_the_agreed_api():
+    """Adding or removing a public name is a decision: update EXPECTED with it."""
+    assert set(telemetry.__all__) == EXPECTED
+    assert len(telemetry.__all__) == len(EXPECTED)
+
+
+def test_every_exported_member_exists_and_is_defined_here():
+    for name in telemetry.__all__:
+        member = getattr(telemetry, name)
+        assert member.__module__.startswith("whispersync.telemetry"), name
+
+
+def test_no_other_public_names_leak():
+    public = {n for n in vars(telemetry) if not n.startswith("_")}
+    assert public - set(telemetry.__all__) <= {"testing"}

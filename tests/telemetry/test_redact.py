@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from whispersync.telemetry import correlation_scope
+from whispersync.telemetry._redact import is_secret_key, redact_string, redact_value
+from whispersync.telemetry.testing import capture_telemetry
+
+
+class TestSecretKeys:
+    @pytest.mark.parametrize(
+        "key",
+        ["password", "PASSWORD", "db_passwd", "secret", "client_secret", "token", "access_token", "api_key",
+         "apiKey", "APIKEY", "Authorization", "cookie", "Set-Cookie", "xi-api-key", "X-Api-Key",
+         "webhook_url", "slackWebhookUrl", "private_key", "aws_secret_access_key"],
+    )
+    def test_secret_keys_are_recognised(self, key):
+        assert is_secret_key(key)
+
+    @pytest.mark.parametrize(
+        "key", ["agent_type", "input_tokens", "max_tokens", "author", "transcript_key", "keyboard", "message"]
+    )
+    def test_ordinary_keys_are_left_alone(self, key):
+        assert not is_secret_key(key)
+
+
+class TestSecretShapedStrings:
+    @pytest.mark.parametrize(
+        "text,secret",
+        [
+            ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+            ("posting to https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX", "T000/B000"),
+            ("config api_key=abcd1234efgh", "abcd1234efgh"),
+            ('{"password": "hunter22"}', "hunter22"),
+            ("dsn postgres://app:s3cr3t@db:5432/x", "s3cr3t"),
+            ("token xoxb-123456789012-abcdefghij", "xoxb-123456789012"),
+            ("key AKIAIOSFODNN7EXAMPLE used", "AKIAIOSFODNN7EXAMPLE"),
+        ],
+    )
+    def test_secrets_are_masked(self, text, secret):
+        masked = redact_string(text)
+        assert secret not in masked and "***" in masked
+
+    def test_plain_prose_is_unchanged(self):
+        assert redact_string("Processing transcript for agent work") == "Processing transcript for agent work"
+
+    def test_nested_values_are_masked(self):
+        value = {"headers": {"Authorization": "Basic dXNlcjpwYXNz"}, "items": [{"token": "t"}]}
+        assert redact_value(value) == {"headers": {"Authorization": "***"}, "items": [{"token": "***"}]}
+
+
+SECRET_KEYS = st.sampled_from(
+    ["password", "passwd", "secret", "token", "api_key", "apikey", "authorization", "cookie", "xi-api-key",
+     "webhook_url", "Password", "X-API-KEY", "slack_webhook_url", "ELEVENLABS_API_KEY"]
+)
+# Secret-ish values: long enough to be found unambiguously in the serialised record.
+SECRETS = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=12, max_size=40).map(
+    lambda s: "S3CR3T" + s
+)
+
+
+class TestNothingLeaks:
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(key=SECRET_KEYS, secret=SECRETS, nested=st.booleans())
+    def test_secrets_under_secret_keys_never_come_out(self, key, secret, nested):
+        """Whatever the value under a secret key, no emitted record contains it."""
+        cap = capture_telemetry()
+        telemetry = cap.telemetry
+        fields = {"request": {"headers": [{key: secret}]}} if nested else {key: secret}
+        log = telemetry.logger("t")
+        with correlation_scope("c-1"), telemetry.tracer.span("s") as span:
+            log.info("sending", **fields)
+            log.bind(**fields).warning("bound")
+            try:
+                raise RuntimeError("boom")
+            except RuntimeError:
+                log.exception("failed", **fields)
+            span.put_metadata("request", fields)
+            span.put_metadata(key, secret)
+        assert "S3CR3T" not in orjson.dumps(cap.sink.records).decode()
+        assert len(cap.logs) == 3 and len(cap.spans) == 1
+
+    @settings(max_examples=100)
+    @given(secret=st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789", min_size=16, max_size=40))
+    def test_secrets_inside_messages_never_come_out(self, secret):
+        cap = capture_telemetry()
+        log = cap.telemetry.logger("t")
+        log.info(f"calling with api_key={secret}")
+        log.info("header", raw=f"Authorization: Bearer {secret}")
+        log.info("hook", url=f"https://hooks.slack.com/services/{secret}")
+        assert secret not in orjson.dumps(cap.sink.records).decode()
