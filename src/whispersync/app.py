@@ -130,7 +130,7 @@ def build_runtime(settings: Settings) -> Runtime:
     processor = MemoProcessor(
         queue=queue, blobs=blobs, records=records, router=router, agents=agents,
         telemetry=telemetry, outputs_dir=settings.outputs_dir, voice=voice,
-        max_receive_count=settings.max_receive_count,
+        max_receive_count=settings.max_receive_count, dead_letter_queue=dlq,
     )
     return Runtime(settings=settings, store=store, telemetry=telemetry, broker=broker, queue=queue, dlq=dlq,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,

@@ -6,6 +6,7 @@ scripts can rely on it; without it, tables for people.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from whispersync.domain import AGENTS, MemoStatus, Transcript
@@ -94,11 +96,13 @@ def up(
     from whispersync.app import build_runtime
     from whispersync.web import create_app
 
+    _GracefulServer = _graceful_server_class()
+
     settings = _settings(port=port, host=host, workers=workers)
     runtime = build_runtime(settings)
     runtime.start()
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
-                                           log_level="warning", access_log=False))
+    server = _GracefulServer(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
+                                            log_level="warning", access_log=False))
     url = f"http://{settings.host}:{settings.port}"
     log = runtime.telemetry.logger("whispersync.server")
 
@@ -128,6 +132,26 @@ def up(
         runtime.close()
         settings.server_file.unlink(missing_ok=True)
         console.print("Stopped.")
+
+
+def _graceful_server_class():
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGINT/SIGTERM once it has stopped, which would kill the
+        process before the workers finish their memos; here a signal only asks for a
+        graceful stop, and `up` then drains the pool and flushes telemetry."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
 
 
 # ------------------------------------------------------------------- submit/demo
@@ -179,7 +203,9 @@ def submit(
             _wait_for(runtime.records, [r["id"] for r in accepted], timeout, quiet=as_json)
             for r in accepted:
                 memo = runtime.records.get(r["id"])
-                r.update(status=memo.status.value, agent=memo.agent, error=memo.error)
+                r.update(status=memo.status.value, agent=memo.agent)
+                if memo.error:
+                    r["error"] = memo.error
     finally:
         runtime.telemetry.flush()
         runtime.telemetry.close()
@@ -187,12 +213,12 @@ def submit(
         _print_json(results)
     else:
         for r in results:
-            if "error" in r:
-                err_console.print(f"[red]rejected[/] {r['file']}: {r['error']}", highlight=False)
+            if "id" not in r:
+                err_console.print(Text(f"refused {r['file']}: {r['error']}", style="red"))
             else:
                 status = f"  {r['status']}" if "status" in r else ""
-                console.print(f"{r['id']}  correlation_id={r['correlation_id']}  {r['file']}{status}", highlight=False)
-    if any("error" in r for r in results) or any(r.get("status") == "failed" for r in results):
+                console.print(Text(f"{r['id']}  correlation_id={r['correlation_id']}  {r['file']}{status}"))
+    if any("id" not in r for r in results) or any(r.get("status") == "failed" for r in results):
         raise typer.Exit(1)
 
 
@@ -233,7 +259,7 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
     rejected = [r for r in results if "error" in r]
     out.print(f"demo: submitted {len(accepted)} sample transcripts; {len(rejected)} bad ones were refused:")
     for r in rejected:
-        out.print(f"  [yellow]refused[/] {r['file']}: {r['error']}", highlight=False)
+        out.print(Text(f"  refused {r['file']}: {r['error']}", style="yellow"))
     _wait_for(records, [r["id"] for r in accepted], 300, quiet=False)
     counts: dict[str, int] = {}
     for r in accepted:
@@ -386,9 +412,13 @@ def logs_search(
     for r in rows:
         extra = {k: v for k, v in r.items() if k not in {"timestamp", "level", "message", "service", "location",
                                                           "logger", "correlation_id", "trace_id", "span_id"}}
-        colour = {"ERROR": "red", "WARNING": "yellow"}.get(r.get("level", ""), "")
-        line = f"{r.get('timestamp')} [{colour}]{r.get('level', ''):7}[/] {r.get('message')}"
-        console.print(line + (f" [dim]{orjson.dumps(extra).decode()}[/]" if extra else ""), highlight=False)
+        style = {"ERROR": "red", "CRITICAL": "red", "WARNING": "yellow"}.get(r.get("level", ""), "")
+        line = Text(f"{r.get('timestamp')} ")
+        line.append(f"{r.get('level', ''):8}", style=style)
+        line.append(str(r.get("message")))
+        if extra:
+            line.append(" " + orjson.dumps(extra, default=str).decode(), style="dim")
+        console.print(line)
 
 
 # --------------------------------------------------------------------- metrics
@@ -494,7 +524,7 @@ def dlq_redrive(
     as_json: JsonOption = False,
 ) -> None:
     """Move dead-lettered messages back to the transcripts queue for another try."""
-    from whispersync.app import DLQ_NAME
+    from whispersync.app import DLQ_NAME, QUEUE_NAME
     from whispersync.pipeline.queue import SqliteQueueBroker
     from whispersync.pipeline.records import SqliteRecordStore
 
@@ -503,7 +533,7 @@ def dlq_redrive(
     records = SqliteRecordStore(settings.records_db)
     dlq = broker.queue(DLQ_NAME)
     before = _dlq_memo_ids(dlq)
-    moved = broker.redrive(DLQ_NAME, limit=limit)
+    moved = broker.redrive(DLQ_NAME, destination=QUEUE_NAME, limit=limit)
     for memo_id in before - _dlq_memo_ids(dlq):
         try:
             records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())

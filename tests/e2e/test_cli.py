@@ -25,7 +25,9 @@ def test_a_demo_memo_can_be_followed_through_trace_logs_and_metrics(server, cli_
     accepted = [r for r in results if "id" in r]
     refused = [r for r in results if "error" in r]
     assert len(accepted) >= 25 and len(refused) >= 3
-    assert all(r["status"] == "done" for r in accepted), [r for r in accepted if r["status"] != "done"]
+    # emoji-only.txt is valid UTF-8 but has no words: the agent fails it permanently → DLQ.
+    assert {r["file"]: r["status"] for r in accepted if r["status"] != "done"} == {"bad/emoji-only.txt": "failed"}
+    accepted = [r for r in accepted if r["status"] == "done"]
     memo = next(r for r in accepted if r["agent"] == "work")
     cid = memo["correlation_id"]
     time.sleep(1.5)  # telemetry is flushed to the store every half second
@@ -56,7 +58,9 @@ def test_a_demo_memo_can_be_followed_through_trace_logs_and_metrics(server, cli_
 
     memos = _json(run_cli(cli_env, "memos", "--status", "done", "--json"))
     assert len(memos) == len(accepted)
-    assert _json(run_cli(cli_env, "dlq", "list", "--json")) == []
+    [dead] = _json(run_cli(cli_env, "dlq", "list", "--json"))
+    assert dead["error"].startswith("ProcessingError") and dead["memo_id"]
+    assert _json(run_cli(cli_env, "dlq", "redrive", "--json")) == {"moved": 1}
 
     assert server.terminate() == 0
     assert not (server.home / "server.json").exists()
@@ -73,7 +77,7 @@ def test_submit_and_wait_reports_each_file(server, cli_env, tmp_path) -> None:
     assert result.returncode == 1  # one file was refused
     rows = json.loads(result.stdout)
     assert sorted(r.get("status", "refused") for r in rows) == ["done", "done", "refused"]
-    assert "not valid UTF-8" in next(r["error"] for r in rows if "error" in r)
+    assert "not valid UTF-8" in next(r["error"] for r in rows if "id" not in r)
 
 
 def test_inbox_files_are_picked_up_while_up_runs(server, cli_env) -> None:

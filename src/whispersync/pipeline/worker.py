@@ -46,8 +46,10 @@ class MemoProcessor:
         outputs_dir: Path,
         voice: Voice | None = None,
         max_receive_count: int = 3,
+        dead_letter_queue: Queue | None = None,
     ) -> None:
         self.queue = queue
+        self.dead_letter_queue = dead_letter_queue
         self.blobs = blobs
         self.records = records
         self.router = router
@@ -156,23 +158,30 @@ class MemoProcessor:
         return relative
 
     def _fail(self, message: Message, exc: Exception, agent_type: str) -> None:
-        permanent = getattr(exc, "permanent", False)
+        permanent = bool(getattr(exc, "permanent", False))
         self._log.exception("Processing failed", error_type=type(exc).__name__, agent_type=agent_type,
                             receive_count=message.receive_count, permanent=permanent)
-        final = message.receive_count >= self.max_receive_count
+        # A permanent failure cannot heal, so it goes to the DLQ now instead of
+        # waiting out maxReceiveCount retries (what a Lambda handler does by hand on AWS).
+        dead_letter_now = permanent and self.dead_letter_queue is not None
+        final = dead_letter_now or message.receive_count >= self.max_receive_count
         try:
             memo_id = orjson.loads(message.body)["memo_id"]
             self.records.update(memo_id, status=MemoStatus.FAILED if final else MemoStatus.QUEUED,
                                 error=f"{type(exc).__name__}: {exc}", updated_at=time.time())
         except Exception:  # noqa: BLE001 - a malformed body has no record to update
             pass
-        # Retry soon rather than after the whole visibility timeout: 1 s, 2 s, 4 s...
-        # A final failure is released at once so the next receive moves it to the DLQ.
-        backoff = 0 if final else min(2 ** (message.receive_count - 1), 60)
         try:
-            self.queue.change_visibility(message.receipt_handle, backoff)
+            if dead_letter_now:
+                self.dead_letter_queue.send(message.body, attributes=message.attributes)
+                self.queue.delete(message.receipt_handle)
+            else:
+                # Retry soon rather than after the whole visibility timeout: 1 s, 2 s, 4 s...
+                # A final failure is released at once so the next receive moves it to the DLQ.
+                backoff = 0 if final else min(2 ** (message.receive_count - 1), 60)
+                self.queue.change_visibility(message.receipt_handle, backoff)
         except Exception:  # noqa: BLE001 - the visibility timeout will release it anyway
-            pass
+            self._log.exception("Could not release a failed message", error_type=type(exc).__name__)
 
     def _publish(self, agent_type: str, *, success: bool, duration_ms: float) -> None:
         put = self.telemetry.metrics.put
