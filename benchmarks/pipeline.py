@@ -1,0 +1,256 @@
+"""Pipeline throughput and the per-memo cost of telemetry, against peers in the same run.
+
+    python benchmarks/pipeline.py [--memos 5000] [--workers 4]
+
+Prints:
+  1. memos/s through the whole local pipeline (ingest → SQLite queue → workers →
+     agents → outputs) with telemetry on and off; their ratio is the overhead.
+  2. the telemetry one memo emits (the same logs, metrics and spans, replayed)
+     through WhisperSync's SDK into its store, through aws-lambda-powertools
+     Logger + single_metric and the OpenTelemetry SDK (batch span processor), and
+     through the floor: orjson.dumps + a buffered write of the same records.
+Targets (2 cores): ≥ 300 memos/s with telemetry on; overhead ≤ 10 %;
+our per-memo cost ≤ 0.25 × Powertools/OTel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from whispersync.app import build_runtime
+from whispersync.domain import MemoStatus, Transcript
+from whispersync.monitoring.store import TelemetryStore
+from whispersync.settings import Settings
+from whispersync.telemetry import MemorySink, Telemetry, correlation_scope
+
+TEXTS = {
+    "work": "Standup notes. Need to fix the flaky deploy test before Friday. Will follow up with Sam about "
+            "the API review. Remember to update the release checklist.",
+    "memory": "Today I walked along the river in Porto with my sister Ana. We had coffee at a tiny cafe "
+              "and laughed about our childhood. A lovely, calm afternoon.",
+    "github_ideas": "Project idea: a command line tool in Python that watches a folder of voice memos and "
+                    "publishes a static website with a search box. Features: tagging, RSS feed, dark mode.",
+}
+
+
+# --------------------------------------------------------------------- throughput
+
+
+def pipeline_throughput(memos: int, workers: int, telemetry: bool) -> float:
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings.load(home=Path(home), telemetry=telemetry, workers=workers,
+                                 collector_interval=3600, compaction_interval=3600)
+        runtime = build_runtime(settings)
+        agents = list(TEXTS)
+        started = time.perf_counter()
+        runtime.start(inbox=False, collector=False, maintenance=False)
+        for n in range(memos):
+            agent = agents[n % len(agents)]
+            runtime.ingestor.accept(Transcript(text=f"{TEXTS[agent]} ({n})", agent=agent,
+                                               recorded_at="2026-11-25T10:00:00Z"))
+        while True:
+            counts = runtime.records.count_by_status()
+            finished = counts[MemoStatus.DONE.value] + counts[MemoStatus.FAILED.value]
+            if finished >= memos:
+                break
+            time.sleep(0.05)
+        runtime.pool.stop()
+        runtime.telemetry.flush()
+        elapsed = time.perf_counter() - started
+        assert counts[MemoStatus.FAILED.value] == 0, counts
+        runtime.close()
+        return memos / elapsed
+
+
+# ------------------------------------------------------------------ per-memo cost
+
+
+def capture_one_memo() -> dict[str, list[dict]]:
+    """The exact telemetry records one memo produces in the real pipeline."""
+    with tempfile.TemporaryDirectory() as home:
+        runtime = build_runtime(Settings.load(home=Path(home)))
+        sink = MemorySink()
+        tel = Telemetry(sink)
+        runtime.ingestor.telemetry = runtime.processor.telemetry = tel
+        runtime.ingestor._log = tel.logger("whispersync.ingest")
+        runtime.processor._log = tel.logger("whispersync.worker")
+        runtime.ingestor.accept(Transcript(text=TEXTS["work"], agent="work"))
+        [message] = runtime.queue.receive(1)
+        runtime.processor.process(message)
+        runtime.close()
+        return sink.records
+
+
+_LOG_KEYS = {"level", "location", "message", "timestamp", "service", "logger", "correlation_id", "trace_id",
+             "span_id"}
+
+
+def _span_tree(spans: list[dict]) -> list[tuple[dict, list]]:
+    children: dict[str | None, list[dict]] = {}
+    ids = {s["span_id"] for s in spans}
+    for s in sorted(spans, key=lambda s: s["start_time_unix_nano"]):
+        parent = s["parent_span_id"] if s["parent_span_id"] in ids else None
+        children.setdefault(parent, []).append(s)
+
+    def build(parent):
+        return [(s, build(s["span_id"])) for s in children.get(parent, [])]
+
+    return build(None)
+
+
+def replay_ours(tel: Telemetry, records: dict[str, list[dict]]):
+    """Emit one memo's telemetry through WhisperSync's SDK, in the pipeline's order."""
+    log = tel.logger("whispersync.worker")
+    logs = [(r["message"], {k: v for k, v in r.items() if k not in _LOG_KEYS}) for r in records["logs"]]
+    metrics = [(m["namespace"], m["name"], m["value"], m["unit"], m["dimensions"]) for m in records["metrics"]]
+    tree = _span_tree(records["spans"])
+    put = tel.metrics.put
+    span = tel.tracer.span
+
+    def emit_spans(nodes):
+        for record, kids in nodes:
+            with span(record["name"], kind=record["kind"]) as s:
+                for k, v in record["annotations"].items():
+                    if k != "correlation_id":
+                        s.put_annotation(k, v)
+                for k, v in record["metadata"].items():
+                    s.put_metadata(k, v)
+                emit_spans(kids)
+
+    def one_memo(cid: str) -> None:
+        with correlation_scope(cid):
+            emit_spans(tree)
+            for message, fields in logs:
+                log.info(message, **fields)
+            for namespace, name, value, unit, dims in metrics:
+                put(namespace, name, value, unit=unit, dimensions=dims)
+
+    return one_memo
+
+
+def replay_powertools_otel(records: dict[str, list[dict]], out):
+    """The same telemetry with aws-lambda-powertools Logger/single_metric and the OTel SDK."""
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import SpanKind
+
+    class FileExporter(SpanExporter):
+        def export(self, spans):
+            for s in spans:
+                out.write(s.to_json(indent=None) + "\n")
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    processor = BatchSpanProcessor(FileExporter())
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("whispersync")
+    handler = logging.StreamHandler(out)
+    logger = Logger(service="whispersync", logger_handler=handler, name=f"bench-{id(out)}")
+    logs = [(r["message"], {k: v for k, v in r.items() if k not in _LOG_KEYS}) for r in records["logs"]]
+    metrics = [(m["namespace"], m["name"], m["value"], MetricUnit(m["unit"]), m["dimensions"])
+               for m in records["metrics"]]
+    tree = _span_tree(records["spans"])
+    kinds = {k.name: k for k in SpanKind}
+
+    def emit_spans(nodes):
+        for record, kids in nodes:
+            with tracer.start_as_current_span(record["name"], kind=kinds[record["kind"]]) as s:
+                for k, v in record["annotations"].items():
+                    s.set_attribute(k, v)
+                for k, v in record["metadata"].items():
+                    s.set_attribute(f"metadata.{k}", orjson.dumps(v).decode())
+                emit_spans(kids)
+
+    def one_memo(cid: str) -> None:
+        logger.append_keys(correlation_id=cid)
+        emit_spans(tree)
+        for message, fields in logs:
+            logger.info(message, extra=fields)
+        with contextlib.redirect_stdout(out):
+            for namespace, name, value, unit, dims in metrics:
+                with single_metric(name=name, unit=unit, value=value, namespace=namespace) as metric:
+                    for k, v in dims.items():
+                        metric.add_dimension(name=k, value=v)
+
+    return one_memo, provider.shutdown
+
+
+def replay_floor(records: dict[str, list[dict]], out):
+    flat = [r for stream in ("logs", "metrics", "spans") for r in records[stream]]
+    dumps = orjson.dumps
+
+    def one_memo(cid: str) -> None:
+        for record in flat:
+            out.write(dumps(record) + b"\n")
+
+    return one_memo
+
+
+def time_per_memo(one_memo, n: int, finish=lambda: None) -> float:
+    """µs per memo, including a final flush so deferred work is counted."""
+    cids = [f"bench-{i}" for i in range(n)]
+    started = time.perf_counter()
+    for cid in cids:
+        one_memo(cid)
+    finish()
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def per_memo_costs(n: int, rounds: int = 3) -> dict[str, float]:
+    records = capture_one_memo()
+    results: dict[str, list[float]] = {"ours": [], "powertools_otel": [], "floor": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            store = TelemetryStore(Path(tmp) / f"store-{r}")
+            tel = Telemetry(store)
+            results["ours"].append(time_per_memo(replay_ours(tel, records), n, tel.flush))
+            tel.close()
+            with open(Path(tmp) / f"pt-{r}.log", "w", buffering=1 << 16) as out:
+                one, shutdown = replay_powertools_otel(records, out)
+                results["powertools_otel"].append(time_per_memo(one, n, shutdown))
+            with open(Path(tmp) / f"floor-{r}.log", "wb", buffering=1 << 16) as out:
+                results["floor"].append(time_per_memo(replay_floor(records, out), n, out.flush))
+    counts = {k: len(v) for k, v in records.items()}
+    print(f"one memo's telemetry: {counts['logs']} log lines, {counts['metrics']} metric datapoints, "
+          f"{counts['spans']} spans")
+    return {k: statistics.median(v) for k, v in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--memos", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    logging.getLogger().setLevel(logging.WARNING)
+
+    print(f"== pipeline: {args.memos} memos, {args.workers} workers, deterministic agents ==")
+    on = pipeline_throughput(args.memos, args.workers, telemetry=True)
+    off = pipeline_throughput(args.memos, args.workers, telemetry=False)
+    print(f"telemetry on : {on:8.0f} memos/s   (target ≥ 300)")
+    print(f"telemetry off: {off:8.0f} memos/s")
+    print(f"telemetry overhead: {(off / on - 1) * 100:5.1f} %   (target ≤ 10 %)")
+
+    print(f"\n== per-memo telemetry cost ({args.memos} memos replayed, median of 3 rounds) ==")
+    costs = per_memo_costs(args.memos)
+    print(f"WhisperSync SDK + store      : {costs['ours']:8.1f} µs/memo")
+    print(f"Powertools Logger/Metrics+OTel: {costs['powertools_otel']:8.1f} µs/memo")
+    print(f"floor (orjson + buffered write): {costs['floor']:8.1f} µs/memo")
+    print(f"ours / Powertools+OTel: {costs['ours'] / costs['powertools_otel']:.3f}   (target ≤ 0.25)")
+    print(f"ours / floor:           {costs['ours'] / costs['floor']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The `whispersync` command: a thin shell over app.py and the stores.
+
+Every inspection command takes `--json` and then prints one JSON document, so
+scripts can rely on it; without it, tables for people. Each module registers the
+commands of one area on the Typer apps in `_common`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from whispersync.cli import _serve, _inspect, _logs, _metrics  # noqa: F401, I001 - registers commands, in help order
+from whispersync.cli._common import app, err_console
+from whispersync.errors import WhisperSyncError
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except WhisperSyncError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)

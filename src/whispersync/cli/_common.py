@@ -1,0 +1,84 @@
+"""Shared pieces of the CLI: the Typer apps, consoles, settings and output helpers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import orjson
+import typer
+from rich.console import Console
+
+from whispersync.errors import ConfigError
+from whispersync.settings import Settings
+
+app = typer.Typer(
+    help="WhisperSync: voice-memo transcripts in, actions out, everything observable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+logs_app = typer.Typer(help="Search the structured logs.", no_args_is_help=True)
+metrics_app = typer.Typer(help="List and query metrics.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queue.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(dlq_app, name="dlq")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+state: dict[str, Any] = {}
+
+
+@app.callback()
+def _main(
+    home: Annotated[Optional[Path], typer.Option(help="State directory (default: $WHISPERSYNC_HOME or ./.whispersync).")] = None,
+) -> None:
+    state["home"] = home
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.load(home=state.get("home"), **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+def parse_since(value: str) -> float:
+    """'90s', '15m', '1h', '7d' → seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+    if not match:
+        raise typer.BadParameter(f"{value!r} is not a duration like 30s, 15m, 1h or 7d")
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
+
+
+def parse_time(value: str) -> int:
+    """A time as users write it — ISO 8601 (UTC unless it says otherwise) or epoch
+    milliseconds — to epoch milliseconds."""
+    from datetime import datetime, timezone
+
+    text = value.strip()
+    if re.fullmatch(r"\d{10,16}", text):
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)

@@ -1,0 +1,250 @@
+"""`up`, `submit` and `demo`: running the pipeline and feeding it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from whispersync.domain import AGENTS, MemoStatus, Transcript
+from whispersync.errors import InputError
+from whispersync.settings import Settings
+from whispersync.cli._common import (
+    JsonOption,
+    app,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    print_json,
+)
+
+
+
+@app.command()
+def up(
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (default 8765).")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Bind address (loopback unless an API token is set).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker threads (memos processed at once).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Also submit the sample transcripts and show progress.")] = False,
+) -> None:
+    """Run WhisperSync: ingest API, inbox, queue, workers and monitoring, until Ctrl-C."""
+    import uvicorn
+
+    from whispersync.app import build_runtime
+    from whispersync.web import create_app
+
+    _GracefulServer = _graceful_server_class()
+
+    settings = load_settings(port=port, host=host, workers=workers)
+    runtime = build_runtime(settings)
+    runtime.start()
+    server = _GracefulServer(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
+                                            log_level="warning", access_log=False))
+    url = f"http://{settings.host}:{settings.port}"
+    log = runtime.telemetry.logger("whispersync.server")
+
+    def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        settings.server_file.write_bytes(orjson.dumps({"pid": os.getpid(), "url": url, "started_at": time.time()}))
+        log.info("WhisperSync is up", url=url, workers=runtime.pool.concurrency if runtime.pool else 0)
+        home = settings.home.resolve()
+        console.print(f"[bold green]WhisperSync is up[/] on {url}  (workers: {settings.workers if workers is None else workers})")
+        console.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
+        console.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")
+        console.print(f"  outputs:  {home / 'outputs'}")
+        console.print("  inspect:  whispersync memos | whispersync trace ID | whispersync logs search --correlation-id ID"
+                      " | whispersync metrics list")
+        console.print("  stop:     Ctrl-C")
+        if demo:
+            _run_demo(runtime.ingestor, runtime.records, console)
+
+    threading.Thread(target=announce, name="announce", daemon=True).start()
+    try:
+        server.run()  # handles SIGINT/SIGTERM: stops accepting, then returns
+    finally:
+        console.print("Stopping: letting in-flight memos finish…")
+        runtime.close()
+        settings.server_file.unlink(missing_ok=True)
+        console.print("Stopped.")
+
+
+def _graceful_server_class():
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn re-raises SIGINT/SIGTERM once it has stopped, which would kill the
+        process before the workers finish their memos; here a signal only asks for a
+        graceful stop, and `up` then drains the pool and flushes telemetry."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
+
+def _expand(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.txt") if p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+@app.command()
+def submit(
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders of .txt files.")],
+    agent: Annotated[Optional[str], typer.Option(help=f"Agent to use ({', '.join(AGENTS)}); default: the router decides.")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until every memo is processed.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Submit transcripts; prints each memo's id and correlation id."""
+    from whispersync.app import build_runtime
+    from whispersync.pipeline.ingest import decode_transcript
+
+    if agent is not None and agent not in AGENTS:
+        fail(f"unknown agent {agent!r}; known agents: {', '.join(AGENTS)}")
+    files = _expand(paths)
+    if not files:
+        fail("no transcript files found")
+    runtime = build_runtime(load_settings())
+    results: list[dict[str, Any]] = []
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, disable=len(files) < 5 or as_json, transient=True) as progress:
+            task = progress.add_task("submitting", total=len(files))
+            for path in files:
+                try:
+                    text = decode_transcript(path.read_bytes(), max_bytes=runtime.settings.max_transcript_bytes)
+                    receipt = runtime.ingestor.accept(Transcript(text=text, agent=agent, title=path.stem, source="cli"))
+                    results.append({"file": str(path), **receipt.to_dict()})
+                except (InputError, OSError) as exc:
+                    results.append({"file": str(path), "error": str(exc)})
+                progress.advance(task)
+        accepted = [r for r in results if "id" in r]
+        if wait and accepted:
+            _wait_for(runtime.records, [r["id"] for r in accepted], timeout, quiet=as_json)
+            for r in accepted:
+                memo = runtime.records.get(r["id"])
+                r.update(status=memo.status.value, agent=memo.agent)
+                if memo.error:
+                    r["error"] = memo.error
+    finally:
+        runtime.telemetry.flush()
+        runtime.telemetry.close()
+    if as_json:
+        print_json(results)
+    else:
+        for r in results:
+            if "id" not in r:
+                err_console.print(Text(f"refused {r['file']}: {r['error']}", style="red"))
+            else:
+                status = f"  {r['status']}" if "status" in r else ""
+                console.print(Text(f"{r['id']}  correlation_id={r['correlation_id']}  {r['file']}{status}"))
+    if any("id" not in r for r in results) or any(r.get("status") == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def _wait_for(records, ids: list[str], timeout: float, *, quiet: bool) -> None:
+    deadline = time.monotonic() + timeout
+    finished = {MemoStatus.DONE, MemoStatus.FAILED}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=quiet, transient=True) as progress:
+        task = progress.add_task("processing", total=len(ids))
+        pending = set(ids)
+        while pending and time.monotonic() < deadline:
+            pending = {i for i in pending if records.get(i).status not in finished}
+            progress.update(task, completed=len(ids) - len(pending))
+            if pending:
+                time.sleep(0.2)
+    if pending:
+        err_console.print(f"[yellow]{len(pending)} memo(s) still processing after {timeout:.0f}s[/] — "
+                          "is `whispersync up` running?")
+
+
+def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
+    """Submit the bundled samples (a few deliberately bad) and follow them to the end."""
+    from whispersync.app import samples_dir
+    from whispersync.pipeline.ingest import decode_transcript
+
+    manifest = orjson.loads((samples_dir() / "manifest.json").read_bytes())
+    entries = manifest["samples"] if isinstance(manifest, dict) else manifest
+    results: list[dict[str, Any]] = []
+    for entry in entries:
+        path = samples_dir() / entry["file"]
+        try:
+            text = decode_transcript(path.read_bytes(), max_bytes=ingestor.max_bytes)
+            receipt = ingestor.accept(Transcript(text=text, agent=entry.get("agent"), title=path.stem, source="cli"))
+            results.append({"file": entry["file"], **receipt.to_dict()})
+        except InputError as exc:
+            results.append({"file": entry["file"], "error": str(exc)})
+    accepted = [r for r in results if "id" in r]
+    rejected = [r for r in results if "error" in r]
+    out.print(f"demo: submitted {len(accepted)} sample transcripts; {len(rejected)} bad ones were refused:")
+    for r in rejected:
+        out.print(Text(f"  refused {r['file']}: {r['error']}", style="yellow"))
+    _wait_for(records, [r["id"] for r in accepted], 300, quiet=False)
+    counts: dict[str, int] = {}
+    for r in accepted:
+        memo = records.get(r["id"])
+        r.update(status=memo.status.value, agent=memo.agent)
+        counts[memo.status.value] = counts.get(memo.status.value, 0) + 1
+    out.print("demo: done — " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if accepted:
+        example = accepted[0]
+        out.print(f"  try:  whispersync trace {example['correlation_id']}")
+        out.print(f"        whispersync logs search --correlation-id {example['correlation_id']}")
+        out.print("        whispersync metrics get WhisperSync/Business TranscriptsProcessed --stat Sum")
+    return results
+
+
+@app.command()
+def demo(as_json: JsonOption = False) -> None:
+    """Submit ~30 sample transcripts (a few bad) to the running server and follow them."""
+    import httpx
+
+    from whispersync.app import build_runtime
+
+    settings = load_settings()
+    if not _server_running(settings, httpx):
+        fail("WhisperSync is not running here: start it with `whispersync up` (or `make run`)")
+    runtime = build_runtime(settings)
+    try:
+        results = _run_demo(runtime.ingestor, runtime.records, err_console if as_json else console)
+    finally:
+        runtime.telemetry.flush()
+        runtime.telemetry.close()
+    if as_json:
+        print_json(results)
+
+
+def _server_running(settings: Settings, httpx) -> bool:
+    try:
+        info = orjson.loads(settings.server_file.read_bytes())
+        return httpx.get(f"{info['url']}/healthz", timeout=2).status_code == 200
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
