@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import logging
 import os
 import statistics
@@ -47,8 +46,8 @@ TEXTS = {
 # --------------------------------------------------------------------- throughput
 
 
-def pipeline_throughput(memos: int, workers: int, telemetry: bool) -> float:
-    with tempfile.TemporaryDirectory() as home:
+def pipeline_throughput(memos: int, workers: int, telemetry: bool, workdir: Path) -> float:
+    with tempfile.TemporaryDirectory(dir=workdir) as home:
         settings = Settings.load(home=Path(home), telemetry=telemetry, workers=workers,
                                  collector_interval=3600, compaction_interval=3600)
         runtime = build_runtime(settings)
@@ -139,6 +138,9 @@ def replay_ours(tel: Telemetry, records: dict[str, list[dict]]):
     return one_memo
 
 
+_POWERTOOLS: dict = {}
+
+
 def replay_powertools_otel(records: dict[str, list[dict]], out):
     """The same telemetry with aws-lambda-powertools Logger/single_metric and the OTel SDK."""
     from aws_lambda_powertools import Logger
@@ -157,8 +159,12 @@ def replay_powertools_otel(records: dict[str, list[dict]], out):
     processor = BatchSpanProcessor(FileExporter())
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("whispersync")
-    handler = logging.StreamHandler(out)
-    logger = Logger(service="whispersync", logger_handler=handler, name=f"bench-{id(out)}")
+    # Powertools configures a service's logger once per process; later rounds re-point its stream.
+    if "logger" not in _POWERTOOLS:
+        _POWERTOOLS["handler"] = logging.StreamHandler(out)
+        _POWERTOOLS["logger"] = Logger(service="whispersync", logger_handler=_POWERTOOLS["handler"])
+    _POWERTOOLS["handler"].stream = out  # not setStream(): it flushes the previous, closed file
+    logger = _POWERTOOLS["logger"]
     logs = [(r["message"], {k: v for k, v in r.items() if k not in _LOG_KEYS}) for r in records["logs"]]
     metrics = [(m["namespace"], m["name"], m["value"], MetricUnit(m["unit"]), m["dimensions"])
                for m in records["metrics"]]
@@ -233,12 +239,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--memos", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating on/off runs; the median is reported")
+    parser.add_argument("--dir", type=Path, default=Path(".bench-tmp"),
+                        help="where the pipeline's state goes (a real disk; /tmp may be much slower here)")
     args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
     logging.getLogger().setLevel(logging.WARNING)
 
     print(f"== pipeline: {args.memos} memos, {args.workers} workers, deterministic agents ==")
-    on = pipeline_throughput(args.memos, args.workers, telemetry=True)
-    off = pipeline_throughput(args.memos, args.workers, telemetry=False)
+    runs: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(args.rounds):
+        for telemetry in (True, False):
+            runs[telemetry].append(pipeline_throughput(args.memos, args.workers, telemetry, args.dir))
+    on, off = statistics.median(runs[True]), statistics.median(runs[False])
+    print("runs (memos/s):", {("on" if k else "off"): [round(v) for v in vs] for k, vs in runs.items()})
     print(f"telemetry on : {on:8.0f} memos/s   (target ≥ 300)")
     print(f"telemetry off: {off:8.0f} memos/s")
     print(f"telemetry overhead: {(off / on - 1) * 100:5.1f} %   (target ≤ 10 %)")

@@ -82,3 +82,18 @@ def parse_time(value: str) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return int(when.timestamp() * 1000)
+
+
+def self_command() -> str:
+    """How the user can run this CLI again: `whispersync` when it is on PATH, else its path
+    (after `make run` it lives in .venv/bin, which is usually not on PATH)."""
+    import shutil
+
+    here = Path(sys.argv[0]).resolve()
+    found = shutil.which("whispersync")
+    if found and Path(found).resolve() == here:
+        return "whispersync"
+    try:
+        return str(here.relative_to(Path.cwd()))
+    except ValueError:
+        return str(here) if here.name == "whispersync" else "whispersync"

@@ -28,6 +28,7 @@ from whispersync.cli._common import (
     fail,
     load_settings,
     print_json,
+    self_command,
 )
 
 
@@ -67,8 +68,9 @@ def up(
         console.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
         console.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")
         console.print(f"  outputs:  {home / 'outputs'}")
-        console.print("  inspect:  whispersync memos | whispersync trace ID | whispersync logs search --correlation-id ID"
-                      " | whispersync metrics list")
+        ws = self_command()
+        console.print(f"  inspect:  {ws} memos | {ws} trace ID | {ws} logs search --correlation-id ID"
+                      f" | {ws} metrics list")
         console.print("  stop:     Ctrl-C")
         if demo:
             _run_demo(runtime.ingestor, runtime.records, console)
@@ -214,11 +216,14 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
         r.update(status=memo.status.value, agent=memo.agent)
         counts[memo.status.value] = counts.get(memo.status.value, 0) + 1
     out.print("demo: done — " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    ws = self_command()
+    if counts.get(MemoStatus.FAILED.value):
+        out.print(f"  the failed ones are in the dead-letter queue: {ws} dlq list")
     if accepted:
         example = accepted[0]
-        out.print(f"  try:  whispersync trace {example['correlation_id']}")
-        out.print(f"        whispersync logs search --correlation-id {example['correlation_id']}")
-        out.print("        whispersync metrics get WhisperSync/Business TranscriptsProcessed --stat Sum")
+        out.print(f"  try:  {ws} trace {example['correlation_id']}")
+        out.print(f"        {ws} logs search --correlation-id {example['correlation_id']}")
+        out.print(f"        {ws} metrics get WhisperSync/Business TranscriptsProcessed --stat Sum")
     return results
 
 
