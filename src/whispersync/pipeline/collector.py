@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import resource
-import threading
 from collections.abc import Sequence
 
 from whispersync.pipeline.ingest import QUEUE_NAMESPACE
+from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.pipeline.queue import Queue
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import WORKER_DIMS, WORKER_NAMESPACE, WorkerPool
@@ -58,25 +58,13 @@ class Collector:
         self.records = records
         self.interval = interval
         self._memory_limit = _memory_limit_bytes()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._task = PeriodicTask("collector", interval, self.collect, telemetry.logger("whispersync.collector"))
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        log = self.telemetry.logger("whispersync.collector")
-        while not self._stop.wait(self.interval):
-            try:
-                self.collect()
-            except Exception as exc:  # noqa: BLE001 - a failed collection must not stop the next
-                log.exception("Metric collection failed", error_type=type(exc).__name__)
+        self._task.stop()
 
     def collect(self) -> None:
         put = self.telemetry.metrics.put

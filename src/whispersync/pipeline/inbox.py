@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 import time
 from pathlib import Path
 
 from whispersync.domain import Transcript
 from whispersync.errors import InputError
 from whispersync.pipeline.ingest import Ingestor, decode_transcript
+from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.telemetry import Telemetry
 
 ACCEPTED = "_accepted"
@@ -42,27 +42,15 @@ class InboxWatcher:
         self.poll_seconds = poll_seconds
         self.settle_seconds = settle_seconds
         self._log = telemetry.logger("whispersync.inbox")
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._task = PeriodicTask("inbox", poll_seconds, self.scan, self._log, run_immediately=True)
         for folder in (root, root / ACCEPTED, root / REJECTED, *(root / a for a in agents)):
             folder.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="inbox", daemon=True)
-        self._thread.start()
+        self._task.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.scan()
-            except Exception as exc:  # noqa: BLE001 - the watcher must outlive one bad scan
-                self._log.exception("Inbox scan failed", error_type=type(exc).__name__)
-            self._stop.wait(self.poll_seconds)
+        self._task.stop()
 
     def scan(self) -> int:
         """Ingest every settled file now; returns how many files were handled."""
