@@ -65,6 +65,36 @@ class Settings(BaseSettings):
     elevenlabs_url: str = "https://api.elevenlabs.io"
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
 
+    # Alarms and notifications (monitoring plan §4)
+    alarm_interval: float = Field(60.0, gt=0, description="Seconds between alarm evaluations in `up`.")
+    plan_file: Path | None = Field(None, description="A Python plan file adding or overriding alarms.")
+    secrets_file: Path | None = Field(
+        None, description="A TOML file of channel secrets (webhook URLs, keys, SMTP password); never logged."
+    )
+    dashboard_url: str | None = Field(None, description="Linked from notifications; default: the local web UI.")
+    slack_critical_webhook: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WHISPERSYNC_SLACK_CRITICAL_WEBHOOK", "SLACK_CRITICAL_WEBHOOK")
+    )
+    slack_high_webhook: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WHISPERSYNC_SLACK_HIGH_WEBHOOK", "SLACK_HIGH_WEBHOOK")
+    )
+    slack_webhook: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WHISPERSYNC_SLACK_WEBHOOK", "SLACK_WEBHOOK")
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("WHISPERSYNC_PAGERDUTY_ROUTING_KEY", "PAGERDUTY_TOKEN")
+    )
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    webhook_url: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    email_from: str = "whispersync@localhost"
+    email_to: list[str] = Field(default_factory=list)
+
     @model_validator(mode="after")
     def _refuse_open_bind_without_token(self) -> "Settings":
         if self.host not in LOOPBACK_HOSTS and self.api_token is None:
@@ -122,6 +152,11 @@ class Settings(BaseSettings):
     @property
     def records_db(self) -> Path:
         return self.home / "records.sqlite3"
+
+    @property
+    def monitoring_db(self) -> Path:
+        """Alarms, their state history, and the notification outbox."""
+        return self.home / "monitoring.sqlite3"
 
     @property
     def server_file(self) -> Path:
