@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import orjson
@@ -13,12 +14,13 @@ from whispersync.cli._common import (
     JsonOption,
     console,
     err_console,
+    fail,
     load_settings,
     logs_app,
     parse_since,
+    parse_time,
     print_json,
 )
-
 
 
 @logs_app.command("search")
@@ -51,3 +53,83 @@ def logs_search(
         if extra:
             line.append(" " + orjson.dumps(extra, default=str).decode(), style="dim")
         console.print(line)
+
+
+@logs_app.command("query")
+def logs_query(
+    query: Annotated[Optional[str], typer.Argument(help="A Logs Insights query, e.g. 'filter level = \"ERROR\" | stats count() by bin(5m)'.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="How far back to look: 30m, 1h, 7d (default 1h).")] = None,
+    start: Annotated[Optional[str], typer.Option(help="Start of the range: ISO 8601 or epoch ms.")] = None,
+    end: Annotated[Optional[str], typer.Option(help="End of the range: ISO 8601 or epoch ms (default now).")] = None,
+    saved: Annotated[Optional[str], typer.Option(help="Run a saved query: error_analysis, performance_analysis, user_activity.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a CloudWatch Logs Insights query over the local logs."""
+    from whispersync.app import open_store
+    from whispersync.monitoring.insights import (
+        InsightsQueryError,
+        run_query,
+        saved_query,
+    )
+
+    if saved is not None:
+        if query is not None:
+            fail("give a query or --saved, not both")
+        try:
+            query = saved_query(saved)
+        except KeyError as exc:
+            fail(exc.args[0])
+    if query is None:
+        fail("give a query, or --saved NAME")
+    if since is not None and start is not None:
+        fail("give --since or --start/--end, not both")
+    now_ms = int(time.time() * 1000)
+    end_ms = parse_time(end) if end is not None else now_ms
+    if start is not None:
+        start_ms = parse_time(start)
+    else:
+        start_ms = end_ms - int(parse_since(since or "1h") * 1000)
+    try:
+        result = run_query(open_store(load_settings()), query, start_ms=start_ms, end_ms=end_ms)
+    except InsightsQueryError as exc:
+        line = query.splitlines()[exc.line - 1] if query.splitlines() else ""
+        err_console.print(f"  {line}\n  {' ' * (exc.column - 1)}^", highlight=False, markup=False)
+        fail(f"bad query: {exc}")
+    if as_json:
+        print_json(result)
+        return
+    from rich.table import Table
+
+    table = Table(*result["columns"], show_lines=False)
+    for row in result["rows"]:
+        table.add_row(*("" if v is None else v if isinstance(v, str) else orjson.dumps(v).decode() for v in row))
+    console.print(table)
+    stats = result["statistics"]
+    err_console.print(f"{len(result['rows'])} rows; {stats['recordsMatched']} records matched, "
+                      f"{stats['recordsScanned']} scanned ({stats['bytesScanned']} bytes)")
+
+
+@logs_app.command("import")
+def logs_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON log lines, or CloudWatch log events.")],
+    log_group: Annotated[Optional[str], typer.Option("--log-group", help="Log group to file the events under (@log).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Load a log file (JSON lines, or CloudWatch's exported events) so `logs query` can read it."""
+    from whispersync.app import open_store
+    from whispersync.monitoring.log_import import import_logs
+
+    store = open_store(load_settings())
+    try:
+        report = import_logs(store, file, log_group=log_group)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"imported": report.imported,
+                    "errors": [{"line": n, "reason": r} for n, r in report.errors]})
+    else:
+        for lineno, reason in report.errors:
+            err_console.print(f"line {lineno}: {reason} (skipped)", highlight=False, markup=False)
+        console.print(f"imported {report.imported} log events, skipped {len(report.errors)}")
+    if report.errors and not report.imported:
+        raise typer.Exit(1)

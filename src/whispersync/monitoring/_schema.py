@@ -20,6 +20,12 @@ _LOG_TS = (
     f"CASE WHEN {_NUMERIC} THEN epoch_ms(CAST(CAST(j->>'timestamp' AS DOUBLE) AS BIGINT))"
     " ELSE try_cast(j->>'timestamp' AS TIMESTAMP) END"
 )
+# Imported CloudWatch events carry their event time as "@timestamp" (epoch ms),
+# which wins over the "timestamp" key of the line they wrap.
+_LOG_EVENT_TS = (
+    "CASE WHEN json_type(j->'@timestamp') IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
+    f" THEN epoch_ms(CAST(CAST(j->>'@timestamp' AS DOUBLE) AS BIGINT)) ELSE {_LOG_TS} END"
+)
 _METRIC_TS = (
     f"CASE WHEN {_NUMERIC} THEN CAST(CAST(j->>'timestamp' AS DOUBLE) AS BIGINT)"
     " ELSE epoch_ms(try_cast(j->>'timestamp' AS TIMESTAMP)) END"
@@ -34,7 +40,7 @@ _DIMS = (
 
 SCHEMAS: dict[str, list[Column]] = {
     "logs": [
-        ("ts", "TIMESTAMP", _LOG_TS),
+        ("ts", "TIMESTAMP", _LOG_EVENT_TS),
         ("level", "VARCHAR", "j->>'level'"),
         ("message", "VARCHAR", "j->>'message'"),
         ("service", "VARCHAR", "j->>'service'"),
@@ -43,6 +49,10 @@ SCHEMAS: dict[str, list[Column]] = {
         ("log_group", "VARCHAR", "j->>'log_group'"),
         ("log_stream", "VARCHAR", "j->>'log_stream'"),
         ("raw", "VARCHAR", "CAST(j AS VARCHAR)"),
+        # Logs Insights: an imported event's original line (@message), when it is not `raw`,
+        # and each line's size, so bytesScanned does not have to read `raw`.
+        ("raw_message", "VARCHAR", "j->>'@message'"),
+        ("bytes", "INTEGER", "strlen(CAST(j AS VARCHAR))"),
     ],
     "metrics": [
         ("ts", "BIGINT", _METRIC_TS),  # epoch milliseconds

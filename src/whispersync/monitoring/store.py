@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import math
 import fcntl
 import os
 import re
@@ -24,7 +25,7 @@ import shutil
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,7 @@ import orjson
 from whispersync.monitoring import _schema, _segments
 from whispersync.monitoring._segments import STREAMS
 
-__all__ = ["MetricSeries", "TelemetryStore", "dims_key"]
+__all__ = ["MetricRequest", "MetricSeries", "TelemetryStore", "check_period", "check_statistic", "dims_key"]
 
 # A segment is closed once its window ended this long ago. Writers pick the window
 # from the clock when they write, so only a writer stalled for longer than this
@@ -108,6 +109,7 @@ class TelemetryStore:
         segment_seconds: int = 60,
         retention_days: int = 30,
         clock: Callable[[], float] = time.time,
+        log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = (),
     ) -> None:
         if segment_seconds <= 0 or _HOUR % segment_seconds:
             # Windows must tile hours exactly, or a segment would straddle a merge.
@@ -122,6 +124,9 @@ class TelemetryStore:
         self.retention_days = retention_days
         self.faults = 0
         self._clock = clock
+        # Called by the writer thread with each batch of log records written; the
+        # metric records they return are written in the same flush (metric filters).
+        self._log_listeners = list(log_listeners)
         self._buffer: collections.deque[tuple[str, dict]] = collections.deque()
         self._write_lock = threading.Lock()
         self._start_lock = threading.Lock()
@@ -192,6 +197,7 @@ class TelemetryStore:
             self._close_stale_files()
             return
         lines: dict[str, list[bytes]] = {}
+        logs: list[dict] = []
         while True:
             # popleft, not swapping the deque: an emit racing with us may still
             # append to the old object, and that record must not be lost.
@@ -210,6 +216,10 @@ class TelemetryStore:
                 self.faults += 1
                 continue
             lines.setdefault(stream, []).append(line)
+            if stream == "logs" and self._log_listeners:
+                logs.append(record)
+        if logs:
+            self._derive_metrics(logs, lines)
         window = int(self._clock() // self.segment_seconds) * self.segment_seconds
         for stream, chunk in lines.items():
             try:
@@ -220,6 +230,15 @@ class TelemetryStore:
             except Exception:  # noqa: BLE001
                 self.faults += len(chunk)
         self._close_stale_files(window)
+
+    def _derive_metrics(self, logs: list[dict], lines: dict[str, list[bytes]]) -> None:
+        for listener in self._log_listeners:
+            try:
+                for metric in listener(logs):
+                    lines.setdefault("metrics", []).append(
+                        orjson.dumps(metric, option=orjson.OPT_APPEND_NEWLINE, default=str))
+            except Exception:  # noqa: BLE001 - a faulty listener costs its metrics, not the logs
+                self.faults += 1
 
     def _segment(self, stream: str, window: int) -> IO[bytes]:
         current = self._files.get(stream)
@@ -514,62 +533,211 @@ class TelemetryStore:
         period: int = 60,
         start_ms: int,
         end_ms: int,
+        unit: str | None = None,
+        origin_ms: int | None = None,
     ) -> MetricSeries:
         """One statistic per ``period``-second bucket, CloudWatch GetMetricStatistics style.
 
         The metric is ``namespace`` + ``name`` + exactly ``dimensions`` (a point
         with more or fewer dimensions is another metric). Points with
-        ``start_ms <= timestamp < end_ms`` count; buckets start at multiples of
-        ``period`` since the epoch; buckets without data are omitted.
+        ``start_ms <= timestamp < end_ms`` count; buckets start at ``origin_ms``
+        plus multiples of ``period`` (default origin: the epoch); buckets without
+        data are omitted. With ``unit``, only points recorded with that unit count.
         Statistics: Sum, Average, Minimum, Maximum, SampleCount, pNN and pNN.NN.
         """
-        if not isinstance(period, int) or period <= 0 or (period not in (1, 5, 10, 30) and period % 60):
-            # CloudWatch: 1, 5, 10, 30 (high resolution) or a multiple of 60.
-            raise ValueError(f"period must be 1, 5, 10, 30 or a multiple of 60, got {period!r}")
-        period_ms = period * 1000
-        params: list[Any] = []
-        having = ""
-        if statistic in _SIMPLE_STATISTICS:
-            aggregate = _SIMPLE_STATISTICS[statistic]
-        elif m := _PERCENTILE.match(statistic):
-            pct = float(m.group(1))
-            if pct > 100:
-                raise ValueError(f"percentile must be between p0 and p100, got {statistic!r}")
-            # CloudWatch documents pNN as the value that NN% of the period's data lies
-            # below, computed from raw data points, with p0.0..p100 and up to two
-            # decimals, and "not available when any of the metric values are negative"
-            # (GetMetricStatistics ExtendedStatistics). It does not document an
-            # interpolation, so we use the nearest-rank method: the smallest sample
-            # such that at least NN% of samples are <= it, i.e. the ceil(NN/100 * n)-th
-            # of the sorted samples (p0 = Minimum, p100 = Maximum). It always returns a
-            # value that was actually published, as CloudWatch's percentiles do for
-            # raw data. Buckets holding a negative value are omitted. Rank arithmetic
-            # is DECIMAL so p99.9 of 1000 samples is exactly rank 999.
-            aggregate = (
-                "list_sort(list(value))[CAST(greatest(1, ceil("
-                "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]"
-            )
-            params.append(m.group(1))
-            having = "HAVING min(value) >= 0"
-        else:
-            raise ValueError(f"unknown statistic {statistic!r}")
-        sql = f"""
-            SELECT ts // {period_ms} * {period_ms} AS bucket, {aggregate},
-                   list_distinct(list(unit) FILTER (WHERE unit IS NOT NULL))
-            FROM metrics
-            WHERE namespace = ? AND name = ? AND dims = ? AND ts >= ? AND ts < ?
-              AND value IS NOT NULL
-            GROUP BY bucket {having} ORDER BY bucket
+        return self.metric_statistics_batch(
+            [MetricRequest(namespace, name, dict(dimensions or {}), statistic, period, unit)],
+            start_ms=start_ms, end_ms=end_ms, origin_ms=origin_ms,
+        )[0]
+
+    def metric_statistics_batch(
+        self,
+        requests: Sequence[MetricRequest],
+        *,
+        start_ms: int,
+        end_ms: int,
+        origin_ms: int | None = None,
+    ) -> list[MetricSeries]:
+        """``metric_statistics`` for several metrics over one snapshot (one DuckDB connection)."""
+        statements = [_metric_statistics_sql(r, start_ms, end_ms, origin_ms) for r in requests]
+        if self._buffer:
+            self.flush()  # a process reads its own writes
+        for attempt in range(2):
+            con = None
+            try:
+                # Only the metrics view: building all three views costs ~25 ms over a
+                # week of files, most of a query's budget. Files are not pruned by
+                # name: a segment holds records by write time, not by their timestamp.
+                con = duckdb.connect(":memory:")
+                con.execute("SET TimeZone = 'UTC'")
+                parquet, jsonl = _segments.live_files(self.root / "metrics")
+                con.execute(_schema.view_sql("metrics", parquet, jsonl))
+                # One statement for all requests: DuckDB plans the scans together.
+                union = " UNION ALL ".join(
+                    f"SELECT {i} AS request, * FROM ({sql})" for i, (sql, _) in enumerate(statements)
+                )
+                params = [p for _, ps in statements for p in ps]
+                grouped: list[list[tuple]] = [[] for _ in requests]
+                for request, *row in con.execute(union + " ORDER BY request, bucket", params).fetchall():
+                    grouped[request].append(tuple(row))
+                return [_metric_series(req, rows) for req, rows in zip(requests, grouped)]
+            except duckdb.IOException:
+                if attempt:
+                    raise
+            finally:
+                if con is not None:
+                    con.close()
+        raise AssertionError("unreachable")
+
+    def put_metrics(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Record datapoints like PutMetricData and flush, so the next query sees them.
+
+        Each record: ``namespace``, ``name``, ``value``, optional ``unit`` (a
+        CloudWatch standard unit, default None), ``dimensions`` (at most 30) and
+        ``timestamp`` (epoch ms, default now). Every record is checked before any
+        is written; a bad one raises ValueError naming its index. Returns the count.
         """
-        params += [namespace, name, dims_key(dimensions), start_ms, end_ms]
-        rows = self._query(sql, params)
-        units = {u for *_, bucket_units in rows for u in bucket_units}
-        return MetricSeries(
-            label=name,
-            unit=units.pop() if len(units) == 1 else None,
-            timestamps=[int(bucket) for bucket, *_ in rows],
-            values=[float(value) for _, value, _ in rows],
+        checked = [_check_datapoint(i, rec, self._clock) for i, rec in enumerate(records)]
+        for rec in checked:
+            self._buffer.append(("metrics", rec))
+        self.flush()
+        return len(checked)
+
+
+@dataclass(frozen=True)
+class MetricRequest:
+    """One metric statistic to compute: GetMetricData's MetricStat."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    statistic: str = "Sum"
+    period: int = 60
+    unit: str | None = None
+
+
+# CloudWatch periods: 1, 5, 10, 20, 30 (high resolution), 60 and multiples of 60.
+_HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+
+
+def check_period(period: Any) -> int:
+    """Return ``period`` if CloudWatch accepts it, else raise ValueError."""
+    if (
+        type(period) is not int
+        or period <= 0
+        or (period not in _HIGH_RESOLUTION_PERIODS and period % 60)
+    ):
+        raise ValueError(f"period must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got {period!r}")
+    return period
+
+
+def check_statistic(statistic: Any) -> str:
+    """Return ``statistic`` if it is one we compute, else raise ValueError."""
+    if statistic in _SIMPLE_STATISTICS:
+        return statistic
+    m = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
+    if m is None or float(m.group(1)) > 100:
+        raise ValueError(
+            f"unknown statistic {statistic!r}; use Sum, Average, Minimum, Maximum, SampleCount"
+            " or a percentile p0..p100 with up to two decimals (p99, p99.9)"
         )
+    return statistic
+
+
+def _metric_statistics_sql(
+    req: MetricRequest, start_ms: int, end_ms: int, origin_ms: int | None
+) -> tuple[str, list[Any]]:
+    period_ms = check_period(req.period) * 1000
+    statistic = check_statistic(req.statistic)
+    origin = int(origin_ms or 0)
+    params: list[Any] = []
+    having = ""
+    if statistic in _SIMPLE_STATISTICS:
+        aggregate = _SIMPLE_STATISTICS[statistic]
+    else:
+        # CloudWatch documents pNN as the value that NN% of the period's data lies
+        # below, computed from raw data points, with p0.0..p100 and up to two
+        # decimals, and "not available when any of the metric values are negative"
+        # (GetMetricStatistics ExtendedStatistics). It does not document an
+        # interpolation, so we use the nearest-rank method: the smallest sample
+        # such that at least NN% of samples are <= it, i.e. the ceil(NN/100 * n)-th
+        # of the sorted samples (p0 = Minimum, p100 = Maximum). It always returns a
+        # value that was actually published, as CloudWatch's percentiles do for
+        # raw data. Buckets holding a negative value are omitted. Rank arithmetic
+        # is DECIMAL so p99.9 of 1000 samples is exactly rank 999.
+        aggregate = (
+            "list_sort(list(value))[CAST(greatest(1, ceil("
+            "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]"
+        )
+        params.append(statistic[1:])
+        having = "HAVING min(value) >= 0"
+    unit_clause = ""
+    where_params: list[Any] = [req.namespace, req.name, dims_key(req.dimensions), start_ms, end_ms]
+    if req.unit is not None:
+        unit_clause = "AND coalesce(unit, 'None') = ?"
+        where_params.append(req.unit)
+    # Integer bucket arithmetic relative to the origin; ``//`` floors, so points
+    # before the origin still land in the bucket that contains them.
+    sql = f"""
+        SELECT (ts - {origin}) // {period_ms} * {period_ms} + {origin} AS bucket, {aggregate},
+               list_distinct(list(unit) FILTER (WHERE unit IS NOT NULL))
+        FROM metrics
+        WHERE namespace = ? AND name = ? AND dims = ? AND ts >= ? AND ts < ?
+          AND value IS NOT NULL {unit_clause}
+        GROUP BY bucket {having}
+    """
+    return sql, params + where_params
+
+
+def _metric_series(req: MetricRequest, rows: list[tuple]) -> MetricSeries:
+    units = {u for *_, bucket_units in rows for u in bucket_units}
+    return MetricSeries(
+        label=req.name,
+        unit=units.pop() if len(units) == 1 else None,
+        timestamps=[int(bucket) for bucket, *_ in rows],
+        values=[float(value) for _, value, _ in rows],
+    )
+
+
+def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], float]) -> dict:
+    from whispersync.telemetry._emf import MAX_DIMENSION_KEY, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, Unit
+
+    def bad(reason: str) -> ValueError:
+        return ValueError(f"datapoint {index}: {reason}")
+
+    if not isinstance(rec, Mapping):
+        raise bad("must be a mapping")
+    for key in ("namespace", "name"):
+        value = rec.get(key)
+        if not isinstance(value, str) or not 1 <= len(value) <= 255:
+            raise bad(f"{key} must be a string of 1-255 characters")
+    value = rec.get("value")
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise bad(f"value must be a finite number, got {value!r}")
+    unit = rec.get("unit") or "None"
+    if unit not in Unit.ALL:
+        raise bad(f"unit {unit!r} is not a CloudWatch standard unit")
+    dimensions = dict(rec.get("dimensions") or {})
+    if len(dimensions) > MAX_DIMENSIONS:
+        raise bad(f"{len(dimensions)} dimensions; at most {MAX_DIMENSIONS}")
+    for k, v in dimensions.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= MAX_DIMENSION_KEY:
+            raise bad(f"dimension name {k!r} must be 1-{MAX_DIMENSION_KEY} characters")
+        if not isinstance(v, str) or not 1 <= len(v) <= MAX_DIMENSION_VALUE:
+            raise bad(f"dimension {k!r} value must be a string of 1-{MAX_DIMENSION_VALUE} characters")
+    timestamp = rec.get("timestamp")
+    if timestamp is None:
+        timestamp = int(clock() * 1000)
+    elif type(timestamp) not in (int, float) or timestamp < 0:
+        raise bad(f"timestamp must be epoch milliseconds, got {timestamp!r}")
+    return {
+        "timestamp": int(timestamp),
+        "namespace": rec["namespace"],
+        "name": rec["name"],
+        "unit": unit,
+        "value": float(value),
+        "dimensions": dimensions,
+    }
 
 
 def _where(clauses: list[str]) -> str:

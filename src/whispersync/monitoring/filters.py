@@ -1,0 +1,774 @@
+"""CloudWatch Logs filter patterns and metric filters.
+
+CloudWatch's "Filter pattern syntax for metric filters, subscription filters,
+filter log events, and Live Tail" is the specification. Four kinds of pattern:
+
+    ""                                   every event
+    ERROR  "exact phrase"  ?A ?B  -C     terms (unstructured text; case-sensitive)
+    %regex%                              a regular expression
+    { $.level = "ERROR" && $.ms > 10 }   a JSON pattern
+    [ip, user, ..., status = 4*, bytes]  a space-delimited pattern
+
+    pattern = parse_pattern('{ $.level = "ERROR" }')
+    pattern.match('{"level": "ERROR"}')        # -> Match(extracted={"$.level": "ERROR"})
+
+A :class:`MetricFilter` turns matching log events into metric records (the
+store's ``metrics`` stream shape); :class:`MetricFilterListener` applies a set
+of them to each batch of log records the telemetry store writes, off the hot
+path. :func:`test_metric_filter` answers like CloudWatch's TestMetricFilter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from whispersync.errors import InputError
+
+__all__ = [
+    "FilterPattern",
+    "FilterPatternError",
+    "Match",
+    "MetricFilter",
+    "MetricFilterListener",
+    "parse_pattern",
+    "test_metric_filter",
+]
+
+_MISSING = object()
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+class FilterPatternError(InputError):
+    """A filter pattern that does not parse; ``position`` is the 0-based offset."""
+
+    code = "invalid_filter_pattern"
+
+    def __init__(self, message: str, position: int, pattern: str) -> None:
+        super().__init__(f"{message} at position {position}: {pattern[:position]}\u25b6{pattern[position:]}")
+        self.reason = message
+        self.position = position
+        self.pattern = pattern
+
+
+@dataclass(frozen=True)
+class Match:
+    """A matching event; ``extracted`` maps ``$name``/``$.path`` to the value found."""
+
+    extracted: dict[str, Any] = field(default_factory=dict)
+
+
+class FilterPattern:
+    """A compiled filter pattern; ``match`` returns a :class:`Match` or ``None``."""
+
+    def __init__(self, text: str, kind: str, matcher: Callable[[str, Any], Match | None]) -> None:
+        self.text = text
+        self.kind = kind  # "all", "terms", "regex", "json" or "delimited"
+        self._matcher = matcher
+
+    def match(self, message: str, record: Any = _MISSING) -> Match | None:
+        """Match one event message. ``record``, when given, is the message already parsed as JSON."""
+        return self._matcher(message, record)
+
+    def match_record(self, record: Mapping[str, Any]) -> Match | None:
+        """Match a log record (a dict) as CloudWatch would match its JSON line."""
+        if self.kind == "json":
+            return self._matcher("", record)
+        return self._matcher(orjson.dumps(record, default=str).decode(), record)
+
+    def __repr__(self) -> str:
+        return f"FilterPattern({self.text!r})"
+
+
+def parse_pattern(text: str) -> FilterPattern:
+    """Compile a CloudWatch filter pattern; raise :class:`FilterPatternError` with the position."""
+    if not isinstance(text, str):
+        raise TypeError(f"pattern must be a string, got {type(text).__name__}")
+    stripped = text.strip()
+    offset = len(text) - len(text.lstrip())
+    if not stripped:
+        return FilterPattern(text, "all", lambda message, record: Match())
+    if stripped[0] == "{":
+        return FilterPattern(text, "json", _JsonParser(text, offset).parse())
+    if stripped[0] == "[":
+        return FilterPattern(text, "delimited", _DelimitedParser(text, offset).parse())
+    if len(stripped) > 1 and stripped[0] == "%" and stripped[-1] == "%" and " " not in stripped:
+        regex = _compile_regex(stripped[1:-1], text, offset)
+        return FilterPattern(text, "regex", lambda m, r: Match() if regex.search(m) else None)
+    return FilterPattern(text, "terms", _parse_terms(text))
+
+
+# --------------------------------------------------------------------- terms
+
+
+def _compile_regex(body: str, text: str, position: int) -> re.Pattern[str]:
+    # CloudWatch does not allow ( and ) in filter-pattern regexes.
+    for i, ch in enumerate(body):
+        if ch in "()":
+            raise FilterPatternError("parentheses are not supported in a regex", position + 1 + i, text)
+    try:
+        return re.compile(body)
+    except re.error as exc:
+        raise FilterPatternError(f"invalid regex: {exc.msg}", position + 1 + (exc.pos or 0), text) from None
+
+
+def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
+    """Space-separated terms: all plain terms, at least one ``?`` term, no ``-`` term."""
+    required: list[Callable[[str], bool]] = []
+    optional: list[Callable[[str], bool]] = []
+    excluded: list[Callable[[str], bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        bucket = required
+        if text[i] in "?-" and i + 1 < n and not text[i + 1].isspace():
+            bucket = optional if text[i] == "?" else excluded
+            i += 1
+        if text[i] == '"':
+            value, i = _read_quoted(text, i)
+            bucket.append(lambda m, v=value: v in m)
+        elif text[i] == "%":
+            end = text.find("%", i + 1)
+            if end < 0:
+                raise FilterPatternError("unterminated regex: expected a closing %", i, text)
+            regex = _compile_regex(text[i + 1 : end], text, i)
+            bucket.append(lambda m, r=regex: r.search(m) is not None)
+            i = end + 1
+        else:
+            j = i
+            while j < n and not text[j].isspace():
+                if text[j] == '"':
+                    raise FilterPatternError("a quote must start a term", j, text)
+                j += 1
+            value = text[i:j]
+            bucket.append(lambda m, v=value: v in m)
+            i = j
+        if i < n and not text[i].isspace():
+            raise FilterPatternError("expected a space between terms", i, text)
+
+    def match(message: str, record: Any) -> Match | None:
+        if not all(t(message) for t in required):
+            return None
+        if optional and not any(t(message) for t in optional):
+            return None
+        if any(t(message) for t in excluded):
+            return None
+        return Match()
+
+    return match
+
+
+def _read_quoted(text: str, i: int) -> tuple[str, int]:
+    """Read a double-quoted string starting at ``text[i] == '"'``; backslash escapes."""
+    out: list[str] = []
+    j = i + 1
+    while j < len(text):
+        ch = text[j]
+        if ch == "\\" and j + 1 < len(text):
+            out.append(text[j + 1])
+            j += 2
+            continue
+        if ch == '"':
+            return "".join(out), j + 1
+        out.append(ch)
+        j += 1
+    raise FilterPatternError("unterminated quoted string", i, text)
+
+
+# ------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class _Value:
+    """A literal on the right of a comparison."""
+
+    kind: str  # "number", "string" (may hold * wildcards) or "regex"
+    raw: str
+    number: float | None = None
+    regex: re.Pattern[str] | None = None
+
+
+def _glob(value: str) -> re.Pattern[str] | None:
+    if "*" not in value:
+        return None
+    return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.DOTALL)
+
+
+def _compare_string(actual: str, op: str, value: _Value) -> bool:
+    if value.kind == "regex":
+        found = value.regex.search(actual) is not None  # type: ignore[union-attr]
+    elif value.regex is not None:
+        found = value.regex.fullmatch(actual) is not None
+    else:
+        found = actual == value.raw
+    return found if op == "=" else not found
+
+
+def _compare_number(actual: float, op: str, number: float) -> bool:
+    return {
+        "=": actual == number,
+        "!=": actual != number,
+        "<": actual < number,
+        "<=": actual <= number,
+        ">": actual > number,
+        ">=": actual >= number,
+    }[op]
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return None
+
+
+# -------------------------------------------------------------------- JSON
+
+_SELECTOR_PART = re.compile(r"\.([A-Za-z_@][\w@-]*)|\[(\d+)\]|\.?\[\s*'([^']*)'\s*\]")
+
+
+class _JsonParser:
+    """Recursive descent: ``or := and ('||' and)*``, ``and := atom ('&&' atom)*``.
+
+    ``&&`` binds tighter than ``||``, as in the documented examples.
+    """
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.text = text
+        self.pos = offset + 1  # past the '{'
+        self.end = len(text.rstrip())
+        self.selectors: list[tuple[str, tuple]] = []
+
+    def parse(self) -> Callable[[str, Any], Match | None]:
+        if self.text.rstrip()[-1] != "}":
+            raise FilterPatternError("a JSON pattern must end with }", self.end, self.text)
+        self.end -= 1
+        node = self._or()
+        self._skip()
+        if self.pos < self.end:
+            raise FilterPatternError("expected && or || or }", self.pos, self.text)
+        selectors = self.selectors
+
+        def match(message: str, record: Any) -> Match | None:
+            if record is _MISSING:
+                try:
+                    record = orjson.loads(message)
+                except orjson.JSONDecodeError:
+                    return None
+            if not isinstance(record, (dict, list)) or not node(record):
+                return None
+            extracted = {}
+            for name, path in selectors:
+                value = _lookup(record, path)
+                if value is not _MISSING:
+                    extracted[name] = value
+            return Match(extracted)
+
+        return match
+
+    def _skip(self) -> None:
+        while self.pos < self.end and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def _peek(self, *ops: str) -> bool:
+        self._skip()
+        return any(self.text.startswith(op, self.pos) for op in ops) and self.pos < self.end
+
+    def _or(self) -> Callable[[Any], bool]:
+        parts = [self._and()]
+        while self._peek("||"):
+            self.pos += 2
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda r: any(p(r) for p in parts))
+
+    def _and(self) -> Callable[[Any], bool]:
+        parts = [self._atom()]
+        while self._peek("&&"):
+            self.pos += 2
+            parts.append(self._atom())
+        return parts[0] if len(parts) == 1 else (lambda r: all(p(r) for p in parts))
+
+    def _atom(self) -> Callable[[Any], bool]:
+        self._skip()
+        if self.pos >= self.end:
+            raise FilterPatternError("expected a condition like $.field = value", self.pos, self.text)
+        if self.text[self.pos] == "(":
+            self.pos += 1
+            node = self._or()
+            if not self._peek(")"):
+                raise FilterPatternError("expected )", self.pos, self.text)
+            self.pos += 1
+            return node
+        return self._condition()
+
+    def _selector(self) -> tuple[str, tuple]:
+        start = self.pos
+        if not self.text.startswith("$", self.pos):
+            raise FilterPatternError("expected a selector starting with $ (like $.level)", self.pos, self.text)
+        self.pos += 1
+        path: list[str | int] = []
+        while self.pos < self.end:
+            m = _SELECTOR_PART.match(self.text, self.pos, self.end)
+            if m is None:
+                break
+            if m.group(1) is not None:
+                path.append(m.group(1))
+            elif m.group(2) is not None:
+                path.append(int(m.group(2)))
+            else:
+                path.append(m.group(3))
+            self.pos = m.end()
+        if not path:
+            raise FilterPatternError("expected .field or [index] after $", self.pos, self.text)
+        return self.text[start : self.pos], tuple(path)
+
+    def _condition(self) -> Callable[[Any], bool]:
+        name, path = self._selector()
+        self.selectors.append((name, path))
+        self._skip()
+        rest = self.text[self.pos : self.end]
+        for words, test in (
+            (("IS", "TRUE"), lambda v: v is True),
+            (("IS", "FALSE"), lambda v: v is False),
+            (("IS", "NULL"), lambda v: v is None),
+            (("NOT", "EXISTS"), lambda v: v is _MISSING),
+            (("EXISTS",), lambda v: v is not _MISSING),
+        ):
+            m = re.match(r"\s+".join(words) + r"\b", rest)
+            if m:
+                self.pos += m.end()
+                return lambda r, t=test: t(_lookup(r, path))
+        m = re.match(r"(!=|<=|>=|=|<|>)", rest)
+        if m is None:
+            raise FilterPatternError(
+                "expected a comparison (=, !=, <, <=, >, >=) or IS TRUE/FALSE/NULL, EXISTS, NOT EXISTS",
+                self.pos, self.text)
+        op = m.group(1)
+        self.pos += m.end()
+        value = self._value(op)
+
+        def condition(record: Any) -> bool:
+            actual = _lookup(record, path)
+            if actual is _MISSING:
+                return False
+            if value.kind == "number":
+                number = _as_number(actual) if not isinstance(actual, str) else None
+                return number is not None and _compare_number(number, op, value.number)  # type: ignore[arg-type]
+            if value.raw == "*" and value.kind == "string":
+                # `$.field = *` (FilterPattern.exists in the CDK): the field is present.
+                return (actual is not None) if op == "=" else actual is None
+            if not isinstance(actual, str):
+                if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+                    return False  # strings compare only with strings and numbers
+                actual = _format_number(actual)
+            return _compare_string(actual, op, value)
+
+        return condition
+
+    def _value(self, op: str) -> _Value:
+        value, self.pos = _read_value(self.text, self.pos, self.end, op)
+        return value
+
+
+def _read_value(text: str, pos: int, end: int, op: str) -> tuple[_Value, int]:
+    """Read the literal after ``op``: a number, "quoted", %regex% or a bare word with * wildcards."""
+    while pos < end and text[pos].isspace():
+        pos += 1
+    start = pos
+    if pos >= end:
+        raise FilterPatternError("expected a value", pos, text)
+    ch = text[pos]
+    if ch == '"':
+        raw, pos = _read_quoted(text, pos)
+        if pos > end:
+            raise FilterPatternError("unterminated quoted string", start, text)
+    elif ch == "%":
+        close = text.find("%", pos + 1, end)
+        if close < 0:
+            raise FilterPatternError("unterminated regex: expected a closing %", start, text)
+        regex = _compile_regex(text[pos + 1 : close], text, pos)
+        if op not in ("=", "!="):
+            raise FilterPatternError("a regex needs = or !=", start, text)
+        return _Value("regex", text[start : close + 1], regex=regex), close + 1
+    else:
+        m = _BARE.match(text, pos, end)
+        if m is None:
+            raise FilterPatternError("expected a value", pos, text)
+        raw, pos = m.group(0), m.end()
+        if _NUMBER.fullmatch(raw):
+            return _Value("number", raw, number=float(raw)), pos
+    if op not in ("=", "!="):
+        raise FilterPatternError(f"{op} needs a number; strings support only = and !=", start, text)
+    return _Value("string", raw, regex=_glob(raw)), pos
+
+
+_BARE = re.compile(r"[^\s()&|,]+")
+
+
+def _format_number(value: float) -> str:
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return str(int(value))
+    return str(value)
+
+
+def _lookup(record: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(record, list) or part >= len(record):
+                return _MISSING
+        elif not isinstance(record, dict) or part not in record:
+            return _MISSING
+        record = record[part]
+    return record
+
+
+# ----------------------------------------------------------- space-delimited
+
+
+@dataclass
+class _Field:
+    name: str | None  # None for the ... wildcard
+    test: Callable[[dict[str, str]], bool] | None = None  # over the fields matched so far
+
+
+class _DelimitedParser:
+    """``[name, name = value, name > 5 && name < 9, ..., name]``.
+
+    Conditions are checked once the whole line is aligned, so one field's
+    condition may name another field.
+    """
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.text = text
+        self.start = offset
+        self.end = len(text.rstrip())
+
+    def parse(self) -> Callable[[str, Any], Match | None]:
+        text = self.text
+        if text[self.end - 1] != "]":
+            raise FilterPatternError("a space-delimited pattern must end with ]", self.end, text)
+        pieces = _split_fields(text, self.start + 1, self.end - 1)
+        fields: list[_Field] = []
+        names: set[str] = set()
+        for start, stop in pieces:
+            piece = text[start:stop]
+            if not piece.strip():
+                raise FilterPatternError("expected a field name", start, text)
+            if piece.strip() == "...":
+                fields.append(_Field(None))
+                continue
+            lead = len(piece) - len(piece.lstrip())
+            m = re.match(r"[A-Za-z_][\w]*", piece[lead:])
+            if m is None:
+                raise FilterPatternError("expected a field name", start + lead, text)
+            name = m.group(0)
+            if name in names:
+                raise FilterPatternError(f"field {name!r} appears twice", start + lead, text)
+            names.add(name)
+            rest_at = start + lead + m.end()
+            test = None
+            if text[rest_at:stop].strip():
+                test = _DelimitedCondition(text, start + lead, stop).parse()
+            fields.append(_Field(name, test))
+
+        def match(message: str, record: Any) -> Match | None:
+            tokens = _tokenize_line(message)
+            aligned = _align(fields, tokens)
+            if aligned is None:
+                return None
+            for f in fields:
+                if f.test is not None and not f.test(aligned):
+                    return None
+            return Match({f"${k}": v for k, v in aligned.items()})
+
+        return match
+
+
+def _split_fields(text: str, start: int, stop: int) -> list[tuple[int, int]]:
+    pieces, quote, i, piece_start = [], False, start, start
+    while i < stop:
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quote = False
+        elif ch == '"':
+            quote = True
+        elif ch == "%":
+            close = text.find("%", i + 1, stop)
+            i = close if close >= 0 else i
+        elif ch == ",":
+            pieces.append((piece_start, i))
+            piece_start = i + 1
+        i += 1
+    if quote:
+        raise FilterPatternError("unterminated quoted string", piece_start, text)
+    pieces.append((piece_start, stop))
+    return pieces
+
+
+class _DelimitedCondition:
+    """``name op value`` joined by ``&&`` / ``||`` (``&&`` binds tighter)."""
+
+    def __init__(self, text: str, start: int, stop: int) -> None:
+        self.text = text
+        self.pos = start
+        self.stop = stop
+
+    def parse(self) -> Callable[[dict[str, str]], bool]:
+        node = self._or()
+        self._skip()
+        if self.pos < self.stop:
+            raise FilterPatternError("expected , or ] or && or ||", self.pos, self.text)
+        return node
+
+    def _skip(self) -> None:
+        while self.pos < self.stop and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def _peek(self, op: str) -> bool:
+        self._skip()
+        return self.text.startswith(op, self.pos) and self.pos < self.stop
+
+    def _or(self) -> Callable[[dict[str, str]], bool]:
+        parts = [self._and()]
+        while self._peek("||"):
+            self.pos += 2
+            parts.append(self._and())
+        return parts[0] if len(parts) == 1 else (lambda f: any(p(f) for p in parts))
+
+    def _and(self) -> Callable[[dict[str, str]], bool]:
+        parts = [self._cond()]
+        while self._peek("&&"):
+            self.pos += 2
+            parts.append(self._cond())
+        return parts[0] if len(parts) == 1 else (lambda f: all(p(f) for p in parts))
+
+    def _cond(self) -> Callable[[dict[str, str]], bool]:
+        self._skip()
+        m = re.compile(r"([A-Za-z_]\w*)\s*(!=|<=|>=|=|<|>)\s*").match(self.text, self.pos, self.stop)
+        if m is None:
+            raise FilterPatternError("expected a condition like name = value", self.pos, self.text)
+        name, op = m.group(1), m.group(2)
+        self.pos = m.end()
+        value, self.pos = _read_value(self.text, self.pos, self.stop, op)
+
+        def cond(fields: dict[str, str]) -> bool:
+            actual = fields.get(name)
+            if actual is None:
+                return False
+            if value.kind == "number":
+                number = _as_number(actual)
+                if number is None:
+                    return op == "!="
+                return _compare_number(number, op, value.number)  # type: ignore[arg-type]
+            return _compare_string(actual, op, value)
+
+        return cond
+
+
+def _tokenize_line(message: str) -> list[str]:
+    """Split on spaces; ``[...]`` and ``"..."`` are one field each, delimiters removed."""
+    tokens: list[str] = []
+    i, n = 0, len(message)
+    while i < n:
+        ch = message[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in '["':
+            close = message.find("]" if ch == "[" else '"', i + 1)
+            if close >= 0:
+                tokens.append(message[i + 1 : close])
+                i = close + 1
+                continue
+        j = i
+        while j < n and not message[j].isspace():
+            j += 1
+        tokens.append(message[i:j])
+        i = j
+    return tokens
+
+
+def _align(fields: Sequence[_Field], tokens: Sequence[str]) -> dict[str, str] | None:
+    """Assign tokens to named fields; ``...`` takes any number of tokens."""
+    out: dict[str, str] = {}
+
+    def go(fi: int, ti: int) -> bool:
+        if fi == len(fields):
+            return ti == len(tokens)
+        f = fields[fi]
+        if f.name is None:
+            return any(go(fi + 1, k) for k in range(ti, len(tokens) + 1))
+        if ti >= len(tokens):
+            return False
+        out[f.name] = tokens[ti]
+        if go(fi + 1, ti + 1):
+            return True
+        del out[f.name]
+        return False
+
+    return dict(out) if go(0, 0) else None
+
+
+# ------------------------------------------------------------ metric filters
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """A CloudWatch metric filter: pattern + one metric transformation.
+
+    ``value`` is a constant ("1") or a field of the pattern: ``$.path`` for
+    JSON patterns, ``$name`` for space-delimited ones. ``dimensions`` map a
+    dimension name to such a field (at most three). ``default_value`` is
+    reported, as CloudWatch documents, for a batch of ingested events of which
+    none matched; CloudWatch does not allow it together with dimensions.
+    """
+
+    name: str
+    pattern: str
+    namespace: str
+    metric_name: str
+    value: str = "1"
+    unit: str | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    default_value: float | None = None
+
+    def __post_init__(self) -> None:
+        compiled = parse_pattern(self.pattern)
+        object.__setattr__(self, "_compiled", compiled)
+        if self.dimensions and self.default_value is not None:
+            raise ValueError(f"metric filter {self.name!r}: a default value cannot be used with dimensions")
+        if len(self.dimensions) > 3:
+            raise ValueError(f"metric filter {self.name!r}: at most 3 dimensions, got {len(self.dimensions)}")
+        for source in (self.value, *self.dimensions.values()):
+            if not source.startswith("$") and _as_number(source) is None:
+                raise ValueError(f"metric filter {self.name!r}: {source!r} is neither a number nor a $field")
+        for dim, source in self.dimensions.items():
+            if not source.startswith("$"):
+                raise ValueError(f"metric filter {self.name!r}: dimension {dim!r} must come from a $field")
+
+    @property
+    def compiled(self) -> FilterPattern:
+        return self._compiled  # type: ignore[attr-defined]
+
+    def metric_for(self, match: Match, record: Any, timestamp_ms: int) -> dict | None:
+        """The metric record for one match, or ``None`` when the value is not numeric."""
+        value = _as_number(self._field(self.value, match, record))
+        if value is None:
+            return None
+        dimensions = {}
+        for dim, source in self.dimensions.items():
+            found = self._field(source, match, record)
+            if found is None or found is _MISSING:
+                continue
+            dimensions[dim] = found if isinstance(found, str) else orjson.dumps(found).decode()
+        return self._metric(value, dimensions, timestamp_ms)
+
+    def default_metric(self, timestamp_ms: int) -> dict | None:
+        if self.default_value is None:
+            return None
+        return self._metric(float(self.default_value), {}, timestamp_ms)
+
+    def _metric(self, value: float, dimensions: dict[str, str], timestamp_ms: int) -> dict:
+        return {"timestamp": timestamp_ms, "namespace": self.namespace, "name": self.metric_name,
+                "unit": self.unit, "value": value, "dimensions": dimensions}
+
+    @staticmethod
+    def _field(source: str, match: Match, record: Any) -> Any:
+        if not source.startswith("$"):
+            return source
+        if source in match.extracted:
+            return match.extracted[source]
+        if source.startswith(("$.", "$[")):
+            parser = _JsonParser("{" + source + "}", 0)
+            parser.end = len(source) + 1
+            try:
+                _, path = parser._selector()
+            except FilterPatternError:
+                return None
+            return _lookup(record, path) if isinstance(record, (dict, list)) else None
+        return None
+
+
+class MetricFilterListener:
+    """Applies metric filters to each batch of log records the store writes.
+
+    Plugged into ``TelemetryStore(log_listeners=[...])``: called by the store's
+    flush thread, so matching costs nothing on the hot path; returns the metric
+    records to write alongside the batch.
+    """
+
+    def __init__(self, filters: Iterable[MetricFilter], clock_ms: Callable[[], int] | None = None) -> None:
+        self.filters = list(filters)
+        self._clock_ms = clock_ms
+
+    def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[dict]:
+        out: list[dict] = []
+        for f in self.filters:
+            matched = False
+            last_ts = None
+            for record in records:
+                ts = _timestamp_ms(record)
+                last_ts = ts if ts is not None else last_ts
+                match = f.compiled.match_record(record)
+                if match is None:
+                    continue
+                matched = True
+                metric = f.metric_for(match, record, ts if ts is not None else self._now())
+                if metric is not None:
+                    out.append(metric)
+            if records and not matched:
+                default = f.default_metric(last_ts if last_ts is not None else self._now())
+                if default is not None:
+                    out.append(default)
+        return out
+
+    def _now(self) -> int:
+        if self._clock_ms is not None:
+            return self._clock_ms()
+        return int(time.time() * 1000)
+
+
+def _timestamp_ms(record: Mapping[str, Any]) -> int | None:
+    ts = record.get("timestamp")
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        return int(ts)
+    if isinstance(ts, str):
+        try:
+            return int(datetime.fromisoformat(ts).timestamp() * 1000)
+        except ValueError:
+            return None
+    return None
+
+
+def test_metric_filter(pattern: str, messages: Iterable[str]) -> dict:
+    """CloudWatch's TestMetricFilter: ``{"matches": [{eventNumber, eventMessage, extractedValues}]}``.
+
+    ``eventNumber`` counts from 1. Extracted values are strings, as the API returns them.
+    """
+    compiled = parse_pattern(pattern)
+    matches = []
+    for number, message in enumerate(messages, start=1):
+        match = compiled.match(message)
+        if match is None:
+            continue
+        extracted = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in match.extracted.items()}
+        matches.append({"eventNumber": number, "eventMessage": message, "extractedValues": extracted})
+    return {"matches": matches}
+
+
+test_metric_filter.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -1,0 +1,29 @@
+"""CloudWatch Logs Insights, locally: parse a query, run it on the telemetry store.
+
+    from whispersync.monitoring.insights import run_query
+    result = run_query(store, "filter level = 'ERROR' | stats count() by bin(5m)")
+    result["columns"], result["rows"], result["statistics"]
+
+The query is compiled to one DuckDB SQL statement over the store's ``logs``
+view (``_compiler``); the language follows CloudWatch's documentation, which is
+the specification.
+"""
+
+from whispersync.monitoring.insights._errors import InsightsQueryError
+from whispersync.monitoring.insights._executor import (
+    explain,
+    format_timestamp,
+    run_query,
+)
+from whispersync.monitoring.insights._parser import parse_query
+from whispersync.monitoring.insights.saved import SAVED_QUERIES, saved_query
+
+__all__ = [
+    "SAVED_QUERIES",
+    "InsightsQueryError",
+    "explain",
+    "format_timestamp",
+    "parse_query",
+    "run_query",
+    "saved_query",
+]

@@ -1,0 +1,460 @@
+"""The AST → one DuckDB SQL query over the ``logs`` view.
+
+Before the first ``stats`` every command works on log events: ``fields``,
+``parse`` and aliases define names in a scope of SQL expressions, ``filter``
+adds to the WHERE clause, and nothing is materialised. ``stats`` closes that
+layer into a GROUP BY subquery; later commands work on its columns. The time
+range is always the first predicate on ``ts``, so Parquet row groups outside it
+are skipped. ``__matched`` rides along in every layer: the number of events that
+passed the filters, for the statistics CloudWatch reports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from whispersync.monitoring.insights import _parser as ast
+from whispersync.monitoring.insights._errors import InsightsQueryError
+from whispersync.monitoring.insights._functions import (
+    SCALARS,
+    Col,
+    ceil_time,
+    floor_time,
+    json_field,
+    sql_string,
+)
+
+# Names backed by typed columns of the logs view; anything else is looked up in the JSON line.
+_BASE_SCOPE = {
+    "@timestamp": Col("ts", "ts"),
+    "@message": Col("coalesce(raw_message, raw)", "str"),
+    "@logStream": Col("log_stream", "str"),
+    "@log": Col("log_group", "str"),
+    "level": Col("level", "str"),
+    "message": Col("message", "str"),
+    "service": Col("service", "str"),
+    "correlation_id": Col("correlation_id", "str"),
+    "trace_id": Col("trace_id", "str"),
+    "log_group": Col("log_group", "str"),
+    "log_stream": Col("log_stream", "str"),
+}
+_REGEX_META = set(".^$*+?()[]{}|\\")
+MATCHED = "__matched"
+
+
+@dataclass
+class OutputColumn:
+    name: str
+    kind: str  # decides how Python formats the value: ts → text, json → decoded
+
+
+@dataclass
+class CompiledQuery:
+    sql: str
+    columns: list[OutputColumn]
+
+
+@dataclass
+class _Layer:
+    source: str  # FROM clause
+    where: list[str] = field(default_factory=list)
+    scope: dict[str, Col] = field(default_factory=dict)
+    events: bool = True  # rows are log events (no stats yet)
+    order: list[str] = field(default_factory=list)
+    limit: int | None = None
+    dedup: list[Col] | None = None
+    aggregates: dict[str, str] = field(default_factory=dict)  # function name → column, for `sort count`
+    tiebreak: list[str] = field(default_factory=list)  # makes ties come out in a stable order
+
+
+def compile_query(query: ast.Query, start_ms: int, end_ms: int) -> CompiledQuery:
+    return _Compiler(query).compile(start_ms, end_ms)
+
+
+class _Compiler:
+    def __init__(self, query: ast.Query) -> None:
+        self.query = query
+        self.text = query.text
+        self.counter = 0
+
+    def error(self, message: str, node: ast.Expr | None = None) -> InsightsQueryError:
+        return InsightsQueryError(message, self.text, node.start if node else 0)
+
+    # ------------------------------------------------------------- commands
+
+    def compile(self, start_ms: int, end_ms: int) -> CompiledQuery:
+        layer = _Layer(
+            source="logs",
+            where=[f"ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT))",
+                   f"ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"],
+            scope=dict(_BASE_SCOPE),
+        )
+        shown: list[str] = []  # from `fields` since the last stats
+        display: list[str] | None = None
+        parsed: list[str] = []
+        stats_columns: list[str] | None = None
+        for cmd in self.query.commands:
+            if layer.limit is not None and not isinstance(cmd, ast.Fields | ast.Limit):
+                layer = self.wrap(layer)
+            if isinstance(cmd, ast.Fields):
+                names = []
+                for item in cmd.items:
+                    col = self.expr(item.expr, layer)
+                    if item.aliased or not isinstance(item.expr, ast.Field):
+                        layer.scope[item.name] = col
+                    names.append(item.name)
+                if cmd.display:
+                    display = names
+                else:
+                    shown += [n for n in names if n not in shown]
+            elif isinstance(cmd, ast.Filter):
+                if layer.order and not layer.events:
+                    layer = self.wrap(layer)
+                layer.where.append(self.expr(cmd.expr, layer).as_bool)
+            elif isinstance(cmd, ast.Parse):
+                self.parse(cmd, layer)
+                parsed += [n for n in self.parse_names(cmd) if n not in parsed]
+            elif isinstance(cmd, ast.Stats):
+                layer, stats_columns = self.stats(cmd, layer)
+                shown, display, parsed = [], None, []
+            elif isinstance(cmd, ast.Sort):
+                layer.order = [o for expr, desc in cmd.keys for o in self.order_by(expr, desc, layer)]
+                layer.order += [t for t in layer.tiebreak if t not in layer.order]
+            elif isinstance(cmd, ast.Limit):
+                layer.limit = cmd.count if layer.limit is None else min(layer.limit, cmd.count)
+            elif isinstance(cmd, ast.Dedup):
+                layer.dedup = [self.expr(f, layer) for f in cmd.fields]
+
+        if display is not None:
+            names = display
+        elif shown:
+            names = shown + [p for p in parsed if p not in shown]
+        elif stats_columns is not None:
+            names = stats_columns
+        else:
+            names = ["@timestamp", "@message"] + [p for p in parsed if p not in ("@timestamp", "@message")]
+        return self.final(layer, names)
+
+    def final(self, layer: _Layer, names: list[str]) -> CompiledQuery:
+        columns, select = [], []
+        for i, name in enumerate(dict.fromkeys(names)):
+            col = self.lookup(name, layer)
+            select.append(f"{col.as_out} AS c{i}")
+            columns.append(OutputColumn(name, col.kind))
+        if layer.events:
+            # Matched events, counted before dedup and limit (window over the filtered rows).
+            select.append(f"count(*) OVER () AS {MATCHED}")
+            if not layer.order:
+                layer.order = ["ts DESC"]  # CloudWatch's default: newest first
+        else:
+            select.append(MATCHED)
+        sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
+        sql += self.qualify(layer) + self.tail(layer, default_limit=True)
+        return CompiledQuery(sql, columns)
+
+    def where(self, layer: _Layer) -> str:
+        return " WHERE " + " AND ".join(f"({w})" for w in layer.where) if layer.where else ""
+
+    def qualify(self, layer: _Layer) -> str:
+        if not layer.dedup:
+            return ""
+        keys = ", ".join(c.as_str for c in layer.dedup)
+        order = ", ".join(layer.order or (["ts DESC"] if layer.events else []))
+        over = f"PARTITION BY {keys}" + (f" ORDER BY {order}" if order else "")
+        # Events with a null in any dedup field are never duplicates (CloudWatch's rule).
+        nulls = " OR ".join(f"{c.as_str} IS NULL" for c in layer.dedup)
+        return f" QUALIFY row_number() OVER ({over}) = 1 OR {nulls}"
+
+    def tail(self, layer: _Layer, default_limit: bool) -> str:
+        out = ""
+        if layer.order:
+            out += " ORDER BY " + ", ".join(layer.order)
+        limit = layer.limit if layer.limit is not None else (ast.DEFAULT_LIMIT if default_limit else None)
+        if limit is not None:
+            out += f" LIMIT {limit}"
+        return out
+
+    def wrap(self, layer: _Layer) -> _Layer:
+        """Close ``layer`` into a subquery so later commands see its rows, in order."""
+        if layer.events:
+            raise InsightsQueryError(
+                "this command after 'limit' or 'sort' of log events is not supported; move it before them",
+                self.text, 0)
+        self.counter += 1
+        sql = f"SELECT * FROM {layer.source}{self.where(layer)}{self.qualify(layer)}{self.tail(layer, False)}"
+        scope = {name: Col(col.sql, col.kind) for name, col in layer.scope.items()}
+        return _Layer(source=f"({sql}) AS w{self.counter}", scope=scope, events=False,
+                      aggregates=dict(layer.aggregates))
+
+    def stats(self, cmd: ast.Stats, layer: _Layer) -> tuple[_Layer, list[str]]:
+        if not layer.events and (layer.order or layer.dedup):
+            layer = self.wrap(layer)
+        select, group, scope, names = [], [], {}, []
+        aggregates: dict[str, list[str]] = {}
+        for item in cmd.by:
+            col = self.expr(item.expr, layer)
+            alias = self.alias()
+            select.append(f"{col.sql if col.kind != 'json' else col.as_str} AS {alias}")
+            group.append(alias)
+            scope[item.name] = Col(alias, "str" if col.kind == "json" else col.kind)
+            names.append(item.name)
+        for item in cmd.aggregates:
+            col = self.expr(item.expr, layer, aggregate=True)
+            alias = self.alias()
+            select.append(f"{col.sql} AS {alias}")
+            scope[item.name] = Col(alias, col.kind)
+            names.append(item.name)
+            if isinstance(item.expr, ast.Call):
+                aggregates.setdefault(item.expr.name, []).append(alias)
+        matched = "count(*)" if layer.events else f"max({MATCHED})"
+        # Events matched: the sum over all groups, before any limit on groups.
+        select.append(f"sum({matched}) OVER () AS {MATCHED}")
+        sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
+        if group:
+            sql += " GROUP BY " + ", ".join(group)
+        self.counter += 1
+        out = _Layer(source=f"({sql}) AS s{self.counter}", scope=scope, events=False,
+                     aggregates={k: v[0] for k, v in aggregates.items() if len(v) == 1})
+        # Without a sort, groups come out in the order of their keys (CloudWatch leaves it open).
+        out.order = out.tiebreak = [f"{g} ASC NULLS LAST" for g in group]
+        return out, names
+
+    def parse(self, cmd: ast.Parse, layer: _Layer) -> None:
+        source = self.expr(cmd.source, layer).as_str
+        pattern, names = self.parse_pattern(cmd)
+        regex = sql_string(pattern)
+        for index, name in enumerate(names, start=1):
+            if not name:
+                continue  # an unnamed group: numbered, not extracted
+            # An event that does not match keeps its row, without the extracted fields.
+            layer.scope[name] = Col(
+                f"CASE WHEN regexp_matches({source}, {regex}) THEN regexp_extract({source}, {regex}, {index}) END",
+                "json_text")
+
+    def parse_names(self, cmd: ast.Parse) -> list[str]:
+        return [n for n in self.parse_pattern(cmd)[1] if n]
+
+    def parse_pattern(self, cmd: ast.Parse) -> tuple[str, list[str]]:
+        if isinstance(cmd.pattern, ast.String):
+            pieces = cmd.pattern.value.split("*")
+            groups = ["(.*?)"] * (len(pieces) - 2) + ["(.*)"] if len(pieces) > 1 else []
+            regex = _escape(pieces[0]) + "".join(g + _escape(p) for g, p in zip(groups, pieces[1:], strict=True))
+            return regex, list(cmd.names)
+        body = cmd.pattern.pattern
+        names: list[str] = []
+        out, i, depth_groups = [], 0, 0
+        # Number every capturing group so named ones map to regexp_extract indexes.
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\":
+                out.append(body[i : i + 2])
+                i += 2
+                continue
+            if ch == "[":
+                end = _class_end(body, i)
+                out.append(body[i:end])
+                i = end
+                continue
+            if ch == "(":
+                m = re.match(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_@.]*)>", body[i:])
+                if m:
+                    depth_groups += 1
+                    names.append(m.group(1))
+                    out.append("(")
+                    i += m.end()
+                    continue
+                if not body.startswith("(?", i):
+                    depth_groups += 1
+                    names.append("")
+            out.append(ch)
+            i += 1
+        if not any(names):
+            raise self.error("expected a regular expression with named groups such as (?<name>...)", cmd.pattern)
+        prefix = "(?" + "".join(f for f in cmd.pattern.flags if f in "ims") + ")" if cmd.pattern.flags else ""
+        regex = prefix + "".join(out)
+        # Names are placed by their group index; unnamed groups get throwaway names.
+        return regex, names
+
+    def order_by(self, expr: ast.Expr, desc: bool, layer: _Layer) -> list[str]:
+        col = self.expr(expr, layer)
+        direction = "DESC" if desc else "ASC"
+        if col.kind in ("json", "json_text"):
+            # Numbers sort as numbers, the rest as text after them.
+            return [f"{col.as_num} {direction} NULLS LAST", f"{col.as_str} {direction} NULLS LAST"]
+        return [f"{col.sql} {direction} NULLS LAST"]
+
+    def alias(self) -> str:
+        self.counter += 1
+        return f"a{self.counter}"
+
+    # ---------------------------------------------------------- expressions
+
+    def lookup(self, name: str, layer: _Layer, node: ast.Expr | None = None) -> Col:
+        if name in layer.scope:
+            return layer.scope[name]
+        if layer.events:
+            return json_field(name)
+        if name in layer.aggregates:
+            # `stats count() by x | sort count desc` (the seed's query): a bare function
+            # name refers to the one aggregate column computed with that function.
+            return Col(layer.aggregates[name], "num")
+        return Col("NULL", "null")
+
+    def expr(self, node: ast.Expr, layer: _Layer, aggregate: bool = False) -> Col:
+        e = lambda n: self.expr(n, layer, aggregate)
+        if isinstance(node, ast.Field):
+            return self.lookup(node.name, layer, node)
+        if isinstance(node, ast.Number):
+            return Col(repr(node.value), "num")
+        if isinstance(node, ast.String):
+            return Col(sql_string(node.value), "str")
+        if isinstance(node, ast.Duration):
+            raise self.error("a time period is only allowed in bin(), datefloor() or dateceil()", node)
+        if isinstance(node, ast.Unary):
+            arg = e(node.arg)
+            if node.op == "not":
+                return Col(f"(NOT {arg.as_bool})", "bool")
+            return Col(f"(- {arg.as_num})", "num")
+        if isinstance(node, ast.Binary):
+            return self.binary(node, e(node.left), e(node.right))
+        if isinstance(node, ast.Match):
+            return self.match(node, e(node.arg))
+        if isinstance(node, ast.InList):
+            arg = e(node.arg)
+            items = [e(i) for i in node.items]
+            if items and all(i.kind == "num" for i in items):
+                sql = f"{arg.as_num} IN ({', '.join(i.sql for i in items)})"
+            elif items:
+                sql = f"{arg.as_str} IN ({', '.join(i.as_str for i in items)})"
+            else:
+                sql = "false"
+            return Col(f"(NOT ({sql}))" if node.negated else f"({sql})", "bool")
+        if isinstance(node, ast.Call):
+            return self.call(node, layer, aggregate)
+        raise self.error("expected a value", node)
+
+    def binary(self, node: ast.Binary, left: Col, right: Col) -> Col:
+        op = node.op
+        if op in ("and", "or"):
+            return Col(f"({left.as_bool} {op.upper()} {right.as_bool})", "bool")
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            sql_op = "<>" if op == "!=" else op
+            kinds = {left.kind, right.kind}
+            if "ts" in kinds and kinds <= {"ts", "num"}:
+                return Col(f"({left.as_num} {sql_op} {right.as_num})", "bool")
+            if "ts" in kinds:
+                a = left.sql if left.kind == "ts" else f"TRY_CAST({left.as_str} AS TIMESTAMP)"
+                b = right.sql if right.kind == "ts" else f"TRY_CAST({right.as_str} AS TIMESTAMP)"
+                return Col(f"({a} {sql_op} {b})", "bool")
+            if "num" in kinds or "bool" in kinds:
+                return Col(f"({left.as_num} {sql_op} {right.as_num})", "bool")
+            return Col(f"({left.as_str} {sql_op} {right.as_str})", "bool")
+        sql_op = {"^": "**"}.get(op, op)
+        if op == "/":
+            return Col(f"({left.as_num} / nullif({right.as_num}, 0))", "num")
+        return Col(f"({left.as_num} {sql_op} {right.as_num})", "num")
+
+    def match(self, node: ast.Match, arg: Col) -> Col:
+        pat = node.pattern
+        is_like_string = isinstance(pat, ast.String) and self.text[node.start:pat.start].rstrip().lower().endswith("like")
+        if is_like_string or (isinstance(pat, ast.Regex) and not pat.flags and not (_REGEX_META & set(pat.pattern))):
+            # A plain substring: contains() is much cheaper than a regex.
+            text = pat.value if isinstance(pat, ast.String) else pat.pattern
+            sql = f"contains({arg.as_str}, {sql_string(text)})"
+        else:
+            body = pat.value if isinstance(pat, ast.String) else pat.pattern
+            flags = "".join(f for f in getattr(pat, "flags", "") if f in "ims")
+            if flags:
+                body = f"(?{flags})" + body
+            _check_regex(body, self.text, pat.start)
+            body = re.sub(r"\(\?<([A-Za-z_@])", r"(?P<\1", body)  # RE2 spells named groups (?P<name>)
+            sql = f"regexp_matches({arg.as_str}, {sql_string(body)})"
+        if node.negated:
+            return Col(f"(NOT coalesce({sql}, false))", "bool")  # a missing field is "not like"
+        return Col(sql, "bool")
+
+    def call(self, node: ast.Call, layer: _Layer, aggregate: bool) -> Col:
+        name, args = node.name, node.args
+        if name in ast._AGGREGATES:
+            if not aggregate:
+                raise self.error(f"{name}() is an aggregate function: use it in stats", node)
+            return self.aggregate(node, layer)
+        e = lambda n: self.expr(n, layer, aggregate)
+        if name in ("bin", "datefloor", "dateceil"):
+            want = 1 if name == "bin" else 2
+            if len(args) != want or not isinstance(args[-1], ast.Duration):
+                shape = "bin(period)" if name == "bin" else f"{name}(timestamp, period)"
+                raise self.error(f"expected {shape} with a period such as 5m", node)
+            period: ast.Duration = args[-1]  # type: ignore[assignment]
+            ts = self.lookup("@timestamp", layer) if name == "bin" else e(args[0])
+            if ts.kind != "ts":
+                ts = Col(f"TRY_CAST({ts.as_str} AS TIMESTAMP)", "ts")
+            build = ceil_time if name == "dateceil" else floor_time
+            return build(ts, period.ms, period.calendar, period.count)
+        if name not in SCALARS:
+            raise self.error(f"unknown function {name}()", node)
+        low, high, build = SCALARS[name]
+        if len(args) < low or (high is not None and len(args) > high):
+            count = str(low) if low == high else f"{low} to {high}" if high else f"at least {low}"
+            raise self.error(f"{name}() takes {count} argument{'s' if count != '1' else ''}, got {len(args)}", node)
+        return build([e(a) for a in args])
+
+    def aggregate(self, node: ast.Call, layer: _Layer) -> Col:
+        name, args = node.name, node.args
+        inner = lambda n: self.expr(n, layer, aggregate=False)
+        if name == "count":
+            if not args or isinstance(args[0], ast.Star):
+                return Col("count(*)", "num")
+            return Col(f"count({inner(args[0]).as_str})", "num")
+        if name == "pct":
+            if len(args) != 2 or not isinstance(args[1], ast.Number) or not 0 <= args[1].value <= 100:
+                raise self.error("expected pct(field, percentile) with a percentile from 0 to 100", node)
+            # The value below which the given percent of the values lie: one of the values.
+            return Col(f"quantile_disc({inner(args[0]).as_num}, {args[1].value / 100!r})", "num")
+        if len(args) != 1 or isinstance(args[0], ast.Star):
+            raise self.error(f"expected {name}(field)", node)
+        col = inner(args[0])
+        if name == "count_distinct":
+            return Col(f"count(DISTINCT {col.as_str})", "num")
+        if name in ("sum", "avg", "stddev"):
+            fn = {"sum": "sum", "avg": "avg", "stddev": "stddev_samp"}[name]
+            return Col(f"{fn}({col.as_num})", "num")
+        if name in ("min", "max"):
+            if col.kind == "ts":
+                return Col(f"{name}({col.sql})", "ts")
+            return Col(f"{name}({col.as_num})", "num")
+        # earliest / latest: the value from the event with the earliest / latest timestamp.
+        ts = self.lookup("@timestamp", layer)
+        if ts.kind != "ts":
+            raise self.error(f"{name}() needs log events with @timestamp", node)
+        fn = "arg_min" if name == "earliest" else "arg_max"
+        value = col.sql if col.kind in ("ts", "num") else col.as_str
+        return Col(f"{fn}({value}, {ts.sql})", col.kind if col.kind in ("ts", "num") else "str")
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _REGEX_META else ch for ch in text)
+
+
+def _class_end(body: str, start: int) -> int:
+    i = start + 1
+    if i < len(body) and body[i] == "^":
+        i += 1
+    if i < len(body) and body[i] == "]":
+        i += 1
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] == "]":
+            return i + 1
+        i += 1
+    return len(body)
+
+
+def _check_regex(body: str, text: str, position: int) -> None:
+    try:
+        re.compile(re.sub(r"\(\?<([A-Za-z_])", r"(?P<\1", body))
+    except re.error as exc:
+        raise InsightsQueryError(f"invalid regular expression: {exc.msg}", text, position) from None

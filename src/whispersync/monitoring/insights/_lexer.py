@@ -1,0 +1,119 @@
+"""Tokens of the Logs Insights query language.
+
+A ``/`` starts a regular expression unless the previous token ends a value (a
+field, a number, a string, ``)`` or ``]``), in which case it divides, so
+``filter @message like /x/`` and ``fields a / 2`` both read as meant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from whispersync.monitoring.insights._errors import InsightsQueryError
+
+# Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, EOF.
+_OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^")
+_NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@$]*(?:\.(?:[A-Za-z0-9_@$]+|`[^`]*`))*")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# Units as CloudWatch spells them for bin(), datefloor() and dateceil().
+_UNIT = re.compile(r"(ms|mon|mo|min|sec|s|m|hr|h|d|w|qtr|q|yr|y)(?![A-Za-z0-9_])")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str  # the value: unquoted string, regex body, name without backquotes
+    pos: int  # offset of the token's first character in the query
+    end: int
+    flags: str = ""  # regex flags after the closing slash
+
+
+def tokenize(query: str) -> list[Token]:
+    tokens: list[Token] = []
+    i, n = 0, len(query)
+    while i < n:
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch == "#":  # a comment runs to the end of the line
+            while i < n and query[i] != "\n":
+                i += 1
+            continue
+        if ch in "\"'":
+            tokens.append(_string(query, i))
+        elif ch == "`":
+            close = query.find("`", i + 1)
+            if close < 0:
+                raise InsightsQueryError("unterminated backquoted name", query, i)
+            tokens.append(Token("NAME", query[i + 1 : close], i, close + 1))
+        elif ch == "/" and not _ends_value(tokens):
+            tokens.append(_regex(query, i))
+        elif ch.isdigit():
+            m = _NUMBER.match(query, i)
+            assert m is not None
+            unit = _UNIT.match(query, m.end())
+            if unit:
+                tokens.append(Token("DURATION", query[i : unit.end()], i, unit.end()))
+            else:
+                tokens.append(Token("NUMBER", m.group(), i, m.end()))
+        elif m := _NAME.match(query, i):
+            tokens.append(Token("NAME", m.group(), i, m.end()))
+        else:
+            for op in _OPERATORS:
+                if query.startswith(op, i):
+                    tokens.append(Token("OP", op, i, i + len(op)))
+                    break
+            else:
+                raise InsightsQueryError(f"unexpected character {ch!r}", query, i)
+        i = tokens[-1].end
+    tokens.append(Token("EOF", "", n, n))
+    return tokens
+
+
+def _ends_value(tokens: list[Token]) -> bool:
+    if not tokens:
+        return False
+    last = tokens[-1]
+    if len(tokens) >= 2 and tokens[-2].kind == "NAME" and tokens[-2].text.lower() == "parse":
+        return False  # `parse field /regex/`
+    if last.kind == "NAME":
+        return last.text.lower() not in {"like", "and", "or", "not", "in", "parse", "filter", "as", "by"}
+    return last.kind in {"NUMBER", "DURATION", "STRING"} or last.text in {")", "]"}
+
+
+def _string(query: str, start: int) -> Token:
+    quote = query[start]
+    out, i = [], start + 1
+    while i < len(query):
+        ch = query[i]
+        if ch == "\\" and i + 1 < len(query):
+            nxt = query[i + 1]
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(nxt, nxt))
+            i += 2
+            continue
+        if ch == quote:
+            return Token("STRING", "".join(out), start, i + 1)
+        out.append(ch)
+        i += 1
+    raise InsightsQueryError(f"unterminated string: expected a closing {quote}", query, start)
+
+
+def _regex(query: str, start: int) -> Token:
+    i = start + 1
+    while i < len(query):
+        ch = query[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "/":
+            body = query[start + 1 : i]
+            j = i + 1
+            while j < len(query) and query[j] in "imsx":
+                j += 1
+            return Token("REGEX", body.replace("\\/", "/"), start, j, flags=query[i + 1 : j])
+        if ch == "\n":
+            break
+        i += 1
+    raise InsightsQueryError("unterminated regular expression: expected a closing /", query, start)

@@ -1,0 +1,532 @@
+"""Query text → a pipeline of commands (the AST).
+
+    query   := command ("|" command)*
+    command := fields | display | filter | stats | sort | limit | parse | dedup
+    expr    := or;  or := and ("or" and)*;  and := not ("and" not)*
+    not     := "not" not | compare
+    compare := sum (("=" | "!=" | "<" | "<=" | ">" | ">=") sum
+                    | ["not"] "like" (string | regex) | "=~" (string | regex)
+                    | ["not"] "in" "[" expr ("," expr)* "]")?
+    sum     := product (("+" | "-") product)*;  product := power (("*" | "/" | "%") power)*
+    power   := unary ("^" unary)?;  unary := "-" unary | primary
+    primary := number | string | duration | field | name "(" args ")" | "(" expr ")"
+
+Keywords are case-insensitive, as in CloudWatch. Every node keeps its span in the
+query so errors and default column names (``count()``, ``bin(5m)``) come from
+the text the user typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from whispersync.monitoring.insights._errors import InsightsQueryError
+from whispersync.monitoring.insights._lexer import Token, tokenize
+
+_UNIT_MS = {
+    "ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "hr": 3_600_000,
+    "d": 86_400_000, "w": 7 * 86_400_000,
+}
+_CALENDAR_UNITS = {"mo": "month", "mon": "month", "q": "quarter", "qtr": "quarter", "y": "year", "yr": "year"}
+COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup")
+# CloudWatch: without `limit` a query returns up to 10,000 rows; `limit` may ask for up to 100,000.
+DEFAULT_LIMIT = 10_000
+MAX_LIMIT = 100_000
+
+
+# ----------------------------------------------------------------- expressions
+
+@dataclass(frozen=True)
+class Expr:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Field(Expr):
+    name: str
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: float | int
+
+
+@dataclass(frozen=True)
+class String(Expr):
+    value: str
+
+
+@dataclass(frozen=True)
+class Regex(Expr):
+    pattern: str
+    flags: str = ""
+
+
+@dataclass(frozen=True)
+class Duration(Expr):
+    """``5m``: ``ms`` for fixed units, else ``calendar`` (month, quarter, year) × ``count``."""
+
+    count: int
+    ms: int | None
+    calendar: str | None = None
+
+
+@dataclass(frozen=True)
+class Star(Expr):
+    pass
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    name: str  # lower case
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Unary(Expr):
+    op: str  # "not" or "-"
+    arg: Expr
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    op: str  # and or = != < <= > >= + - * / % ^
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Match(Expr):
+    """``like`` / ``=~``: a regex or, for a string, a case-sensitive substring."""
+
+    arg: Expr
+    pattern: String | Regex
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class InList(Expr):
+    arg: Expr
+    items: tuple[Expr, ...]
+    negated: bool = False
+
+
+# -------------------------------------------------------------------- commands
+
+@dataclass(frozen=True)
+class Item:
+    """An expression and the column name it produces (alias, else its text)."""
+
+    expr: Expr
+    name: str
+    aliased: bool = False
+
+
+@dataclass(frozen=True)
+class Fields:
+    items: tuple[Item, ...]
+    display: bool = False  # `display` picks the output columns; `fields` also defines
+
+
+@dataclass(frozen=True)
+class Filter:
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class Stats:
+    aggregates: tuple[Item, ...]
+    by: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class Sort:
+    keys: tuple[tuple[Expr, bool], ...]  # (expr, descending)
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+
+
+@dataclass(frozen=True)
+class Parse:
+    source: Expr
+    pattern: String | Regex
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dedup:
+    fields: tuple[Expr, ...]
+
+
+Command = Fields | Filter | Stats | Sort | Limit | Parse | Dedup
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    commands: tuple[Command, ...] = field(default_factory=tuple)
+
+
+def parse_query(text: str) -> Query:
+    """Parse ``text``; raise ``InsightsQueryError`` pointing at the first problem."""
+    return _Parser(text).query()
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    # ------------------------------------------------------------- plumbing
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        tok = self.tokens[self.i]
+        if tok.kind != "EOF":
+            self.i += 1
+        return tok
+
+    def is_op(self, *ops: str) -> bool:
+        return self.tok.kind == "OP" and self.tok.text in ops
+
+    def is_kw(self, *words: str) -> bool:
+        return self.tok.kind == "NAME" and self.tok.text.lower() in words
+
+    def error(self, expected: str, tok: Token | None = None) -> InsightsQueryError:
+        tok = tok or self.tok
+        found = "the end of the query" if tok.kind == "EOF" else repr(self.text[tok.pos : tok.end])
+        return InsightsQueryError(f"{expected}, found {found}", self.text, tok.pos)
+
+    def expect_op(self, op: str, context: str) -> Token:
+        if not self.is_op(op):
+            raise self.error(f"expected '{op}' {context}")
+        return self.advance()
+
+    def span(self, start: int, end: int) -> str:
+        return " ".join(self.text[start:end].split())
+
+    def prev_end(self) -> int:
+        return self.tokens[self.i - 1].end if self.i else 0
+
+    # ------------------------------------------------------------- commands
+
+    def query(self) -> Query:
+        commands: list[Command] = []
+        if self.tok.kind == "EOF":
+            raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
+        while True:
+            if self.is_op("|"):
+                raise self.error("expected a command before '|'")
+            commands.append(self.command())
+            if self.tok.kind == "EOF":
+                break
+            if not self.is_op("|"):
+                raise self.error("expected '|' or the end of the query")
+            self.advance()
+        for index, cmd in enumerate(commands):
+            if isinstance(cmd, Dedup):
+                for later in commands[index + 1 :]:
+                    if not isinstance(later, Limit):
+                        raise InsightsQueryError("only limit may follow dedup", self.text, 0)
+        return Query(self.text, tuple(commands))
+
+    def command(self) -> Command:
+        tok = self.tok
+        word = tok.text.lower() if tok.kind == "NAME" else ""
+        if word not in COMMANDS:
+            raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
+        self.advance()
+        return getattr(self, "cmd_" + word)(tok)
+
+    def cmd_fields(self, tok: Token, display: bool = False) -> Fields:
+        items = [self.item(f"after '{tok.text}'")]
+        while self.is_op(","):
+            self.advance()
+            items.append(self.item("after ','"))
+        return Fields(tuple(items), display=display)
+
+    def cmd_display(self, tok: Token) -> Fields:
+        return self.cmd_fields(tok, display=True)
+
+    def cmd_filter(self, tok: Token) -> Filter:
+        if self.tok.kind == "EOF" or self.is_op("|"):
+            raise self.error("expected a condition after 'filter'")
+        return Filter(self.expr())
+
+    def cmd_stats(self, tok: Token) -> Stats:
+        aggregates = [self.item("after 'stats'", what="an aggregate function such as count()")]
+        while self.is_op(","):
+            self.advance()
+            aggregates.append(self.item("after ','", what="an aggregate function such as count()"))
+        for agg in aggregates:
+            if not _has_aggregate(agg.expr):
+                raise InsightsQueryError(
+                    f"expected an aggregate function (count, sum, avg, ...) in stats, found {agg.name!r}",
+                    self.text, agg.expr.start)
+        by: list[Item] = []
+        if self.is_kw("by"):
+            self.advance()
+            by.append(self.item("after 'by'", what="a field name"))
+            while self.is_op(","):
+                self.advance()
+                by.append(self.item("after ','", what="a field name"))
+        return Stats(tuple(aggregates), tuple(by))
+
+    def cmd_sort(self, tok: Token) -> Sort:
+        keys = []
+        while True:
+            if self.tok.kind == "EOF" or self.is_op("|", ","):
+                raise self.error(f"expected a field name after '{self.tokens[self.i - 1].text}'")
+            expr = self.expr()
+            desc = False
+            if self.is_kw("asc", "desc"):
+                desc = self.advance().text.lower() == "desc"
+            keys.append((expr, desc))
+            if not self.is_op(","):
+                return Sort(tuple(keys))
+            self.advance()
+
+    def cmd_limit(self, tok: Token) -> Limit:
+        if self.tok.kind != "NUMBER" or not self.tok.text.isdigit():
+            raise self.error("expected a whole number after 'limit'")
+        number = self.advance()
+        count = int(number.text)
+        if not 1 <= count <= MAX_LIMIT:
+            raise InsightsQueryError(f"limit must be between 1 and {MAX_LIMIT}", self.text, number.pos)
+        return Limit(count)
+
+    def cmd_parse(self, tok: Token) -> Parse:
+        if self.tok.kind in ("STRING", "REGEX"):
+            source: Expr = Field(tok.end, tok.end, "@message")
+        else:
+            if self.tok.kind != "NAME":
+                raise self.error("expected a field name or a pattern after 'parse'")
+            source = self.primary()
+        pat_tok = self.tok
+        if pat_tok.kind == "STRING":
+            pattern: String | Regex = String(pat_tok.pos, pat_tok.end, pat_tok.text)
+        elif pat_tok.kind == "REGEX":
+            pattern = Regex(pat_tok.pos, pat_tok.end, pat_tok.text, pat_tok.flags)
+        else:
+            raise self.error("expected a pattern (\"glob * pattern\" or /regex/) after the field")
+        self.advance()
+        names: list[str] = []
+        if isinstance(pattern, String):
+            if not self.is_kw("as"):
+                raise self.error("expected 'as' and field names after the glob pattern")
+            self.advance()
+            names.append(self.name("after 'as'"))
+            while self.is_op(","):
+                self.advance()
+                names.append(self.name("after ','"))
+            stars = pattern.value.count("*")
+            if stars != len(names):
+                raise InsightsQueryError(
+                    f"the pattern has {stars} '*' but {len(names)} field names follow 'as'", self.text, pat_tok.pos)
+        return Parse(source, pattern, tuple(names))
+
+    def cmd_dedup(self, tok: Token) -> Dedup:
+        fields = [self.field_ref("after 'dedup'")]
+        while self.is_op(","):
+            self.advance()
+            fields.append(self.field_ref("after ','"))
+        return Dedup(tuple(fields))
+
+    def item(self, context: str, what: str = "a field name or expression") -> Item:
+        if self.tok.kind == "EOF" or self.is_op("|", ","):
+            raise self.error(f"expected {what} {context}")
+        expr = self.expr()
+        if self.is_kw("as"):
+            self.advance()
+            return Item(expr, self.name("after 'as'"), aliased=True)
+        return Item(expr, self.span(expr.start, expr.end))
+
+    def name(self, context: str) -> str:
+        if self.tok.kind != "NAME" or self.tok.text.lower() in {"by", "as"}:
+            raise self.error(f"expected a field name {context}")
+        return self.advance().text
+
+    def field_ref(self, context: str) -> Field:
+        tok = self.tok
+        return Field(tok.pos, tok.end, self.name(context))
+
+    # ---------------------------------------------------------- expressions
+
+    def expr(self) -> Expr:
+        left = self.and_()
+        while self.is_kw("or"):
+            self.advance()
+            right = self.and_()
+            left = Binary(left.start, right.end, "or", left, right)
+        return left
+
+    def and_(self) -> Expr:
+        left = self.not_()
+        while self.is_kw("and"):
+            self.advance()
+            right = self.not_()
+            left = Binary(left.start, right.end, "and", left, right)
+        return left
+
+    def not_(self) -> Expr:
+        if self.is_kw("not"):
+            tok = self.advance()
+            arg = self.not_()
+            return Unary(tok.pos, arg.end, "not", arg)
+        return self.compare()
+
+    def compare(self) -> Expr:
+        left = self.sum_()
+        if self.is_op("=", "==", "!=", "<", "<=", ">", ">="):
+            op = self.advance().text
+            right = self.sum_()
+            return Binary(left.start, right.end, "=" if op == "==" else op, left, right)
+        negated = False
+        if self.is_kw("not") and self.tokens[self.i + 1].kind == "NAME" and \
+                self.tokens[self.i + 1].text.lower() in ("like", "in"):
+            self.advance()
+            negated = True
+        if self.is_kw("like") or self.is_op("=~"):
+            op = self.advance()
+            tok = self.tok
+            if tok.kind == "STRING":
+                pattern: String | Regex = String(tok.pos, tok.end, tok.text)
+            elif tok.kind == "REGEX":
+                pattern = Regex(tok.pos, tok.end, tok.text, tok.flags)
+            else:
+                raise self.error(f"expected a /regex/ or \"string\" after '{op.text}'")
+            self.advance()
+            return Match(left.start, tok.end, left, pattern, negated)
+        if self.is_kw("in"):
+            self.advance()
+            self.expect_op("[", "after 'in'")
+            items = []
+            if not self.is_op("]"):
+                items.append(self.sum_())
+                while self.is_op(","):
+                    self.advance()
+                    items.append(self.sum_())
+            end = self.expect_op("]", "to close the list").end
+            return InList(left.start, end, left, tuple(items), negated)
+        if negated:
+            raise self.error("expected 'like' or 'in' after 'not'")
+        return left
+
+    def sum_(self) -> Expr:
+        left = self.product()
+        while self.is_op("+", "-"):
+            op = self.advance().text
+            right = self.product()
+            left = Binary(left.start, right.end, op, left, right)
+        return left
+
+    def product(self) -> Expr:
+        left = self.power()
+        while self.is_op("*", "/", "%"):
+            op = self.advance().text
+            right = self.power()
+            left = Binary(left.start, right.end, op, left, right)
+        return left
+
+    def power(self) -> Expr:
+        left = self.unary()
+        if self.is_op("^"):
+            self.advance()
+            right = self.unary()
+            return Binary(left.start, right.end, "^", left, right)
+        return left
+
+    def unary(self) -> Expr:
+        if self.is_op("-"):
+            tok = self.advance()
+            arg = self.unary()
+            if isinstance(arg, Number):
+                return Number(tok.pos, arg.end, -arg.value)
+            return Unary(tok.pos, arg.end, "-", arg)
+        return self.primary()
+
+    def primary(self) -> Expr:
+        tok = self.tok
+        if tok.kind == "NUMBER":
+            self.advance()
+            value = float(tok.text) if any(c in tok.text for c in ".eE") else int(tok.text)
+            return Number(tok.pos, tok.end, value)
+        if tok.kind == "STRING":
+            self.advance()
+            return String(tok.pos, tok.end, tok.text)
+        if tok.kind == "REGEX":
+            raise self.error("a /regex/ is only allowed after 'like', '=~' or in 'parse'")
+        if tok.kind == "DURATION":
+            self.advance()
+            return _duration(tok, self.text)
+        if self.is_op("("):
+            self.advance()
+            inner = self.expr()
+            end = self.expect_op(")", "to close '('").end
+            return _respan(inner, tok.pos, end)
+        if tok.kind == "NAME":
+            self.advance()
+            if self.is_op("("):
+                return self.call(tok)
+            if tok.text.lower() in {"and", "or", "by", "as", "like", "in"}:
+                raise self.error("expected a field name or value", tok)
+            return Field(tok.pos, tok.end, tok.text)
+        if self.is_op("*"):
+            raise self.error("expected a field name or value ('*' is only allowed as count(*))")
+        raise self.error("expected a field name or value")
+
+    def call(self, name: Token) -> Call:
+        self.advance()  # "("
+        args: list[Expr] = []
+        if self.is_op("*") and self.tokens[self.i + 1].text == ")":
+            star = self.advance()
+            args.append(Star(star.pos, star.end))
+        elif not self.is_op(")"):
+            args.append(self.expr())
+            while self.is_op(","):
+                self.advance()
+                args.append(self.expr())
+        end = self.expect_op(")", f"to close {name.text}(")
+        return Call(name.pos, end.end, name.text.lower(), tuple(args))
+
+
+_AGGREGATES = frozenset({
+    "count", "count_distinct", "sum", "avg", "min", "max", "pct", "earliest", "latest", "stddev",
+})
+
+
+def _has_aggregate(expr: Expr) -> bool:
+    if isinstance(expr, Call):
+        return expr.name in _AGGREGATES or any(_has_aggregate(a) for a in expr.args)
+    if isinstance(expr, Binary):
+        return _has_aggregate(expr.left) or _has_aggregate(expr.right)
+    if isinstance(expr, Unary):
+        return _has_aggregate(expr.arg)
+    return False
+
+
+def _duration(tok: Token, text: str) -> Duration:
+    digits = "".join(c for c in tok.text if c.isdigit() or c == ".")
+    unit = tok.text[len(digits):]
+    if "." in digits:
+        raise InsightsQueryError("expected a whole number before the time unit", text, tok.pos)
+    count = int(digits)
+    if count <= 0:
+        raise InsightsQueryError("expected a positive period", text, tok.pos)
+    if unit in _CALENDAR_UNITS:
+        return Duration(tok.pos, tok.end, count, None, _CALENDAR_UNITS[unit])
+    return Duration(tok.pos, tok.end, count, count * _UNIT_MS[unit])
+
+
+def _respan(expr: Expr, start: int, end: int) -> Expr:
+    import dataclasses
+
+    return dataclasses.replace(expr, start=start, end=end)

@@ -1,0 +1,140 @@
+"""Load log files into the telemetry store, so Logs Insights can query them.
+
+Two shapes are understood, line by line or as one JSON document:
+
+- plain JSON log lines (Powertools keys: ``timestamp``, ``level``, ``message`` …);
+- CloudWatch log events as FilterLogEvents / GetLogEvents return them,
+  ``{"timestamp": epoch-ms, "message": "<raw line>", "logStreamName": …}``, one per
+  line or as the API's response ``{"events": [...]}``. Such an event is stored
+  with its time as ``@timestamp`` and its line as ``@message``; when the line is
+  a JSON object its keys become fields, as CloudWatch discovers them.
+
+A bad line is reported with its number and reason and skipped; the rest load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from whispersync.monitoring.store import TelemetryStore
+
+__all__ = ["ImportReport", "import_logs"]
+
+_EVENT_KEYS = frozenset({"timestamp", "message", "logStreamName", "logGroupName", "ingestionTime", "eventId"})
+_FLUSH_EVERY = 50_000  # records; keeps the store's in-memory buffer far below its cap
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+
+def import_logs(store: TelemetryStore, source: Path | str | bytes, *, log_group: str | None = None) -> ImportReport:
+    """Import the log lines or events in ``source`` (a path, or the file's bytes)."""
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    report = ImportReport()
+    pending = 0
+    for lineno, item in _items(data, report):
+        try:
+            record = _record(item, log_group)
+        except ValueError as exc:
+            report.errors.append((lineno, str(exc)))
+            continue
+        store.emit("logs", record)
+        report.imported += 1
+        pending += 1
+        if pending >= _FLUSH_EVERY:
+            store.flush()
+            pending = 0
+    store.flush()
+    return report
+
+
+def _items(data: bytes, report: ImportReport) -> Iterator[tuple[int, Any]]:
+    stripped = data.strip()
+    if stripped.startswith(b"{") and b"\n" in stripped:
+        # Maybe one pretty-printed API response rather than JSON lines.
+        try:
+            whole = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and isinstance(whole.get("events"), list):
+            yield from _events(whole["events"], report, 1)
+            return
+    for lineno, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            report.errors.append((lineno, f"not valid JSON: {exc}"))
+            continue
+        if isinstance(item, dict) and isinstance(item.get("events"), list):
+            yield from _events(item["events"], report, lineno)
+        else:
+            yield lineno, item
+
+
+def _events(events: Iterable[Any], report: ImportReport, lineno: int) -> Iterator[tuple[int, Any]]:
+    for event in events:
+        if isinstance(event, dict):
+            event = {**event, "__event__": True}
+        yield lineno, event
+
+
+def _record(item: Any, log_group: str | None) -> dict:
+    if not isinstance(item, dict):
+        raise ValueError(f"expected a JSON object, got {type(item).__name__}")  # noqa: TRY004 - bad input
+    forced = item.pop("__event__", False)
+    if forced or (_EVENT_KEYS >= item.keys() and {"timestamp", "message"} <= item.keys()
+                  and isinstance(item["timestamp"], int) and isinstance(item["message"], str)):
+        return _event_record(item, log_group)
+    _check_timestamp(item.get("timestamp"))
+    record = dict(item)
+    if log_group is not None:
+        record["log_group"] = log_group
+    return record
+
+
+def _event_record(event: dict, log_group: str | None) -> dict:
+    ts, message = event.get("timestamp"), event.get("message")
+    if not isinstance(ts, int | float) or isinstance(ts, bool):
+        raise ValueError("the event's 'timestamp' must be epoch milliseconds")  # noqa: TRY004 - bad input
+    if not isinstance(message, str):
+        raise ValueError("the event's 'message' must be a string")  # noqa: TRY004 - bad input
+    fields: dict = {}
+    text = message.strip()
+    if text.startswith("{"):
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, dict):
+            fields = parsed
+    record = {**fields, "@timestamp": int(ts), "@message": message}
+    group = log_group or event.get("logGroupName")
+    if group is not None:
+        record["log_group"] = group
+    if event.get("logStreamName") is not None:
+        record["log_stream"] = event["logStreamName"]
+    return record
+
+
+def _check_timestamp(value: Any) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+            return
+        except ValueError:
+            raise ValueError(f"'timestamp' is not ISO 8601 or epoch milliseconds: {value!r}") from None
+    raise ValueError("no 'timestamp' (ISO 8601 or epoch milliseconds)")

@@ -1,0 +1,419 @@
+"""GetMetricData, locally: metric statistics and metric math over query ids.
+
+    results = get_metric_data(store, [
+        MetricDataQuery("errors", MetricRequest("AWS/Lambda", "Errors", {"FunctionName": "f"}, "Sum", 60),
+                        return_data=False),
+        MetricDataQuery("invocations", MetricRequest("AWS/Lambda", "Invocations", {"FunctionName": "f"}, "Sum", 60),
+                        return_data=False),
+        MetricDataQuery("rate", expression="errors/invocations*100", label="Error %"),
+    ], start_ms=..., end_ms=...)
+
+Semantics follow CloudWatch's GetMetricData documentation:
+
+* ``start_ms`` is inclusive and rounded down as CloudWatch rounds StartTime: to a
+  multiple of the period for periods under a minute, else to the minute (start
+  less than 15 days ago), to 5 minutes (15-63 days) or to the hour (older).
+  Datapoints are at the rounded start plus multiples of the period; ``end_ms`` is
+  exclusive.
+* Results come in request order, one per query with ``return_data`` (an
+  expression yielding an array of series gives one result per series, same id).
+* ``scan_by`` defaults to ``TimestampDescending``, as GetMetricData's does.
+* Ids start with a lowercase letter and hold letters, digits and underscores.
+
+Errors in the request (unknown id, bad syntax, cycle, a scalar result, a bad
+period or statistic) raise ``ValueError`` before anything is queried.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from whispersync.monitoring import metric_math
+from whispersync.monitoring.metric_math import Series
+from whispersync.monitoring.store import (
+    MetricRequest,
+    TelemetryStore,
+    check_period,
+    check_statistic,
+)
+
+__all__ = [
+    "MetricDataQuery",
+    "MetricDataResult",
+    "MetricRequest",
+    "get_metric_data",
+    "iso8601",
+    "parse_request",
+    "round_start",
+]
+
+_ID = re.compile(r"^[a-z][a-zA-Z0-9_]{0,254}$")
+_MINUTE_MS = 60_000
+_DAY_MS = 86_400_000
+SCAN_ORDERS = ("TimestampDescending", "TimestampAscending")
+
+
+@dataclass(frozen=True)
+class MetricDataQuery:
+    """One query of a request: a metric statistic or an expression over other ids.
+
+    ``period`` (seconds) matters only for an expression: it sets the time grid of
+    ``FILL``, ``TIME_SERIES`` and the time functions; by default it is the
+    smallest period among the request's metrics (60 when there is none).
+    """
+
+    id: str
+    metric_stat: MetricRequest | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+    period: int | None = None
+
+
+@dataclass
+class MetricDataResult:
+    """GetMetricData's MetricDataResult; ``timestamps`` in epoch milliseconds."""
+
+    id: str
+    label: str
+    timestamps: list[int]
+    values: list[float]
+    status_code: str = "Complete"
+    unit: str | None = None
+    messages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``/v1/metrics/query`` and ``metrics get --json``: ISO 8601 UTC timestamps."""
+        return {
+            "id": self.id,
+            "label": self.label,
+            "timestamps": [iso8601(t) for t in self.timestamps],
+            "values": self.values,
+            "status": self.status_code,
+            "unit": self.unit,
+        }
+
+    def to_aws(self) -> dict[str, Any]:
+        """GetMetricData's own field names."""
+        return {
+            "Id": self.id,
+            "Label": self.label,
+            "Timestamps": [iso8601(t) for t in self.timestamps],
+            "Values": self.values,
+            "StatusCode": self.status_code,
+            "Messages": [{"Code": "Info", "Value": m} for m in self.messages],
+        }
+
+
+def iso8601(epoch_ms: int) -> str:
+    when = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    if epoch_ms % 1000:
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def round_start(start_ms: int, period: int, now_ms: int) -> int:
+    """Round StartTime down the way CloudWatch documents for GetMetricData."""
+    if period < 60:
+        step = period * 1000
+    else:
+        age = now_ms - start_ms
+        step = _MINUTE_MS if age < 15 * _DAY_MS else 5 * _MINUTE_MS if age < 63 * _DAY_MS else 60 * _MINUTE_MS
+    return start_ms // step * step
+
+
+def get_metric_data(
+    store: TelemetryStore,
+    queries: Sequence[MetricDataQuery],
+    *,
+    start_ms: int,
+    end_ms: int,
+    scan_by: str = "TimestampDescending",
+    now_ms: int | None = None,
+) -> list[MetricDataResult]:
+    """Run a GetMetricData-like request against ``store``; see the module docstring."""
+    if scan_by not in SCAN_ORDERS:
+        raise ValueError(f"scan_by must be one of {', '.join(SCAN_ORDERS)}, got {scan_by!r}")
+    if not isinstance(start_ms, int) or not isinstance(end_ms, int):
+        raise ValueError("start_ms and end_ms must be epoch milliseconds (int)")
+    if end_ms <= start_ms:
+        raise ValueError("the end time must be after the start time")
+    if not queries:
+        raise ValueError("a request needs at least one query")
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    plan = _Plan(queries)
+
+    metric_queries = [q for q in queries if q.metric_stat is not None]
+    origins = {q.id: round_start(start_ms, q.metric_stat.period, now_ms) for q in metric_queries}  # type: ignore[union-attr]
+    # One snapshot for every metric; grouped by origin because it is per call.
+    fetched: dict[str, Series] = {}
+    units: dict[str, str | None] = {}
+    for origin in sorted(set(origins.values())):
+        group = [q for q in metric_queries if origins[q.id] == origin]
+        series = store.metric_statistics_batch(
+            [q.metric_stat for q in group], start_ms=origin, end_ms=end_ms, origin_ms=origin  # type: ignore[misc]
+        )
+        for q, s in zip(group, series):
+            fetched[q.id] = Series(s.timestamps, s.values, q.label or s.label)
+            units[q.id] = s.unit
+
+    default_period = min((q.metric_stat.period for q in metric_queries), default=60)  # type: ignore[union-attr]
+    values: dict[str, metric_math.Value] = dict(fetched)
+
+    def resolve(qid: str) -> metric_math.Value:
+        if qid not in values:
+            query = plan.by_id[qid]
+            period = check_period(query.period) if query.period is not None else default_period
+            origin = round_start(start_ms, period, now_ms)
+            context = metric_math.Context(
+                resolve=resolve,
+                metric_ids=[q.id for q in metric_queries],
+                periods={q.id: q.metric_stat.period for q in metric_queries},  # type: ignore[union-attr]
+                grid=range(origin, end_ms, period * 1000),
+            )
+            values[qid] = metric_math.evaluate(plan.parsed[qid], context)
+        return values[qid]
+
+    results: list[MetricDataResult] = []
+    for q in queries:
+        if not q.return_data:
+            continue
+        value = resolve(q.id)
+        if isinstance(value, float):
+            raise ValueError(
+                f"expression {q.id!r} ({q.expression}) evaluates to a scalar; the result of an"
+                " expression must be a time series or an array of time series (try TIME_SERIES(...))"
+            )
+        if isinstance(value, Series):
+            label = q.label if q.label is not None else value.label if q.metric_stat else q.id
+            results.append(_result(q.id, label, value, units.get(q.id), scan_by))
+        else:
+            for s in value:
+                label = f"{q.label} {s.label}".strip() if q.label else s.label
+                results.append(_result(q.id, label, s, None, scan_by))
+    return results
+
+
+def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str) -> MetricDataResult:
+    ts, vs = list(s.timestamps), list(s.values)
+    if scan_by == "TimestampDescending":
+        ts.reverse()
+        vs.reverse()
+    return MetricDataResult(qid, label, ts, vs, unit=unit)
+
+
+class _Plan:
+    """Validated queries: unique well-formed ids, parsed expressions, known references, no cycles."""
+
+    def __init__(self, queries: Sequence[MetricDataQuery]) -> None:
+        self.by_id: dict[str, MetricDataQuery] = {}
+        self.parsed: dict[str, metric_math.Node] = {}
+        for q in queries:
+            if not isinstance(q.id, str) or not _ID.match(q.id):
+                raise ValueError(
+                    f"query id {q.id!r} must start with a lowercase letter and hold only letters,"
+                    " digits and underscores"
+                )
+            if q.id in self.by_id:
+                raise ValueError(f"query id {q.id!r} is used twice")
+            if (q.metric_stat is None) == (q.expression is None):
+                raise ValueError(f"query {q.id!r} needs exactly one of a metric stat and an expression")
+            if q.metric_stat is not None:
+                check_period(q.metric_stat.period)
+                check_statistic(q.metric_stat.statistic)
+            else:
+                try:
+                    self.parsed[q.id] = metric_math.parse(q.expression)  # type: ignore[arg-type]
+                except ValueError as exc:
+                    raise ValueError(f"query {q.id!r}: {exc}") from None
+            self.by_id[q.id] = q
+        for qid, node in self.parsed.items():
+            for ref in sorted(metric_math.references(node)):
+                if ref not in self.by_id:
+                    raise ValueError(f"expression {qid!r} refers to unknown id {ref!r}")
+        self._check_cycles()
+
+    def _check_cycles(self) -> None:
+        done: set[str] = set()
+
+        def visit(qid: str, path: list[str]) -> None:
+            if qid in done:
+                return
+            if qid in path:
+                cycle = " -> ".join([*path[path.index(qid):], qid])
+                raise ValueError(f"expressions refer to each other in a cycle: {cycle}")
+            node = self.parsed.get(qid)
+            if node is not None:
+                for ref in sorted(metric_math.references(node)):
+                    visit(ref, [*path, qid])
+            done.add(qid)
+
+        for qid in self.parsed:
+            visit(qid, [])
+
+
+# ---------------------------------------------------------------------- JSON requests
+
+
+def parse_time(value: Any, *, numbers_in_seconds: bool = False) -> int:
+    """ISO 8601 (UTC unless it says otherwise) or an epoch number to epoch milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time")
+    if isinstance(value, (int, float)):
+        return int(value * 1000) if numbers_in_seconds else int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{10,16}", text):
+            return int(text)
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return int(when.timestamp() * 1000)
+    raise ValueError(f"{value!r} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds")
+
+
+def parse_request(payload: Any) -> tuple[list[MetricDataQuery], int, int, str, bool]:
+    """Parse a JSON request body: ours or GetMetricData's field names.
+
+    Ours: ``{"queries": [{"id", "metric_stat": {"namespace", "name", "dimensions",
+    "stat", "period", "unit"?} | "expression", "label"?, "return_data"?, "period"?}],
+    "start", "end", "scan_by"?}``; times ISO 8601 or epoch milliseconds.
+    GetMetricData's: ``MetricDataQueries`` with ``Id``, ``MetricStat.Metric.Namespace``
+    ... and ``StartTime``/``EndTime`` as ISO 8601 or epoch *seconds* (AWS JSON).
+    Returns (queries, start_ms, end_ms, scan_by, aws_shape).
+    """
+    if not isinstance(payload, Mapping):
+        raise ValueError("the request must be a JSON object")
+    aws = "MetricDataQueries" in payload
+    if aws:
+        raw_queries = payload.get("MetricDataQueries")
+        start = _required(payload, "StartTime")
+        end = _required(payload, "EndTime")
+        start_ms = parse_time(start, numbers_in_seconds=True)
+        end_ms = parse_time(end, numbers_in_seconds=True)
+        scan_by = payload.get("ScanBy", "TimestampDescending")
+    else:
+        raw_queries = payload.get("queries")
+        start_ms = parse_time(_required(payload, "start"))
+        end_ms = parse_time(_required(payload, "end"))
+        scan_by = payload.get("scan_by", "TimestampDescending")
+    if not isinstance(raw_queries, list) or not raw_queries:
+        raise ValueError(f"{'MetricDataQueries' if aws else 'queries'} must be a non-empty list")
+    queries = [_aws_query(q, i) if aws else _query(q, i) for i, q in enumerate(raw_queries)]
+    return queries, start_ms, end_ms, scan_by, aws
+
+
+def _required(obj: Mapping, key: str, where: str = "request") -> Any:
+    if key not in obj or obj[key] is None:
+        raise ValueError(f"{where}: {key!r} is required")
+    return obj[key]
+
+
+def _dimensions(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if isinstance(raw, Mapping):
+        items = list(raw.items())
+    elif isinstance(raw, list):
+        items = []
+        for d in raw:
+            if not isinstance(d, Mapping):
+                raise ValueError(f"{where}: each dimension must be an object with a name and a value")
+            items.append((d.get("name", d.get("Name")), d.get("value", d.get("Value"))))
+    else:
+        raise ValueError(f"{where}: dimensions must be an object or a list of {{name, value}}")
+    out = {}
+    for k, v in items:
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise ValueError(f"{where}: dimension names and values must be strings")
+        out[k] = v
+    return out
+
+
+def _period(raw: Any, where: str) -> int:
+    if type(raw) is not int:
+        raise ValueError(f"{where}: period must be an integer number of seconds, got {raw!r}")
+    return raw
+
+
+def _return_data(raw: Any, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise ValueError(f"{where}: return_data must be true or false")
+    return raw
+
+
+def _query(raw: Any, index: int) -> MetricDataQuery:
+    where = f"queries[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be an object")
+    unknown = set(raw) - {"id", "metric_stat", "expression", "label", "return_data", "period"}
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    stat = None
+    if raw.get("metric_stat") is not None:
+        ms = raw["metric_stat"]
+        if not isinstance(ms, Mapping):
+            raise ValueError(f"{where}.metric_stat must be an object")
+        stat = MetricRequest(
+            namespace=_str(_required(ms, "namespace", where + ".metric_stat"), where),
+            name=_str(_required(ms, "name", where + ".metric_stat"), where),
+            dimensions=_dimensions(ms.get("dimensions"), where),
+            statistic=_str(ms.get("stat", "Sum"), where),
+            period=_period(ms.get("period", 60), where),
+            unit=ms.get("unit"),
+        )
+    return MetricDataQuery(
+        id=raw.get("id"),  # type: ignore[arg-type]
+        metric_stat=stat,
+        expression=_opt_str(raw.get("expression"), where),
+        label=_opt_str(raw.get("label"), where),
+        return_data=_return_data(raw.get("return_data", True), where),
+        period=None if raw.get("period") is None else _period(raw["period"], where),
+    )
+
+
+def _aws_query(raw: Any, index: int) -> MetricDataQuery:
+    where = f"MetricDataQueries[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{where} must be an object")
+    stat = None
+    if raw.get("MetricStat") is not None:
+        ms = raw["MetricStat"]
+        if not isinstance(ms, Mapping) or not isinstance(ms.get("Metric"), Mapping):
+            raise ValueError(f"{where}.MetricStat must be an object with a Metric")
+        metric = ms["Metric"]
+        stat = MetricRequest(
+            namespace=_str(_required(metric, "Namespace", where), where),
+            name=_str(_required(metric, "MetricName", where), where),
+            dimensions=_dimensions(metric.get("Dimensions"), where),
+            statistic=_str(_required(ms, "Stat", where), where),
+            period=_period(_required(ms, "Period", where), where),
+            unit=ms.get("Unit"),
+        )
+    return MetricDataQuery(
+        id=raw.get("Id"),  # type: ignore[arg-type]
+        metric_stat=stat,
+        expression=_opt_str(raw.get("Expression"), where),
+        label=_opt_str(raw.get("Label"), where),
+        return_data=_return_data(raw.get("ReturnData", True), where),
+        period=None if raw.get("Period") is None else _period(raw["Period"], where),
+    )
+
+
+def _str(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _opt_str(value: Any, where: str) -> str | None:
+    return None if value is None else _str(value, where)

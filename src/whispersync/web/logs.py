@@ -1,0 +1,80 @@
+"""`POST /v1/logs/query`: Logs Insights over the local telemetry store.
+
+Body ``{"query": "...", "start"?, "end"?, "saved"?}``, times as ISO 8601 or epoch
+milliseconds (default: the last hour); answers ``{"columns", "rows",
+"statistics"}`` like ``whispersync logs query --json``. A query that does not
+parse is a 400 ``{"error": {"code": "bad_query", "message", "position"}}``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from whispersync.app import Runtime
+from whispersync.errors import InputError
+from whispersync.monitoring.insights import InsightsQueryError, run_query, saved_query
+
+_MAX_BODY = 256 * 1024
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/logs/query")
+    async def query_logs(request: Request):
+        body = await request.body()
+        if len(body) > _MAX_BODY:
+            raise InputError(f"request body is over {_MAX_BODY} bytes")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"body is not valid JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise InputError("body must be a JSON object with a 'query' or 'saved' field")
+        unknown = set(payload) - {"query", "start", "end", "saved"}
+        if unknown:
+            raise InputError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        text = payload.get("query")
+        if payload.get("saved") is not None:
+            if text is not None:
+                raise InputError("give either 'query' or 'saved', not both")
+            try:
+                text = saved_query(str(payload["saved"]))
+            except KeyError as exc:
+                raise InputError(exc.args[0]) from None
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("field 'query' (a Logs Insights query string) is required")
+        start_ms, end_ms = _time(payload.get("start"), "start"), _time(payload.get("end"), "end")
+        try:
+            return await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms)
+        except InsightsQueryError as exc:
+            return JSONResponse({"error": {"code": "bad_query", "message": str(exc), "position": exc.position}},
+                                status_code=400)
+
+    return router
+
+
+def _time(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return int(when.timestamp() * 1000)
+    raise InputError(f"'{name}' must be ISO 8601 or epoch milliseconds, got {value!r}")

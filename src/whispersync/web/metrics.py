@@ -1,0 +1,49 @@
+"""`POST /v1/metrics/query`: GetMetricData over the local telemetry store.
+
+Takes our shape or GetMetricData's own field names (see
+``monitoring.metric_query.parse_request``) and answers in the same vocabulary:
+``{"results": [...]}`` or ``{"MetricDataResults": [...]}``. A bad request is a
+400 ``{"error": {"code": "invalid_input", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from whispersync.app import Runtime
+from whispersync.errors import InputError
+from whispersync.monitoring.metric_query import get_metric_data, parse_request
+
+_MAX_BODY = 1024 * 1024
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/v1/metrics/query")
+    async def query_metrics(request: Request) -> dict:
+        body = await request.body()
+        if len(body) > _MAX_BODY:
+            raise InputError(f"request body is over {_MAX_BODY} bytes")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"body is not valid JSON: {exc}") from None
+
+        def run() -> dict:
+            try:
+                queries, start_ms, end_ms, scan_by, aws = parse_request(payload)
+                results = get_metric_data(runtime.store, queries, start_ms=start_ms, end_ms=end_ms,
+                                          scan_by=scan_by)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            if aws:
+                return {"MetricDataResults": [r.to_aws() for r in results], "Messages": []}
+            return {"results": [r.to_dict() for r in results]}
+
+        # DuckDB queries block: run them off the event loop.
+        return await run_in_threadpool(run)
+
+    return router

@@ -1,0 +1,83 @@
+"""`whispersync metrics get/put/import`, driven through the Typer app."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from whispersync.cli._common import app
+
+START, END = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
+
+
+@pytest.fixture
+def cli(tmp_path):
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(app, ["--home", str(tmp_path / "home"), *args])
+
+    return run
+
+
+def test_put_then_get_json_reads_it_at_once(cli) -> None:
+    """A datapoint put by one command is returned by the next, as a GetMetricData-like result."""
+    assert cli("metrics", "put", "WhisperSync/T", "Errors", "3", "--unit", "Count", "--dim", "Fn=a",
+               "--timestamp", "2026-01-01T00:01:30Z").exit_code == 0
+    result = cli("metrics", "get", "WhisperSync/T", "Errors", "--dim", "Fn=a", "--start", START, "--end", END, "--json")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout) == {"label": "Errors", "timestamps": ["2026-01-01T00:01:00Z"],
+                                           "values": [3.0], "unit": "Count"}
+
+
+def test_get_with_an_expression_over_metric_ids(cli) -> None:
+    for name, value in (("Errors", "1"), ("Invocations", "4")):
+        cli("metrics", "put", "WhisperSync/T", name, value, "--dim", "Fn=a", "--timestamp", "2026-01-01T00:00:10Z")
+    result = cli("metrics", "get", "--metric", "errors=WhisperSync/T:Errors:Sum,Fn=a",
+                 "--metric", "invocations=WhisperSync/T:Invocations,Fn=a",
+                 "--expression", "errors/invocations*100", "--label", "Error %",
+                 "--start", START, "--end", END, "--json")
+    assert result.exit_code == 0, result.output
+    doc = orjson.loads(result.stdout)
+    assert (doc["label"], doc["timestamps"], doc["values"]) == ("Error %", ["2026-01-01T00:00:00Z"], [25.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("metrics", "get", "--expression", "x +", "--metric", "x=N:M"), "position 4"),
+        (("metrics", "get", "--expression", "y * 2", "--metric", "x=N:M"), "unknown id 'y'"),
+        (("metrics", "get", "--expression", "x", "--metric", "x=N"), "ID=NAMESPACE:NAME"),
+        (("metrics", "get", "N", "M", "--period", "45"), "period must be"),
+        (("metrics", "get", "N", "M", "--stat", "Median"), "unknown statistic"),
+        (("metrics", "put", "N", "M", "1", "--unit", "Parsecs"), "not a CloudWatch standard unit"),
+        (("metrics", "put", "AWS/Lambda", "M", "1"), "reserved"),
+    ],
+)
+def test_errors_are_one_clear_line(cli, args, message) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+
+
+def test_import_emf_lines_skipping_invalid_ones(cli, tmp_path) -> None:
+    good = {"_aws": {"Timestamp": 1767225630000, "CloudWatchMetrics": [
+        {"Namespace": "WhisperSync/T", "Dimensions": [["Fn"]], "Metrics": [{"Name": "Duration", "Unit": "Milliseconds"}]}]},
+        "Fn": "a", "Duration": [10, 30]}
+    wrapped = {"timestamp": 1767225690000, "message": orjson.dumps({**good, "_aws": {**good["_aws"], "Timestamp": 1767225690000}}).decode()}
+    bad = {"_aws": {"Timestamp": 1767225630000, "CloudWatchMetrics": [
+        {"Namespace": "WhisperSync/T", "Dimensions": [["Fn"]], "Metrics": [{"Name": "Duration"}]}]}, "Duration": 1}
+    lines = [orjson.dumps(good), b"not json", orjson.dumps(bad), orjson.dumps(wrapped), b'{"level": "INFO"}']
+    path = tmp_path / "emf.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    result = cli("metrics", "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    doc = orjson.loads(result.stdout)
+    assert doc["imported"] == 4  # two values in each of two documents
+    assert [s["line"] for s in doc["skipped"]] == [2, 3, 5]
+    assert "no target member" in doc["skipped"][1]["reason"]
+    assert "_aws" in doc["skipped"][2]["reason"]
+    got = cli("metrics", "get", "WhisperSync/T", "Duration", "--dim", "Fn=a", "--stat", "Average",
+              "--start", START, "--end", END, "--json")
+    assert orjson.loads(got.stdout)["values"] == [20.0, 20.0]

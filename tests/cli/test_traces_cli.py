@@ -1,0 +1,102 @@
+"""Tests for `whispersync traces …` and `whispersync logs test-filter` (CLI, --json)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from monitoring.test_traces import A, B, C, make_spans
+from typer.testing import CliRunner
+
+from whispersync.app import open_store
+from whispersync.cli import app
+from whispersync.settings import Settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path):
+    home = tmp_path / "home"
+    store = open_store(Settings.load(home=home))
+    for record in make_spans():
+        store.emit("spans", record)
+    store.emit("logs", {"timestamp": "2099-01-01T00:00:00.000Z", "level": "ERROR", "message": "boom"})
+    store.close()
+    return home
+
+
+def invoke(home, *args: str, input: str | None = None):
+    return runner.invoke(app, ["--home", str(home), *args], input=input, env={"COLUMNS": "250"})
+
+
+class TestTracesSearch:
+    def test_it_prints_json_summaries(self, home) -> None:
+        result = invoke(home, "traces", "search", "--since", "36500d", "--filter",
+                        'agent_type = "work" AND success = false', "--json")
+        assert result.exit_code == 0, result.output
+        traces = orjson.loads(result.stdout)["traces"]
+        assert [t["trace_id"] for t in traces] == [A]
+        assert traces[0]["root_span"] == "process_memo"
+        assert traces[0]["has_error"] is True and traces[0]["span_count"] == 3
+
+    def test_it_combines_options(self, home) -> None:
+        result = invoke(home, "traces", "search", "--start", "2026-11-27T13:00:00Z", "--slowest", "2", "--json")
+        assert [t["trace_id"] for t in orjson.loads(result.stdout)["traces"]] == [A, C]
+        result = invoke(home, "traces", "search", "--since", "36500d", "--errors", "--json")
+        assert [t["trace_id"] for t in orjson.loads(result.stdout)["traces"]] == [A]
+        result = invoke(home, "traces", "search", "--since", "36500d", "--correlation-id", "cid-b",
+                        "--min-duration-ms", "50", "--json")
+        assert [t["trace_id"] for t in orjson.loads(result.stdout)["traces"]] == [B]
+
+    def test_a_bad_filter_is_an_error_with_the_position(self, home) -> None:
+        result = invoke(home, "traces", "search", "--filter", "agent_type =", "--json")
+        assert result.exit_code == 2
+        assert "at position 12" in " ".join(result.output.split())
+
+    def test_it_prints_a_table(self, home) -> None:
+        result = invoke(home, "traces", "search", "--since", "36500d")
+        assert result.exit_code == 0 and "process_memo" in result.stdout
+
+
+class TestTracesShow:
+    def test_it_prints_the_trace_as_json(self, home) -> None:
+        result = invoke(home, "traces", "show", A, "--json")
+        assert result.exit_code == 0, result.output
+        body = orjson.loads(result.stdout)
+        assert body["trace_id"] == A and len(body["spans"]) == 3
+        assert body["summary"]["duration_ms"] == 800.0
+
+    def test_it_accepts_a_correlation_id(self, home) -> None:
+        assert orjson.loads(invoke(home, "traces", "show", "cid-b", "--json").stdout)["trace_id"] == B
+
+    def test_it_prints_a_tree_with_metadata(self, home) -> None:
+        result = invoke(home, "traces", "show", A)
+        assert "agent_processing" in result.stdout and "transcript_length" in result.stdout
+
+    def test_an_unknown_id_fails(self, home) -> None:
+        assert invoke(home, "traces", "show", "nope").exit_code == 1
+
+
+class TestLogsTestFilter:
+    def test_it_tests_a_file_like_test_metric_filter(self, home, tmp_path) -> None:
+        lines = tmp_path / "lines.log"
+        lines.write_text('{"level": "ERROR", "ms": 7}\n{"level": "INFO", "ms": 1}\n')
+        result = invoke(home, "logs", "test-filter", '{ $.level = "ERROR" }', str(lines), "--json")
+        assert result.exit_code == 0, result.output
+        assert orjson.loads(result.stdout) == {"matches": [
+            {"eventNumber": 1, "eventMessage": '{"level": "ERROR", "ms": 7}', "extractedValues": {"$.level": "ERROR"}},
+        ]}
+
+    def test_it_reads_stdin(self, home) -> None:
+        result = invoke(home, "logs", "test-filter", "[a, b = 2*]", "-", "--json", input="x 200\ny 404\nz\n")
+        matches = orjson.loads(result.stdout)["matches"]
+        assert [(m["eventNumber"], m["extractedValues"]) for m in matches] == [(1, {"$a": "x", "$b": "200"})]
+
+    def test_without_a_file_it_tests_stored_logs(self, home) -> None:
+        result = invoke(home, "logs", "test-filter", '{ $.level = "ERROR" }', "--since", "36500d", "--json")
+        assert [m["eventNumber"] for m in orjson.loads(result.stdout)["matches"]] == [1]
+
+    def test_a_bad_pattern_is_an_error_with_the_position(self, home) -> None:
+        result = invoke(home, "logs", "test-filter", "{ $.level = }", "-", input="x\n")
+        assert result.exit_code == 2
+        assert "at position 12" in " ".join(result.output.split())
