@@ -6,20 +6,28 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
+from whispersync.monitoring import plan
+from whispersync.monitoring.alarm_store import AlarmStore
+from whispersync.monitoring.alarms import Alarm, AlarmEngine, load_plan_file, merge
+from whispersync.monitoring.filters import MetricFilterListener
+from whispersync.monitoring.notify import Notifier
+from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher
 from whispersync.pipeline.ingest import Ingestor
+from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
+from whispersync.errors import ConfigError
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 
@@ -27,9 +35,9 @@ QUEUE_NAME = "transcripts"
 DLQ_NAME = "transcripts-dlq"
 
 
-def open_store(settings: Settings) -> TelemetryStore:
+def open_store(settings: Settings, *, log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = ()) -> TelemetryStore:
     """The telemetry store alone, for commands that only read it."""
-    return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days)
+    return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days, log_listeners=log_listeners)
 
 
 @dataclass
@@ -49,13 +57,17 @@ class Runtime:
     voice: Voice | None
     ingestor: Ingestor
     processor: MemoProcessor
+    notifier: Notifier | None = None
+    alarms: AlarmEngine | None = None
     pool: WorkerPool | None = None
     _services: list = field(default_factory=list)
-    _maintenance_stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
-              maintenance: bool = True) -> None:
+              maintenance: bool = True, notifications: bool = True, alarms: bool = True) -> None:
         s = self.settings
+        if notifications and self.notifier is not None:
+            self.notifier.start()  # first, so deliveries left pending by a previous run go out
+            self._services.append(self.notifier)
         self.pool = WorkerPool(self.processor, concurrency=workers or s.workers)
         self.pool.start()
         self._services.append(self.pool)
@@ -70,42 +82,58 @@ class Runtime:
             coll.start()
             self._services.append(coll)
         if maintenance:
-            threading.Thread(target=self._maintain, name="maintenance", daemon=True).start()
-
-    def _maintain(self) -> None:
-        """Compaction every `compaction_interval`; retention once an hour."""
-        log = self.telemetry.logger("whispersync.store")
-        every = self.settings.compaction_interval
-        ticks_per_hour = max(1, int(3600 / every))
-        tick = 0
-        while not self._maintenance_stop.wait(every):
-            try:
-                self.store.compact()
-                if tick % ticks_per_hour == 0:
-                    self.store.apply_retention()
-            except Exception as exc:  # noqa: BLE001 - maintenance retries next tick
-                log.exception("Telemetry store maintenance failed", error_type=type(exc).__name__)
-            tick += 1
+            log = self.telemetry.logger("whispersync.store")
+            for task in (PeriodicTask("compaction", s.compaction_interval, self.store.compact, log),
+                         PeriodicTask("retention", 3600, self.store.apply_retention, log, run_immediately=True)):
+                task.start()
+                self._services.append(task)
+        if alarms and self.alarms is not None:
+            task = PeriodicTask("alarms", s.alarm_interval, self.alarms.evaluate,
+                                self.telemetry.logger("whispersync.alarms"))
+            task.start()
+            self._services.append(task)
 
     def close(self, timeout: float = 30.0) -> None:
         """Graceful stop: in-flight memos finish (or are released), telemetry is flushed."""
-        self._maintenance_stop.set()
         for service in reversed(self._services):
             if isinstance(service, WorkerPool):
                 service.stop(timeout)
             else:
                 service.stop()
         self._services.clear()
+        if self.notifier is not None:
+            self.notifier.close()
         self.telemetry.flush()
         self.telemetry.close()
         self.broker.close()
         self.records.close()
 
 
+def alarm_definitions(settings: Settings, alarm_store: AlarmStore) -> Callable[[], list[Alarm]]:
+    """The alarms to evaluate: the package plan, then the plan file, then `alarms put` ones (later wins).
+
+    The plan file is read once, here, so a broken one fails at start-up.
+    """
+    try:
+        from_file = load_plan_file(settings.plan_file) if settings.plan_file else []
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return lambda: merge(plan.ALARMS, from_file, alarm_store.definitions())
+
+
+def build_alarm_engine(settings: Settings, store: TelemetryStore, telemetry: Telemetry,
+                       notifier: Notifier | None) -> AlarmEngine:
+    alarm_store = AlarmStore(settings.monitoring_db)
+    return AlarmEngine(store, alarm_store, definitions=alarm_definitions(settings, alarm_store),
+                       notifier=notifier, remediation=default_registry(),
+                       dashboard_url=settings.dashboard_url, log=telemetry.logger("whispersync.alarms"))
+
+
 def build_runtime(settings: Settings) -> Runtime:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
+    # The plan's metric filters run on the store's writer thread, off the hot path.
+    store = open_store(settings, log_listeners=[MetricFilterListener(plan.METRIC_FILTERS)])
     sink = store if settings.telemetry else NullSink()
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker = SqliteQueueBroker(settings.queue_db)
@@ -132,9 +160,11 @@ def build_runtime(settings: Settings) -> Runtime:
         telemetry=telemetry, outputs_dir=settings.outputs_dir, voice=voice,
         max_receive_count=settings.max_receive_count, dead_letter_queue=dlq,
     )
+    notifier = Notifier(settings, telemetry=telemetry)
     return Runtime(settings=settings, store=store, telemetry=telemetry, broker=broker, queue=queue, dlq=dlq,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,
-                   ingestor=ingestor, processor=processor)
+                   ingestor=ingestor, processor=processor,
+                   notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier))
 
 
 def samples_dir() -> Path:

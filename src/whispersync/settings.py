@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         env_prefix="WHISPERSYNC_",
         extra="forbid",
         validate_default=True,
+        populate_by_name=True,  # Settings.load(slack_webhook=...) as well as the aliased env names
     )
 
     home: Path = Field(Path(".whispersync"), description="Directory that holds all state.")

@@ -39,6 +39,7 @@ def up(
     host: Annotated[Optional[str], typer.Option(help="Bind address (loopback unless an API token is set).")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Worker threads (memos processed at once).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also submit the sample transcripts and show progress.")] = False,
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="A Python plan file adding or overriding alarms.")] = None,
 ) -> None:
     """Run WhisperSync: ingest API, inbox, queue, workers and monitoring, until Ctrl-C."""
     import uvicorn
@@ -48,7 +49,7 @@ def up(
 
     _GracefulServer = _graceful_server_class()
 
-    settings = load_settings(port=port, host=host, workers=workers)
+    settings = load_settings(port=port, host=host, workers=workers, plan_file=plan)
     runtime = build_runtime(settings)
     runtime.start()
     server = _GracefulServer(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,

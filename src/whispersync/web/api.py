@@ -18,6 +18,10 @@ from whispersync.app import Runtime
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import InputError, NotFound, WhisperSyncError
 from whispersync.pipeline.ingest import decode_transcript
+from whispersync.web import logs, metrics
+from whispersync.web.traces import build_router as build_traces_router
+from whispersync.web.notifications import build_router as build_notifications_router
+from whispersync.web.alarms import build_router as build_alarms_router
 
 _JSON_FIELDS = {"text", "agent", "title", "recorded_at"}
 
@@ -70,6 +74,24 @@ def create_app(runtime: Runtime) -> FastAPI:
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app = FastAPI(title="WhisperSync", version="0.1.0")
 
+    # The plan's Api5xx alarm watches this count: one datapoint per 5xx response.
+    from whispersync.monitoring.plan import API_5XX_METRIC
+
+    def count_5xx() -> None:
+        namespace, name, dimensions = API_5XX_METRIC
+        runtime.telemetry.metrics.put(namespace, name, 1, unit="Count", dimensions=dimensions)
+
+    @app.middleware("http")
+    async def count_server_errors(request: Request, call_next):
+        try:
+            response = await call_next(request)
+        except Exception:
+            count_5xx()  # unhandled: Starlette answers 500
+            raise
+        if response.status_code >= 500:
+            count_5xx()
+        return response
+
     @app.middleware("http")
     async def authenticate(request: Request, call_next):
         if token is not None and request.url.path.startswith("/v1/"):
@@ -86,6 +108,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
         return _error(500, "internal_error", f"{type(exc).__name__}")
+
+    app.include_router(build_traces_router(runtime))
+    app.include_router(build_notifications_router(runtime))
+    app.include_router(build_alarms_router(runtime))
+    app.include_router(metrics.build_router(runtime))
+    app.include_router(logs.build_router(runtime))
 
     @app.get("/healthz")
     def healthz() -> dict:

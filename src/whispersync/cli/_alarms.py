@@ -1,0 +1,224 @@
+"""`alarms list | history | evaluate | set-state | put | delete`: the alarm engine from the shell.
+
+Each command builds the same AlarmEngine `whispersync up` runs (package plan,
+then `--plan FILE`, then alarms stored by `alarms put`). Notifications from
+`evaluate` and `set-state` go to the outbox; a running `up` delivers them within
+a second, else this command delivers what is due before it exits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+from rich.table import Table
+
+from whispersync.cli._common import (
+    JsonOption,
+    alarms_app,
+    console,
+    err_console,
+    fail,
+    load_settings,
+    parse_time,
+    print_json,
+)
+
+PlanOption = Annotated[
+    Optional[Path],
+    typer.Option("--plan", help="A Python plan file adding or overriding alarms (its ALARMS list)."),
+]
+
+
+class _Engine:
+    """The engine plus what it needs, closed on exit."""
+
+    def __init__(self, plan: Path | None) -> None:
+        from whispersync.app import build_alarm_engine, open_store
+        from whispersync.errors import ConfigError
+        from whispersync.monitoring.notify import Notifier
+        from whispersync.telemetry import NullSink, Telemetry
+
+        self.settings = load_settings(plan_file=plan)
+        telemetry = Telemetry(NullSink())
+        self.notifier = Notifier(self.settings, telemetry=telemetry)
+        try:
+            self.engine = build_alarm_engine(self.settings, open_store(self.settings), telemetry, self.notifier)
+        except (ConfigError, ValueError) as exc:
+            self.notifier.close()
+            fail(str(exc))
+
+    def __enter__(self):
+        return self.engine
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if not self.settings.server_file.exists():
+                # No `whispersync up` to deliver what we queued: deliver what is due now.
+                self.notifier.deliver_due()
+        finally:
+            self.notifier.close()
+            self.engine.alarm_store.close()
+
+
+@alarms_app.command("list")
+def alarms_list(
+    state: Annotated[Optional[str], typer.Option(help="Only alarms in this state: OK, ALARM, INSUFFICIENT_DATA.")] = None,
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every alarm (plan, plan file, stored) with its state and reason."""
+    from whispersync.monitoring.alarms import STATES
+
+    if state is not None and state not in STATES:
+        fail(f"unknown state {state!r}; one of: {', '.join(STATES)}")
+    with _Engine(plan) as engine:
+        found = engine.describe(state)
+    if as_json:
+        print_json({"alarms": found})
+        return
+    if not found:
+        err_console.print("no alarms")
+        return
+    table = Table("name", "kind", "priority", "state", "since (UTC)", "source", "reason")
+    for a in found:
+        table.add_row(a["name"], a["kind"], a["priority"], _colour(a["state"]), a["updated"] or "", a["source"],
+                      a["reason"])
+    console.print(table)
+
+
+@alarms_app.command("history")
+def alarms_history(
+    name: Annotated[str, typer.Argument(help="Alarm name.")],
+    limit: Annotated[int, typer.Option(min=1, help="At most this many items, newest first.")] = 100,
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """State changes, actions and configuration updates of one alarm, newest first."""
+    with _Engine(plan) as engine:
+        try:
+            items = engine.history(name, limit)
+        except KeyError:
+            fail(f"no alarm named {name!r}")
+    if as_json:
+        print_json({"name": name, "history": items})
+        return
+    if not items:
+        err_console.print(f"no history for {name}")
+        return
+    table = Table("time (UTC)", "type", "summary", "reason / result")
+    for item in items:
+        data = item["data"]
+        detail = data.get("newState", {}).get("stateReason") or data.get("error") or ""
+        table.add_row(item["timestamp"], item["type"], item["summary"], detail)
+    console.print(table)
+
+
+@alarms_app.command("evaluate")
+def alarms_evaluate(
+    at: Annotated[Optional[str], typer.Option(help="Evaluate as of this time (ISO 8601 or epoch ms); default now.")] = None,
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one evaluation cycle (every alarm, then composites) and any actions on state changes."""
+    at_ms = parse_time(at) if at is not None else None
+    with _Engine(plan) as engine:
+        results = engine.evaluate(at_ms)
+    if as_json:
+        print_json({"alarms": [r.to_dict() for r in results]})
+        return
+    table = Table("name", "state", "changed", "reason")
+    for r in results:
+        table.add_row(r.name, _colour(r.state), f"{r.previous} → {r.state}" if r.changed else "", r.reason)
+    console.print(table)
+
+
+@alarms_app.command("set-state")
+def alarms_set_state(
+    name: Annotated[str, typer.Argument(help="Alarm name.")],
+    state: Annotated[str, typer.Argument(help="OK, ALARM or INSUFFICIENT_DATA.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown in notifications).")],
+    reason_data: Annotated[Optional[str], typer.Option("--reason-data", help="JSON object stored with the state.")] = None,
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Like SetAlarmState: set a state now (actions run), until the next evaluation decides otherwise."""
+    data = None
+    if reason_data is not None:
+        try:
+            data = orjson.loads(reason_data)
+        except orjson.JSONDecodeError as exc:
+            fail(f"--reason-data is not JSON: {exc}")
+        if not isinstance(data, dict):
+            fail("--reason-data must be a JSON object")
+    with _Engine(plan) as engine:
+        try:
+            engine.set_state(name, state, reason, data)
+        except KeyError:
+            fail(f"no alarm named {name!r}")
+        except ValueError as exc:
+            fail(str(exc))
+    if as_json:
+        print_json({"name": name, "state": state, "reason": reason})
+        return
+    console.print(f"{name} is now {_colour(state)}")
+
+
+@alarms_app.command("put")
+def alarms_put(
+    file: Annotated[Path, typer.Argument(help="PutMetricAlarm / PutCompositeAlarm request JSON (one object or a list).")],
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or replace alarms from `aws cloudwatch put-metric-alarm --cli-input-json` style JSON."""
+    from whispersync.monitoring.alarm_input import parse_alarm_requests
+
+    try:
+        payload = orjson.loads(file.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    except orjson.JSONDecodeError as exc:
+        fail(f"{file} is not JSON: {exc}")
+    try:
+        alarms = parse_alarm_requests(payload)
+    except ValueError as exc:
+        fail(f"{file}: {exc}")
+    done = []
+    with _Engine(plan) as engine:
+        for alarm in alarms:
+            try:
+                replaced = engine.put(alarm)
+            except ValueError as exc:
+                fail(f"{file}: {alarm.name}: {exc}")
+            done.append({"name": alarm.name, "kind": alarm.kind, "replaced": replaced})
+    if as_json:
+        print_json({"alarms": done})
+        return
+    for d in done:
+        console.print(f"{'replaced' if d['replaced'] else 'created'} {d['kind']} alarm {d['name']}")
+
+
+@alarms_app.command("delete")
+def alarms_delete(
+    name: Annotated[str, typer.Argument(help="Alarm name (one stored by `alarms put`).")],
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete an alarm stored by `alarms put`, with its state and history."""
+    with _Engine(plan) as engine:
+        try:
+            deleted = engine.delete(name)
+        except ValueError as exc:
+            fail(str(exc))
+    if not deleted:
+        fail(f"no stored alarm named {name!r}")
+    if as_json:
+        print_json({"deleted": name})
+        return
+    console.print(f"deleted alarm {name}")
+
+
+def _colour(state: str) -> str:
+    return {"ALARM": "[bold red]ALARM[/]", "OK": "[green]OK[/]"}.get(state, f"[yellow]{state}[/]")

@@ -1,0 +1,880 @@
+"""Alarms with CloudWatch's semantics: the model, one evaluation, and the engine.
+
+    alarm = MetricAlarm("SystemDown", namespace="WhisperSync/Worker", metric_name="Errors",
+                        dimensions={"FunctionName": "whispersync-worker"}, statistic="Sum",
+                        period=60, threshold=10, evaluation_periods=1, priority="P1",
+                        alarm_actions=("topic:critical",))
+    engine = AlarmEngine(store, AlarmStore(path), definitions=lambda: [alarm], notifier=notifier)
+    engine.evaluate(at_ms=...)   # one cycle: every alarm, then composites; actions on changes
+
+What CloudWatch documents, and so what we do ("Using Amazon CloudWatch alarms",
+"Configuring how CloudWatch alarms treat missing data"):
+
+* An alarm looks at the last ``evaluation_periods`` (N) complete periods before
+  the evaluation time; ``datapoints_to_alarm`` (M, default N) of them must breach
+  for ALARM ("M out of N"; they need not be consecutive), else OK.
+* It retrieves more datapoints than N: the *evaluation range*. CloudWatch does not
+  document its length beyond "depends on the period"; its worked example uses 5
+  for N = 3, so we use N + 2 periods.
+* If the range holds at least N real datapoints, the most recent N are evaluated
+  and ``treat_missing_data`` is not used. Otherwise every real datapoint in the
+  range is evaluated, and missing ones fill up to N, "as few times as possible":
+  ``breaching`` / ``notBreaching`` count them as such; ``missing`` does not count
+  them (so M is capped at the number of real points) and with no real point at
+  all the alarm goes to INSUFFICIENT_DATA; ``ignore`` keeps the current state
+  instead of going to ALARM on partial data, or when there is no data at all.
+  ``tests/monitoring/test_alarms.py`` holds the documentation's tables as cases.
+* Actions run on state *changes* only; ``set_state`` (SetAlarmState) changes the
+  state until the next evaluation decides otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, Union
+
+from whispersync.monitoring import composite
+from whispersync.monitoring.metric_query import MetricDataQuery, get_metric_data
+from whispersync.monitoring.store import MetricRequest, TelemetryStore, check_period, check_statistic, dims_key
+
+__all__ = [
+    "ALARM",
+    "COMPARISON_OPERATORS",
+    "INSUFFICIENT_DATA",
+    "OK",
+    "PRIORITIES",
+    "STATES",
+    "TREAT_MISSING_DATA",
+    "Alarm",
+    "AlarmEngine",
+    "CompositeAlarm",
+    "Decision",
+    "EvaluationResult",
+    "MetricAlarm",
+    "alarm_from_dict",
+    "check_references",
+    "decide",
+    "load_plan_file",
+]
+
+OK = "OK"
+ALARM = "ALARM"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+STATES = (OK, ALARM, INSUFFICIENT_DATA)
+
+# PutMetricAlarm's static-threshold operators: (test, words in a reason).
+COMPARISON_OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+    "GreaterThanOrEqualToThreshold": (lambda v, t: v >= t, "greater than or equal to"),
+    "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
+    "LessThanThreshold": (lambda v, t: v < t, "less than"),
+    "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
+}
+TREAT_MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
+# §4 Alert Hierarchy: P1 immediate, P2 within 1 hour, P3 within 4 hours, P4 next business day.
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+# PutMetricAlarm limits.
+_MAX_NAME = 255
+_MAX_DESCRIPTION = 1024
+_MAX_ACTIONS = 5
+_MAX_DIMENSIONS = 30
+_MAX_MATH_METRICS = 10
+_DAY_S = 86_400
+_WEEK_S = 7 * _DAY_S
+
+
+def _check(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{field_name}: {message}")
+
+
+def _check_name(name: Any, field_name: str = "name") -> None:
+    _check(isinstance(name, str) and 0 < len(name) <= _MAX_NAME, field_name, f"must be 1-{_MAX_NAME} characters")
+    _check(name.isascii(), field_name, "alarm names must contain only ASCII characters")
+    _check(name == name.strip(), field_name, "must not start or end with whitespace")
+
+
+def _check_common(alarm: Any) -> None:
+    _check_name(alarm.name)
+    _check(alarm.priority in PRIORITIES, "priority", f"must be one of {', '.join(PRIORITIES)}, got {alarm.priority!r}")
+    _check(isinstance(alarm.description, str) and len(alarm.description) <= _MAX_DESCRIPTION,
+           "description", f"must be a string of at most {_MAX_DESCRIPTION} characters")
+    _check(isinstance(alarm.actions_enabled, bool), "actions_enabled", "must be true or false")
+    for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
+        actions = getattr(alarm, fname)
+        _check(isinstance(actions, tuple) and all(isinstance(a, str) and a for a in actions),
+               fname, "must be a list of non-empty strings")
+        _check(len(actions) <= _MAX_ACTIONS, fname, f"at most {_MAX_ACTIONS} actions, got {len(actions)}")
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """A metric alarm: a statistic of one metric (or a metric-math expression) against a threshold.
+
+    Either ``namespace`` + ``metric_name`` (+ ``dimensions``, ``statistic`` — Sum,
+    Average, Minimum, Maximum, SampleCount or a percentile such as p99 —,
+    ``period`` in seconds, ``unit``), or ``metrics``: GetMetricData queries with
+    exactly one ``return_data=True``, whose result is compared.
+    """
+
+    name: str
+    threshold: float
+    evaluation_periods: int
+    comparison_operator: str = "GreaterThanOrEqualToThreshold"
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    statistic: str | None = "Sum"
+    period: int = 60
+    unit: str | None = None
+    metrics: tuple[MetricDataQuery, ...] = ()
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str = "missing"
+    priority: str = "P3"
+    description: str = ""
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    kind = "metric"
+
+    def __post_init__(self) -> None:
+        for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions", "metrics"):
+            value = getattr(self, fname)
+            if isinstance(value, list):
+                object.__setattr__(self, fname, tuple(value))
+        _check_common(self)
+        _check(isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
+               and math.isfinite(self.threshold), "threshold", f"must be a finite number, got {self.threshold!r}")
+        _check(self.comparison_operator in COMPARISON_OPERATORS, "comparison_operator",
+               f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.comparison_operator!r}")
+        _check(type(self.evaluation_periods) is int and self.evaluation_periods >= 1,
+               "evaluation_periods", f"must be an integer >= 1, got {self.evaluation_periods!r}")
+        m = self.datapoints_to_alarm
+        _check(m is None or (type(m) is int and 1 <= m <= self.evaluation_periods), "datapoints_to_alarm",
+               f"must be an integer from 1 to evaluation_periods ({self.evaluation_periods}), got {m!r}")
+        _check(self.treat_missing_data in TREAT_MISSING_DATA, "treat_missing_data",
+               f"must be one of {', '.join(TREAT_MISSING_DATA)}, got {self.treat_missing_data!r}")
+        if self.metrics:
+            _check(self.namespace is None and self.metric_name is None, "metrics",
+                   "give either metrics (metric math) or namespace and metric_name, not both")
+            _check(all(isinstance(q, MetricDataQuery) for q in self.metrics), "metrics", "must be MetricDataQuery objects")
+            returned = [q for q in self.metrics if q.return_data]
+            _check(len(returned) == 1, "metrics", f"exactly one query must have return_data true, got {len(returned)}")
+            stats = [q.metric_stat for q in self.metrics if q.metric_stat is not None]
+            _check(0 < len(stats) <= _MAX_MATH_METRICS, "metrics",
+                   f"an alarm's math expression uses 1 to {_MAX_MATH_METRICS} metrics, got {len(stats)}")
+            periods = {s.period for s in stats}
+            _check(len(periods) == 1, "metrics", "every metric of a math alarm must use the same period")
+            object.__setattr__(self, "period", periods.pop())
+            object.__setattr__(self, "statistic", None)
+            # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
+            from whispersync.monitoring.metric_query import _Plan
+
+            try:
+                _Plan(self.metrics)
+            except ValueError as exc:
+                raise ValueError(f"metrics: {exc}") from None
+        else:
+            _check(isinstance(self.namespace, str) and self.namespace, "namespace", "is required")
+            _check(isinstance(self.metric_name, str) and self.metric_name, "metric_name", "is required")
+            _check(isinstance(self.dimensions, Mapping) and len(self.dimensions) <= _MAX_DIMENSIONS
+                   and all(isinstance(k, str) and isinstance(v, str) for k, v in self.dimensions.items()),
+                   "dimensions", f"must map names to string values, at most {_MAX_DIMENSIONS}")
+            try:
+                check_statistic(self.statistic)
+            except ValueError as exc:
+                raise ValueError(f"statistic: {exc}") from None
+        try:
+            check_period(self.period)
+        except ValueError as exc:
+            raise ValueError(f"period: {exc}") from None
+        span = self.period * self.evaluation_periods
+        limit = _DAY_S if self.period < 3600 else _WEEK_S
+        _check(span <= limit, "evaluation_periods",
+               f"period x evaluation_periods is {span} s; CloudWatch allows at most {limit} s"
+               f" ({'one day for periods under an hour' if limit == _DAY_S else 'seven days'})")
+
+    @property
+    def m(self) -> int:
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    @property
+    def request(self) -> MetricRequest:
+        return MetricRequest(self.namespace or "", self.metric_name or "", dict(self.dimensions),
+                             self.statistic or "Sum", self.period, self.unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "kind": "metric", "name": self.name, "description": self.description, "priority": self.priority,
+            "threshold": float(self.threshold), "comparison_operator": self.comparison_operator,
+            "evaluation_periods": self.evaluation_periods, "datapoints_to_alarm": self.datapoints_to_alarm,
+            "treat_missing_data": self.treat_missing_data, "period": self.period,
+            "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
+            "insufficient_data_actions": list(self.insufficient_data_actions),
+            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
+        }
+        if self.metrics:
+            data["metrics"] = [_query_to_dict(q) for q in self.metrics]
+        else:
+            data.update(namespace=self.namespace, metric_name=self.metric_name, dimensions=dict(self.dimensions),
+                        statistic=self.statistic, unit=self.unit)
+        return data
+
+
+@dataclass(frozen=True)
+class CompositeAlarm:
+    """An alarm whose state is a rule over other alarms' states (PutCompositeAlarm)."""
+
+    name: str
+    rule: str
+    priority: str = "P3"
+    description: str = ""
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    kind = "composite"
+
+    def __post_init__(self) -> None:
+        for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
+            if isinstance(getattr(self, fname), list):
+                object.__setattr__(self, fname, tuple(getattr(self, fname)))
+        _check_common(self)
+        try:
+            parsed = composite.parse(self.rule)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"rule: {exc}") from None
+        _check(self.name not in parsed.references, "rule", f"composite alarm {self.name!r} refers to itself")
+        object.__setattr__(self, "_parsed", parsed)
+
+    @property
+    def parsed(self) -> composite.Rule:
+        return self._parsed  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "composite", "name": self.name, "description": self.description, "priority": self.priority,
+            "rule": self.rule, "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
+            "insufficient_data_actions": list(self.insufficient_data_actions),
+            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
+        }
+
+
+Alarm = Union[MetricAlarm, CompositeAlarm]
+
+
+def _query_to_dict(q: MetricDataQuery) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": q.id, "return_data": q.return_data}
+    if q.metric_stat is not None:
+        s = q.metric_stat
+        out["metric_stat"] = {"namespace": s.namespace, "name": s.name, "dimensions": dict(s.dimensions),
+                              "stat": s.statistic, "period": s.period, "unit": s.unit}
+    if q.expression is not None:
+        out["expression"] = q.expression
+    if q.label is not None:
+        out["label"] = q.label
+    if q.period is not None:
+        out["period"] = q.period
+    return out
+
+
+def alarm_from_dict(data: Mapping[str, Any]) -> Alarm:
+    """The inverse of ``to_dict`` (what the alarm store keeps)."""
+    data = dict(data)
+    kind = data.pop("kind", "metric")
+    for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
+        data[fname] = tuple(data.get(fname) or ())
+    if kind == "composite":
+        return CompositeAlarm(**data)
+    if "metrics" in data:
+        queries = []
+        for q in data.pop("metrics"):
+            ms = q.get("metric_stat")
+            stat = None
+            if ms is not None:
+                stat = MetricRequest(ms["namespace"], ms["name"], dict(ms.get("dimensions") or {}),
+                                     ms.get("stat", "Sum"), ms.get("period", 60), ms.get("unit"))
+            queries.append(MetricDataQuery(q["id"], metric_stat=stat, expression=q.get("expression"),
+                                           label=q.get("label"), return_data=q.get("return_data", True),
+                                           period=q.get("period")))
+        data["metrics"] = tuple(queries)
+    return MetricAlarm(**data)
+
+
+# ---------------------------------------------------------------------- one evaluation
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the datapoints of one evaluation range decide.
+
+    ``state`` is None when the alarm keeps its current state (``ignore``).
+    ``evaluated`` are (index in the range, value or None for a filled missing
+    datapoint, breaching) for the N datapoints evaluated, oldest first.
+    """
+
+    state: str | None
+    evaluated: tuple[tuple[int, float | None, bool], ...]
+    breaching: int
+    filled: int
+
+
+def decide(values: Sequence[float | None], alarm: MetricAlarm) -> Decision:
+    """Apply M out of N and ``treat_missing_data`` to one evaluation range (oldest first; None = missing)."""
+    n, m = alarm.evaluation_periods, alarm.m
+    test = COMPARISON_OPERATORS[alarm.comparison_operator][0]
+    threshold = float(alarm.threshold)
+    real = [(i, v, test(v, threshold)) for i, v in enumerate(values) if v is not None]
+    if len(real) >= n:
+        evaluated = tuple(real[-n:])
+        breaching = sum(1 for *_, b in evaluated if b)
+        return Decision(ALARM if breaching >= m else OK, evaluated, breaching, 0)
+    # Too few real datapoints: all of them count, and missing ones fill up to N.
+    fills = n - len(real)
+    missing_idx = [i for i, v in enumerate(values) if v is None][-fills:] if fills else []
+    real_breaching = sum(1 for *_, b in real if b)
+    treat = alarm.treat_missing_data
+    if treat in ("breaching", "notBreaching"):
+        as_breaching = treat == "breaching"
+        evaluated = tuple(sorted(real + [(i, None, as_breaching) for i in missing_idx]))
+        breaching = real_breaching + (fills if as_breaching else 0)
+        return Decision(ALARM if breaching >= m else OK, evaluated, breaching, fills)
+    # missing / ignore: filled datapoints are not considered at all.
+    if not real:
+        return Decision(INSUFFICIENT_DATA if treat == "missing" else None, (), 0, fills)
+    state = ALARM if real_breaching >= min(m, len(real)) else OK
+    if treat == "ignore" and state == ALARM:
+        # Missing data must not move an `ignore` alarm into ALARM: keep the state.
+        state = None
+    return Decision(state, tuple(real), real_breaching, fills)
+
+
+def _fmt_value(v: float) -> str:
+    return repr(float(v))
+
+
+def _fmt_ts(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%d/%m/%y %H:%M:%S")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def explain(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int], previous: str,
+            at_ms: int) -> tuple[str, dict[str, Any]]:
+    """CloudWatch-style reason and reason data for a decision that sets a state."""
+    state = decision.state
+    words = COMPARISON_OPERATORS[alarm.comparison_operator][1]
+    threshold = float(alarm.threshold)
+    n = alarm.evaluation_periods
+    real = [(i, v, b) for i, v, b in decision.evaluated if v is not None]
+    evaluated_points = [
+        {"timestamp": _iso(timestamps[i]), **({"value": v} if v is not None else {})}
+        for i, v, _ in reversed(decision.evaluated)
+    ]
+    reason_data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": _iso(at_ms),
+        "startDate": _iso(timestamps[decision.evaluated[0][0]] if decision.evaluated else timestamps[0]),
+        "period": alarm.period,
+        "recentDatapoints": [v for _, v, _ in real],
+        "threshold": threshold,
+        "evaluatedDatapoints": evaluated_points,
+    }
+    if alarm.statistic and not alarm.metrics:
+        key = "extendedStatistic" if alarm.statistic.startswith("p") else "statistic"
+        reason_data[key] = alarm.statistic
+    if alarm.unit:
+        reason_data["unit"] = alarm.unit
+    if state == INSUFFICIENT_DATA:
+        count = len(timestamps)
+        return f"Insufficient Data: {_plural(count, 'datapoint')} {'was' if count == 1 else 'were'} unknown.", reason_data
+    breaching_wanted = state == ALARM
+    treated = "Breaching" if alarm.treat_missing_data == "breaching" else "NonBreaching"
+    if not real:
+        reason = (f"Threshold Crossed: no datapoints were received for {_plural(decision.filled, 'period')} and "
+                  f"{decision.filled} missing datapoint{'' if decision.filled == 1 else 's'} "
+                  f"{'was' if decision.filled == 1 else 'were'} treated as [{treated}].")
+        return reason, reason_data
+    chosen = [(i, v) for i, v, b in reversed(real) if b == breaching_wanted]
+    shown = ", ".join(f"{_fmt_value(v)} ({_fmt_ts(timestamps[i])})" for i, v in chosen)
+    out_of = n if decision.filled == 0 or alarm.treat_missing_data in ("breaching", "notBreaching") else len(real)
+    verb = "was" if len(chosen) == 1 else "were"
+    negation = "" if breaching_wanted else "not "
+    minimum = alarm.m if breaching_wanted else n - alarm.m + 1
+    reason = (f"Threshold Crossed: {len(chosen)} out of the last {out_of} datapoints [{shown}] {verb} {negation}"
+              f"{words} the threshold ({_fmt_value(threshold)}) (minimum {_plural(minimum, 'datapoint')} for "
+              f"{previous} -> {state} transition).")
+    if decision.filled and alarm.treat_missing_data in ("breaching", "notBreaching"):
+        reason = reason[:-1] + (f" {decision.filled} missing datapoint{'' if decision.filled == 1 else 's'} "
+                                f"{'was' if decision.filled == 1 else 'were'} treated as [{treated}].")
+    return reason, reason_data
+
+
+def evaluation_window(alarm: MetricAlarm, at_ms: int) -> tuple[int, int, int]:
+    """(start_ms, end_ms, periods) of the evaluation range: N + 2 complete periods ending at or before ``at_ms``."""
+    period_ms = alarm.period * 1000
+    end = at_ms // period_ms * period_ms
+    periods = alarm.evaluation_periods + 2
+    return end - periods * period_ms, end, periods
+
+
+# ---------------------------------------------------------------------- the engine
+
+
+class Notifier(Protocol):
+    def publish(self, topic: str, notification: Any) -> Any: ...
+
+
+@dataclass
+class EvaluationResult:
+    name: str
+    kind: str
+    state: str
+    previous: str
+    changed: bool
+    reason: str
+    priority: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "state": self.state, "previous_state": self.previous,
+                "changed": self.changed, "reason": self.reason, "priority": self.priority}
+
+
+class AlarmEngine:
+    """Evaluates every alarm against the telemetry store and runs actions on state changes.
+
+    ``definitions`` returns the current alarms (plan + plan file + stored ones);
+    it is called once per cycle so ``alarms put`` takes effect without a restart.
+    ``notifier.publish(topic, AlarmNotification)`` delivers topic actions;
+    ``remediation`` runs ``remediation:NAME`` actions. A failing action is
+    recorded in the history and never stops the cycle.
+    """
+
+    def __init__(self, store: TelemetryStore, alarm_store: Any, *, definitions: Callable[[], Sequence[Alarm]],
+                 notifier: Notifier | None = None, remediation: Any = None, dashboard_url: str | None = None,
+                 clock: Callable[[], float] = time.time, log: Any = None) -> None:
+        self.store = store
+        self.alarm_store = alarm_store
+        self.definitions = definitions
+        self.notifier = notifier
+        self.remediation = remediation
+        self.dashboard_url = dashboard_url
+        self._clock = clock
+        self._log = log
+        self._lock = threading.Lock()
+
+    def alarms(self) -> dict[str, Alarm]:
+        found = {a.name: a for a in self.definitions()}
+        rules = {a.name: a.parsed.references for a in found.values() if isinstance(a, CompositeAlarm)}
+        composite.check_cycles(rules)
+        return found
+
+    # -- one cycle
+
+    def evaluate(self, at_ms: int | None = None) -> list[EvaluationResult]:
+        """One evaluation cycle at ``at_ms`` (default now): metric alarms, then composites in dependency order."""
+        at_ms = int(self._clock() * 1000) if at_ms is None else int(at_ms)
+        with self._lock:
+            alarms = self.alarms()
+            states = self.alarm_store.states()
+            metric_alarms = [a for a in alarms.values() if isinstance(a, MetricAlarm)]
+            ranges = self._fetch(metric_alarms, at_ms)
+            results: list[EvaluationResult] = []
+            current = {name: s["state"] for name, s in states.items()}
+            for alarm in metric_alarms:
+                timestamps, values = ranges[alarm.name]
+                previous = current.get(alarm.name, INSUFFICIENT_DATA)
+                if isinstance(values, Exception):
+                    # A broken math expression: INSUFFICIENT_DATA with the error as reason.
+                    decision_state = INSUFFICIENT_DATA
+                    reason, data = f"Evaluation error: {values}", {"version": "1.0", "error": str(values)}
+                else:
+                    decision = decide(values, alarm)
+                    decision_state = decision.state if decision.state is not None else previous
+                    if decision.state is not None and decision.state != previous:
+                        reason, data = explain(decision, alarm, timestamps, previous, at_ms)
+                    else:
+                        reason, data = "", {}
+                results.append(self._settle(alarm, previous, decision_state, reason, data, at_ms, states))
+                current[alarm.name] = decision_state
+            for name in _composite_order(alarms):
+                alarm = alarms[name]
+                previous = current.get(name, INSUFFICIENT_DATA)
+                value = alarm.parsed.evaluate(current)
+                new = ALARM if value else OK
+                reason, data = ("", {}) if new == previous else _composite_reason(alarm, current, states, new, at_ms)
+                results.append(self._settle(alarm, previous, new, reason, data, at_ms, states))
+                current[name] = new
+            return results
+
+    def _settle(self, alarm: Alarm, previous: str, new: str, reason: str, data: dict, at_ms: int,
+                states: Mapping[str, Mapping[str, Any]]) -> EvaluationResult:
+        known = alarm.name in states
+        if new == previous and known:
+            return EvaluationResult(alarm.name, alarm.kind, new, previous, False, states[alarm.name]["reason"],
+                                    alarm.priority)
+        if new == previous:
+            # First evaluation confirms the initial INSUFFICIENT_DATA; record it without actions.
+            reason = reason or "Unchecked: Initial alarm creation"
+            self.alarm_store.set_state(alarm.name, new, reason, data, at_ms, previous=None)
+            return EvaluationResult(alarm.name, alarm.kind, new, previous, False, reason, alarm.priority)
+        self.transition(alarm, previous, new, reason, data, at_ms)
+        return EvaluationResult(alarm.name, alarm.kind, new, previous, True, reason, alarm.priority)
+
+    def transition(self, alarm: Alarm, previous: str, new: str, reason: str, data: Mapping[str, Any],
+                   at_ms: int) -> None:
+        """Record a state change and run the actions for the new state."""
+        self.alarm_store.set_state(alarm.name, new, reason, dict(data), at_ms, previous=previous)
+        if not alarm.actions_enabled:
+            return
+        actions = {ALARM: alarm.alarm_actions, OK: alarm.ok_actions,
+                   INSUFFICIENT_DATA: alarm.insufficient_data_actions}[new]
+        for action in actions:
+            self._run_action(action, alarm, previous, new, reason, data, at_ms)
+
+    def set_state(self, name: str, state: str, reason: str, reason_data: Mapping[str, Any] | None = None,
+                  at_ms: int | None = None) -> None:
+        """SetAlarmState: change the state now (with actions); the next evaluation may change it back."""
+        if state not in STATES:
+            raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError("reason is required")
+        with self._lock:
+            alarm = self.alarms().get(name)
+            if alarm is None:
+                raise KeyError(name)
+            at_ms = int(self._clock() * 1000) if at_ms is None else at_ms
+            previous = self.alarm_store.states().get(name, {}).get("state", INSUFFICIENT_DATA)
+            if previous == state:
+                self.alarm_store.set_state(name, state, reason, dict(reason_data or {}), at_ms, previous=None)
+                return
+            self.transition(alarm, previous, state, reason, dict(reason_data or {}), at_ms)
+
+    # -- definitions and their states (what `alarms list`, `put`, `delete` show and change)
+
+    def describe(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Every alarm with its current state, like DescribeAlarms; sorted by name."""
+        alarms = self.alarms()
+        stored = {a.name for a in self.alarm_store.definitions()}
+        states = self.alarm_store.states()
+        out = []
+        for name in sorted(alarms):
+            alarm = alarms[name]
+            current = states.get(name, {"state": INSUFFICIENT_DATA, "reason": "Unchecked: Initial alarm creation",
+                                        "reason_data": {}, "updated_ms": None})
+            if state is not None and current["state"] != state:
+                continue
+            out.append({"name": name, "kind": alarm.kind, "priority": alarm.priority,
+                        "state": current["state"], "reason": current["reason"],
+                        "reason_data": current["reason_data"],
+                        "updated": _iso(current["updated_ms"]) if current["updated_ms"] is not None else None,
+                        "source": "stored" if name in stored else "plan", "definition": alarm.to_dict()})
+        return out
+
+    def put(self, alarm: Alarm) -> bool:
+        """Store ``alarm`` (PutMetricAlarm / PutCompositeAlarm); True when it replaced a stored one.
+
+        A composite's rule must name existing alarms and must not close a cycle.
+        """
+        alarms = self.alarms()
+        alarms[alarm.name] = alarm
+        check_references(alarms.values())
+        return self.alarm_store.put(alarm)
+
+    def delete(self, name: str) -> bool:
+        """Delete a stored alarm; ValueError for one the plan declares; False when unknown."""
+        stored = {a.name for a in self.alarm_store.definitions()}
+        if name not in stored:
+            if name in self.alarms():
+                raise ValueError(f"alarm {name!r} is declared in the monitoring plan; override or remove it in a"
+                                 " plan file (--plan FILE) instead")
+            return False
+        users = [a.name for a in self.alarms().values()
+                 if isinstance(a, CompositeAlarm) and name in a.parsed.references]
+        if users:
+            raise ValueError(f"alarm {name!r} is used by composite alarm(s) {', '.join(sorted(users))}; "
+                             "change or delete those first")
+        deleted = self.alarm_store.delete(name)
+        # A plan alarm of the same name takes over again: it starts fresh.
+        return deleted
+
+    def history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
+        if name not in self.alarms() and not self.alarm_store.history(name, limit=1):
+            raise KeyError(name)
+        out = self.alarm_store.history(name, limit=limit)
+        for item in out:
+            item["timestamp"] = _iso(item["timestamp_ms"])
+        return out
+
+    # -- actions
+
+    def _run_action(self, action: str, alarm: Alarm, previous: str, new: str, reason: str,
+                    data: Mapping[str, Any], at_ms: int) -> None:
+        kind, target = parse_action(action)
+        try:
+            if kind == "remediation":
+                if self.remediation is None:
+                    raise RuntimeError("no remediation registry is configured")
+                result = self.remediation.run(target, alarm=alarm.name, state=new, previous_state=previous,
+                                              reason=reason, at_ms=at_ms)
+            else:
+                if self.notifier is None:
+                    raise RuntimeError("no notifier is configured")
+                result = self.notifier.publish(target, self._notification(alarm, previous, new, reason, data, at_ms))
+            outcome = {"action": action, "kind": kind, "target": target, "ok": True,
+                       "result": result if isinstance(result, (dict, list, str, int, float, type(None))) else str(result)}
+        except Exception as exc:  # noqa: BLE001 - one failing action must not stop the others
+            outcome = {"action": action, "kind": kind, "target": target, "ok": False,
+                       "error": f"{type(exc).__name__}: {exc}"}
+            if self._log is not None:
+                self._log.warning("Alarm action failed", alarm=alarm.name, action=action,
+                                  error_type=type(exc).__name__)
+        summary = (f"{'Successfully executed' if outcome['ok'] else 'Failed to execute'} action {action}"
+                   f" ({previous} -> {new})")
+        self.alarm_store.add_history(alarm.name, "Action", summary, outcome, at_ms)
+
+    def _notification(self, alarm: Alarm, previous: str, new: str, reason: str, data: Mapping[str, Any],
+                      at_ms: int) -> Any:
+        from whispersync.monitoring.notify import AlarmNotification
+
+        trigger = None
+        if isinstance(alarm, MetricAlarm):
+            trigger = {"Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
+                       "DatapointsToAlarm": alarm.m, "ComparisonOperator": alarm.comparison_operator,
+                       "Threshold": float(alarm.threshold), "TreatMissingData": alarm.treat_missing_data}
+            if not alarm.metrics:
+                trigger.update(MetricName=alarm.metric_name, Namespace=alarm.namespace, Statistic=alarm.statistic,
+                               Dimensions=[{"name": k, "value": v} for k, v in sorted(alarm.dimensions.items())])
+        return AlarmNotification(
+            alarm_name=alarm.name,
+            description=alarm.description or None,
+            priority=alarm.priority,
+            old_state=previous,
+            new_state=new,
+            reason=reason,
+            reason_data=dict(data),
+            timestamp=at_ms / 1000,
+            dashboard_url=self.dashboard_url,
+            trigger=trigger,
+        )
+
+    # -- metric reads
+
+    def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any]]:
+        """Each alarm's evaluation range as (timestamps, values-or-None), with batched reads.
+
+        Plain metric alarms are read with one query per (period, statistic, unit)
+        over the union of their metrics; math alarms run their own GetMetricData.
+        """
+        out: dict[str, tuple[list[int], Any]] = {}
+        groups: dict[tuple[int, str, str | None], list[MetricAlarm]] = {}
+        for alarm in alarms:
+            if alarm.metrics:
+                continue
+            groups.setdefault((alarm.period, alarm.statistic or "Sum", alarm.unit), []).append(alarm)
+        if groups:
+            self.store.flush()
+            con = self.store.connect()
+            try:
+                for (period, statistic, unit), members in groups.items():
+                    starts = [evaluation_window(a, at_ms) for a in members]
+                    start = min(s for s, _, _ in starts)
+                    end = starts[0][1]
+                    found = _grouped_statistics(con, members, period, statistic, unit, start, end)
+                    for alarm, (a_start, a_end, periods) in zip(members, starts):
+                        points = found.get(_metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions), {})
+                        timestamps = [a_start + k * period * 1000 for k in range(periods)]
+                        out[alarm.name] = (timestamps, [points.get(t) for t in timestamps])
+            finally:
+                con.close()
+        for alarm in alarms:
+            if not alarm.metrics:
+                continue
+            start, end, periods = evaluation_window(alarm, at_ms)
+            timestamps = [start + k * alarm.period * 1000 for k in range(periods)]
+            try:
+                results = get_metric_data(self.store, alarm.metrics, start_ms=start, end_ms=end, now_ms=at_ms)
+                if len(results) != 1:
+                    raise ValueError(f"the expression returned {len(results)} time series; an alarm needs one")
+                points = dict(zip(results[0].timestamps, results[0].values))
+                out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps])
+            except ValueError as exc:
+                out[alarm.name] = (timestamps, exc)
+        return out
+
+
+def check_references(alarms: Iterable[Alarm]) -> None:
+    """ValueError when a composite names an alarm that does not exist, or composites form a cycle."""
+    by_name = {a.name: a for a in alarms}
+    for alarm in by_name.values():
+        if isinstance(alarm, CompositeAlarm):
+            unknown = sorted(alarm.parsed.references - set(by_name))
+            if unknown:
+                raise ValueError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
+    composite.check_cycles({a.name: a.parsed.references for a in by_name.values() if isinstance(a, CompositeAlarm)})
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def parse_action(action: str) -> tuple[str, str]:
+    """``topic:NAME``, an SNS topic ARN, or a bare NAME → ("topic", NAME); ``remediation:NAME`` → ("remediation", NAME)."""
+    if action.startswith("remediation:"):
+        return "remediation", action.split(":", 1)[1]
+    if action.startswith("topic:"):
+        return "topic", action.split(":", 1)[1]
+    if action.startswith("arn:") and ":sns:" in action:
+        return "topic", action.rsplit(":", 1)[1]
+    return "topic", action
+
+
+def _metric_key(namespace: Any, name: Any, dimensions: Mapping[str, str] | None) -> tuple[str, str, str]:
+    return (str(namespace), str(name), dims_key(dimensions))
+
+
+_SIMPLE_SQL = {
+    "Sum": "sum(value)",
+    "Average": "avg(value)",
+    "Minimum": "min(value)",
+    "Maximum": "max(value)",
+    "SampleCount": "CAST(count(value) AS DOUBLE)",
+}
+
+
+def _grouped_statistics(con: Any, alarms: Sequence[MetricAlarm], period: int, statistic: str, unit: str | None,
+                        start: int, end: int) -> dict[tuple[str, str, str], dict[int, float]]:
+    """One statistic per period for many metrics in one query: {(namespace, name, dims): {bucket: value}}.
+
+    Buckets are epoch-aligned, as in ``TelemetryStore.metric_statistics`` with the
+    default origin, and percentiles use the same nearest-rank definition.
+    """
+    keys = {_metric_key(a.namespace, a.metric_name, a.dimensions) for a in alarms}
+    period_ms = period * 1000
+    params: list[Any] = []
+    having = ""
+    if statistic in _SIMPLE_SQL:
+        aggregate = _SIMPLE_SQL[statistic]
+    else:
+        aggregate = ("list_sort(list(value))[CAST(greatest(1, ceil("
+                     "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]")
+        params.append(statistic[1:])
+        having = "HAVING min(value) >= 0"
+    namespaces = sorted({k[0] for k in keys})
+    names = sorted({k[1] for k in keys})
+    where = [
+        "ts >= ?", "ts < ?", "value IS NOT NULL",
+        f"namespace IN ({', '.join('?' * len(namespaces))})",
+        f"name IN ({', '.join('?' * len(names))})",
+    ]
+    params += [start, end, *namespaces, *names]
+    if unit is not None:
+        where.append("coalesce(unit, 'None') = ?")
+        params.append(unit)
+    sql = f"""
+        SELECT namespace, name, dims, ts // {period_ms} * {period_ms} AS bucket, {aggregate}
+        FROM metrics WHERE {' AND '.join(where)}
+        GROUP BY namespace, name, dims, bucket {having}
+    """
+    found: dict[tuple[str, str, str], dict[int, float]] = {}
+    for namespace, name, dims, bucket, value in con.execute(sql, params).fetchall():
+        key = (namespace, name, dims or "")
+        if key in keys and value is not None:
+            found.setdefault(key, {})[int(bucket)] = float(value)
+    return found
+
+
+def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:
+    """Composite alarms, children before parents (cycles were refused already)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        alarm = alarms[name]
+        for ref in sorted(alarm.parsed.references):  # type: ignore[union-attr]
+            if isinstance(alarms.get(ref), CompositeAlarm):
+                visit(ref)
+        order.append(name)
+
+    for name in sorted(alarms):
+        if isinstance(alarms[name], CompositeAlarm):
+            visit(name)
+    return order
+
+
+def _composite_reason(alarm: CompositeAlarm, current: Mapping[str, str],
+                      states: Mapping[str, Mapping[str, Any]], new: str, at_ms: int) -> tuple[str, dict[str, Any]]:
+    triggering = []
+    for wanted, name in alarm.parsed.terms():
+        state = current.get(name, INSUFFICIENT_DATA)
+        if state == wanted:
+            since = states.get(name, {}).get("updated_ms", at_ms)
+            triggering.append({"alarm": name, "state": {"value": state, "timestamp": _iso(int(since))}})
+    if new == ALARM:
+        names = ", ".join(f"{t['alarm']} is {t['state']['value']}" for t in triggering) or "the rule is TRUE"
+        reason = f"The alarm rule {alarm.rule} evaluated to TRUE: {names}."
+    else:
+        reason = f"The alarm rule {alarm.rule} evaluated to FALSE."
+    return reason, {"version": "1.0", "queryDate": _iso(at_ms), "rule": alarm.rule, "triggeringAlarms": triggering}
+
+
+# ---------------------------------------------------------------------- plan files
+
+
+def load_plan_file(path: Path) -> list[Alarm]:
+    """Alarms declared by a user's Python plan file (its ``ALARMS`` sequence).
+
+    The file is plain Python that may import ``whispersync.monitoring.alarms``;
+    an alarm whose name the package plan also declares replaces it.
+    """
+    import runpy
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"plan file {path} does not exist")
+    try:
+        namespace = runpy.run_path(str(path), run_name="whispersync_plan")
+    except Exception as exc:  # noqa: BLE001 - a user's file: report what broke, where
+        raise ValueError(f"plan file {path}: {type(exc).__name__}: {exc}") from exc
+    alarms = namespace.get("ALARMS", ())
+    if not isinstance(alarms, Iterable) or isinstance(alarms, (str, bytes, Mapping)):
+        raise ValueError(f"plan file {path}: ALARMS must be a list of MetricAlarm/CompositeAlarm")
+    out = list(alarms)
+    for a in out:
+        if not isinstance(a, (MetricAlarm, CompositeAlarm)):
+            raise ValueError(f"plan file {path}: ALARMS holds {type(a).__name__}, not an alarm")
+    return out
+
+
+def merge(*layers: Iterable[Alarm]) -> list[Alarm]:
+    """Alarms by name, a later layer replacing an earlier one's alarm of the same name."""
+    merged: dict[str, Alarm] = {}
+    for layer in layers:
+        for alarm in layer:
+            merged[alarm.name] = alarm
+    return list(merged.values())
+
+
+def with_actions(alarm: Alarm, **changes: Any) -> Alarm:
+    """A copy of ``alarm`` with some fields changed (validated again)."""
+    return replace(alarm, **changes)

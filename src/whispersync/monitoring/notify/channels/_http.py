@@ -1,0 +1,66 @@
+"""The one place notification channels make HTTP requests (patch or fake it here).
+
+httpx errors are translated into :class:`TransportError` with messages that
+name the error type and the masked host only: httpx puts the full URL (and so a
+Slack webhook's secret path) into some of its messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .base import TransportError, mask_url
+
+__all__ = ["Response", "post", "raise_for_status"]
+
+#: Seconds; a channel that hangs must not hold the delivery loop for long.
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+USER_AGENT = "WhisperSync-Notifier/1"
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _get_client() -> httpx.Client:
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False,
+                                   headers={"User-Agent": USER_AGENT})
+        return _client
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    text: str
+
+
+def post(url: str, *, content: bytes, headers: dict[str, str] | None = None) -> Response:
+    """POST *content*; network errors become retryable TransportErrors naming only the host."""
+    all_headers = {"Content-Type": "application/json"}
+    all_headers.update(headers or {})
+    try:
+        response = _get_client().post(url, content=content, headers=all_headers)
+    except httpx.TimeoutException as exc:
+        raise TransportError(f"timed out talking to {mask_url(url)} ({type(exc).__name__})") from None
+    except httpx.TransportError as exc:
+        raise TransportError(f"could not reach {mask_url(url)} ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise TransportError(f"request to {mask_url(url)} failed ({type(exc).__name__})") from None
+    return Response(response.status_code, response.text[:500])
+
+
+def raise_for_status(response: Response, url: str, *, service: str, body_hint: Any = None) -> int:
+    """2xx -> the status; 408, 429 and 5xx -> retryable; any other status -> permanent."""
+    status = response.status
+    if 200 <= status < 300:
+        return status
+    detail = body_hint if body_hint is not None else response.text.strip()[:200]
+    message = f"{service} at {mask_url(url)} answered HTTP {status}" + (f": {detail}" if detail else "")
+    retryable = status in (408, 429) or status >= 500
+    raise TransportError(message, permanent=not retryable, http_status=status)

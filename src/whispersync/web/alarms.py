@@ -1,0 +1,133 @@
+"""The alarms over HTTP: the same engine and JSON shapes as `whispersync alarms … --json`.
+
+    GET  /v1/alarms[?state=ALARM]      every alarm with its state
+    GET  /v1/alarms/{name}/history     state changes, actions, configuration updates
+    POST /v1/alarms/evaluate           one evaluation cycle; body {"at": ISO 8601 | epoch ms} optional
+    POST /v1/alarms/{name}/state       SetAlarmState; body {"state", "reason", "reason_data"?}
+    PUT  /v1/alarms                    PutMetricAlarm / PutCompositeAlarm request JSON (or a list)
+    DELETE /v1/alarms/{name}           delete a stored alarm
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from whispersync.app import Runtime
+from whispersync.errors import InputError, NotFound
+from whispersync.monitoring.alarms import STATES
+
+_MAX_BODY = 256 * 1024
+
+
+async def _json_body(request: Request, *, required: bool) -> Any:
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        raise InputError(f"request body is over {_MAX_BODY} bytes")
+    if not body.strip():
+        if required:
+            raise InputError("a JSON body is required")
+        return {}
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"body is not valid JSON: {exc}") from None
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter()
+
+    def engine():
+        if runtime.alarms is None:
+            raise NotFound("alarms are not enabled in this process")
+        return runtime.alarms
+
+    @router.get("/v1/alarms")
+    def list_alarms(state: str | None = None) -> dict:
+        if state is not None and state not in STATES:
+            raise InputError(f"unknown state {state!r}; one of: {', '.join(STATES)}")
+        return {"alarms": engine().describe(state)}
+
+    @router.get("/v1/alarms/{name}/history")
+    def alarm_history(name: str, limit: int = 100) -> dict:
+        try:
+            items = engine().history(name, max(1, min(limit, 1000)))
+        except KeyError:
+            raise NotFound(f"no alarm named {name!r}") from None
+        return {"name": name, "history": items}
+
+    @router.post("/v1/alarms/evaluate")
+    async def evaluate(request: Request) -> dict:
+        payload = await _json_body(request, required=False)
+        if not isinstance(payload, dict) or set(payload) - {"at"}:
+            raise InputError("the body is optional; it may hold only {\"at\": ISO 8601 or epoch ms}")
+        at_ms = None
+        if payload.get("at") is not None:
+            from whispersync.monitoring.metric_query import parse_time
+
+            try:
+                at_ms = parse_time(payload["at"])
+            except ValueError as exc:
+                raise InputError(f"at: {exc}") from None
+        # DuckDB and SQLite block: off the event loop.
+        results = await run_in_threadpool(engine().evaluate, at_ms)
+        return {"alarms": [r.to_dict() for r in results]}
+
+    @router.post("/v1/alarms/{name}/state")
+    async def set_state(name: str, request: Request) -> dict:
+        payload = await _json_body(request, required=True)
+        if not isinstance(payload, dict):
+            raise InputError("the body must be a JSON object {\"state\", \"reason\", \"reason_data\"?}")
+        unknown = set(payload) - {"state", "reason", "reason_data"}
+        if unknown:
+            raise InputError(f"unknown field(s): {', '.join(sorted(unknown))}; allowed: state, reason, reason_data")
+        reason_data = payload.get("reason_data")
+        if reason_data is not None and not isinstance(reason_data, dict):
+            raise InputError("reason_data must be a JSON object")
+
+        def run() -> None:
+            try:
+                engine().set_state(name, payload.get("state"), payload.get("reason"), reason_data)
+            except KeyError:
+                raise NotFound(f"no alarm named {name!r}") from None
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+
+        await run_in_threadpool(run)
+        return {"name": name, "state": payload["state"], "reason": payload["reason"]}
+
+    @router.put("/v1/alarms")
+    async def put_alarms(request: Request) -> dict:
+        from whispersync.monitoring.alarm_input import parse_alarm_requests
+
+        payload = await _json_body(request, required=True)
+        try:
+            alarms = parse_alarm_requests(payload)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+        def run() -> list[dict]:
+            done = []
+            for alarm in alarms:
+                try:
+                    done.append({"name": alarm.name, "kind": alarm.kind, "replaced": engine().put(alarm)})
+                except ValueError as exc:
+                    raise InputError(f"{alarm.name}: {exc}") from None
+            return done
+
+        return {"alarms": await run_in_threadpool(run)}
+
+    @router.delete("/v1/alarms/{name}")
+    def delete_alarm(name: str) -> dict:
+        try:
+            deleted = engine().delete(name)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        if not deleted:
+            raise NotFound(f"no stored alarm named {name!r}")
+        return {"deleted": name}
+
+    return router

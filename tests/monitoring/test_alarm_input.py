@@ -1,0 +1,157 @@
+"""PutMetricAlarm / PutCompositeAlarm request JSON: accepted shapes and errors that name the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from whispersync.monitoring.alarm_input import AlarmInputError, parse_alarm_request, parse_alarm_requests
+from whispersync.monitoring.alarms import CompositeAlarm, MetricAlarm
+
+PUT_METRIC_ALARM = {
+    "AlarmName": "HighErrors",
+    "AlarmDescription": "Worker errors",
+    "ActionsEnabled": True,
+    "OKActions": ["arn:aws:sns:eu-west-1:123456789012:critical"],
+    "AlarmActions": ["arn:aws:sns:eu-west-1:123456789012:critical"],
+    "InsufficientDataActions": [],
+    "MetricName": "Errors",
+    "Namespace": "WhisperSync/Worker",
+    "Statistic": "Sum",
+    "Dimensions": [{"Name": "FunctionName", "Value": "whispersync-worker"}],
+    "Period": 60,
+    "Unit": "Count",
+    "EvaluationPeriods": 3,
+    "DatapointsToAlarm": 2,
+    "Threshold": 5.0,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    "TreatMissingData": "notBreaching",
+    "Tags": [{"Key": "Priority", "Value": "P1"}, {"Key": "team", "Value": "core"}],
+}
+
+
+def _with(**changes):
+    request = copy.deepcopy(PUT_METRIC_ALARM)
+    for key, value in changes.items():
+        if value is ...:
+            request.pop(key, None)
+        else:
+            request[key] = value
+    return request
+
+
+class TestAccepted:
+    def test_it_reads_a_put_metric_alarm_request(self):
+        alarm = parse_alarm_request(PUT_METRIC_ALARM)
+        assert isinstance(alarm, MetricAlarm)
+        assert (alarm.name, alarm.namespace, alarm.metric_name, alarm.statistic, alarm.period) == (
+            "HighErrors", "WhisperSync/Worker", "Errors", "Sum", 60)
+        assert alarm.dimensions == {"FunctionName": "whispersync-worker"}
+        assert (alarm.evaluation_periods, alarm.m, alarm.threshold, alarm.treat_missing_data) == (3, 2, 5.0, "notBreaching")
+        assert alarm.priority == "P1" and alarm.tags == {"Priority": "P1", "team": "core"}
+        assert alarm.alarm_actions == ("arn:aws:sns:eu-west-1:123456789012:critical",)
+
+    def test_it_reads_an_extended_statistic(self):
+        alarm = parse_alarm_request(_with(Statistic=..., ExtendedStatistic="p99.9"))
+        assert alarm.statistic == "p99.9"
+
+    def test_it_reads_a_metric_math_alarm(self):
+        request = _with(Namespace=..., MetricName=..., Statistic=..., Dimensions=..., Period=..., Unit=...,
+                        Metrics=[
+                            {"Id": "errors", "ReturnData": False, "MetricStat": {
+                                "Metric": {"Namespace": "WhisperSync/Worker", "MetricName": "Errors"},
+                                "Period": 300, "Stat": "Sum"}},
+                            {"Id": "calls", "ReturnData": False, "MetricStat": {
+                                "Metric": {"Namespace": "WhisperSync/Worker", "MetricName": "Invocations"},
+                                "Period": 300, "Stat": "Sum"}},
+                            {"Id": "rate", "Expression": "100 * errors / calls", "Label": "Error %", "ReturnData": True},
+                        ])
+        alarm = parse_alarm_request(request)
+        assert alarm.period == 300 and [q.id for q in alarm.metrics] == ["errors", "calls", "rate"]
+
+    def test_it_reads_a_put_composite_alarm_request(self):
+        alarm = parse_alarm_request({"AlarmName": "health", "AlarmRule": 'ALARM("HighErrors") OR ALARM(DLQ)',
+                                     "AlarmActions": ["critical"], "Priority": "P2"})
+        assert isinstance(alarm, CompositeAlarm) and alarm.parsed.references == {"HighErrors", "DLQ"}
+        assert alarm.priority == "P2"
+
+    def test_it_reads_a_list(self):
+        assert [a.name for a in parse_alarm_requests([PUT_METRIC_ALARM, _with(AlarmName="Other")])] == [
+            "HighErrors", "Other"]
+
+
+class TestErrorsNameTheField:
+    @pytest.mark.parametrize("changes, field, message", [
+        ({"Colour": "red"}, "Colour", "unknown field"),
+        ({"AlarmRule": "TRUE"}, "MetricName", "a composite alarm (it has AlarmRule) does not take it"),
+        ({"AlarmName": ...}, "AlarmName", "is required"),
+        ({"AlarmName": "x" * 256}, "AlarmName", "1-255 characters"),
+        ({"AlarmName": "Fehler ü"}, "AlarmName", "ASCII"),
+        ({"EvaluationPeriods": ...}, "EvaluationPeriods", "is required"),
+        ({"EvaluationPeriods": "3"}, "EvaluationPeriods", "must be an integer"),
+        ({"EvaluationPeriods": 0}, "EvaluationPeriods", "at least 1"),
+        ({"DatapointsToAlarm": 4}, "DatapointsToAlarm", "from 1 to evaluation_periods (3)"),
+        ({"Threshold": ...}, "Threshold", "is required"),
+        ({"Threshold": "5"}, "Threshold", "must be a number"),
+        ({"ComparisonOperator": "Above"}, "ComparisonOperator", "must be one of"),
+        ({"ComparisonOperator": "LessThanLowerOrGreaterThanUpperThreshold"}, "ComparisonOperator", "anomaly detection"),
+        ({"TreatMissingData": "zero"}, "TreatMissingData", "must be one of missing"),
+        ({"Period": 45}, "Period", "multiple of 60"),
+        ({"Period": 60, "EvaluationPeriods": 1441, "DatapointsToAlarm": 1}, "EvaluationPeriods", "at most 86400 s"),
+        ({"Statistic": "p99"}, "Statistic", "percentiles go in ExtendedStatistic"),
+        ({"ExtendedStatistic": "p99"}, "Statistic", "exactly one of Statistic and ExtendedStatistic"),
+        ({"Statistic": ..., "ExtendedStatistic": "tm99"}, "ExtendedStatistic", "percentile"),
+        ({"Dimensions": [{"Name": "FunctionName"}]}, "Dimensions[0].Value", "non-empty string"),
+        ({"Dimensions": {"FunctionName": "w"}}, "Dimensions", "must be a list"),
+        ({"AlarmActions": ["a", ""]}, "AlarmActions[1]", "non-empty string"),
+        ({"AlarmActions": ["a"] * 6}, "AlarmActions", "at most 5"),
+        ({"ActionsEnabled": "yes"}, "ActionsEnabled", "true or false"),
+        ({"Unit": "Furlongs"}, "Unit", "standard unit"),
+        ({"Priority": "P0"}, "Priority", "P1, P2, P3, P4"),
+        ({"ThresholdMetricId": "ad1"}, "ThresholdMetricId", "anomaly detection alarms are not supported"),
+        ({"Metrics": [{"Id": "m1", "Expression": "1"}]}, "Namespace", "cannot be combined with Metrics"),
+    ])
+    def test_it_names_the_field(self, changes, field, message):
+        with pytest.raises(AlarmInputError) as info:
+            parse_alarm_request(_with(**changes))
+        assert info.value.field == field
+        assert message in str(info.value)
+        assert str(info.value).startswith(f"{field}: ")
+
+    @pytest.mark.parametrize("metrics, field, message", [
+        ([{"Id": "M1", "Expression": "1", "ReturnData": True}], "Metrics[0].Id", "lowercase"),
+        ([{"Id": "m1", "ReturnData": True}], "Metrics[0]", "exactly one of MetricStat and Expression"),
+        ([{"Id": "m1", "Expression": "1", "Colour": 1}], "Metrics[0].Colour", "unknown field"),
+        ([{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "N"}, "Period": 60, "Stat": "Sum"}}],
+         "Metrics[0].MetricStat.Metric.MetricName", "is required"),
+        ([{"Id": "m1", "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Period": 60, "Stat": "Median"}}],
+         "Metrics[0].MetricStat.Stat", "unknown statistic"),
+        ([{"Id": "m1", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"},
+                                                           "Period": 60, "Stat": "Sum"}}],
+         "Metrics", "exactly one query must have ReturnData true"),
+        ([{"Id": "m1", "ReturnData": False, "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"},
+                                                           "Period": 60, "Stat": "Sum"}},
+          {"Id": "e1", "Expression": "m1 +* 2"}], "Metrics", "e1"),
+    ])
+    def test_math_errors_name_the_query(self, metrics, field, message):
+        request = {"AlarmName": "m", "EvaluationPeriods": 1, "Threshold": 1,
+                   "ComparisonOperator": "GreaterThanThreshold", "Metrics": metrics}
+        with pytest.raises(AlarmInputError) as info:
+            parse_alarm_request(request)
+        assert info.value.field == field and message in str(info.value)
+
+    @pytest.mark.parametrize("request_, field, message", [
+        ({"AlarmName": "c", "AlarmRule": "ALARM(a) AND"}, "AlarmRule", "at position 12"),
+        ({"AlarmName": "c", "AlarmRule": "ALARM(c)"}, "AlarmRule", "refers to itself"),
+        ({"AlarmName": "c", "AlarmRule": "TRUE", "ActionsSuppressor": "x"}, "ActionsSuppressor", "not supported"),
+        ({"AlarmName": "c", "AlarmRule": "TRUE", "Threshold": 1}, "Threshold", "does not take it"),
+    ])
+    def test_composite_errors_name_the_field(self, request_, field, message):
+        with pytest.raises(AlarmInputError) as info:
+            parse_alarm_request(request_)
+        assert info.value.field == field and message in str(info.value)
+
+    def test_an_item_of_a_list_is_numbered(self):
+        with pytest.raises(AlarmInputError, match=r"^\[1\]\.Period: "):
+            parse_alarm_requests([PUT_METRIC_ALARM, _with(Period=7)])

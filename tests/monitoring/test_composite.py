@@ -1,0 +1,89 @@
+"""The composite AlarmRule grammar: functions, operators, precedence, quoting, errors, cycles."""
+
+from __future__ import annotations
+
+import pytest
+
+from whispersync.monitoring.composite import RuleSyntaxError, check_cycles, parse
+
+STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm-1": "ALARM"}
+
+
+class TestEvaluation:
+    @pytest.mark.parametrize("rule, expected", [
+        ("ALARM(a)", True),
+        ("OK(a)", False),
+        ("OK(b)", True),
+        ("INSUFFICIENT_DATA(c)", True),
+        ("TRUE", True),
+        ("FALSE", False),
+        ("NOT ALARM(b)", True),
+        ("NOT NOT ALARM(a)", True),
+        ("ALARM(a) AND OK(b)", True),
+        ("ALARM(a) AND ALARM(b)", False),
+        ("ALARM(b) OR ALARM(a)", True),
+        ("ALARM(b) OR ALARM(c) OR FALSE", False),
+        # NOT binds tighter than AND, AND tighter than OR.
+        ("ALARM(a) OR ALARM(b) AND ALARM(c)", True),
+        ("(ALARM(a) OR ALARM(b)) AND ALARM(c)", False),
+        ("NOT ALARM(a) AND ALARM(a)", False),
+        ("NOT (ALARM(b) AND ALARM(a))", True),
+        ("((ALARM(a)))", True),
+        ("ALARM(a) AND (OK(b) OR (INSUFFICIENT_DATA(c) AND NOT TRUE))", True),
+    ])
+    def test_it_evaluates_rules(self, rule, expected):
+        assert parse(rule).evaluate(STATES) is expected
+
+    def test_names_may_be_quoted_or_not(self):
+        """Double quotes are optional; an unquoted name runs to the ')' and may hold spaces and dashes."""
+        assert parse('ALARM("my alarm-1")').references == {"my alarm-1"}
+        assert parse("ALARM(my alarm-1)").evaluate(STATES)
+        assert parse('ALARM( "a" ) AND OK( b )').references == {"a", "b"}
+
+    def test_an_arn_refers_to_the_alarm_name(self):
+        rule = parse("ALARM(arn:aws:cloudwatch:eu-west-1:123456789012:alarm:SystemDown)")
+        assert rule.references == {"SystemDown"}
+
+    def test_an_unknown_alarm_counts_as_insufficient_data(self):
+        assert parse("INSUFFICIENT_DATA(nobody)").evaluate({})
+
+    def test_the_seed_system_health_rule(self):
+        rule = parse("ALARM(SystemDown) OR ALARM(DLQMessages) OR ALARM(Api5xx)")
+        assert not rule.evaluate({"SystemDown": "OK", "DLQMessages": "OK", "Api5xx": "INSUFFICIENT_DATA"})
+        assert rule.evaluate({"SystemDown": "OK", "DLQMessages": "ALARM", "Api5xx": "OK"})
+
+
+class TestSyntaxErrors:
+    @pytest.mark.parametrize("rule, position, message", [
+        ("", 0, "empty"),
+        ("ALARM(a) AND", 12, "ends where an expression"),
+        ("ALARM(a) OR OR OK(b)", 12, "unexpected 'OR'"),
+        ("ALARM a", 6, "needs an alarm name in parentheses"),
+        ("ALARM(a", 6, "missing ')'"),
+        ("(ALARM(a)", 9, "missing ')' to close the '(' at position 0"),
+        ("ALARM(a))", 8, "unexpected ')'"),
+        ("ALARM()", 6, "needs an alarm name"),
+        ('ALARM("a)', 6, "unterminated quoted alarm name"),
+        ("alarm(a)", 0, "keywords are upper case"),
+        ("WARNING(a)", 0, "unexpected 'WARNING'"),
+        ("ALARM(a) XOR OK(b)", 9, "unexpected 'XOR"),
+        ("TRUEISH", 0, "unexpected 'TRUEI"),
+    ])
+    def test_it_reports_the_position(self, rule, position, message):
+        with pytest.raises(RuleSyntaxError) as info:
+            parse(rule)
+        assert info.value.position == position
+        assert message in str(info.value)
+
+    def test_it_refuses_rules_over_the_length_limit(self):
+        with pytest.raises(RuleSyntaxError, match="longer than 10240"):
+            parse("ALARM(a) OR " * 1000 + "TRUE")
+
+
+class TestCycles:
+    def test_it_names_the_cycle(self):
+        with pytest.raises(ValueError, match="cycle: x -> y -> z -> x"):
+            check_cycles({"x": {"y"}, "y": {"z", "metric"}, "z": {"x"}})
+
+    def test_nesting_without_a_cycle_is_fine(self):
+        check_cycles({"outer": {"inner", "m1"}, "inner": {"m2"}})
