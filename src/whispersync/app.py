@@ -12,6 +12,7 @@ from pathlib import Path
 
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
+from whispersync.errors import ConfigError
 from whispersync.monitoring import plan
 from whispersync.monitoring.alarm_store import AlarmStore
 from whispersync.monitoring.alarms import Alarm, AlarmEngine, load_plan_file, merge
@@ -27,7 +28,6 @@ from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
-from whispersync.errors import ConfigError
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import sys
 
-from whispersync.cli import _serve, _inspect, _logs, _filters, _metrics, _traces, _notifications, _alarms  # noqa: F401, I001 - registers commands, in help order
+from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help order
+    _alarms,
+    _filters,
+    _inspect,
+    _logs,
+    _metrics,
+    _notifications,
+    _serve,
+    _traces,
+)
 from whispersync.cli._common import app, err_console
 from whispersync.errors import WhisperSyncError
 

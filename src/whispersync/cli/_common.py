@@ -24,14 +24,11 @@ logs_app = typer.Typer(help="Search the structured logs.", no_args_is_help=True)
 metrics_app = typer.Typer(help="List and query metrics.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queue.", no_args_is_help=True)
 traces_app = typer.Typer(help="Search traces and show one as a span tree.", no_args_is_help=True)
-app.add_typer(logs_app, name="logs")
-app.add_typer(metrics_app, name="metrics")
-app.add_typer(dlq_app, name="dlq")
-app.add_typer(traces_app, name="traces")
-notifications_app = typer.Typer(help="Alarm notifications: deliveries, attempts, retries.", no_args_is_help=True)
-app.add_typer(notifications_app, name="notifications")
 alarms_app = typer.Typer(help="Alarms: list, history, evaluate, set-state, put, delete.", no_args_is_help=True)
-app.add_typer(alarms_app, name="alarms")
+notifications_app = typer.Typer(help="Alarm notifications: deliveries, attempts, retries.", no_args_is_help=True)
+for sub_app, sub_name in ((logs_app, "logs"), (metrics_app, "metrics"), (traces_app, "traces"), (dlq_app, "dlq"),
+                          (alarms_app, "alarms"), (notifications_app, "notifications")):
+    app.add_typer(sub_app, name=sub_name)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -74,20 +71,13 @@ def parse_since(value: str) -> float:
 
 
 def parse_time(value: str) -> int:
-    """A time as users write it — ISO 8601 (UTC unless it says otherwise) or epoch
-    milliseconds — to epoch milliseconds."""
-    from datetime import datetime, timezone
+    """`--start`/`--end`/`--at`: ISO 8601 (UTC unless it says otherwise) or epoch milliseconds."""
+    from whispersync.monitoring.times import parse_time as parse
 
-    text = value.strip()
-    if re.fullmatch(r"\d{10,16}", text):
-        return int(text)
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return int(when.timestamp() * 1000)
+        return parse(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def self_command() -> str:

@@ -11,8 +11,6 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from whispersync.domain import MemoStatus
-from whispersync.errors import NotFound
 from whispersync.cli._common import (
     JsonOption,
     app,
@@ -22,7 +20,8 @@ from whispersync.cli._common import (
     load_settings,
     print_json,
 )
-
+from whispersync.domain import MemoStatus
+from whispersync.errors import NotFound
 
 
 @app.command()

@@ -14,12 +14,15 @@ from typing import Annotated, Any, Optional
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
-from whispersync.domain import AGENTS, MemoStatus, Transcript
-from whispersync.errors import InputError
-from whispersync.settings import Settings
 from whispersync.cli._common import (
     JsonOption,
     app,
@@ -30,7 +33,9 @@ from whispersync.cli._common import (
     print_json,
     self_command,
 )
-
+from whispersync.domain import AGENTS, MemoStatus, Transcript
+from whispersync.errors import InputError
+from whispersync.settings import Settings
 
 
 @app.command()

@@ -41,7 +41,13 @@ from typing import Any, Protocol, Union
 
 from whispersync.monitoring import composite
 from whispersync.monitoring.metric_query import MetricDataQuery, get_metric_data
-from whispersync.monitoring.store import MetricRequest, TelemetryStore, check_period, check_statistic, dims_key
+from whispersync.monitoring.store import (
+    MetricRequest,
+    TelemetryStore,
+    check_period,
+    check_statistic,
+    dims_key,
+)
 
 __all__ = [
     "ALARM",

@@ -41,6 +41,7 @@ from whispersync.monitoring.store import (
     check_period,
     check_statistic,
 )
+from whispersync.monitoring.times import parse_time
 
 __all__ = [
     "MetricDataQuery",
@@ -258,27 +259,6 @@ class _Plan:
 
 
 # ---------------------------------------------------------------------- JSON requests
-
-
-def parse_time(value: Any, *, numbers_in_seconds: bool = False) -> int:
-    """ISO 8601 (UTC unless it says otherwise) or an epoch number to epoch milliseconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a time")
-    if isinstance(value, (int, float)):
-        return int(value * 1000) if numbers_in_seconds else int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d{10,16}", text):
-            return int(text)
-        try:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return int(when.timestamp() * 1000)
-    raise ValueError(f"{value!r} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds")
 
 
 def parse_request(payload: Any) -> tuple[list[MetricDataQuery], int, int, str, bool]:

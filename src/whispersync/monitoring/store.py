@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import atexit
 import collections
-import math
 import fcntl
+import math
 import os
 import re
 import secrets
@@ -700,7 +700,12 @@ def _metric_series(req: MetricRequest, rows: list[tuple]) -> MetricSeries:
 
 
 def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], float]) -> dict:
-    from whispersync.telemetry._emf import MAX_DIMENSION_KEY, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, Unit
+    from whispersync.telemetry._emf import (
+        MAX_DIMENSION_KEY,
+        MAX_DIMENSION_VALUE,
+        MAX_DIMENSIONS,
+        Unit,
+    )
 
     def bad(reason: str) -> ValueError:
         return ValueError(f"datapoint {index}: {reason}")

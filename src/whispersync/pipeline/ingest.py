@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import orjson
 
 from whispersync.domain import AGENTS, Memo, MemoStatus, Transcript
-from whispersync.errors import EmptyTranscript, NotFound, NotUtf8, TranscriptTooLarge, UnknownAgent
+from whispersync.errors import (
+    EmptyTranscript,
+    NotFound,
+    NotUtf8,
+    TranscriptTooLarge,
+    UnknownAgent,
+)
 from whispersync.pipeline.blobs import BlobStore
 from whispersync.pipeline.queue import Queue
 from whispersync.pipeline.records import RecordStore

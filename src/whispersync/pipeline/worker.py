@@ -19,7 +19,7 @@ import orjson
 
 from whispersync.agents import Agent, AgentInput, Router, Voice, reply_text
 from whispersync.domain import AgentResult, Memo, MemoStatus
-from whispersync.errors import NotFound, ProcessingError
+from whispersync.errors import NotFound
 from whispersync.pipeline.blobs import BlobStore
 from whispersync.pipeline.queue import Message, Queue
 from whispersync.pipeline.records import RecordStore

@@ -13,7 +13,6 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 import orjson
 
-
 STREAMS = ("logs", "metrics", "spans")
 
 

@@ -10,31 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError, NotFound
 from whispersync.monitoring.alarms import STATES
-
-_MAX_BODY = 256 * 1024
-
-
-async def _json_body(request: Request, *, required: bool) -> Any:
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        raise InputError(f"request body is over {_MAX_BODY} bytes")
-    if not body.strip():
-        if required:
-            raise InputError("a JSON body is required")
-        return {}
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"body is not valid JSON: {exc}") from None
+from whispersync.monitoring.times import parse_time
+from whispersync.web._json import read_json
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -61,13 +44,11 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/v1/alarms/evaluate")
     async def evaluate(request: Request) -> dict:
-        payload = await _json_body(request, required=False)
+        payload = await read_json(request, required=False)
         if not isinstance(payload, dict) or set(payload) - {"at"}:
             raise InputError("the body is optional; it may hold only {\"at\": ISO 8601 or epoch ms}")
         at_ms = None
         if payload.get("at") is not None:
-            from whispersync.monitoring.metric_query import parse_time
-
             try:
                 at_ms = parse_time(payload["at"])
             except ValueError as exc:
@@ -78,7 +59,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/v1/alarms/{name}/state")
     async def set_state(name: str, request: Request) -> dict:
-        payload = await _json_body(request, required=True)
+        payload = await read_json(request, required=True)
         if not isinstance(payload, dict):
             raise InputError("the body must be a JSON object {\"state\", \"reason\", \"reason_data\"?}")
         unknown = set(payload) - {"state", "reason", "reason_data"}
@@ -103,7 +84,7 @@ def build_router(runtime: Runtime) -> APIRouter:
     async def put_alarms(request: Request) -> dict:
         from whispersync.monitoring.alarm_input import parse_alarm_requests
 
-        payload = await _json_body(request, required=True)
+        payload = await read_json(request, required=True)
         try:
             alarms = parse_alarm_requests(payload)
         except ValueError as exc:

@@ -17,11 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from whispersync.app import Runtime
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import InputError, NotFound, WhisperSyncError
+from whispersync.monitoring.plan import API_5XX_METRIC
 from whispersync.pipeline.ingest import decode_transcript
-from whispersync.web import logs, metrics
-from whispersync.web.traces import build_router as build_traces_router
-from whispersync.web.notifications import build_router as build_notifications_router
-from whispersync.web.alarms import build_router as build_alarms_router
+from whispersync.web import alarms, logs, metrics, notifications, traces
 
 _JSON_FIELDS = {"text", "agent", "title", "recorded_at"}
 
@@ -75,8 +73,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(title="WhisperSync", version="0.1.0")
 
     # The plan's Api5xx alarm watches this count: one datapoint per 5xx response.
-    from whispersync.monitoring.plan import API_5XX_METRIC
-
     def count_5xx() -> None:
         namespace, name, dimensions = API_5XX_METRIC
         runtime.telemetry.metrics.put(namespace, name, 1, unit="Count", dimensions=dimensions)
@@ -109,11 +105,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             return _error(404, "not_found", str(exc))
         return _error(500, "internal_error", f"{type(exc).__name__}")
 
-    app.include_router(build_traces_router(runtime))
-    app.include_router(build_notifications_router(runtime))
-    app.include_router(build_alarms_router(runtime))
-    app.include_router(metrics.build_router(runtime))
-    app.include_router(logs.build_router(runtime))
+    for area in (logs, metrics, traces, alarms, notifications):
+        app.include_router(area.build_router(runtime))
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -8,10 +8,8 @@ parse is a 400 ``{"error": {"code": "bad_query", "message", "position"}}``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.monitoring.insights import InsightsQueryError, run_query, saved_query
+from whispersync.monitoring.times import parse_time
+from whispersync.web._json import read_json
 
 _MAX_BODY = 256 * 1024
 
@@ -28,13 +28,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/v1/logs/query")
     async def query_logs(request: Request):
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            raise InputError(f"request body is over {_MAX_BODY} bytes")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"body is not valid JSON: {exc}") from None
+        payload = await read_json(request, max_bytes=_MAX_BODY)
         if not isinstance(payload, dict):
             raise InputError("body must be a JSON object with a 'query' or 'saved' field")
         unknown = set(payload) - {"query", "start", "end", "saved"}
@@ -63,18 +57,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 def _time(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return int(when.timestamp() * 1000)
-    raise InputError(f"'{name}' must be ISO 8601 or epoch milliseconds, got {value!r}")
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InputError(f"'{name}': {exc}") from None

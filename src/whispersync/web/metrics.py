@@ -8,13 +8,13 @@ Takes our shape or GetMetricData's own field names (see
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.monitoring.metric_query import get_metric_data, parse_request
+from whispersync.web._json import read_json
 
 _MAX_BODY = 1024 * 1024
 
@@ -24,13 +24,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.post("/v1/metrics/query")
     async def query_metrics(request: Request) -> dict:
-        body = await request.body()
-        if len(body) > _MAX_BODY:
-            raise InputError(f"request body is over {_MAX_BODY} bytes")
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"body is not valid JSON: {exc}") from None
+        payload = await read_json(request, max_bytes=_MAX_BODY)
 
         def run() -> dict:
             try:
