@@ -6,7 +6,7 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +35,11 @@ QUEUE_NAME = "transcripts"
 DLQ_NAME = "transcripts-dlq"
 
 
-def open_store(settings: Settings, *, log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = ()) -> TelemetryStore:
-    """The telemetry store alone, for commands that only read it."""
-    return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days, log_listeners=log_listeners)
+def open_store(settings: Settings) -> TelemetryStore:
+    """The telemetry store. The plan's metric filters run on its writer thread (off the hot
+    path) for every log line written through it: the pipeline's and `logs import`'s."""
+    return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
+                          log_listeners=[MetricFilterListener(plan.METRIC_FILTERS)])
 
 
 @dataclass
@@ -132,8 +134,7 @@ def build_alarm_engine(settings: Settings, store: TelemetryStore, telemetry: Tel
 def build_runtime(settings: Settings) -> Runtime:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
-    # The plan's metric filters run on the store's writer thread, off the hot path.
-    store = open_store(settings, log_listeners=[MetricFilterListener(plan.METRIC_FILTERS)])
+    store = open_store(settings)
     sink = store if settings.telemetry else NullSink()
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker = SqliteQueueBroker(settings.queue_db)

@@ -78,10 +78,19 @@ class FilterPattern:
         return self._matcher(message, record)
 
     def match_record(self, record: Mapping[str, Any]) -> Match | None:
-        """Match a log record (a dict) as CloudWatch would match its JSON line."""
+        """Match a log record (a dict) as CloudWatch would match its JSON line.
+
+        An imported CloudWatch event keeps its original line in ``@message``: text
+        patterns match that line, JSON patterns the fields parsed from it.
+        """
         if self.kind == "json":
+            if "@message" in record:
+                record = {k: v for k, v in record.items() if k not in ("@message", "@timestamp")}
             return self._matcher("", record)
-        return self._matcher(orjson.dumps(record, default=str).decode(), record)
+        line = record.get("@message")
+        if not isinstance(line, str):
+            line = orjson.dumps(record, default=str).decode()
+        return self._matcher(line, record)
 
     def __repr__(self) -> str:
         return f"FilterPattern({self.text!r})"
@@ -744,7 +753,7 @@ class MetricFilterListener:
 
 
 def _timestamp_ms(record: Mapping[str, Any]) -> int | None:
-    ts = record.get("timestamp")
+    ts = record.get("@timestamp", record.get("timestamp"))  # an imported event's own time first
     if isinstance(ts, (int, float)) and not isinstance(ts, bool):
         return int(ts)
     if isinstance(ts, str):
