@@ -76,19 +76,20 @@ def generate(n: int, start_ms: int, seed: int = 7) -> list[bytes]:
     return lines
 
 
+# The fair peer: the same stored layout at its best, typed columns included (the
+# promoted fields of _schema.PROMOTED_LOG_FIELDS); only `@message like` reads `raw`.
 HAND_SQL = {
     "error_analysis": """
-        SELECT raw->>'$.error_type' AS error_type, raw->>'$.agent_type' AS agent_type, count(*) AS n
-        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND raw LIKE '%ERROR%'
+        SELECT error_type, agent_type, count(*) AS n
+        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND contains(raw, 'ERROR')
         GROUP BY 1, 2 ORDER BY n DESC, 1, 2""",
     "performance_analysis": """
-        SELECT raw->>'$.agent_type' AS agent_type, avg(CAST(raw->>'$.duration_ms' AS DOUBLE)),
-               max(CAST(raw->>'$.duration_ms' AS DOUBLE)), min(CAST(raw->>'$.duration_ms' AS DOUBLE))
-        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND raw LIKE '%Processing successful%'
+        SELECT agent_type, avg(duration_ms__num), max(duration_ms__num), min(duration_ms__num)
+        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND contains(raw, 'Processing successful')
         GROUP BY 1 ORDER BY 1""",
     "user_activity": """
-        SELECT time_bucket(INTERVAL 5 MINUTE, ts) AS time_bucket, raw->>'$.agent_type' AS agent_type, count(*)
-        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND raw LIKE '%Processing transcript%'
+        SELECT time_bucket(INTERVAL 5 MINUTE, ts) AS time_bucket, agent_type, count(*)
+        FROM read_parquet({files}) WHERE ts BETWEEN {lo} AND {hi} AND contains(raw, 'Processing transcript')
         GROUP BY 1, 2 ORDER BY 1 DESC, 2""",
 }
 

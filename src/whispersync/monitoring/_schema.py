@@ -8,7 +8,11 @@ cannot tell (and must not care) whether a record has been compacted yet.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+
+import duckdb
 
 Column = tuple[str, str, str]
 
@@ -38,6 +42,32 @@ _DIMS = (
     " lambda e: e.key || '=' || e.value)), ','), '')"
 )
 
+# JSON fields of our own log records promoted to typed columns, so Logs Insights
+# queries naming them do not read (and decompress) the whole `raw` line. These are
+# the fields the seed's saved queries filter and group on (agent_type, error_type,
+# duration_ms: monitoring plan §3, insights/saved.py); keep the list short, since
+# every promoted field costs columns in every log file. name → numeric?
+# Each field f gets columns exactly as `raw->>'$.f'` would give it, so answers do
+# not change (insights/_compiler.py maps the field name to them):
+#   f          VARCHAR  `j->>'$.f'`: the value as text (strings unquoted)
+#   f__text    BOOLEAN  whether the JSON value is a string, so a result column can
+#                       give back the JSON value (number stays number, "12" stays text)
+#   f__num     DOUBLE   numeric fields only: try_cast(f AS DOUBLE), what comparing
+#                       with a number, sum/avg/min/max and sort use
+PROMOTED_LOG_FIELDS: dict[str, bool] = {"agent_type": False, "error_type": False, "duration_ms": True}
+
+
+def _promoted_columns() -> list[Column]:
+    columns: list[Column] = []
+    for name, numeric in PROMOTED_LOG_FIELDS.items():
+        path = f"'$.{name}'"
+        columns.append((name, "VARCHAR", f"j->>{path}"))
+        columns.append((f"{name}__text", "BOOLEAN", f"json_type(j->{path}) = 'VARCHAR'"))
+        if numeric:
+            columns.append((f"{name}__num", "DOUBLE", f"try_cast(j->>{path} AS DOUBLE)"))
+    return columns
+
+
 SCHEMAS: dict[str, list[Column]] = {
     "logs": [
         ("ts", "TIMESTAMP", _LOG_EVENT_TS),
@@ -53,6 +83,7 @@ SCHEMAS: dict[str, list[Column]] = {
         # and each line's size, so bytesScanned does not have to read `raw`.
         ("raw_message", "VARCHAR", "j->>'@message'"),
         ("bytes", "INTEGER", "strlen(CAST(j AS VARCHAR))"),
+        *_promoted_columns(),
     ],
     "metrics": [
         ("ts", "BIGINT", _METRIC_TS),  # epoch milliseconds
@@ -84,6 +115,9 @@ SCHEMAS: dict[str, list[Column]] = {
 }
 
 
+_ALL_COLUMNS = frozenset(name for columns in SCHEMAS.values() for name, _, _ in columns)
+
+
 def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
@@ -103,9 +137,71 @@ def from_jsonl(stream: str, paths: Sequence[str]) -> str:
 
 
 def from_parquet(stream: str, paths: Sequence[str]) -> str:
-    cols = ", ".join(f"CAST({name} AS {typ}) AS {name}" for name, typ, _ in SCHEMAS[stream])
-    # union_by_name: files written by an older schema still read (missing columns NULL).
-    return f"SELECT {cols} FROM read_parquet({_file_list(paths)}, union_by_name = true)"
+    """SELECT of the typed columns over Parquet files, whatever schema wrote them.
+
+    Files written before a column existed lack it: the column is computed from the
+    file's ``raw`` line as the JSONL half computes it (NULL for a stream without
+    ``raw``), so such files give the same answers. Files are grouped by the columns
+    they hold; files of the current schema are read as they are.
+    """
+    schema = SCHEMAS[stream]
+    groups: dict[frozenset[str], list[str]] = {}
+    for path in paths:
+        groups.setdefault(_parquet_columns(path), []).append(path)
+    has_raw = any(name == "raw" for name, _, _ in schema)
+    parts = []
+    for present, files in groups.items():
+        source = f"read_parquet({_file_list(files)}, union_by_name = true)"
+        cols = []
+        for name, typ, expr in schema:
+            if name in present:
+                value = name
+            elif has_raw and "raw" in present:
+                value = expr  # over j, the stored line parsed again (below)
+            else:
+                value = "NULL"
+            cols.append(f"CAST({value} AS {typ}) AS {name}")
+        if has_raw and "raw" in present and not present >= {name for name, _, _ in schema}:
+            source = f"(SELECT *, CAST(raw AS JSON) AS j FROM {source})"
+        # union_by_name: files of one group share their columns, not necessarily their order.
+        parts.append(f"SELECT {', '.join(cols)} FROM {source}")
+    return " UNION ALL ".join(parts) if parts else empty(stream)
+
+
+_COLUMNS_CACHE: dict[str, tuple[tuple[int, int, int], frozenset[str]]] = {}
+_COLUMNS_LOCK = threading.Lock()
+_COLUMNS_DB: duckdb.DuckDBPyConnection | None = None
+
+
+def _parquet_columns(path: str) -> frozenset[str]:
+    """The column names in a Parquet file's footer; cached while the file is unchanged.
+
+    A file that cannot be read is assumed current: the query itself then fails
+    (``duckdb.IOException``) and its caller lists the files again.
+    """
+    global _COLUMNS_DB
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _ALL_COLUMNS
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _COLUMNS_LOCK:
+        hit = _COLUMNS_CACHE.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        if _COLUMNS_DB is None:
+            _COLUMNS_DB = duckdb.connect(":memory:")
+        try:
+            rows = _COLUMNS_DB.execute(
+                "SELECT name FROM parquet_schema(?) WHERE num_children IS NULL OR num_children = 0", [path]
+            ).fetchall()
+        except duckdb.Error:
+            return _ALL_COLUMNS
+        columns = frozenset(name for (name,) in rows)
+        if len(_COLUMNS_CACHE) > 10_000:
+            _COLUMNS_CACHE.clear()
+        _COLUMNS_CACHE[path] = (key, columns)
+        return columns
 
 
 def empty(stream: str) -> str:

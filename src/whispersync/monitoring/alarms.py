@@ -40,13 +40,19 @@ from pathlib import Path
 from typing import Any, Protocol, Union
 
 from whispersync.monitoring import composite
-from whispersync.monitoring.metric_query import MetricDataQuery, get_metric_data
+from whispersync.monitoring.metric_query import (
+    MetricDataQuery,
+    get_metric_data,
+    validate_queries,
+)
 from whispersync.monitoring.store import (
+    MetricKey,
     MetricRequest,
+    StatisticGroup,
     TelemetryStore,
     check_period,
     check_statistic,
-    dims_key,
+    metric_key,
 )
 
 __all__ = [
@@ -183,10 +189,8 @@ class MetricAlarm:
             object.__setattr__(self, "period", periods.pop())
             object.__setattr__(self, "statistic", None)
             # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
-            from whispersync.monitoring.metric_query import _Plan
-
             try:
-                _Plan(self.metrics)
+                validate_queries(self.metrics)
             except ValueError as exc:
                 raise ValueError(f"metrics: {exc}") from None
         else:
@@ -686,8 +690,9 @@ class AlarmEngine:
     def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any]]:
         """Each alarm's evaluation range as (timestamps, values-or-None), with batched reads.
 
-        Plain metric alarms are read with one query per (period, statistic, unit)
-        over the union of their metrics; math alarms run their own GetMetricData.
+        Plain metric alarms are read in one ``TelemetryStore.grouped_statistics`` call, a
+        group per (period, statistic, unit) over the union of their metrics; math alarms
+        run their own GetMetricData.
         """
         out: dict[str, tuple[list[int], Any]] = {}
         groups: dict[tuple[int, str, str | None], list[MetricAlarm]] = {}
@@ -697,19 +702,20 @@ class AlarmEngine:
             groups.setdefault((alarm.period, alarm.statistic or "Sum", alarm.unit), []).append(alarm)
         if groups:
             self.store.flush()
-            con = self.store.connect()
-            try:
-                for (period, statistic, unit), members in groups.items():
-                    starts = [evaluation_window(a, at_ms) for a in members]
-                    start = min(s for s, _, _ in starts)
-                    end = starts[0][1]
-                    found = _grouped_statistics(con, members, period, statistic, unit, start, end)
-                    for alarm, (a_start, a_end, periods) in zip(members, starts):
-                        points = found.get(_metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions), {})
-                        timestamps = [a_start + k * period * 1000 for k in range(periods)]
-                        out[alarm.name] = (timestamps, [points.get(t) for t in timestamps])
-            finally:
-                con.close()
+            kinds = list(groups)
+            windows = [[evaluation_window(a, at_ms) for a in groups[kind]] for kind in kinds]
+            found = self.store.grouped_statistics([
+                StatisticGroup(frozenset(_metric_key(a) for a in groups[kind]), statistic=kind[1], period=kind[0],
+                               start_ms=min(s for s, _, _ in spans), end_ms=spans[0][1], unit=kind[2])
+                for kind, spans in zip(kinds, windows)
+            ], units=False)
+            for kind, spans, by_key in zip(kinds, windows, found):
+                period_ms = kind[0] * 1000
+                points_of = {key: {bucket: value for bucket, value, _ in rows} for key, rows in by_key.items()}
+                for alarm, (a_start, _, periods) in zip(groups[kind], spans):
+                    points = points_of.get(_metric_key(alarm), {})
+                    timestamps = [a_start + k * period_ms for k in range(periods)]
+                    out[alarm.name] = (timestamps, [points.get(t) for t in timestamps])
         for alarm in alarms:
             if not alarm.metrics:
                 continue
@@ -752,59 +758,8 @@ def parse_action(action: str) -> tuple[str, str]:
     return "topic", action
 
 
-def _metric_key(namespace: Any, name: Any, dimensions: Mapping[str, str] | None) -> tuple[str, str, str]:
-    return (str(namespace), str(name), dims_key(dimensions))
-
-
-_SIMPLE_SQL = {
-    "Sum": "sum(value)",
-    "Average": "avg(value)",
-    "Minimum": "min(value)",
-    "Maximum": "max(value)",
-    "SampleCount": "CAST(count(value) AS DOUBLE)",
-}
-
-
-def _grouped_statistics(con: Any, alarms: Sequence[MetricAlarm], period: int, statistic: str, unit: str | None,
-                        start: int, end: int) -> dict[tuple[str, str, str], dict[int, float]]:
-    """One statistic per period for many metrics in one query: {(namespace, name, dims): {bucket: value}}.
-
-    Buckets are epoch-aligned, as in ``TelemetryStore.metric_statistics`` with the
-    default origin, and percentiles use the same nearest-rank definition.
-    """
-    keys = {_metric_key(a.namespace, a.metric_name, a.dimensions) for a in alarms}
-    period_ms = period * 1000
-    params: list[Any] = []
-    having = ""
-    if statistic in _SIMPLE_SQL:
-        aggregate = _SIMPLE_SQL[statistic]
-    else:
-        aggregate = ("list_sort(list(value))[CAST(greatest(1, ceil("
-                     "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]")
-        params.append(statistic[1:])
-        having = "HAVING min(value) >= 0"
-    namespaces = sorted({k[0] for k in keys})
-    names = sorted({k[1] for k in keys})
-    where = [
-        "ts >= ?", "ts < ?", "value IS NOT NULL",
-        f"namespace IN ({', '.join('?' * len(namespaces))})",
-        f"name IN ({', '.join('?' * len(names))})",
-    ]
-    params += [start, end, *namespaces, *names]
-    if unit is not None:
-        where.append("coalesce(unit, 'None') = ?")
-        params.append(unit)
-    sql = f"""
-        SELECT namespace, name, dims, ts // {period_ms} * {period_ms} AS bucket, {aggregate}
-        FROM metrics WHERE {' AND '.join(where)}
-        GROUP BY namespace, name, dims, bucket {having}
-    """
-    found: dict[tuple[str, str, str], dict[int, float]] = {}
-    for namespace, name, dims, bucket, value in con.execute(sql, params).fetchall():
-        key = (namespace, name, dims or "")
-        if key in keys and value is not None:
-            found.setdefault(key, {})[int(bucket)] = float(value)
-    return found
+def _metric_key(alarm: MetricAlarm) -> MetricKey:
+    return metric_key(alarm.namespace, alarm.metric_name, alarm.dimensions)
 
 
 def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:

@@ -51,6 +51,7 @@ __all__ = [
     "iso8601",
     "parse_request",
     "round_start",
+    "validate_queries",
 ]
 
 _ID = re.compile(r"^[a-z][a-zA-Z0-9_]{0,254}$")
@@ -206,6 +207,16 @@ def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str) -> 
         ts.reverse()
         vs.reverse()
     return MetricDataResult(qid, label, ts, vs, unit=unit)
+
+
+def validate_queries(queries: Sequence[MetricDataQuery]) -> None:
+    """Raise ValueError, with the message ``get_metric_data`` would give, if ``queries`` is not a valid request.
+
+    Checks ids (well-formed, unique), that each query has exactly one of a metric
+    stat and an expression, periods and statistics, expression syntax, references
+    to known ids and the absence of cycles; nothing is queried.
+    """
+    _Plan(queries)
 
 
 class _Plan:

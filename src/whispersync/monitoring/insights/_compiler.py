@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from whispersync.monitoring._schema import PROMOTED_LOG_FIELDS
 from whispersync.monitoring.insights import _parser as ast
 from whispersync.monitoring.insights._errors import InsightsQueryError
 from whispersync.monitoring.insights._functions import (
@@ -22,6 +23,7 @@ from whispersync.monitoring.insights._functions import (
     ceil_time,
     floor_time,
     json_field,
+    promoted_field,
     sql_string,
 )
 
@@ -38,6 +40,8 @@ _BASE_SCOPE = {
     "trace_id": Col("trace_id", "str"),
     "log_group": Col("log_group", "str"),
     "log_stream": Col("log_stream", "str"),
+    # JSON fields of our own records that have typed columns: same values, no `raw` read.
+    **{name: promoted_field(name, numeric) for name, numeric in PROMOTED_LOG_FIELDS.items()},
 }
 _REGEX_META = set(".^$*+?()[]{}|\\")
 MATCHED = "__matched"

@@ -22,6 +22,7 @@ class Col:
     kind: str
     json_path: str | None = None  # for kind json: the JSONPath inside raw
     out: str | None = None  # SQL for a result column yielding JSON text, when not the default
+    num: str | None = None  # SQL for the value as a number, when not TRY_CAST of ``sql``
 
     @property
     def as_str(self) -> str:
@@ -41,6 +42,8 @@ class Col:
             return f"CAST({self.sql} AS INTEGER)"
         if self.kind == "null":
             return "CAST(NULL AS DOUBLE)"
+        if self.num is not None:
+            return self.num
         return f"TRY_CAST({self.sql} AS DOUBLE)"
 
     @property
@@ -74,6 +77,21 @@ def json_field(name: str) -> Col:
     parts = name.split(".")
     path = "$" + "".join("." + _json_key(p) for p in parts)
     return Col(f"(raw ->> {sql_string(path)})", "json", path)
+
+
+def promoted_field(name: str, numeric: bool) -> Col:
+    """A JSON field read from its typed columns in the logs view (``_schema.PROMOTED_LOG_FIELDS``).
+
+    The same values as ``json_field(name)`` gives, without reading ``raw``: the
+    column holds ``raw ->> '$.name'``, ``name__text`` says whether the JSON value
+    was a string (so a result column gives back the JSON value) and ``name__num``
+    holds ``TRY_CAST(name AS DOUBLE)`` for numeric fields.
+    """
+    return Col(name, "json", "$." + name,
+               # JSON null (present, not text, no value) stays JSON null, as `raw -> path` gives it.
+               out=f"(CASE WHEN {name}__text THEN to_json({name}) WHEN NOT {name}__text"
+                   f" THEN coalesce(CAST({name} AS JSON), CAST('null' AS JSON)) END)",
+               num=f"{name}__num" if numeric else None)
 
 
 def _json_key(part: str) -> str:
