@@ -110,3 +110,11 @@ def test_the_api_refuses_to_bind_beyond_loopback_without_a_token(cli_env) -> Non
     result = run_cli(cli_env, "up", "--host", "0.0.0.0", timeout=30)
     assert result.returncode == 2
     assert "WHISPERSYNC_API_TOKEN" in result.stderr
+
+
+def test_a_second_server_on_a_taken_port_says_so_and_exits(server, cli_env, tmp_path) -> None:
+    server.start()
+    other = {**cli_env, "WHISPERSYNC_HOME": str(tmp_path / "other-home")}
+    result = run_cli(other, "up", timeout=30)
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1:" in result.stderr and "--port" in result.stderr

@@ -55,6 +55,7 @@ def up(
     _GracefulServer = _graceful_server_class()
 
     settings = load_settings(port=port, host=host, workers=workers, plan_file=plan)
+    _check_port_free(settings.host, settings.port)
     runtime = build_runtime(settings)
     runtime.start()
     server = _GracefulServer(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
@@ -89,6 +90,20 @@ def up(
         runtime.close()
         settings.server_file.unlink(missing_ok=True)
         console.print("Stopped.")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say so before starting anything, rather than after the workers are up."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(f"cannot listen on {host}:{port} ({exc.strerror}); is WhisperSync already running? "
+                 "Choose another port with --port")
 
 
 def _graceful_server_class():
