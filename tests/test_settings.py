@@ -33,6 +33,14 @@ class TestSettings:
         with pytest.raises(ConfigError, match="workers"):
             Settings.load()
 
+    @pytest.mark.parametrize(
+        ("name", "value"), [("visibility_timeout", 43_201), ("max_receive_count", 1001)]
+    )
+    def test_a_value_the_queue_would_refuse_is_a_config_error(self, name, value) -> None:
+        """SQS limits (12 h visibility, maxReceiveCount 1..1000) are checked at start-up."""
+        with pytest.raises(ConfigError, match=name):
+            Settings.load(**{name: value})
+
     def test_an_unknown_toml_key_is_refused(self, monkeypatch, tmp_path: Path) -> None:
         config = tmp_path / "whispersync.toml"
         config.write_text('wrokers = 3\n')

@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     max_transcript_bytes: int = Field(1024 * 1024, gt=0)
 
     # Queue (SQS semantics)
-    visibility_timeout: float = Field(30.0, gt=0, description="Seconds a received message stays hidden.")
-    max_receive_count: int = Field(3, ge=1, description="Receives before a message moves to the DLQ.")
+    # Upper bounds are SQS's: 12 hours, and maxReceiveCount 1..1000 (the queue refuses more).
+    visibility_timeout: float = Field(30.0, gt=0, le=43_200, description="Seconds a received message stays hidden.")
+    max_receive_count: int = Field(3, ge=1, le=1000, description="Receives before a message moves to the DLQ.")
 
     # Worker pool
     workers: int = Field(4, ge=1, le=256)

@@ -3,7 +3,10 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from whispersync.domain import AGENTS
+from whispersync.errors import QueueError
 from whispersync.pipeline.inbox import InboxWatcher
 
 
@@ -70,3 +73,43 @@ class TestInboxWatcher:
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         watcher.scan()
         assert len(runtime.records.list()) == 1
+
+    def test_a_file_whose_enqueue_failed_is_enqueued_on_the_next_scan(self, runtime, monkeypatch) -> None:
+        """A queue error leaves the file in the inbox; the next scan must not move it away unqueued."""
+        inbox = runtime.settings.inbox_dir
+        _drop(inbox / "work" / "note.txt", b"Remember to water the plants")
+        watcher = _watcher(runtime)
+        send = runtime.queue.send
+
+        def broken_send(*args, **kwargs):
+            raise QueueError("database is locked")
+
+        monkeypatch.setattr(runtime.queue, "send", broken_send)
+        watcher.scan()
+        assert (inbox / "work" / "note.txt").exists()
+        monkeypatch.setattr(runtime.queue, "send", send)
+
+        watcher.scan()
+
+        assert (inbox / "_accepted" / "work" / "note.txt").exists()
+        assert runtime.queue.counts().visible == 1
+
+    def test_a_file_that_fails_unexpectedly_does_not_hold_up_the_others(self, runtime, monkeypatch) -> None:
+        """One file's error is logged and left for the next scan; the files after it are still taken."""
+        inbox = runtime.settings.inbox_dir
+        _drop(inbox / "work" / "a.txt", b"First memo")
+        _drop(inbox / "work" / "b.txt", b"Second memo")
+        watcher = _watcher(runtime)
+        accept = runtime.ingestor.accept
+
+        def accept_all_but_a(transcript, **kwargs):
+            if transcript.title == "a":
+                raise PermissionError("permission denied")
+            return accept(transcript, **kwargs)
+
+        monkeypatch.setattr(runtime.ingestor, "accept", accept_all_but_a)
+        watcher.scan()
+
+        assert (inbox / "work" / "a.txt").exists()
+        assert (inbox / "_accepted" / "work" / "b.txt").exists()
+        assert runtime.queue.counts().visible == 1

@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from whispersync.domain import MemoStatus, Transcript
-from whispersync.errors import EmptyTranscript, NotUtf8, TranscriptTooLarge, UnknownAgent
+from whispersync.errors import EmptyTranscript, NotUtf8, QueueError, TranscriptTooLarge, UnknownAgent
 from whispersync.pipeline.ingest import decode_transcript
 
 
@@ -35,6 +35,27 @@ class TestAccept:
         second = runtime.ingestor.accept(Transcript(text="hello"), memo_id="a" * 32)
         assert first == second
         assert runtime.queue.counts().visible == 1
+
+    def test_a_retry_after_a_failed_enqueue_enqueues_the_memo(self, runtime, monkeypatch) -> None:
+        """A send that fails leaves the memo unqueued; the retry with the same id must enqueue it."""
+        send = runtime.queue.send
+
+        def broken_send(*args, **kwargs):
+            raise QueueError("database is locked")
+
+        monkeypatch.setattr(runtime.queue, "send", broken_send)
+        with pytest.raises(QueueError):
+            runtime.ingestor.accept(Transcript(text="hello"), memo_id="b" * 32)
+        monkeypatch.setattr(runtime.queue, "send", send)
+
+        receipt = runtime.ingestor.accept(Transcript(text="hello"), memo_id="b" * 32)
+
+        [message] = runtime.queue.receive(1)
+        assert orjson.loads(message.body)["memo_id"] == receipt.id == "b" * 32
+        assert message.attributes["correlationId"] == receipt.correlation_id
+        assert runtime.records.get(receipt.id).error is None
+        assert runtime.ingestor.accept(Transcript(text="hello"), memo_id="b" * 32) == receipt
+        assert runtime.queue.counts().in_flight == 1 and runtime.queue.counts().visible == 0
 
     @pytest.mark.parametrize(
         ("transcript", "error"),

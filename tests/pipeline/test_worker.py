@@ -8,7 +8,7 @@ import pytest
 
 from whispersync.agents import ElevenLabsVoice
 from whispersync.domain import MemoStatus, Transcript
-from whispersync.errors import ProcessingError
+from whispersync.errors import ProcessingError, QueueError
 
 from helpers import wait_until
 
@@ -108,6 +108,24 @@ class TestMemoProcessor:
         journal = (runtime.settings.outputs_dir / "work" / "journal" / "2026-W48.md").read_text()
         assert journal.count(receipt.id) == 1
         assert runtime.records.get(receipt.id).status is MemoStatus.DONE
+
+    def test_a_failed_acknowledgement_does_not_undo_a_finished_memo(self, runtime, monkeypatch) -> None:
+        """The memo is done even if deleting its message fails; the redelivery is acknowledged."""
+        receipt = runtime.ingestor.accept(Transcript(text="Need to ship it", agent="work"))
+        [message] = runtime.queue.receive(1, visibility_timeout=0.5)
+
+        def broken_delete(receipt_handle):
+            raise QueueError("database is locked")
+
+        monkeypatch.setattr(runtime.queue, "delete", broken_delete)
+        runtime.processor.process(message)
+        monkeypatch.undo()
+
+        memo = runtime.records.get(receipt.id)
+        assert memo.status is MemoStatus.DONE and memo.error is None
+        [again] = wait_until(lambda: runtime.queue.receive(1), timeout=10)
+        assert runtime.processor.process(again) is True
+        assert runtime.queue.counts().in_flight == 0
 
     def test_a_failing_agent_is_retried_then_dead_lettered(self, runtime) -> None:
         class Broken:

@@ -73,6 +73,13 @@ class TestMemos:
         response = api.get("/v1/memos/nope")
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
+    def test_a_malformed_query_parameter_gets_the_json_error_shape(self, api) -> None:
+        """FastAPI's own validation errors use the same {"error": {"code", "message"}} body."""
+        response = api.get("/v1/memos", params={"limit": "many"})
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_input" and "limit" in error["message"]
+
     def test_an_unknown_status_is_a_400(self, api) -> None:
         assert api.get("/v1/memos", params={"status": "weird"}).status_code == 400
 
@@ -136,3 +143,22 @@ class TestIngestProperties:
             assert response.json()["error"]["code"]
             assert after == before
         assert api.get("/healthz").status_code == 200
+
+
+class TestUnexpectedErrors:
+    def test_a_bug_answers_500_in_the_json_error_shape_and_is_counted(self, runtime) -> None:
+        app = create_app(runtime)
+
+        @app.get("/v1/boom")
+        def boom():
+            raise RuntimeError("secret-internal-detail")
+
+        with ServerThread(app) as server:
+            response = httpx.get(f"{server.url}/v1/boom")
+        assert response.status_code == 500
+        assert response.json()["error"]["code"] == "internal_error"
+        assert "secret-internal-detail" not in response.text
+        runtime.telemetry.flush()
+        [line] = runtime.store.logs(level="ERROR")
+        assert line["message"] == "Unhandled API error" and line["error_type"] == "RuntimeError"
+        assert runtime.store.list_metrics(namespace="WhisperSync/Api")

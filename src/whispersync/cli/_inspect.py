@@ -27,7 +27,7 @@ from whispersync.errors import NotFound
 @app.command()
 def memos(
     status: Annotated[Optional[str], typer.Option(help="Only memos in this status: " + ", ".join(s.value for s in MemoStatus))] = None,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """List memos and what became of them."""
@@ -105,7 +105,7 @@ def _span_tree(trace_id: str, spans: list[dict]) -> Tree:
 
 @dlq_app.command("list")
 def dlq_list(
-    limit: Annotated[int, typer.Option(help="At most this many messages.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many messages.")] = 100,
     as_json: JsonOption = False,
 ) -> None:
     """Messages in the dead-letter queue, with the memo's last error."""
@@ -118,7 +118,11 @@ def dlq_list(
     records = SqliteRecordStore(settings.records_db)
     rows = []
     for message in broker.queue(DLQ_NAME).peek(limit):
-        entry = {"message_id": message.message_id, "body": orjson.loads(message.body),
+        try:
+            body = orjson.loads(message.body)
+        except orjson.JSONDecodeError:  # a malformed message the worker dead-lettered
+            body = message.body
+        entry = {"message_id": message.message_id, "body": body,
                  "attributes": message.attributes, "receive_count": message.receive_count,
                  "sent_at": message.sent_at}
         try:
@@ -138,7 +142,7 @@ def dlq_list(
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    limit: Annotated[Optional[int], typer.Option(help="Move at most this many.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=0, help="Move at most this many.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Move dead-lettered messages back to the transcripts queue for another try."""

@@ -63,7 +63,12 @@ class InboxWatcher:
                 continue
             if now - stat.st_mtime < self.settle_seconds:
                 continue
-            self._take(path, stat)
+            try:
+                self._take(path, stat)
+            except Exception as exc:  # noqa: BLE001 - one file must not hold up the rest; retried next scan
+                self._log.exception("Inbox file failed; will retry", file=str(path.relative_to(self.root)),
+                                    error_type=type(exc).__name__)
+                continue
             handled += 1
         return handled
 

@@ -28,6 +28,8 @@ from whispersync.pipeline.records import RecordStore
 from whispersync.telemetry import Telemetry, correlation_scope, resolve_correlation_id
 
 QUEUE_NAMESPACE = "WhisperSync/Queue"
+# Prefix of a memo's error while its record exists but its message was never sent.
+_NOT_ENQUEUED = "not enqueued: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,24 +130,42 @@ class Ingestor:
                     recorded_at=transcript.recorded_at, source=transcript.source,
                 )
             )
-            with tracer.span("queue", kind="PRODUCER") as send_span:
-                send_span.put_annotation("queue", self.queue.name)
-                attributes = {"correlationId": cid, "traceparent": tracer.current_traceparent() or ""}
-                body = orjson.dumps({"memo_id": memo_id, "key": key, "agent": transcript.agent}).decode()
-                message_id = self.queue.send(body, attributes=attributes)
-                send_span.put_metadata("message_id", message_id)
-            self.telemetry.metrics.put(
-                QUEUE_NAMESPACE, "NumberOfMessagesSent", 1, unit="Count",
-                dimensions={"QueueName": self.queue.name},
-            )
+            try:
+                self._enqueue(memo_id, key, transcript.agent, cid)
+            except Exception as exc:
+                # The record exists but no message does: say so on the record, so a
+                # retry with this memo id enqueues it instead of reporting it accepted.
+                try:
+                    self.records.update(memo_id, error=f"{_NOT_ENQUEUED}{type(exc).__name__}: {exc}",
+                                        updated_at=time.time())
+                except Exception:  # noqa: BLE001 - the send error is the one to raise
+                    pass
+                raise
             self._log.info("Transcript accepted", memo_id=memo_id, transcript_key=key,
                            agent_type=transcript.agent, source=transcript.source,
                            transcript_size=len(transcript.text))
             return Receipt(memo_id, key, cid, span.trace_id)
+
+    def _enqueue(self, memo_id: str, key: str, agent: str | None, cid: str) -> None:
+        tracer = self.telemetry.tracer
+        with tracer.span("queue", kind="PRODUCER") as send_span:
+            send_span.put_annotation("queue", self.queue.name)
+            attributes = {"correlationId": cid, "traceparent": tracer.current_traceparent() or ""}
+            body = orjson.dumps({"memo_id": memo_id, "key": key, "agent": agent}).decode()
+            message_id = self.queue.send(body, attributes=attributes)
+            send_span.put_metadata("message_id", message_id)
+        self.telemetry.metrics.put(
+            QUEUE_NAMESPACE, "NumberOfMessagesSent", 1, unit="Count",
+            dimensions={"QueueName": self.queue.name},
+        )
 
     def _existing(self, memo_id: str) -> Receipt | None:
         try:
             memo = self.records.get(memo_id)
         except NotFound:
             return None
+        if memo.status is MemoStatus.QUEUED and (memo.error or "").startswith(_NOT_ENQUEUED):
+            # An earlier accept stored it but its send failed: enqueue it now.
+            self._enqueue(memo.id, memo.key, memo.agent, memo.correlation_id)
+            self.records.update(memo.id, error=None, updated_at=time.time())
         return Receipt(memo.id, memo.key, memo.correlation_id, memo.trace_id)

@@ -112,7 +112,11 @@ class MemoProcessor:
                     routing={"agent": route.agent, "confidence": route.confidence, "reasons": route.reasons},
                     result={"summary": result.summary, "outputs": outputs, "data": result.data},
                 )
-                self.queue.delete(message.receipt_handle)
+                try:
+                    self.queue.delete(message.receipt_handle)
+                except Exception as exc:  # noqa: BLE001 - the memo is done; its redelivery is acknowledged
+                    self._log.exception("Could not acknowledge a processed message", memo_id=memo_id,
+                                        error_type=type(exc).__name__)
                 span.put_annotation("success", True)
                 self._log.info("Processing successful", memo_id=memo_id, agent_type=agent_type,
                                duration_ms=round(duration_ms, 3), result_size=len(result.summary))

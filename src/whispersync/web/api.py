@@ -11,6 +11,7 @@ import hmac
 
 import orjson
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -71,6 +72,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app = FastAPI(title="WhisperSync", version="0.1.0")
+    log = runtime.telemetry.logger("whispersync.api")
 
     # The plan's Api5xx alarm watches this count: one datapoint per 5xx response.
     def count_5xx() -> None:
@@ -97,6 +99,15 @@ def create_app(runtime: Runtime) -> FastAPI:
                 return _error(401, "unauthorized", "missing or wrong bearer token")
         return await call_next(request)
 
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        # FastAPI's default body is {"detail": [...]}; keep the one error shape.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ())) or 'request'}: {err.get('msg', 'invalid')}"
+            for err in exc.errors()
+        )
+        return _error(422, "invalid_input", problems or "invalid request")
+
     @app.exception_handler(WhisperSyncError)
     async def whispersync_error(request: Request, exc: WhisperSyncError):
         if isinstance(exc, InputError):
@@ -104,6 +115,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
         return _error(500, "internal_error", f"{type(exc).__name__}")
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception):
+        # The one error shape for bugs too; the exception text stays in the (redacted)
+        # log, since it may carry details a client should not see.
+        log.exception("Unhandled API error", error_type=type(exc).__name__, path=request.url.path)
+        return _error(500, "internal_error", "internal error; the server log has the details")
 
     for area in (logs, metrics, traces, alarms, notifications):
         app.include_router(area.build_router(runtime))
