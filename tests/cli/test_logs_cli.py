@@ -125,3 +125,11 @@ class TestLogsQueryApi:
         assert api.post("/v1/logs/query", json={"nope": 1}).status_code == 400
         assert api.post("/v1/logs/query", json={"query": "limit 1", "start": "soon"}).status_code == 400
         assert api.post("/v1/logs/query", json={"saved": "nope"}).status_code == 400
+
+
+@pytest.mark.parametrize("args", [["logs", "search", "--limit", "-1"], ["logs", "test-filter", "ERROR", "--limit", "-1"]])
+def test_a_negative_limit_is_a_usage_error_not_a_traceback(cli, args) -> None:
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert "--limit" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -87,3 +87,8 @@ class TestCycles:
 
     def test_nesting_without_a_cycle_is_fine(self):
         check_cycles({"outer": {"inner", "m1"}, "inner": {"m2"}})
+
+
+def test_a_deeply_nested_rule_is_a_syntax_error_not_a_recursion_error() -> None:
+    with pytest.raises(RuleSyntaxError, match="nested too deeply"):
+        parse("(" * 5000 + 'ALARM("a")' + ")" * 5000)

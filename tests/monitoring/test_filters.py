@@ -257,3 +257,8 @@ def _metrics(store: TelemetryStore) -> list[dict]:
     finally:
         con.close()
     return [{"namespace": ns, "name": n, "unit": u, "value": v} for ns, n, u, v in rows]
+
+
+def test_a_deeply_nested_json_pattern_is_a_pattern_error_not_a_recursion_error() -> None:
+    with pytest.raises(FilterPatternError, match="nested too deeply"):
+        parse_pattern("{" + "(" * 5000 + "$.a = 1" + ")" * 5000 + "}")

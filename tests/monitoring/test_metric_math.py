@@ -270,3 +270,24 @@ class TestFunctions:
     def test_misuse_is_a_clear_value_error(self, expression: str, message: str) -> None:
         with pytest.raises(ValueError, match=message):
             run(expression, m1=s(1))
+
+
+class TestGridLimit:
+    """A 1-second grid over decades must be refused, not materialised (it ran the process out of memory)."""
+
+    @pytest.mark.parametrize("expression", ["TIME_SERIES(1)", "FILL(m1, 0)", "HOUR(m1)"])
+    def test_a_grid_beyond_getmetricdatas_datapoint_limit_is_an_error(self, expression: str) -> None:
+        context = Context(resolve=lambda qid: s(1, 2), metric_ids=["m1"], periods={"m1": 1},
+                          grid=range(0, 200_000 * 1000, 1000))
+        with pytest.raises(ValueError, match="100,800"):
+            evaluate(parse(expression), context)
+
+    def test_a_grid_at_the_limit_still_works(self) -> None:
+        context = Context(resolve=lambda qid: s(1), grid=range(0, 100_800 * 1000, 1000))
+        assert len(evaluate(parse("TIME_SERIES(1)"), context).values) == 100_800
+
+
+@pytest.mark.parametrize("expression", ["(" * 5000 + "m1" + ")" * 5000, "-" * 5000 + "m1"])
+def test_a_deeply_nested_expression_is_a_syntax_error_not_a_recursion_error(expression: str) -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse(expression)

@@ -191,7 +191,17 @@ class TestRequestParsing:
 
     @pytest.mark.parametrize("payload", [[], {"queries": []}, {"queries": [{"id": "a"}]},
                                          {"queries": [{"id": "a", "expression": "1", "bogus": 1}], "start": 0, "end": 1},
-                                         {"queries": [{"id": "a", "expression": "1"}], "start": "yesterday", "end": 1}])
+                                         {"queries": [{"id": "a", "expression": "1"}], "start": "yesterday", "end": 1},
+                                         # A unit that is not a string used to be a 500 (unhashable list).
+                                         {"queries": [{"id": "a", "metric_stat": {"namespace": NS, "name": "M",
+                                                                                  "unit": ["Count"]}}],
+                                          "start": 0, "end": 1},
+                                         {"queries": [{"id": "a", "metric_stat": {"namespace": NS, "name": "M",
+                                                                                  "unit": 5}}],
+                                          "start": 0, "end": 1},
+                                         {"MetricDataQueries": [{"Id": "a", "MetricStat": {
+                                             "Metric": {"Namespace": NS, "MetricName": "M"}, "Period": 60,
+                                             "Stat": "Sum", "Unit": {"x": 1}}}], "StartTime": 0, "EndTime": 1}])
     def test_malformed_requests(self, payload) -> None:
         with pytest.raises(ValueError):
             parse_request(payload)

@@ -550,3 +550,29 @@ class TestCrashSafety:
             assert locked
             assert store.compact() == 0
         assert store.compact() == 3
+
+
+class TestTimestampOffsets:
+    """An ISO 8601 timestamp with a UTC offset names an instant: the offset must be applied.
+
+    DuckDB's string -> TIMESTAMP cast drops the offset, which filed such records
+    hours away from when they happened (before and after compaction alike).
+    """
+
+    def test_a_log_timestamp_with_an_offset_is_converted_to_utc(self, store: TelemetryStore,
+                                                                clock: FakeClock) -> None:
+        store.emit("logs", {"timestamp": "2026-11-27T19:15:00.250+05:30", "level": "INFO", "message": "east"})
+        store.emit("logs", {"timestamp": "2026-11-27T05:45:00.250-08:00", "level": "INFO", "message": "west"})
+        store.flush()
+        at = T0_MS + 250  # 2026-11-27T13:45:00.250Z
+        assert sorted(r["message"] for r in store.logs(start_ms=at, end_ms=at)) == ["east", "west"]
+        clock.advance(3 * 86400)
+        store.compact()
+        assert sorted(r["message"] for r in store.logs(start_ms=at, end_ms=at)) == ["east", "west"]
+
+    def test_a_metric_timestamp_with_an_offset_is_converted_to_utc(self, store: TelemetryStore) -> None:
+        store.emit("metrics", {"timestamp": "2026-11-27T19:15:00+05:30", "namespace": "N", "name": "M",
+                               "unit": "Count", "value": 3.0, "dimensions": {}})
+        store.flush()
+        series = store.metric_statistics("N", "M", start_ms=T0_MS - 3_600_000, end_ms=T0_MS + 3_600_000)
+        assert (series.timestamps, series.values) == ([T0_MS], [3.0])

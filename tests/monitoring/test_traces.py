@@ -115,6 +115,11 @@ class TestSearch:
         assert ids(search_traces(store, start_ms=T0_MS + 500)) == ["c", "b"]
         assert ids(search_traces(store, start_ms=T0_MS, end_ms=T0_MS + 1000)) == ["b", "a"]
 
+    def test_a_trace_that_started_before_the_range_is_not_cut_into_it(self, store) -> None:
+        # A starts at T0 (root) with children at T0+5 and T0+10: it did not start in range.
+        assert ids(search_traces(store, start_ms=T0_MS + 5, end_ms=T0_MS + 500)) == []
+        assert ids(search_traces(store, start_ms=T0_MS + 5)) == ["c", "b"]
+
     def test_it_lists_the_slowest_first(self, store) -> None:
         assert ids(search_traces(store, slowest=2)) == ["a", "c"]
 
@@ -153,3 +158,9 @@ class TestGetTrace:
     def test_an_unknown_trace_is_not_found(self, store) -> None:
         with pytest.raises(NotFound):
             get_trace(store, "0" * 32)
+
+
+@pytest.mark.parametrize("expression", ["(" * 5000 + "error" + ")" * 5000, "!" * 5000 + "error"])
+def test_a_deeply_nested_filter_is_a_filter_error_not_a_recursion_error(expression: str) -> None:
+    with pytest.raises(TraceFilterError, match="nested too deeply"):
+        parse_trace_filter(expression)

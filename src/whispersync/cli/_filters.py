@@ -29,7 +29,7 @@ def logs_test_filter(
     file: Annotated[Path | None, typer.Argument(help="Log lines to test, one event a line; - for stdin. "
                                                         "Without it: the stored logs of --since.")] = None,
     since: Annotated[str, typer.Option(help="Without FILE: how far back to read stored logs (30m, 1h, 7d).")] = "1h",
-    limit: Annotated[int, typer.Option(help="Without FILE: at most this many stored lines.")] = 10000,
+    limit: Annotated[int, typer.Option(min=1, help="Without FILE: at most this many stored lines.")] = 10000,
     as_json: JsonOption = False,
 ) -> None:
     """Show which log lines a filter pattern matches and the values it extracts."""

@@ -29,7 +29,7 @@ def logs_search(
     trace_id: Annotated[Optional[str], typer.Option("--trace-id", help="Only lines of this trace.")] = None,
     level: Annotated[Optional[str], typer.Option(help="Only this level (INFO, WARNING, ERROR…).")] = None,
     since: Annotated[str, typer.Option(help="How far back to look: 30m, 1h, 7d.")] = "24h",
-    limit: Annotated[int, typer.Option(help="At most this many lines.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many lines.")] = 1000,
     as_json: JsonOption = False,
 ) -> None:
     """Show log lines, oldest first."""

@@ -19,10 +19,13 @@ Column = tuple[str, str, str]
 _NUMERIC = "json_type(j->'timestamp') IN ('BIGINT', 'UBIGINT', 'DOUBLE')"
 
 # Log timestamps are ISO-8601 strings (Powertools); an epoch-ms number is accepted
-# too. TIMESTAMP is naive UTC: casting a string with an offset applies the offset.
+# too. TIMESTAMP is naive UTC. A string -> TIMESTAMP cast *drops* an offset
+# ("12:00+05:30" becomes 12:00), so strings go through TIMESTAMPTZ, which applies
+# it; a string without an offset is read in the session time zone, which every
+# connection over these views sets to UTC.
 _LOG_TS = (
     f"CASE WHEN {_NUMERIC} THEN epoch_ms(CAST(CAST(j->>'timestamp' AS DOUBLE) AS BIGINT))"
-    " ELSE try_cast(j->>'timestamp' AS TIMESTAMP) END"
+    " ELSE timezone('UTC', try_cast(j->>'timestamp' AS TIMESTAMPTZ)) END"
 )
 # Imported CloudWatch events carry their event time as "@timestamp" (epoch ms),
 # which wins over the "timestamp" key of the line they wrap.
@@ -32,7 +35,7 @@ _LOG_EVENT_TS = (
 )
 _METRIC_TS = (
     f"CASE WHEN {_NUMERIC} THEN CAST(CAST(j->>'timestamp' AS DOUBLE) AS BIGINT)"
-    " ELSE epoch_ms(try_cast(j->>'timestamp' AS TIMESTAMP)) END"
+    " ELSE epoch_ms(try_cast(j->>'timestamp' AS TIMESTAMPTZ)) END"
 )
 # `k=v` pairs sorted and joined by ",": the identity of a metric's dimension set.
 # `dims_key()` in store.py must build the same string.

@@ -223,7 +223,10 @@ def parse(text: str) -> Rule:
         raise TypeError(f"an AlarmRule is a string, got {type(text).__name__}")
     if len(text) > MAX_RULE_LENGTH:
         raise RuleSyntaxError(text[:40] + "…", MAX_RULE_LENGTH, f"the rule is longer than {MAX_RULE_LENGTH} characters")
-    return Rule(text, _Parser(text).parse())
+    try:
+        return Rule(text, _Parser(text).parse())
+    except RecursionError:
+        raise RuleSyntaxError(text[:40] + "…", 0, "the rule is nested too deeply") from None
 
 
 def check_cycles(rules: Mapping[str, Iterable[str]]) -> None:

@@ -105,7 +105,10 @@ def parse_pattern(text: str) -> FilterPattern:
     if not stripped:
         return FilterPattern(text, "all", lambda message, record: Match())
     if stripped[0] == "{":
-        return FilterPattern(text, "json", _JsonParser(text, offset).parse())
+        try:
+            return FilterPattern(text, "json", _JsonParser(text, offset).parse())
+        except RecursionError:
+            raise FilterPatternError("the pattern is nested too deeply", offset, text) from None
     if stripped[0] == "[":
         return FilterPattern(text, "delimited", _DelimitedParser(text, offset).parse())
     if len(stripped) > 1 and stripped[0] == "%" and stripped[-1] == "%" and " " not in stripped:

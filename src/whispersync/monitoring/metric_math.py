@@ -302,7 +302,10 @@ def parse(expression: str) -> Node:
     """Parse a metric math expression; raises ValueError naming the position of an error."""
     if not isinstance(expression, str):
         raise TypeError(f"expression must be a string, got {type(expression).__name__}")
-    return _Parser(expression).parse()
+    try:
+        return _Parser(expression).parse()
+    except RecursionError:
+        raise ValueError(f"the expression is nested too deeply: {expression[:40]!r}") from None
 
 
 def references(node: Node) -> set[str]:
@@ -613,8 +616,22 @@ def _fill(node: Node, context: Context) -> Value:
         if isinstance(filler, list):
             raise ValueError("FILL()'s second argument must be a scalar, a time series, REPEAT or LINEAR")
     if isinstance(target, list):
-        return [_fill_one(s, filler, context.grid) for s in target]
-    return _fill_one(target, filler, context.grid)
+        return [_fill_one(s, filler, _grid(context)) for s in target]
+    return _fill_one(target, filler, _grid(context))
+
+
+# GetMetricData returns at most 100,800 datapoints per call; a non-sparse series
+# longer than that (a 1-second period over months) would only exhaust memory.
+MAX_GRID_POINTS = 100_800
+
+
+def _grid(context: Context) -> list[int]:
+    if len(context.grid) > MAX_GRID_POINTS:
+        raise ValueError(
+            f"the time range holds {len(context.grid)} periods; FILL, TIME_SERIES and the time functions"
+            f" work on at most {MAX_GRID_POINTS:,} datapoints: narrow the range or use a longer period"
+        )
+    return list(context.grid)
 
 
 def _fill_one(s: Series, filler: object, grid: Sequence[int]) -> Series:
@@ -683,7 +700,8 @@ def _time_series(node: Node, context: Context) -> Value:
     value = evaluate(node.args[0], context)
     if not isinstance(value, float):
         raise ValueError("TIME_SERIES() takes a scalar")
-    return Series(list(context.grid), [value] * len(context.grid), "")
+    grid = _grid(context)
+    return Series(grid, [value] * len(grid), "")
 
 
 def _period(node: Node, context: Context) -> Value:
@@ -755,7 +773,7 @@ def _time_part(part: Callable[[datetime], float]) -> Callable[[Node, Context], V
         _arg_count(node, 1)
         _series_or_array(node, context)
         # "a new non-sparse time series where each value is based on its timestamp"
-        grid = list(context.grid)
+        grid = _grid(context)
         return Series(grid, [part(datetime.fromtimestamp(t / 1000, UTC)) for t in grid], "")
 
     return call

@@ -336,6 +336,12 @@ def _period(raw: Any, where: str) -> int:
     return raw
 
 
+def _unit(raw: Any, where: str) -> str | None:
+    if raw is not None and not isinstance(raw, str):
+        raise ValueError(f"{where}: unit must be a string (a CloudWatch unit such as Count), got {raw!r}")
+    return raw
+
+
 def _return_data(raw: Any, where: str) -> bool:
     if not isinstance(raw, bool):
         raise ValueError(f"{where}: return_data must be true or false")
@@ -360,7 +366,7 @@ def _query(raw: Any, index: int) -> MetricDataQuery:
             dimensions=_dimensions(ms.get("dimensions"), where),
             statistic=_str(ms.get("stat", "Sum"), where),
             period=_period(ms.get("period", 60), where),
-            unit=ms.get("unit"),
+            unit=_unit(ms.get("unit"), where),
         )
     return MetricDataQuery(
         id=raw.get("id"),  # type: ignore[arg-type]
@@ -388,7 +394,7 @@ def _aws_query(raw: Any, index: int) -> MetricDataQuery:
             dimensions=_dimensions(metric.get("Dimensions"), where),
             statistic=_str(_required(ms, "Stat", where), where),
             period=_period(_required(ms, "Period", where), where),
-            unit=ms.get("Unit"),
+            unit=_unit(ms.get("Unit"), where),
         )
     return MetricDataQuery(
         id=raw.get("Id"),  # type: ignore[arg-type]

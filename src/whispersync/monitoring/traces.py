@@ -251,7 +251,10 @@ def _annotation_key(name: str) -> str | None:
 def parse_trace_filter(expression: str) -> tuple[str, list[Any]]:
     """Compile a filter expression to a SQL condition over grouped spans, with its parameters."""
     compiler = _Compiler(expression)
-    return compiler.compile(), compiler.params
+    try:
+        return compiler.compile(), compiler.params
+    except RecursionError:
+        raise TraceFilterError("the expression is nested too deeply", 0, expression) from None
 
 
 # ------------------------------------------------------------------- search
@@ -298,9 +301,8 @@ def search_traces(
     if start_ms is not None:
         having.append("min(start_time_unix_nano) >= CAST(? AS BIGINT) * 1000000")
         params.append(start_ms)
-        # Prune by span start too; a span of a trace starting in range starts after it.
-        where.append("s.start_time_unix_nano >= CAST(? AS BIGINT) * 1000000")
-        where_params.append(start_ms)
+        # No pruning of spans by their start: a trace that started before the range
+        # would lose its early spans and then look as if it started in range.
     if end_ms is not None:
         having.append("min(start_time_unix_nano) <= CAST(? AS BIGINT) * 1000000 + 999999")
         params.append(end_ms)

@@ -94,3 +94,9 @@ class TestErrors:
     def test_it_is_a_value_error(self):
         """Callers that catch ValueError catch bad queries too."""
         assert issubclass(InsightsQueryError, ValueError)
+
+
+@pytest.mark.parametrize("query", ["filter " + "(" * 5000 + "x = 1" + ")" * 5000, "filter " + "not " * 5000 + "x = 1"])
+def test_a_deeply_nested_query_is_a_query_error_not_a_recursion_error(query: str) -> None:
+    with pytest.raises(InsightsQueryError, match="nested too deeply"):
+        parse_query(query)

@@ -73,7 +73,10 @@ class _Layer:
 
 
 def compile_query(query: ast.Query, start_ms: int, end_ms: int) -> CompiledQuery:
-    return _Compiler(query).compile(start_ms, end_ms)
+    try:
+        return _Compiler(query).compile(start_ms, end_ms)
+    except RecursionError:
+        raise InsightsQueryError("the query is nested too deeply", query.text, 0) from None
 
 
 class _Compiler:

@@ -173,7 +173,10 @@ class Query:
 
 def parse_query(text: str) -> Query:
     """Parse ``text``; raise ``InsightsQueryError`` pointing at the first problem."""
-    return _Parser(text).query()
+    try:
+        return _Parser(text).query()
+    except RecursionError:
+        raise InsightsQueryError("the query is nested too deeply", text, 0) from None
 
 
 class _Parser:
