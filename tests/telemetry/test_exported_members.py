@@ -18,6 +18,7 @@ EXPECTED = {
     "emf_document",
     "new_correlation_id",
     "parse_emf",
+    "redact",
     "resolve_correlation_id",
 }
 

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from whispersync.telemetry import redact
+
 if TYPE_CHECKING:
     from whispersync.monitoring.store import TelemetryStore
 
@@ -48,7 +50,8 @@ def import_logs(store: TelemetryStore, source: Path | str | bytes, *, log_group:
         except ValueError as exc:
             report.errors.append((lineno, str(exc)))
             continue
-        store.emit("logs", record)
+        # Secrets are masked before a line is stored, imported ones too (DESIGN: telemetry formats).
+        store.emit("logs", redact(record))
         report.imported += 1
         pending += 1
         if pending >= _FLUSH_EVERY:

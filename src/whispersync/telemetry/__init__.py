@@ -24,6 +24,7 @@ from ._correlation import (
 from ._emf import Unit, emf_document, parse_emf
 from ._logger import Logger
 from ._metrics import Metrics
+from ._redact import redact_value as redact
 from ._sink import MemorySink, NullSink, Sink, StdoutSink
 from ._telemetry import Telemetry
 from ._tracer import Span, Tracer
@@ -44,5 +45,6 @@ __all__ = [
     "emf_document",
     "new_correlation_id",
     "parse_emf",
+    "redact",
     "resolve_correlation_id",
 ]
