@@ -465,18 +465,14 @@ class TelemetryStore:
         limit: int = 1000,
     ) -> list[dict]:
         """The original log records, oldest first; ``start_ms``/``end_ms`` both inclusive."""
-        where, params = [], []
-        if start_ms is not None:
-            where.append("ts >= epoch_ms(CAST(? AS BIGINT))")
-            params.append(start_ms)
-        if end_ms is not None:
-            where.append("ts <= epoch_ms(CAST(? AS BIGINT))")
-            params.append(end_ms)
-        for column, value in (("correlation_id", correlation_id), ("trace_id", trace_id), ("level", level)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = f"SELECT raw FROM logs {_where(where)} ORDER BY ts NULLS FIRST, raw LIMIT ?"
+        where, params = _conditions(
+            ("ts >= epoch_ms(CAST(? AS BIGINT))", start_ms),
+            ("ts <= epoch_ms(CAST(? AS BIGINT))", end_ms),
+            ("correlation_id = ?", correlation_id),
+            ("trace_id = ?", trace_id),
+            ("level = ?", level),
+        )
+        sql = f"SELECT raw FROM logs {where} ORDER BY ts NULLS FIRST, raw LIMIT ?"
         return [orjson.loads(raw) for (raw,) in self._query(sql, [*params, limit])]
 
     def spans(
@@ -489,21 +485,14 @@ class TelemetryStore:
         limit: int = 10000,
     ) -> list[dict]:
         """The original span records by start time; ``start_ms``/``end_ms`` bound the start, inclusive."""
-        where, params = [], []
-        if trace_id is not None:
-            where.append("trace_id = ?")
-            params.append(trace_id)
-        if correlation_id is not None:
-            where.append("correlation_id = ?")
-            params.append(correlation_id)
-        if start_ms is not None:
-            where.append("start_time_unix_nano >= CAST(? AS BIGINT) * 1000000")
-            params.append(start_ms)
-        if end_ms is not None:
-            where.append("start_time_unix_nano <= CAST(? AS BIGINT) * 1000000 + 999999")
-            params.append(end_ms)
+        where, params = _conditions(
+            ("trace_id = ?", trace_id),
+            ("correlation_id = ?", correlation_id),
+            ("start_time_unix_nano >= CAST(? AS BIGINT) * 1000000", start_ms),
+            ("start_time_unix_nano <= CAST(? AS BIGINT) * 1000000 + 999999", end_ms),
+        )
         sql = (
-            f"SELECT raw FROM spans {_where(where)}"
+            f"SELECT raw FROM spans {where}"
             " ORDER BY start_time_unix_nano NULLS FIRST, span_id LIMIT ?"
         )
         return [orjson.loads(raw) for (raw,) in self._query(sql, [*params, limit])]
@@ -835,6 +824,12 @@ def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], flo
 
 def _where(clauses: list[str]) -> str:
     return "WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _conditions(*pairs: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """The WHERE clause of the conditions whose value is given (not None), and their parameters."""
+    given = [(sql, value) for sql, value in pairs if value is not None]
+    return _where([sql for sql, _ in given]), [value for _, value in given]
 
 
 def _close_quietly(fh: IO[bytes]) -> None:
