@@ -17,6 +17,7 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _metrics,
     _notifications,
     _serve,
+    _submit,
     _traces,
 )
 from whispersync.cli._common import app, err_console
