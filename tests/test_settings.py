@@ -51,7 +51,21 @@ class TestSettings:
     def test_it_refuses_to_bind_beyond_loopback_without_a_token(self) -> None:
         with pytest.raises(ConfigError, match="WHISPERSYNC_API_TOKEN"):
             Settings.load(host="0.0.0.0")
-        assert Settings.load(host="0.0.0.0", api_token="s3cret").host == "0.0.0.0"
+        assert Settings.load(host="0.0.0.0", api_token="s3cret-s3cret-s3cret").host == "0.0.0.0"
+
+    @pytest.mark.parametrize("token", ["", " ", "\t\n", "short-token"])
+    def test_an_empty_blank_or_short_token_is_a_configuration_error(self, monkeypatch, token) -> None:
+        """An empty token used to pass the bind check and let `Bearer` with nothing after it in."""
+        monkeypatch.setenv("WHISPERSYNC_API_TOKEN", token)
+        with pytest.raises(ConfigError, match="api_token") as caught:
+            Settings.load(host="0.0.0.0")
+        if token.strip():
+            assert token not in str(caught.value)  # the message names the length, not the token
+
+    def test_a_token_padded_with_whitespace_is_refused(self, monkeypatch) -> None:
+        monkeypatch.setenv("WHISPERSYNC_API_TOKEN", " s3cret-s3cret-s3cret ")
+        with pytest.raises(ConfigError, match="whitespace"):
+            Settings.load()
 
     def test_the_token_never_shows_in_its_repr(self) -> None:
         settings = Settings.load(api_token="very-secret-token")

@@ -6,9 +6,11 @@
      │    ├── EmptyTranscript
      │    ├── TranscriptTooLarge
      │    ├── NotUtf8
-     │    └── UnknownAgent
+     │    ├── UnknownAgent
+     │    └── QueryTimeout       a query ran past its time budget
      ├── NotFound               no memo / trace / message with that id
      ├── QueueError             the durable queue refused an operation
+     ├── StorageFull            the disk under the home is full (HTTP 507)
      └── ProcessingError        an agent or adapter failed on a memo
           └── ExternalServiceError   a third-party call failed (TTS, webhooks)
 
@@ -53,12 +55,26 @@ class UnknownAgent(InputError):
     http_status = 422
 
 
+class QueryTimeout(InputError):
+    """A query (Insights, metric math, trace search...) ran past its time budget.
+
+    The caller's query is what was too expensive, so it is a 4xx: it never counts
+    towards the server's own 5xx alarm."""
+
+    code = "query_timeout"
+    http_status = 422
+
+
 class NotFound(WhisperSyncError):
     """The thing asked for does not exist."""
 
 
 class QueueError(WhisperSyncError):
     """The durable queue refused an operation (unknown queue, bad receipt handle...)."""
+
+
+class StorageFull(WhisperSyncError):
+    """No space left on the device that holds the home; nothing was stored."""
 
 
 class ProcessingError(WhisperSyncError):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,8 @@ from pydantic_settings import (
 from whispersync.errors import ConfigError
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# A bearer token shorter than this is guessable; `openssl rand -hex 32` gives 64.
+MIN_API_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -39,7 +41,25 @@ class Settings(BaseSettings):
     # HTTP ingest API
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
-    api_token: SecretStr | None = Field(None, description="Bearer token; required off loopback.")
+    api_token: SecretStr | None = Field(
+        None, description=f"Bearer token ({MIN_API_TOKEN_LENGTH}+ characters); required off loopback."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (https://host:port) allowed to call the API cross-site; none by default.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header values the API answers to (besides the bind address and loopback).",
+    )
+
+    # HTTP server limits: a slow or greedy client cannot hold the server.
+    http_header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send its headers.")
+    http_body_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds a client has to send its body.")
+    http_keepalive_timeout: float = Field(5.0, gt=0, le=300, description="Seconds an idle connection stays open.")
+    http_max_connections: int = Field(1000, ge=1, le=100_000, description="Open connections at most.")
+    request_timeout: float = Field(30.0, gt=0, le=3600, description="Seconds of work a request may cause.")
+    shutdown_timeout: float = Field(10.0, gt=0, le=600, description="Seconds `up` waits for requests on stop.")
 
     # Ingest limits
     max_transcript_bytes: int = Field(1024 * 1024, gt=0)
@@ -52,6 +72,9 @@ class Settings(BaseSettings):
     # Worker pool
     workers: int = Field(4, ge=1, le=256)
     inbox_poll_interval: float = Field(1.0, gt=0)
+    inbox_settle_seconds: float = Field(
+        2.0, ge=0, description="A file is taken once its size and mtime held this long (or it was renamed in)."
+    )
 
     # Telemetry
     telemetry: bool = Field(True, description="Emit logs, metrics and spans.")
@@ -96,6 +119,21 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     email_from: str = "whispersync@localhost"
     email_to: list[str] = Field(default_factory=list)
+
+    @field_validator("api_token")
+    @classmethod
+    def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty token would make `Authorization: Bearer` (nothing after it) a valid login.
+        if token is not None:
+            value = token.get_secret_value()
+            if not value.strip():
+                raise ValueError("the API token is empty; unset WHISPERSYNC_API_TOKEN or give it a value")
+            if value != value.strip():
+                raise ValueError("the API token starts or ends with whitespace")
+            if len(value) < MIN_API_TOKEN_LENGTH:
+                raise ValueError(f"the API token is {len(value)} characters; use at least {MIN_API_TOKEN_LENGTH} "
+                                 "(for example `openssl rand -hex 32`)")
+        return token
 
     @model_validator(mode="after")
     def _refuse_open_bind_without_token(self) -> "Settings":

@@ -86,15 +86,17 @@ class TestMemos:
 
 class TestAuthentication:
     def test_a_configured_token_is_required(self, tmp_path) -> None:
-        runtime = build_runtime(Settings.load(home=tmp_path / "h", api_token="t0ken"))
+        runtime = build_runtime(Settings.load(home=tmp_path / "h", api_token="t0ken-t0ken-t0ken-t0ken"))
         try:
             with ServerThread(create_app(runtime)) as server:
                 url = f"{server.url}/v1/transcripts"
                 assert httpx.post(url, json={"text": "hi"}).status_code == 401
                 assert httpx.post(url, json={"text": "hi"}, headers={"Authorization": "Bearer wrong"}).status_code == 401
-                ok = httpx.post(url, json={"text": "hi"}, headers={"Authorization": "Bearer t0ken"})
+                for empty in ("Bearer", "", "bearer", "Basic dDBrZW4="):
+                    assert httpx.post(url, json={"text": "hi"}, headers={"Authorization": empty}).status_code == 401
+                ok = httpx.post(url, json={"text": "hi"}, headers={"Authorization": "Bearer t0ken-t0ken-t0ken-t0ken"})
                 assert ok.status_code == 202
-                assert "t0ken" not in httpx.post(url, json={"text": "hi"}).text
+                assert "t0ken-t0ken" not in httpx.post(url, json={"text": "hi"}).text
         finally:
             runtime.close(timeout=1)
 
