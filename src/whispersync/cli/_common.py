@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -62,10 +61,12 @@ def print_json(data: Any) -> None:
 
 def parse_since(value: str) -> float:
     """'90s', '15m', '1h', '7d' → seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
-    if not match:
-        raise typer.BadParameter(f"{value!r} is not a duration like 30s, 15m, 1h or 7d")
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    from whispersync.monitoring.times import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 

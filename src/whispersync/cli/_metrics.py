@@ -21,6 +21,7 @@ from whispersync.cli._common import (
     parse_time,
     print_json,
 )
+from whispersync.monitoring.times import lookback_start
 
 
 @metrics_app.command("list")
@@ -110,7 +111,7 @@ def metrics_get(
     now_ms = int(time.time() * 1000)
     try:
         end_ms = parse_time(end) if end else now_ms
-        start_ms = parse_time(start) if start else end_ms - int(parse_since(since) * 1000)
+        start_ms = parse_time(start) if start else lookback_start(end_ms, parse_since(since))
     except typer.BadParameter as exc:
         fail(str(exc))
     queries = []

@@ -21,6 +21,7 @@ from whispersync.cli._common import (
     traces_app,
 )
 from whispersync.cli._inspect import _span_tree
+from whispersync.monitoring.times import lookback_start
 
 
 @traces_app.command("search")
@@ -41,7 +42,7 @@ def traces_search(
     from whispersync.app import open_store
     from whispersync.monitoring.traces import TraceFilterError, search_traces
 
-    start_ms = parse_time(start) if start else int((time.time() - parse_since(since)) * 1000)
+    start_ms = parse_time(start) if start else lookback_start(int(time.time() * 1000), parse_since(since))
     end_ms = parse_time(end) if end else None
     try:
         found = search_traces(open_store(load_settings()), filter=filter, correlation_id=correlation_id,

@@ -1,51 +1,62 @@
 """The HTTP API: a thin shell over the runtime's functions.
 
-Every error is a JSON body `{"error": {"code", "message"}}` with a 4xx/5xx status;
-the process keeps serving whatever a client sends.
+Every answer that is not a success is a JSON body `{"error": {"code", "message"}}`,
+404 and 405 included; the process keeps serving whatever a client sends. A client's
+fault is a 4xx and never counts towards the plan's Api5xx alarm: only the server's
+own failures do, each logged as one structured line (never a traceback on stderr).
 """
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import dataclasses
+import errno
+import hashlib
 import hmac
+import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from whispersync.app import Runtime
 from whispersync.domain import MemoStatus, Transcript
-from whispersync.errors import InputError, NotFound, WhisperSyncError
+from whispersync.errors import (
+    InputError,
+    NotFound,
+    StorageFull,
+    TranscriptTooLarge,
+    WhisperSyncError,
+)
 from whispersync.monitoring.plan import API_5XX_METRIC
 from whispersync.pipeline.ingest import decode_transcript
 from whispersync.web import alarms, logs, metrics, notifications, traces
+from whispersync.web._guard import RequestGuard
+from whispersync.web._json import (
+    BodyTooLarge,
+    UnsupportedMediaType,
+    media_type,
+    read_body,
+)
 
 _JSON_FIELDS = {"text", "agent", "title", "recorded_at"}
+# Charsets a text/plain transcript may declare; anything else is refused, not guessed.
+_TEXT_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf-16le", "utf-16be",
+                            "utf-32", "utf-32le", "utf-32be", "iso-8859-1", "latin-1", "latin1", "windows-1252"})
+_IDEMPOTENCY_KEY_MAX = 255
+_STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    """Read the body, refusing more than `limit` bytes without buffering all of it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge(size)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 def _parse_json_transcript(body: bytes, agent_param: str | None) -> Transcript:
@@ -57,7 +68,8 @@ def _parse_json_transcript(body: bytes, agent_param: str | None) -> Transcript:
         raise InputError("JSON body must be an object with a 'text' field")
     unknown = set(data) - _JSON_FIELDS
     if unknown:
-        raise InputError(f"unknown field(s): {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_JSON_FIELDS))}")
+        raise InputError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}; "
+                         f"allowed: {', '.join(sorted(_JSON_FIELDS))}")
     for name in _JSON_FIELDS:
         if data.get(name) is not None and not isinstance(data[name], str):
             raise InputError(f"field '{name}' must be a string")
@@ -68,10 +80,43 @@ def _parse_json_transcript(body: bytes, agent_param: str | None) -> Transcript:
                       recorded_at=data.get("recorded_at"), source="api")
 
 
+def _text_body(body: bytes, charset: str | None) -> bytes:
+    """A text/plain body as UTF-8 bytes, honouring its declared charset."""
+    if charset is None or charset in ("utf-8", "utf8"):
+        return body
+    if charset not in _TEXT_CHARSETS:
+        raise UnsupportedMediaType(f"charset {charset[:40]!r} is not accepted; send UTF-8 (or UTF-16, Latin-1)")
+    try:
+        return codecs.decode(body, charset).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"transcript is not valid {charset} (byte {exc.start}: {exc.reason})") from None
+
+
+def _memo_id_for(idempotency_key: str | None) -> str | None:
+    """The same Idempotency-Key always names the same memo, so a retried POST is not a second memo."""
+    if idempotency_key is None:
+        return None
+    key = idempotency_key.strip()
+    if not key or len(key) > _IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
+        raise InputError(f"Idempotency-Key must be 1 to {_IDEMPOTENCY_KEY_MAX} printable ASCII characters")
+    return hashlib.sha256(b"idempotency-key:" + key.encode()).hexdigest()[:32]
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, StorageFull):
+        return True
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in text or "no space left" in text
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     token = settings.api_token.get_secret_value() if settings.api_token else None
+    guard = RequestGuard(settings)
     app = FastAPI(title="WhisperSync", version="0.1.0")
+    app.state.body_timeout = settings.http_body_timeout
     log = runtime.telemetry.logger("whispersync.api")
 
     # The plan's Api5xx alarm watches this count: one datapoint per 5xx response.
@@ -80,24 +125,50 @@ def create_app(runtime: Runtime) -> FastAPI:
         runtime.telemetry.metrics.put(namespace, name, 1, unit="Count", dimensions=dimensions)
 
     @app.middleware("http")
-    async def count_server_errors(request: Request, call_next):
+    async def answer_every_error(request: Request, call_next):
+        """Innermost of ours: a bug becomes a JSON 500 and one log line, here, so that
+        Starlette's outer error middleware never re-raises it (which printed a traceback
+        to stderr and dropped the keep-alive connection)."""
         try:
             response = await call_next(request)
-        except Exception:
-            count_5xx()  # unhandled: Starlette answers 500
-            raise
+        except ClientDisconnect:
+            # The client went away mid-body: nobody reads this answer, and it is not our fault.
+            return _error(400, "client_disconnected", "the client closed the connection before the body arrived")
+        except Exception as exc:  # noqa: BLE001 - the one place every unexpected error ends up
+            if _is_disk_full(exc):
+                log.error("Storage full", error_type=type(exc).__name__, path=request.url.path)
+                response = _error(507, "storage_full", "the server's disk is full; nothing was stored")
+            else:
+                log.exception("Unhandled API error", error_type=type(exc).__name__, path=request.url.path)
+                response = _error(500, "internal_error", "internal error; the server log has the details")
         if response.status_code >= 500:
             count_5xx()
         return response
 
     @app.middleware("http")
-    async def authenticate(request: Request, call_next):
+    async def admit(request: Request, call_next):
+        """Outermost of ours: refuse foreign hosts, cross-site writes and missing tokens
+        before any work is done."""
+        host = request.headers.get("host")
+        if not guard.host_allowed(host):
+            return _error(421, "misdirected_request",
+                          "this server does not answer to that Host; add it to WHISPERSYNC_ALLOWED_HOSTS")
+        if not guard.origin_allowed(request.method, request.headers.get("origin"), host):
+            return _error(403, "cross_origin_refused",
+                          "cross-site requests are refused; add the origin to WHISPERSYNC_ALLOWED_ORIGINS")
         if token is not None and request.url.path.startswith("/v1/"):
-            given = request.headers.get("authorization", "")
-            scheme, _, credential = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(credential.encode(), token.encode()):
+            scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+            credential = credential.strip()
+            if scheme.lower() != "bearer" or not credential or not hmac.compare_digest(
+                    credential.encode(), token.encode()):
                 return _error(401, "unauthorized", "missing or wrong bearer token")
         return await call_next(request)
+
+    if settings.allowed_origins:  # CORS stays closed unless configured
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-Correlation-ID", "Idempotency-Key"],
+                           expose_headers=["X-Correlation-ID"])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -106,7 +177,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             f"{'.'.join(str(p) for p in err.get('loc', ())) or 'request'}: {err.get('msg', 'invalid')}"
             for err in exc.errors()
         )
-        return _error(422, "invalid_input", problems or "invalid request")
+        return _error(422, "invalid_input", problems[:500] or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = {404: f"no route {request.method} {request.url.path[:200]}",
+                   405: f"{request.method} is not allowed on {request.url.path[:200]}"}.get(exc.status_code,
+                                                                                          str(exc.detail))
+        return _error(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(WhisperSyncError)
     async def whispersync_error(request: Request, exc: WhisperSyncError):
@@ -114,52 +193,59 @@ def create_app(runtime: Runtime) -> FastAPI:
             return _error(exc.http_status, exc.code, str(exc))
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
-        return _error(500, "internal_error", f"{type(exc).__name__}")
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception):
-        # The one error shape for bugs too; the exception text stays in the (redacted)
-        # log, since it may carry details a client should not see.
-        log.exception("Unhandled API error", error_type=type(exc).__name__, path=request.url.path)
-        return _error(500, "internal_error", "internal error; the server log has the details")
+        raise exc  # a server-side failure: logged and answered by answer_every_error
 
     for area in (logs, metrics, traces, alarms, notifications):
         app.include_router(area.build_router(runtime))
 
+    async def blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run blocking work (SQLite, DuckDB, files) off the event loop, within the
+        request's time budget. Queries stop themselves at the budget (a 422); this
+        bound catches whatever else hangs."""
+        try:
+            return await asyncio.wait_for(run_in_threadpool(fn, *args, **kwargs),
+                                          timeout=settings.request_timeout + 5)
+        except TimeoutError:
+            log.error("Request over its time budget", budget_s=settings.request_timeout)
+            return _error(503, "busy", f"the request took over {settings.request_timeout:g} s; try again")
+
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:
+        # async: answered on the event loop, so it stays fast when every worker thread is busy.
         return {"status": "ok", "queue": dataclasses.asdict(runtime.queue.counts()),
                 "dlq": dataclasses.asdict(runtime.dlq.counts())}
 
     @app.post("/v1/transcripts", status_code=202)
     async def post_transcript(request: Request):
         agent_param = request.query_params.get("agent") or None
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type, params = media_type(request)
+        memo_id = _memo_id_for(request.headers.get("idempotency-key"))
         try:
-            body = await _read_limited(request, settings.max_transcript_bytes + 64 * 1024)
-        except _TooLarge as exc:
-            return _error(413, "transcript_too_large",
-                          f"request body is over {exc.size} bytes; the limit is {settings.max_transcript_bytes} bytes")
+            body = await read_body(request, max_bytes=settings.max_transcript_bytes + 64 * 1024, what="transcript")
+        except BodyTooLarge as exc:
+            raise TranscriptTooLarge(f"{exc}; transcripts may be {settings.max_transcript_bytes} bytes") from None
         if content_type == "application/json":
+            if params.get("charset", "utf-8") not in ("utf-8", "utf8"):
+                raise UnsupportedMediaType("JSON bodies are UTF-8 (RFC 8259); drop the charset or make it utf-8")
             transcript = _parse_json_transcript(body, agent_param)
         elif content_type in ("text/plain", ""):
-            text = decode_transcript(body, max_bytes=settings.max_transcript_bytes)
+            text = decode_transcript(_text_body(body, params.get("charset")), max_bytes=settings.max_transcript_bytes)
             transcript = Transcript(text=text, agent=agent_param, title=request.query_params.get("title"),
                                     source="api")
         else:
-            return _error(415, "unsupported_media_type",
-                          f"content type {content_type!r} is not accepted; send application/json or text/plain")
-        # Ingest does blocking I/O (SQLite, files); run it off the event loop.
-        receipt = await run_in_threadpool(
-            runtime.ingestor.accept, transcript, correlation_id=request.headers.get("x-correlation-id")
-        )
+            raise UnsupportedMediaType(f"content type {content_type[:60]!r} is not accepted; "
+                                       "send application/json or text/plain")
+        receipt = await blocking(runtime.ingestor.accept, transcript,
+                                 correlation_id=request.headers.get("x-correlation-id"), memo_id=memo_id)
+        if isinstance(receipt, JSONResponse):
+            return receipt
         return JSONResponse(receipt.to_dict(), status_code=202,
                             headers={"X-Correlation-ID": receipt.correlation_id})
 
     @app.get("/v1/memos")
     def list_memos(status: str | None = None, limit: int = 100):
         if status is not None and status not in {s.value for s in MemoStatus}:
-            raise InputError(f"unknown status {status!r}; one of: {', '.join(s.value for s in MemoStatus)}")
+            raise InputError(f"unknown status {status[:40]!r}; one of: {', '.join(s.value for s in MemoStatus)}")
         limit = max(1, min(limit, 1000))
         memos = runtime.records.list(status=MemoStatus(status) if status else None, limit=limit)
         return {"memos": [m.to_dict() for m in memos]}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from fastapi import APIRouter
@@ -10,18 +9,26 @@ from fastapi.responses import JSONResponse
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
+from whispersync.monitoring.times import lookback_start, parse_duration, parse_time
 from whispersync.monitoring.traces import TraceFilterError, get_trace, search_traces
 
 __all__ = ["build_router"]
 
-_SINCE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
-
 
 def _since_seconds(value: str) -> float:
-    match = _SINCE.fullmatch(value)
-    if not match:
-        raise InputError(f"since={value!r} is not a duration like 30s, 15m, 1h or 7d")
-    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise InputError(f"since: {exc}") from None
+
+
+def _checked_ms(value: int | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InputError(f"{name}: {exc}") from None
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -39,8 +46,9 @@ def build_router(runtime: Runtime) -> APIRouter:
         end_ms: int | None = None,
         limit: int = 100,
     ):
+        start_ms, end_ms = _checked_ms(start_ms, "start_ms"), _checked_ms(end_ms, "end_ms")
         if start_ms is None:
-            start_ms = int((time.time() - _since_seconds(since)) * 1000)
+            start_ms = lookback_start(int(time.time() * 1000), _since_seconds(since))
         if slowest is not None and slowest < 1:
             raise InputError("slowest must be at least 1")
         try:
