@@ -23,7 +23,7 @@ from whispersync.monitoring.store import TelemetryStore
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher
-from whispersync.pipeline.ingest import Ingestor
+from whispersync.pipeline.ingest import SWEEP_INTERVAL_SECONDS, Ingestor, UnsentSweeper
 from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
@@ -65,7 +65,8 @@ class Runtime:
     _services: list = field(default_factory=list)
 
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
-              maintenance: bool = True, notifications: bool = True, alarms: bool = True) -> None:
+              maintenance: bool = True, notifications: bool = True, alarms: bool = True,
+              sweep: bool = True) -> None:
         s = self.settings
         if notifications and self.notifier is not None:
             self.notifier.start()  # first, so deliveries left pending by a previous run go out
@@ -75,7 +76,7 @@ class Runtime:
         self._services.append(self.pool)
         if inbox:
             watcher = InboxWatcher(s.inbox_dir, self.ingestor, self.telemetry, agents=AGENTS,
-                                   poll_seconds=s.inbox_poll_interval)
+                                   poll_seconds=s.inbox_poll_interval, settle_seconds=s.inbox_settle_seconds)
             watcher.start()
             self._services.append(watcher)
         if collector:
@@ -89,6 +90,13 @@ class Runtime:
                          PeriodicTask("retention", 3600, self.store.apply_retention, log, run_immediately=True)):
                 task.start()
                 self._services.append(task)
+        if sweep:
+            sweeper = UnsentSweeper(self.ingestor, queue_db=self.broker.path,
+                                    queue_names=(self.queue.name, self.dlq.name))
+            task = PeriodicTask("unsent-sweep", SWEEP_INTERVAL_SECONDS, sweeper.sweep,
+                                self.telemetry.logger("whispersync.ingest"), run_immediately=True)
+            task.start()
+            self._services.append(task)
         if alarms and self.alarms is not None:
             task = PeriodicTask("alarms", s.alarm_interval, self.alarms.evaluate,
                                 self.telemetry.logger("whispersync.alarms"))

@@ -6,7 +6,10 @@
      │    ├── EmptyTranscript
      │    ├── TranscriptTooLarge
      │    ├── NotUtf8
+     │    ├── NotText            NUL characters: binary data, not speech-to-text output
      │    ├── UnknownAgent
+     │    ├── TitleTooLong
+     │    ├── InvalidRecordedAt
      │    └── QueryTimeout       a query ran past its time budget
      ├── NotFound               no memo / trace / message with that id
      ├── QueueError             the durable queue refused an operation
@@ -48,6 +51,22 @@ class TranscriptTooLarge(InputError):
 
 class NotUtf8(InputError):
     code = "not_utf8"
+
+
+class NotText(InputError):
+    """The transcript holds NUL characters: binary data, not the output of speech-to-text."""
+
+    code = "not_text"
+
+
+class TitleTooLong(InputError):
+    code = "title_too_long"
+    http_status = 422
+
+
+class InvalidRecordedAt(InputError):
+    code = "invalid_recorded_at"
+    http_status = 422
 
 
 class UnknownAgent(InputError):

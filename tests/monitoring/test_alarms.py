@@ -284,6 +284,20 @@ class TestEngine:
         assert [a["ok"] for a in actions] == [False, False]
         assert any("no remediation handler named 'missing'" in a["error"] for a in actions)
 
+    def test_putting_a_list_stores_all_of_it_or_none_of_it(self, store, tmp_path):
+        engine, _ = _engine(store, tmp_path, [])
+        first, second = _alarm(name="First"), _alarm(name="Second")
+        dangling = CompositeAlarm(name="Third", rule="ALARM(First) OR ALARM(NoSuchAlarm)")
+        with pytest.raises(ValueError, match="NoSuchAlarm"):
+            engine.put_all([first, second, dangling])
+        assert engine.alarm_store.definitions() == []
+        assert engine.alarm_store.history("First") == []
+
+        together = CompositeAlarm(name="Third", rule="ALARM(First) OR ALARM(Second)")
+        assert engine.put_all([first, second, together]) == [False, False, False]
+        assert [a.name for a in engine.alarm_store.definitions()] == ["First", "Second", "Third"]
+        assert engine.put_all([second]) == [True]
+
     def test_stored_alarms_survive_a_new_engine(self, store, tmp_path):
         engine, _ = _engine(store, tmp_path, [])
         alarm_store = engine.alarm_store

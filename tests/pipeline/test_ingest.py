@@ -88,3 +88,101 @@ class TestDecodeTranscript:
     def test_it_refuses_more_than_the_limit(self) -> None:
         with pytest.raises(TranscriptTooLarge, match="limit is 4 bytes"):
             decode_transcript(b"hello", max_bytes=4)
+
+
+class TestDoomedInputIsRefusedAtIngest:
+    """Inputs that used to be accepted (202) and then failed in the worker, or worse."""
+
+    @pytest.mark.parametrize("recorded_at", [
+        "0001-01-01T00:00:00+14:00",   # before year 1 in UTC: astimezone overflowed in every agent
+        "9999-12-31T23:59:59-14:00",   # after year 9999 in UTC
+        "0001-01-01T00:00:00-14:00",   # converts, but a day's margin keeps any local rendering in range
+        "9999-12-31T23:59:59+14:00",
+        "yesterday",
+        "2024-13-01T00:00:00Z",
+        "2024-05-01T09:00:00Z" + "x" * 10_000,
+        "0001-01-02T00:00:00+14:00",   # 0001-01-01T10:00Z: inside year 1, but inside the margin
+    ])
+    def test_a_recorded_at_out_of_range_or_not_iso_8601_is_refused(self, runtime, recorded_at) -> None:
+        from whispersync.errors import InvalidRecordedAt
+
+        with pytest.raises(InvalidRecordedAt, match="recorded_at") as caught:
+            runtime.ingestor.accept(Transcript(text="hello", agent="work", recorded_at=recorded_at))
+        assert caught.value.http_status == 422 and len(str(caught.value)) < 400
+        assert runtime.records.list() == [] and runtime.queue.counts().visible == 0
+
+    @pytest.mark.parametrize(("given", "stored"), [
+        ("2026-11-25T09:00:00Z", "2026-11-25T09:00:00+00:00"),
+        ("2026-11-25T10:30:00+01:30", "2026-11-25T09:00:00+00:00"),
+        ("2026-11-25T09:00:00", "2026-11-25T09:00:00+00:00"),   # no offset: UTC, as the worker always read it
+        ("2026-11-25", "2026-11-25T00:00:00+00:00"),
+        ("0001-01-02T09:00:00+09:00", "0001-01-02T00:00:00+00:00"),
+    ])
+    def test_an_accepted_recorded_at_is_stored_in_utc(self, runtime, given, stored) -> None:
+        receipt = runtime.ingestor.accept(Transcript(text="hello", agent="work", recorded_at=given))
+        assert runtime.records.get(receipt.id).recorded_at == stored
+
+    def test_a_memo_recorded_at_the_earliest_accepted_instant_is_processed(self, runtime) -> None:
+        receipt = runtime.ingestor.accept(Transcript(text="Ship it", agent="memory",
+                                                     recorded_at="0001-01-02T00:00:00Z"))
+        [message] = runtime.queue.receive(1)
+        assert runtime.processor.process(message)
+        assert runtime.records.get(receipt.id).status is MemoStatus.DONE
+
+    @pytest.mark.parametrize("text", ["\x00", "\x00" * 1000, "hello\x00world", "\x01\x02\x1b\x7f", "\x00 \n\x03"])
+    def test_a_body_with_nul_or_only_control_characters_is_refused(self, runtime, text) -> None:
+        from whispersync.errors import NotText
+
+        with pytest.raises((NotText, EmptyTranscript)) as caught:
+            runtime.ingestor.accept(Transcript(text=text))
+        assert 400 <= caught.value.http_status < 500
+        assert runtime.records.list() == [] and runtime.queue.counts().visible == 0
+
+    def test_text_with_ordinary_control_characters_is_accepted(self, runtime) -> None:
+        runtime.ingestor.accept(Transcript(text="line one\r\n\tline two\x0c"))
+        assert runtime.queue.counts().visible == 1
+
+    def test_a_900_kb_title_is_refused_and_a_255_character_one_is_not(self, runtime) -> None:
+        from whispersync.errors import TitleTooLong
+        from whispersync.pipeline.ingest import MAX_TITLE_CHARS
+
+        with pytest.raises(TitleTooLong, match=f"limit is {MAX_TITLE_CHARS} characters") as caught:
+            runtime.ingestor.accept(Transcript(text="hello", title="t" * 900_000))
+        assert len(str(caught.value)) < 200
+        assert runtime.records.list() == []
+        runtime.ingestor.accept(Transcript(text="hello", title="é" * 255))
+        assert runtime.queue.counts().visible == 1
+
+    def test_the_unknown_agent_message_repeats_a_bounded_prefix_of_the_name(self, runtime) -> None:
+        with pytest.raises(UnknownAgent) as caught:
+            runtime.ingestor.accept(Transcript(text="hello", agent="a" * 8000))
+        message = str(caught.value)
+        assert "a" * 64 + "…" in message and "a" * 65 not in message
+        assert "work, memory, github_ideas" in message and len(message) < 200
+
+
+class TestDoomedInputOverHttp:
+    """The same refusals through POST /v1/transcripts: a 4xx with a short message, at once."""
+
+    @pytest.mark.parametrize(("body", "code"), [
+        ({"text": "hello", "agent": "a" * 8000}, "unknown_agent"),
+        ({"text": "\x00" * 100}, "not_text"),
+        ({"text": "hello", "title": "t" * 900_000}, "title_too_long"),
+        ({"text": "hello", "recorded_at": "9999-12-31T23:59:59-14:00"}, "invalid_recorded_at"),
+    ])
+    def test_it_is_a_4xx_with_a_short_message(self, runtime, body, code) -> None:
+        import time
+
+        import httpx
+
+        from helpers import ServerThread
+        from whispersync.web import create_app
+
+        with ServerThread(create_app(runtime)) as server:
+            started = time.monotonic()
+            response = httpx.post(f"{server.url}/v1/transcripts", json=body, timeout=30)
+            assert time.monotonic() - started < 5  # an 8,000-character agent name once stalled the server 14-21 s
+        assert 400 <= response.status_code < 500, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and len(error["message"]) < 300
+        assert runtime.records.list() == []

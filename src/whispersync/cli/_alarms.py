@@ -8,6 +8,8 @@ a second, else this command delivers what is due before it exits.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -26,6 +28,10 @@ from whispersync.cli._common import (
     print_json,
 )
 
+# An alarm request file or a plan is a few KB; 1 MiB is far beyond any real one and
+# stops `alarms put /dev/zero` (or a mistaken 2 GB file) before it fills memory.
+MAX_FILE_BYTES = 1024 * 1024
+
 PlanOption = Annotated[
     Optional[Path],
     typer.Option("--plan", help="A Python plan file adding or overriding alarms (its ALARMS list)."),
@@ -41,6 +47,8 @@ class _Engine:
         from whispersync.monitoring.notify import Notifier
         from whispersync.telemetry import NullSink, Telemetry
 
+        if plan is not None:
+            _check_regular_file(plan, "plan file")
         self.settings = load_settings(plan_file=plan)
         telemetry = Telemetry(NullSink())
         self.notifier = Notifier(self.settings, telemetry=telemetry)
@@ -176,23 +184,19 @@ def alarms_put(
     from whispersync.monitoring.alarm_input import parse_alarm_requests
 
     try:
-        payload = orjson.loads(file.read_bytes())
-    except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror}")
+        payload = orjson.loads(_read_file(file))
     except orjson.JSONDecodeError as exc:
         fail(f"{file} is not JSON: {exc}")
     try:
         alarms = parse_alarm_requests(payload)
     except ValueError as exc:
         fail(f"{file}: {exc}")
-    done = []
     with _Engine(plan) as engine:
-        for alarm in alarms:
-            try:
-                replaced = engine.put(alarm)
-            except ValueError as exc:
-                fail(f"{file}: {alarm.name}: {exc}")
-            done.append({"name": alarm.name, "kind": alarm.kind, "replaced": replaced})
+        try:
+            replaced = engine.put_all(alarms)  # all or nothing
+        except ValueError as exc:
+            fail(f"{file}: {exc}")
+    done = [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
     if as_json:
         print_json({"alarms": done})
         return
@@ -218,6 +222,37 @@ def alarms_delete(
         print_json({"deleted": name})
         return
     console.print(f"deleted alarm {name}")
+
+
+def _check_regular_file(path: Path, what: str = "file") -> None:
+    """fail() unless `path` is a regular file of at most MAX_FILE_BYTES.
+
+    Checked before opening: opening a pipe with no writer would block, and a
+    device such as /dev/zero never ends.
+    """
+    try:
+        info = path.stat()
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror}")
+    if not stat.S_ISREG(info.st_mode):
+        fail(f"{what} {path} is not a regular file (a device, pipe or directory)")
+    if info.st_size > MAX_FILE_BYTES:
+        fail(f"{what} {path} is larger than the limit of 1 MiB ({MAX_FILE_BYTES} bytes)")
+
+
+def _read_file(path: Path) -> bytes:
+    """A regular file's bytes, reading at most one byte past the limit (the file may grow after the check)."""
+    _check_regular_file(path)
+    try:
+        with path.open("rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # swapped for something else since the check
+                fail(f"file {path} is not a regular file (a device, pipe or directory)")
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        fail(f"cannot read file {path}: {exc.strerror}")
+    if len(data) > MAX_FILE_BYTES:
+        fail(f"file {path} is larger than the limit of 1 MiB ({MAX_FILE_BYTES} bytes)")
+    return data
 
 
 def _colour(state: str) -> str:

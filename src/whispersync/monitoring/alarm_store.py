@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,15 +91,23 @@ class AlarmStore:
 
     def put(self, alarm: Alarm, *, now_ms: int | None = None) -> bool:
         """Create or replace a stored alarm; True when it replaced one."""
+        return self.put_all([alarm], now_ms=now_ms)[0]
+
+    def put_all(self, alarms: Sequence[Alarm], *, now_ms: int | None = None) -> list[bool]:
+        """Create or replace every alarm in one transaction (all or none); for each, True when it replaced one."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        definition = orjson.dumps(alarm.to_dict())
+        replaced = []
         with self._tx() as con:
-            existed = con.execute("SELECT 1 FROM alarm_definitions WHERE name = ?", (alarm.name,)).fetchone()
-            con.execute("INSERT OR REPLACE INTO alarm_definitions VALUES (?, ?, ?)", (alarm.name, definition, now_ms))
-            self._history(con, alarm.name, "ConfigurationUpdate",
-                          f"Alarm \"{alarm.name}\" {'updated' if existed else 'created'}",
-                          {"type": "Update" if existed else "Create", "definition": alarm.to_dict()}, now_ms)
-        return existed is not None
+            for alarm in alarms:
+                definition = orjson.dumps(alarm.to_dict())
+                existed = con.execute("SELECT 1 FROM alarm_definitions WHERE name = ?", (alarm.name,)).fetchone()
+                con.execute("INSERT OR REPLACE INTO alarm_definitions VALUES (?, ?, ?)",
+                            (alarm.name, definition, now_ms))
+                self._history(con, alarm.name, "ConfigurationUpdate",
+                              f"Alarm \"{alarm.name}\" {'updated' if existed else 'created'}",
+                              {"type": "Update" if existed else "Create", "definition": alarm.to_dict()}, now_ms)
+                replaced.append(existed is not None)
+        return replaced
 
     def delete(self, name: str, *, now_ms: int | None = None) -> bool:
         """Delete a stored alarm, its state and history; False when there was none."""

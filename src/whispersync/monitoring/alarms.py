@@ -603,10 +603,18 @@ class AlarmEngine:
 
         A composite's rule must name existing alarms and must not close a cycle.
         """
-        alarms = self.alarms()
-        alarms[alarm.name] = alarm
-        check_references(alarms.values())
-        return self.alarm_store.put(alarm)
+        return self.put_all([alarm])[0]
+
+    def put_all(self, alarms: Sequence[Alarm]) -> list[bool]:
+        """Store every alarm of ``alarms`` or, on a ValueError, none; for each, True when it replaced one.
+
+        The rules are checked against all of them at once (a composite may name an
+        alarm later in the list), then they are stored in one transaction.
+        """
+        merged = self.alarms()
+        merged.update((alarm.name, alarm) for alarm in alarms)
+        check_references(merged.values())
+        return self.alarm_store.put_all(alarms)
 
     def delete(self, name: str) -> bool:
         """Delete a stored alarm; ValueError for one the plan declares; False when unknown."""

@@ -52,6 +52,7 @@ class RecordStore(Protocol):
     def get(self, memo_id: str) -> Memo: ...
     def update(self, memo_id: str, **fields: Any) -> None: ...
     def list(self, *, status: MemoStatus | None = None, limit: int = 100) -> list[Memo]: ...
+    def queued_ids_before(self, cutoff: float) -> list[str]: ...
     def count_by_status(self) -> dict[str, int]: ...
 
 
@@ -143,6 +144,19 @@ class SqliteRecordStore:
                 (MemoStatus(status).value, limit),
             )
         return [_decode(r) for r in rows]
+
+    def queued_ids_before(self, cutoff: float) -> list[str]:
+        """Ids of the memos still `queued` and untouched since before `cutoff` (epoch seconds), oldest first.
+
+        Ids only: under a backlog this is every waiting memo, and the sweeper needs
+        the full record of just the few that have no message.
+        """
+        rows = self._execute(
+            "reads",
+            "SELECT id FROM memos WHERE status = ? AND updated_at < ? ORDER BY created_at",
+            (MemoStatus.QUEUED.value, cutoff),
+        )
+        return [memo_id for (memo_id,) in rows]
 
     def count_by_status(self) -> dict[str, int]:
         rows = self._execute("reads", "SELECT status, count(*) FROM memos GROUP BY status")

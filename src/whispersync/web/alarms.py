@@ -91,13 +91,12 @@ def build_router(runtime: Runtime) -> APIRouter:
             raise InputError(str(exc)) from None
 
         def run() -> list[dict]:
-            done = []
-            for alarm in alarms:
-                try:
-                    done.append({"name": alarm.name, "kind": alarm.kind, "replaced": engine().put(alarm)})
-                except ValueError as exc:
-                    raise InputError(f"{alarm.name}: {exc}") from None
-            return done
+            # All or nothing: a list whose third alarm is bad stores none of them.
+            try:
+                replaced = engine().put_all(alarms)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            return [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
 
         return {"alarms": await run_in_threadpool(run)}
 

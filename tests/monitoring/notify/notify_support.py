@@ -36,6 +36,7 @@ class Receiver:
         self.requests: list[dict] = []
         self.status = 200
         self.body = b"ok"
+        self.headers: dict[str, str] = {}  # extra response headers, e.g. Retry-After
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -52,6 +53,8 @@ class Receiver:
                                           "raw": raw, "json": orjson.loads(raw) if raw else None})
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", str(len(receiver.body)))
+                for name, value in receiver.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(receiver.body)
 

@@ -154,3 +154,22 @@ class TestEmail:
         assert email["status"] == "failed" and "does not offer STARTTLS" in email["last_error"]
         assert handler.messages == []
         notifier.close()
+
+
+class TestRetryAfterHeader:
+    @pytest.mark.parametrize(("value", "expected"), [
+        ("30", 30.0), (" 0 ", 0.0), (None, None), ("", None), ("soon", None), ("-5", None), ("1.5", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # a date in the past: retry now
+    ])
+    def test_it_reads_delay_seconds_or_an_http_date(self, value, expected):
+        from whispersync.monitoring.notify.channels._http import parse_retry_after
+
+        assert parse_retry_after(value) == expected
+
+    def test_an_http_date_in_the_future_is_seconds_from_now(self):
+        import time
+        from email.utils import formatdate
+
+        from whispersync.monitoring.notify.channels._http import parse_retry_after
+
+        assert 50 <= parse_retry_after(formatdate(time.time() + 60, usegmt=True)) <= 61

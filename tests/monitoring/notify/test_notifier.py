@@ -166,6 +166,66 @@ class TestRetries:
         notifier.close()
 
 
+class TestRetryAfter:
+    """Slack: on HTTP 429 "a Retry-After header containing the number of seconds until you can retry";
+    continuing to send while rate limited risks having the app disabled."""
+
+    def _rate_limited(self, receivers, retry_after: str) -> None:
+        receivers["slack"].status, receivers["slack"].body = 429, b"rate_limited"
+        receivers["slack"].headers = {"Retry-After": retry_after}
+
+    def _slack_posts(self, receivers) -> int:
+        return len([r for r in receivers["slack"].requests if r["json"]])
+
+    def test_the_next_attempt_waits_at_least_retry_after(self, make_settings, receivers, clock, cap):
+        self._rate_limited(receivers, "30")
+        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
+        notifier.publish("high", notification(priority="P2"))
+        notifier.deliver_due()
+        slack = _by_channel(notifier)["slack_high"]
+        assert slack["status"] == "pending" and slack["attempts"][0]["http_status"] == 429
+        assert slack["next_attempt_at"] >= clock.now + 30  # not the 0-1 s of the first backoff
+
+        receivers["slack"].status, receivers["slack"].body, receivers["slack"].headers = 200, b"ok", {}
+        clock.advance(29)
+        notifier.deliver_due()
+        assert self._slack_posts(receivers) == 1
+        clock.advance(1.5)
+        notifier.deliver_due()
+        assert _by_channel(notifier)["slack_high"]["status"] == "delivered"
+        assert self._slack_posts(receivers) == 2
+        notifier.close()
+
+    def test_other_deliveries_to_the_rate_limited_channel_wait_too(self, make_settings, receivers, clock, cap):
+        self._rate_limited(receivers, "20")
+        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
+        notifier.publish("high", notification("First", priority="P2"))
+        notifier.deliver_due()
+        notifier.publish("high", notification("Second", priority="P2", at=clock.now + 1))
+        clock.advance(5)
+        notifier.deliver_due()
+        assert self._slack_posts(receivers) == 1  # the second waits out the first's Retry-After
+        [second] = [d for d in notifier.deliveries() if (d["alarm_name"], d["channel"]) == ("Second", "slack_high")]
+        assert second["attempts"] == [] and second["next_attempt_at"] >= clock.now + 14
+
+        receivers["slack"].status, receivers["slack"].body, receivers["slack"].headers = 200, b"ok", {}
+        clock.advance(16)
+        notifier.deliver_due()
+        assert {d["alarm_name"]: d["status"] for d in notifier.deliveries() if d["channel"] == "slack_high"} == {
+            "First": "delivered", "Second": "delivered"}
+        notifier.close()
+
+    @pytest.mark.parametrize("header", ["999999999", "99999999999999999999999999"])
+    def test_a_huge_retry_after_is_bounded(self, make_settings, receivers, clock, cap, header):
+        self._rate_limited(receivers, header)
+        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier.publish("high", notification(priority="P2"))
+        notifier.deliver_due()
+        wait = _by_channel(notifier)["slack_high"]["next_attempt_at"] - clock.now
+        assert wait <= notifier.max_retry_after == 300
+        notifier.close()
+
+
 class TestRestart:
     def test_a_new_notifier_on_the_same_db_delivers_what_was_pending(self, make_settings, receivers, clock, cap):
         """Pending deliveries survive a restart (the outbox is SQLite)."""

@@ -39,6 +39,11 @@ class Notifier:
     A delivery gives up, as ``failed``, after ``max_attempts`` attempts or when
     ``max_age`` seconds have passed since it was queued; a permanent error fails it
     at once. Failed deliveries stay listed until :meth:`retry` re-queues them.
+
+    A service's Retry-After (Slack's answer to a 429: "the number of seconds until
+    you can retry") comes first: the next attempt waits at least that long, bounded
+    by ``max_retry_after``, and so does every other delivery to that channel, since
+    Slack warns that sending on while rate limited may get the app disabled.
     """
 
     def __init__(self, settings: Settings, *, telemetry: Telemetry, clock: Callable[[], float] = time.time,
@@ -46,7 +51,8 @@ class Notifier:
                  routes: Mapping[str, Sequence[str]] | None = None,
                  rng: random.Random | None = None, interval: float = 1.0,
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
-                 max_attempts: int = 50, max_age: float = 24 * 3600.0, lease: float = 120.0) -> None:
+                 max_attempts: int = 50, max_age: float = 24 * 3600.0, lease: float = 120.0,
+                 max_retry_after: float = 300.0) -> None:
         self.settings = settings
         self._telemetry = telemetry
         self._log = telemetry.logger("whispersync.notify")
@@ -60,6 +66,8 @@ class Notifier:
         self.interval = interval
         self.base_backoff, self.max_backoff = base_backoff, max_backoff
         self.max_attempts, self.max_age, self.lease = max_attempts, max_age, lease
+        self.max_retry_after = max_retry_after
+        self._paused_until: dict[str, float] = {}  # channel -> not before (its Retry-After)
         self._outbox = Outbox(settings.monitoring_db)
         self._task: PeriodicTask | None = None
 
@@ -105,10 +113,15 @@ class Notifier:
     def deliver_due(self) -> int:
         """Try every delivery that is due now, once each; return how many were tried."""
         now = self._clock()
-        rows = self._outbox.claim_due(now, self.lease)
-        for row in rows:
+        tried = 0
+        for row in self._outbox.claim_due(now, self.lease):
+            paused_until = self._paused_until.get(row.channel, 0.0)
+            if paused_until > now:
+                self._outbox.postpone(row.id, paused_until, now=now)  # not an attempt: nothing was sent
+                continue
             self._attempt(row)
-        return len(rows)
+            tried += 1
+        return tried
 
     def _attempt(self, row: OutboxRow) -> None:
         channel = self.channels.get(row.channel)
@@ -116,6 +129,7 @@ class Notifier:
         http_status: int | None = None
         error: str | None = None
         permanent = False
+        retry_after: float | None = None
         try:
             if channel is None:
                 raise TransportError(f"no channel named {row.channel!r} any more", permanent=True)
@@ -125,13 +139,17 @@ class Notifier:
                                      or "unconfigured", permanent=True)
             http_status = channel.notify(AlarmNotification.from_dict(orjson.loads(row.message)))
         except TransportError as exc:
-            error, permanent, http_status = exc.message, exc.permanent, exc.http_status
+            error, permanent, http_status, retry_after = exc.message, exc.permanent, exc.http_status, exc.retry_after
         except Exception as exc:  # noqa: BLE001 - a channel bug must not stop the loop or lose the row
             error = f"{type(exc).__name__}: {exc}"
         duration_ms = (time.perf_counter() - started) * 1000
         at = self._clock()
         attempt = row.attempts + 1
         next_at: float | None = None
+        not_before: float | None = None
+        if retry_after is not None and not permanent:
+            not_before = at + min(retry_after, self.max_retry_after)
+            self._paused_until[row.channel] = not_before
         if error is None:
             outcome = status = "delivered"
         else:
@@ -144,6 +162,8 @@ class Notifier:
             else:
                 outcome, status = "retry", "pending"
                 next_at = at + self.backoff(attempt)
+                if not_before is not None:
+                    next_at = max(next_at, not_before)
         self._outbox.record_attempt(row, at=at, outcome=outcome, http_status=http_status, error=error,
                                     duration_ms=duration_ms, status=status, next_attempt_at=next_at)
         fields = {"delivery_id": row.id, "channel": row.channel, "target": row.target,

@@ -161,6 +161,12 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 raise
 
+    def postpone(self, delivery_id: str, until: float, *, now: float) -> None:
+        """Make a claimed pending row due at *until* without counting an attempt (its channel said wait)."""
+        with self._lock:
+            self._db.execute("UPDATE notify_deliveries SET next_attempt_at = ?, updated_at = ? "
+                             "WHERE id = ? AND status = 'pending'", (until, now, delivery_id))
+
     def requeue(self, now: float, ids: Sequence[str] | None = None) -> int:
         """Failed rows (all, or those in *ids*) back to pending, due now, with a fresh give-up window."""
         sql = ("UPDATE notify_deliveries SET status = 'pending', next_attempt_at = ?, queued_at = ?, "

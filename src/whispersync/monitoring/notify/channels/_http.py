@@ -7,15 +7,18 @@ Slack webhook's secret path) into some of its messages.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from .base import TransportError, mask_url
 
-__all__ = ["Response", "post", "raise_for_status"]
+__all__ = ["Response", "parse_retry_after", "post", "raise_for_status"]
 
 #: Seconds; a channel that hangs must not hold the delivery loop for long.
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -38,6 +41,30 @@ def _get_client() -> httpx.Client:
 class Response:
     status: int
     text: str
+    retry_after: float | None = None  # seconds, from the Retry-After header
+
+
+_DELAY_SECONDS = re.compile(r"[0-9]{1,10}")
+_FAR_FUTURE = 1e10  # a longer delay-seconds than fits 10 digits: the caller bounds it anyway
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) → seconds from now.
+
+    None when absent or unreadable; a date in the past is 0. The caller bounds the result.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value) if _DELAY_SECONDS.fullmatch(value) else _FAR_FUTURE
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT; one without a zone is not an HTTP-date
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def post(url: str, *, content: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -52,7 +79,7 @@ def post(url: str, *, content: bytes, headers: dict[str, str] | None = None) -> 
         raise TransportError(f"could not reach {mask_url(url)} ({type(exc).__name__})") from None
     except httpx.HTTPError as exc:
         raise TransportError(f"request to {mask_url(url)} failed ({type(exc).__name__})") from None
-    return Response(response.status_code, response.text[:500])
+    return Response(response.status_code, response.text[:500], parse_retry_after(response.headers.get("retry-after")))
 
 
 def raise_for_status(response: Response, url: str, *, service: str, body_hint: Any = None) -> int:
@@ -63,4 +90,5 @@ def raise_for_status(response: Response, url: str, *, service: str, body_hint: A
     detail = body_hint if body_hint is not None else response.text.strip()[:200]
     message = f"{service} at {mask_url(url)} answered HTTP {status}" + (f": {detail}" if detail else "")
     retryable = status in (408, 429) or status >= 500
-    raise TransportError(message, permanent=not retryable, http_status=status)
+    raise TransportError(message, permanent=not retryable, http_status=status,
+                         retry_after=response.retry_after if retryable else None)

@@ -19,13 +19,18 @@ __all__ = ["BaseChannel", "Channel", "TransportError", "UnconfiguredChannel", "m
 
 
 class TransportError(Exception):
-    """A channel could not deliver; ``permanent`` says a retry cannot help."""
+    """A channel could not deliver; ``permanent`` says a retry cannot help.
 
-    def __init__(self, message: str, permanent: bool = False, *, http_status: int | None = None) -> None:
+    ``retry_after`` is the service's own "not before" (seconds, from a Retry-After
+    header on a 429 or 503), which the notifier honours over its backoff."""
+
+    def __init__(self, message: str, permanent: bool = False, *, http_status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 @runtime_checkable

@@ -4,8 +4,9 @@ POST JSON ``{"text": ..., "blocks": [...]}`` to the webhook URL; Slack answers
 200 ``ok``. Its documented errors: 400 ``invalid_payload``, 403
 ``action_prohibited``, 404 ``channel_not_found``/``no_service``, 410
 ``channel_is_archived`` (all permanent: the webhook must be fixed), 429
-``rate_limited`` and 5xx (retried). The URL's path is the secret, so only the
-host is ever shown.
+``rate_limited`` and 5xx (retried; a 429's Retry-After, "the number of seconds
+until you can retry", is honoured by the notifier). The URL's path is the
+secret, so only the host is ever shown.
 """
 
 from __future__ import annotations
