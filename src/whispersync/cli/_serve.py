@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -46,20 +44,34 @@ def up(
     plan: Annotated[Optional[Path], typer.Option("--plan", help="A Python plan file adding or overriding alarms.")] = None,
 ) -> None:
     """Run WhisperSync: ingest API, inbox, queue, workers and monitoring, until Ctrl-C."""
-    import uvicorn
-
     from whispersync.app import build_runtime
+    from whispersync.home_lock import HomeLocked, lock_home
     from whispersync.web import create_app
-
-    _GracefulServer = _graceful_server_class()
+    from whispersync.web.server import build_server
 
     settings = load_settings(port=port, host=host, workers=workers, plan_file=plan)
+    url = f"http://{settings.host}:{settings.port}"
+    # First of all: a second `up` on this home must start nothing (no workers, no
+    # alarms, no server.json) and say who holds it, even if it also wants the port.
+    try:
+        home_lock = lock_home(settings.home, url=url)
+    except HomeLocked as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot lock {settings.home}: {exc.strerror}")
     _check_port_free(settings.host, settings.port)
     runtime = build_runtime(settings)
     runtime.start()
-    server = _GracefulServer(uvicorn.Config(create_app(runtime), host=settings.host, port=settings.port,
-                                            log_level="warning", access_log=False))
-    url = f"http://{settings.host}:{settings.port}"
+
+    def force_stop() -> None:
+        # A second Ctrl-C: stop now, as a crash would (the queue hands the memos in
+        # flight out again at the next start). Called in a signal handler, so no rich.
+        settings.server_file.unlink(missing_ok=True)
+        os.write(2, b"Forced stop: memos in flight will be processed at the next start.\n")
+        os._exit(130)
+
+    server = build_server(create_app(runtime), settings, runtime.telemetry.logger("whispersync.http"),
+                          force_stop=force_stop)
     log = runtime.telemetry.logger("whispersync.server")
 
     def announce() -> None:
@@ -77,17 +89,19 @@ def up(
         ws = self_command()
         console.print(f"  inspect:  {ws} memos | {ws} trace ID | {ws} logs search --correlation-id ID"
                       f" | {ws} metrics list")
-        console.print("  stop:     Ctrl-C")
+        console.print("  stop:     Ctrl-C (twice: at once)")
         if demo:
             _run_demo(runtime.ingestor, runtime.records, console)
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
     try:
-        server.run()  # handles SIGINT/SIGTERM: stops accepting, then returns
+        server.run()  # a signal stops accepting, ends requests within shutdown_timeout, then returns
     finally:
         console.print("Stopping: letting in-flight memos finish…")
-        runtime.close()
+        # One budget for the whole stop: what the HTTP drain left of shutdown_timeout.
+        runtime.close(timeout=server.remaining(settings.shutdown_timeout))
         settings.server_file.unlink(missing_ok=True)
+        home_lock.release()
         console.print("Stopped.")
 
 
@@ -103,26 +117,6 @@ def _check_port_free(host: str, port: int) -> None:
         except OSError as exc:
             fail(f"cannot listen on {host}:{port} ({exc.strerror}); is WhisperSync already running? "
                  "Choose another port with --port")
-
-
-def _graceful_server_class():
-    import uvicorn
-
-    class GracefulServer(uvicorn.Server):
-        """uvicorn re-raises SIGINT/SIGTERM once it has stopped, which would kill the
-        process before the workers finish their memos; here a signal only asks for a
-        graceful stop, and `up` then drains the pool and flushes telemetry."""
-
-        @contextlib.contextmanager
-        def capture_signals(self):
-            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                yield
-            finally:
-                for sig, handler in previous.items():
-                    signal.signal(sig, handler)
-
-    return GracefulServer
 
 
 def wait_for(records, ids: list[str], timeout: float, *, quiet: bool) -> None:
