@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
 from whispersync.errors import ConfigError
@@ -30,9 +31,6 @@ from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
-
-QUEUE_NAME = "transcripts"
-DLQ_NAME = "transcripts-dlq"
 
 
 def open_store(settings: Settings) -> TelemetryStore:
@@ -146,11 +144,11 @@ def build_runtime(settings: Settings) -> Runtime:
     sink = store if settings.telemetry else NullSink()
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker = SqliteQueueBroker(settings.queue_db)
-    dlq = broker.queue(DLQ_NAME, visibility_timeout=settings.visibility_timeout)
+    dlq = broker.queue(catalog.DEAD_LETTER_QUEUE, visibility_timeout=settings.visibility_timeout)
     queue = broker.queue(
-        QUEUE_NAME,
+        catalog.QUEUE,
         visibility_timeout=settings.visibility_timeout,
-        redrive=RedrivePolicy(DLQ_NAME, settings.max_receive_count),
+        redrive=RedrivePolicy(catalog.DEAD_LETTER_QUEUE, settings.max_receive_count),
     )
     blobs = DirBlobStore(settings.blobs_dir)
     records = SqliteRecordStore(settings.records_db)

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from whispersync.app import DLQ_NAME
+from whispersync import catalog
 from whispersync.cli import app
 from whispersync.pipeline.queue import SqliteQueueBroker
 from whispersync.settings import Settings
@@ -39,7 +39,7 @@ class TestDlqList:
     def test_a_message_whose_body_is_not_json_is_listed(self, home) -> None:
         """A malformed message dead-lettered by the worker is shown as its raw body."""
         broker = SqliteQueueBroker(Settings.load(home=home).queue_db)
-        broker.queue(DLQ_NAME).send("not json")
+        broker.queue(catalog.DEAD_LETTER_QUEUE).send("not json")
         broker.close()
 
         result = invoke(home, "dlq", "list", "--json")

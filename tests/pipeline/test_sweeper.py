@@ -10,7 +10,8 @@ import time
 import orjson
 from helpers import wait_until
 
-from whispersync.app import DLQ_NAME, build_runtime
+from whispersync import catalog
+from whispersync.app import build_runtime
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.pipeline.ingest import UnsentSweeper
 
@@ -154,6 +155,6 @@ class TestRuntime:
                           alarms=False)
             wait_until(lambda: runtime.records.get(memo_id).status is MemoStatus.DONE, timeout=20)
             assert runtime.queue.counts().visible == 0 and runtime.queue.counts().in_flight == 0
-            assert DLQ_NAME == runtime.dlq.name and runtime.dlq.counts().visible == 0
+            assert catalog.DEAD_LETTER_QUEUE == runtime.dlq.name and runtime.dlq.counts().visible == 0
         finally:
             runtime.close(timeout=5)

@@ -16,7 +16,7 @@ import pytest
 
 from helpers import ServerThread, wait_until
 from whispersync.app import build_runtime
-from whispersync.monitoring.plan import API_5XX_METRIC
+from whispersync import catalog
 from whispersync.settings import Settings
 from whispersync.web import create_app
 
@@ -49,8 +49,8 @@ def api(make_api):
 def count_5xx(runtime) -> int:
     runtime.telemetry.flush()
     runtime.store.flush()
-    namespace, name, dimensions = API_5XX_METRIC
-    series = runtime.store.metric_statistics(namespace, name, dimensions=dimensions, statistic="Sum",
+    metric = catalog.API_5XX
+    series = runtime.store.metric_statistics(metric.namespace, metric.name, dimensions=metric.dimensions, statistic="Sum",
                                              start_ms=0, end_ms=int(time.time() * 1000) + 60_000)
     return int(sum(series.values)) if series.values else 0
 

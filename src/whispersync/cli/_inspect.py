@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
+from whispersync import catalog
 from whispersync.cli._common import (
     JsonOption,
     app,
@@ -109,7 +110,6 @@ def dlq_list(
     as_json: JsonOption = False,
 ) -> None:
     """Messages in the dead-letter queue, with the memo's last error."""
-    from whispersync.app import DLQ_NAME
     from whispersync.pipeline.queue import SqliteQueueBroker
     from whispersync.pipeline.records import SqliteRecordStore
 
@@ -117,7 +117,7 @@ def dlq_list(
     broker = SqliteQueueBroker(settings.queue_db)
     records = SqliteRecordStore(settings.records_db)
     rows = []
-    for message in broker.queue(DLQ_NAME).peek(limit):
+    for message in broker.queue(catalog.DEAD_LETTER_QUEUE).peek(limit):
         try:
             body = orjson.loads(message.body)
         except orjson.JSONDecodeError:  # a malformed message the worker dead-lettered
@@ -146,16 +146,15 @@ def dlq_redrive(
     as_json: JsonOption = False,
 ) -> None:
     """Move dead-lettered messages back to the transcripts queue for another try."""
-    from whispersync.app import DLQ_NAME, QUEUE_NAME
     from whispersync.pipeline.queue import SqliteQueueBroker
     from whispersync.pipeline.records import SqliteRecordStore
 
     settings = load_settings()
     broker = SqliteQueueBroker(settings.queue_db)
     records = SqliteRecordStore(settings.records_db)
-    dlq = broker.queue(DLQ_NAME)
+    dlq = broker.queue(catalog.DEAD_LETTER_QUEUE)
     before = _dlq_memo_ids(dlq)
-    moved = broker.redrive(DLQ_NAME, destination=QUEUE_NAME, limit=limit)
+    moved = broker.redrive(catalog.DEAD_LETTER_QUEUE, destination=catalog.QUEUE, limit=limit)
     for memo_id in before - _dlq_memo_ids(dlq):
         try:
             records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())

@@ -6,10 +6,11 @@ this module declarative: names and values only, no behaviour.
 
 from __future__ import annotations
 
+from whispersync import catalog
 from whispersync.monitoring.alarms import CompositeAlarm, MetricAlarm
 from whispersync.monitoring.filters import MetricFilter
 
-__all__ = ["ALARMS", "API_5XX_METRIC", "METRIC_FILTERS", "TOPICS"]
+__all__ = ["ALARMS", "METRIC_FILTERS", "TOPICS"]
 
 # §3 "Create metric filters from logs". The seed writes
 # `FilterPattern.literal("[ERROR]")`, but in CloudWatch's syntax `[ERROR]` is a
@@ -19,8 +20,8 @@ __all__ = ["ALARMS", "API_5XX_METRIC", "METRIC_FILTERS", "TOPICS"]
 LOG_ERRORS = MetricFilter(
     name="ErrorMetricFilter",
     pattern='{ $.level = "ERROR" }',
-    namespace="WhisperSync/Logs",
-    metric_name="LogErrors",
+    namespace=catalog.LOG_ERRORS.namespace,
+    metric_name=catalog.LOG_ERRORS.name,
     value="1",
     unit="Count",
 )
@@ -39,13 +40,9 @@ METRIC_FILTERS: tuple[MetricFilter, ...] = (LOG_ERRORS,)
 
 TOPICS = {"P1": "critical", "P2": "high", "P3": "medium", "P4": "low"}
 
-# The metric names match the pipeline (pipeline/worker.py, pipeline/collector.py,
-# web/api.py); the queue names are app.QUEUE_NAME and app.DLQ_NAME.
-_WORKER = {"FunctionName": "whispersync-worker"}
-_QUEUE = {"QueueName": "transcripts"}
-_DLQ = {"QueueName": "transcripts-dlq"}
-# Counted by the HTTP API for every response with a 5xx status (API Gateway's name).
-API_5XX_METRIC = ("WhisperSync/Api", "5XXError", {"ApiName": "whispersync-api"})
+# Metric and queue names come from the catalog, which the producers publish under.
+_QUEUE = catalog.queue_dimensions(catalog.QUEUE)
+_DLQ = catalog.queue_dimensions(catalog.DEAD_LETTER_QUEUE)
 
 
 def _topic(priority: str) -> tuple[str, ...]:
@@ -59,7 +56,8 @@ def _topic(priority: str) -> tuple[str, ...]:
 SYSTEM_DOWN = MetricAlarm(
     name="SystemDown",
     description="Worker errors: 10 or more failed memos in one minute",
-    namespace="WhisperSync/Worker", metric_name="Errors", dimensions=_WORKER, statistic="Sum",
+    namespace=catalog.WORKER_ERRORS.namespace, metric_name=catalog.WORKER_ERRORS.name,
+    dimensions=catalog.WORKER_ERRORS.dimensions, statistic="Sum",
     period=60, evaluation_periods=1, threshold=10, comparison_operator="GreaterThanOrEqualToThreshold",
     treat_missing_data="notBreaching", priority="P1",
     alarm_actions=_topic("P1"), ok_actions=_topic("P1"),
@@ -70,7 +68,7 @@ SYSTEM_DOWN = MetricAlarm(
 DLQ_MESSAGES = MetricAlarm(
     name="DLQMessages",
     description="Messages are piling up in the dead-letter queue",
-    namespace="WhisperSync/Queue", metric_name="ApproximateNumberOfMessagesVisible", dimensions=_DLQ,
+    namespace=catalog.QUEUE_VISIBLE.namespace, metric_name=catalog.QUEUE_VISIBLE.name, dimensions=_DLQ,
     statistic="Maximum", period=300, evaluation_periods=1, threshold=5,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P1",
     alarm_actions=_topic("P1"), ok_actions=_topic("P1"),
@@ -79,7 +77,8 @@ DLQ_MESSAGES = MetricAlarm(
 API_5XX = MetricAlarm(
     name="Api5xx",
     description="The HTTP API answers with server errors",
-    namespace=API_5XX_METRIC[0], metric_name=API_5XX_METRIC[1], dimensions=API_5XX_METRIC[2], statistic="Sum",
+    namespace=catalog.API_5XX.namespace, metric_name=catalog.API_5XX.name, dimensions=catalog.API_5XX.dimensions,
+    statistic="Sum",
     period=60, evaluation_periods=5, datapoints_to_alarm=2, threshold=5,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching", priority="P2",
     alarm_actions=_topic("P2"), ok_actions=_topic("P2"),
@@ -98,7 +97,7 @@ SYSTEM_HEALTH = CompositeAlarm(
 HIGH_QUEUE_DEPTH = MetricAlarm(
     name="HighQueueDepth",
     description="The transcripts queue is backing up; scaling workers up",
-    namespace="WhisperSync/Queue", metric_name="ApproximateNumberOfMessagesVisible", dimensions=_QUEUE,
+    namespace=catalog.QUEUE_VISIBLE.namespace, metric_name=catalog.QUEUE_VISIBLE.name, dimensions=_QUEUE,
     statistic="Maximum", period=300, evaluation_periods=2, threshold=1000,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P2",
     alarm_actions=("remediation:scale_up", *_topic("P2")), ok_actions=_topic("P2"),

@@ -11,15 +11,14 @@ import os
 import resource
 from collections.abc import Sequence
 
-from whispersync.pipeline.ingest import QUEUE_NAMESPACE
+from whispersync import catalog
+
 from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.pipeline.queue import Queue
 from whispersync.pipeline.records import SqliteRecordStore
-from whispersync.pipeline.worker import WORKER_DIMS, WORKER_NAMESPACE, WorkerPool
+from whispersync.pipeline.worker import WorkerPool
 from whispersync.telemetry import Telemetry
 
-STORE_NAMESPACE = "WhisperSync/Store"
-_TABLE_DIMS = {"TableName": "memos"}
 
 
 def _memory_limit_bytes() -> int:
@@ -67,23 +66,21 @@ class Collector:
         self._task.stop()
 
     def collect(self) -> None:
-        put = self.telemetry.metrics.put
+        record = self.telemetry.metrics.record
         for queue in self.queues:
             counts = queue.counts()
-            dims = {"QueueName": queue.name}
-            put(QUEUE_NAMESPACE, "ApproximateNumberOfMessagesVisible", counts.visible, unit="Count", dimensions=dims)
-            put(QUEUE_NAMESPACE, "ApproximateNumberOfMessagesNotVisible", counts.in_flight, unit="Count", dimensions=dims)
-            put(QUEUE_NAMESPACE, "ApproximateNumberOfMessagesDelayed", counts.delayed, unit="Count", dimensions=dims)
-            put(QUEUE_NAMESPACE, "ApproximateAgeOfOldestMessage", counts.oldest_age_seconds, unit="Seconds", dimensions=dims)
+            dims = catalog.queue_dimensions(queue.name)
+            record(catalog.QUEUE_VISIBLE, counts.visible, dims)
+            record(catalog.QUEUE_NOT_VISIBLE, counts.in_flight, dims)
+            record(catalog.QUEUE_DELAYED, counts.delayed, dims)
+            record(catalog.QUEUE_OLDEST_AGE, counts.oldest_age_seconds, dims)
         if self.pool is not None:
-            put(WORKER_NAMESPACE, "ConcurrentExecutions", self.pool.take_peak_concurrency(), unit="Count",
-                dimensions=WORKER_DIMS)
-            put(WORKER_NAMESPACE, "Throttles", self.pool.take_throttles(), unit="Count", dimensions=WORKER_DIMS)
-        put(WORKER_NAMESPACE, "MemoryUtilization", 100.0 * _rss_bytes() / self._memory_limit, unit="Percent",
-            dimensions=WORKER_DIMS)
+            record(catalog.WORKER_CONCURRENT_EXECUTIONS, self.pool.take_peak_concurrency())
+            record(catalog.WORKER_THROTTLES, self.pool.take_throttles())
+        record(catalog.WORKER_MEMORY_UTILIZATION, 100.0 * _rss_bytes() / self._memory_limit)
         if self.records is not None:
             ops = self.records.ops.take()
-            put(STORE_NAMESPACE, "ConsumedReadCapacityUnits", ops["reads"], unit="Count", dimensions=_TABLE_DIMS)
-            put(STORE_NAMESPACE, "ConsumedWriteCapacityUnits", ops["writes"], unit="Count", dimensions=_TABLE_DIMS)
-            put(STORE_NAMESPACE, "UserErrors", ops["user_errors"], unit="Count", dimensions=_TABLE_DIMS)
-            put(STORE_NAMESPACE, "SystemErrors", ops["system_errors"], unit="Count", dimensions=_TABLE_DIMS)
+            record(catalog.STORE_READS, ops["reads"])
+            record(catalog.STORE_WRITES, ops["writes"])
+            record(catalog.STORE_USER_ERRORS, ops["user_errors"])
+            record(catalog.STORE_SYSTEM_ERRORS, ops["system_errors"])

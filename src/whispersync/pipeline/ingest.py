@@ -21,6 +21,7 @@ from pathlib import Path
 
 import orjson
 
+from whispersync import catalog
 from whispersync.domain import AGENTS, Memo, MemoStatus, Transcript
 from whispersync.errors import (
     EmptyTranscript,
@@ -37,8 +38,6 @@ from whispersync.pipeline.queue import Queue
 from whispersync.pipeline.records import RecordStore
 from whispersync.telemetry import Telemetry, correlation_scope, resolve_correlation_id
 
-QUEUE_NAMESPACE = "WhisperSync/Queue"
-INGEST_NAMESPACE = "WhisperSync/Ingest"
 # The "stored, not sent" sweep: how often `up` runs it, and how long a queued record
 # must have been left untouched first, so an accept still between its record and
 # its message (a send may wait ~10 s on a busy SQLite lock) is never sent twice.
@@ -198,7 +197,7 @@ class Ingestor:
             existing = self._existing(memo_id)
             if existing is not None:
                 return existing
-            folder = f"transcripts/{transcript.agent}" if transcript.agent else "transcripts"
+            folder = f"{catalog.TRANSCRIPTS_PREFIX}/{transcript.agent}" if transcript.agent else catalog.TRANSCRIPTS_PREFIX
             key = f"{folder}/{memo_id}.txt"
             span.put_annotation("memo_id", memo_id)
             if transcript.agent:
@@ -243,7 +242,7 @@ class Ingestor:
                 self.records.update(memo.id, error=None, updated_at=time.time())
             self._log.warning("Stored memo had no message; re-enqueued", memo_id=memo.id, transcript_key=memo.key,
                               created_at=memo.created_at)
-        self.telemetry.metrics.put(INGEST_NAMESPACE, "UnsentMemosReenqueued", 1, unit="Count")
+        self.telemetry.metrics.record(catalog.UNSENT_REENQUEUED, 1)
 
     def _enqueue(self, memo_id: str, key: str, agent: str | None, cid: str) -> None:
         tracer = self.telemetry.tracer
@@ -253,10 +252,7 @@ class Ingestor:
             body = orjson.dumps({"memo_id": memo_id, "key": key, "agent": agent}).decode()
             message_id = self.queue.send(body, attributes=attributes)
             send_span.put_metadata("message_id", message_id)
-        self.telemetry.metrics.put(
-            QUEUE_NAMESPACE, "NumberOfMessagesSent", 1, unit="Count",
-            dimensions={"QueueName": self.queue.name},
-        )
+        self.telemetry.metrics.record(catalog.QUEUE_SENT, 1, catalog.queue_dimensions(self.queue.name))
 
     def _existing(self, memo_id: str) -> Receipt | None:
         try:

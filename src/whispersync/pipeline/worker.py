@@ -17,6 +17,7 @@ from pathlib import Path
 
 import orjson
 
+from whispersync import catalog
 from whispersync.agents import Agent, AgentInput, Router, Voice, reply_text
 from whispersync.domain import AgentResult, Memo, MemoStatus
 from whispersync.errors import NotFound
@@ -25,10 +26,6 @@ from whispersync.pipeline.queue import Message, Queue
 from whispersync.pipeline.records import RecordStore
 from whispersync.telemetry import Telemetry, correlation_scope, resolve_correlation_id
 
-BUSINESS_NAMESPACE = "WhisperSync/Business"
-WORKER_NAMESPACE = "WhisperSync/Worker"
-WORKER_FUNCTION = "whispersync-worker"
-WORKER_DIMS = {"FunctionName": WORKER_FUNCTION}
 
 
 class MemoProcessor:
@@ -188,16 +185,16 @@ class MemoProcessor:
             self._log.exception("Could not release a failed message", error_type=type(exc).__name__)
 
     def _publish(self, agent_type: str, *, success: bool, duration_ms: float) -> None:
-        put = self.telemetry.metrics.put
+        record = self.telemetry.metrics.record
         status = "Success" if success else "Failed"
         for dims in ({"AgentType": agent_type, "Status": status}, {"Status": status}, {}):
-            put(BUSINESS_NAMESPACE, "TranscriptsProcessed", 1, unit="Count", dimensions=dims)
+            record(catalog.TRANSCRIPTS_PROCESSED, 1, dims)
         if success:
             for dims in ({"AgentType": agent_type}, {}):
-                put(BUSINESS_NAMESPACE, "ProcessingDuration", duration_ms, unit="Milliseconds", dimensions=dims)
-        put(WORKER_NAMESPACE, "Invocations", 1, unit="Count", dimensions=WORKER_DIMS)
-        put(WORKER_NAMESPACE, "Errors", 0 if success else 1, unit="Count", dimensions=WORKER_DIMS)
-        put(WORKER_NAMESPACE, "Duration", duration_ms, unit="Milliseconds", dimensions=WORKER_DIMS)
+                record(catalog.PROCESSING_DURATION, duration_ms, dims)
+        record(catalog.WORKER_INVOCATIONS, 1)
+        record(catalog.WORKER_ERRORS, 0 if success else 1)
+        record(catalog.WORKER_DURATION, duration_ms)
 
 
 def _recorded_at(memo: Memo) -> datetime:

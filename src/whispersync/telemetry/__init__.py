@@ -25,11 +25,12 @@ from ._emf import Unit, emf_document, parse_emf
 from ._logger import Logger
 from ._metrics import Metrics
 from ._redact import redact_value as redact
-from ._sink import MemorySink, NullSink, Sink, StdoutSink
+from ._sink import STREAMS, MemorySink, NullSink, Sink, StdoutSink
 from ._telemetry import Telemetry
 from ._tracer import Span, Tracer
 
 __all__ = [
+    "STREAMS",
     "Logger",
     "MemorySink",
     "Metrics",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ._emf import MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MAX_NAME, Unit
 
@@ -12,6 +12,15 @@ if TYPE_CHECKING:
     from ._telemetry import Telemetry
 
 _UNITS = Unit.ALL
+
+
+class MetricIdentity(Protocol):
+    """A metric's name as a catalog declares it (``whispersync.catalog.Metric`` is one)."""
+
+    namespace: str
+    name: str
+    unit: str
+    dimensions: Mapping[str, str]
 
 
 class Metrics:
@@ -24,6 +33,11 @@ class Metrics:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._telemetry = telemetry
+
+    def record(self, metric: MetricIdentity, value: float, dimensions: Mapping[str, str] | None = None) -> None:
+        """Record one datapoint of a declared metric; `dimensions` are added to its fixed ones."""
+        dims = {**metric.dimensions, **dimensions} if dimensions else metric.dimensions
+        self.put(metric.namespace, metric.name, value, unit=metric.unit, dimensions=dims)
 
     def put(
         self,

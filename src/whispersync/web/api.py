@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
+from whispersync import catalog
 from whispersync.app import Runtime
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import (
@@ -36,7 +37,6 @@ from whispersync.errors import (
     TranscriptTooLarge,
     WhisperSyncError,
 )
-from whispersync.monitoring.plan import API_5XX_METRIC
 from whispersync.pipeline.ingest import decode_transcript
 from whispersync.web import alarms, logs, metrics, notifications, traces
 from whispersync.web._guard import RequestGuard
@@ -121,8 +121,7 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # The plan's Api5xx alarm watches this count: one datapoint per 5xx response.
     def count_5xx() -> None:
-        namespace, name, dimensions = API_5XX_METRIC
-        runtime.telemetry.metrics.put(namespace, name, 1, unit="Count", dimensions=dimensions)
+        runtime.telemetry.metrics.record(catalog.API_5XX, 1)
 
     @app.middleware("http")
     async def answer_every_error(request: Request, call_next):

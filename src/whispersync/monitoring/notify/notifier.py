@@ -10,9 +10,10 @@ from typing import Any
 
 import orjson
 
+from whispersync import catalog
 from whispersync.pipeline.periodic import PeriodicTask
 from whispersync.settings import Settings
-from whispersync.telemetry import Telemetry, Unit
+from whispersync.telemetry import Telemetry
 
 from .channels import build_channels
 from .channels.base import Channel, TransportError
@@ -177,8 +178,7 @@ class Notifier:
                               retry_in_s=round(next_at - at, 3) if next_at else None, **fields)
         else:
             self._log.error("Notification delivery failed", error=error, permanent=permanent, **fields)
-        self._telemetry.metrics.put("WhisperSync/Health", "NotificationAttempts", 1, unit=Unit.COUNT,
-                                    dimensions={"Channel": row.channel, "Outcome": outcome})
+        self._telemetry.metrics.record(catalog.NOTIFICATION_ATTEMPTS, 1, {"Channel": row.channel, "Outcome": outcome})
 
     def backoff(self, attempt: int) -> float:
         """Seconds before attempt ``attempt + 1``: full jitter over an exponential ceiling."""

@@ -1,0 +1,107 @@
+"""Names both sides must agree on: the producers that publish and the plan that watches.
+
+The pipeline publishes a metric under a name; an alarm in the plan, a dashboard, the
+CDK stack and the Prometheus exporter find it by the same name. Spelling it twice is
+how an alarm ends up watching a metric nobody publishes, so every such name lives
+here, once, on the ground floor (this module imports nothing of ours).
+
+    from whispersync import catalog
+    telemetry.metrics.record(catalog.WORKER_ERRORS, 1)
+    MetricAlarm(..., namespace=catalog.WORKER_ERRORS.namespace, metric_name=catalog.WORKER_ERRORS.name,
+                dimensions=catalog.WORKER_ERRORS.dimensions)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+# ---------------------------------------------------------------------- resources
+
+QUEUE = "transcripts"
+DEAD_LETTER_QUEUE = "transcripts-dlq"
+WORKER_FUNCTION = "whispersync-worker"  # the Lambda function's name on AWS
+API_NAME = "whispersync-api"  # API Gateway's ApiName dimension
+RECORDS_TABLE = "memos"  # the DynamoDB table's TableName dimension
+SERVICE = "whispersync"  # the `service` key of every log line
+TRANSCRIPTS_PREFIX = "transcripts"  # blob keys: transcripts/<agent>/<memo id>.txt (S3's convention)
+
+# ---------------------------------------------------------------------- namespaces
+
+BUSINESS = "WhisperSync/Business"
+WORKER = "WhisperSync/Worker"
+QUEUES = "WhisperSync/Queue"
+STORE = "WhisperSync/Store"
+API = "WhisperSync/Api"
+LOGS = "WhisperSync/Logs"
+HEALTH = "WhisperSync/Health"
+INGEST = "WhisperSync/Ingest"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One published metric: namespace, name, unit, and the dimensions it always carries.
+
+    `dimensions` are fixed (FunctionName=whispersync-worker); `varying` names the
+    dimensions a producer adds per datapoint (AgentType, Status).
+    """
+
+    namespace: str
+    name: str
+    unit: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    varying: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dimensions", MappingProxyType(dict(self.dimensions)))
+
+    def with_dimensions(self, **values: str) -> dict[str, str]:
+        """The fixed dimensions plus per-datapoint ones."""
+        return {**self.dimensions, **values}
+
+
+def queue_dimensions(queue: str) -> dict[str, str]:
+    return {"QueueName": queue}
+
+
+_WORKER = {"FunctionName": WORKER_FUNCTION}
+_TABLE = {"TableName": RECORDS_TABLE}
+
+# Business (§1): published per memo, with AgentType/Status roll-ups.
+TRANSCRIPTS_PROCESSED = Metric(BUSINESS, "TranscriptsProcessed", "Count", varying=("AgentType", "Status"))
+PROCESSING_DURATION = Metric(BUSINESS, "ProcessingDuration", "Milliseconds", varying=("AgentType",))
+
+# The worker pool, named as Lambda's metrics are.
+WORKER_INVOCATIONS = Metric(WORKER, "Invocations", "Count", _WORKER)
+WORKER_ERRORS = Metric(WORKER, "Errors", "Count", _WORKER)
+WORKER_DURATION = Metric(WORKER, "Duration", "Milliseconds", _WORKER)
+WORKER_CONCURRENT_EXECUTIONS = Metric(WORKER, "ConcurrentExecutions", "Count", _WORKER)
+WORKER_THROTTLES = Metric(WORKER, "Throttles", "Count", _WORKER)
+# The seed puts MemoryUtilization in AWS/Lambda, which has no such metric (Lambda
+# Insights publishes memory_utilization); ours is the worker process's RSS share.
+WORKER_MEMORY_UTILIZATION = Metric(WORKER, "MemoryUtilization", "Percent", _WORKER)
+
+# The queues, named as SQS's metrics are; dimension QueueName (queue_dimensions()).
+QUEUE_VISIBLE = Metric(QUEUES, "ApproximateNumberOfMessagesVisible", "Count", varying=("QueueName",))
+QUEUE_NOT_VISIBLE = Metric(QUEUES, "ApproximateNumberOfMessagesNotVisible", "Count", varying=("QueueName",))
+QUEUE_DELAYED = Metric(QUEUES, "ApproximateNumberOfMessagesDelayed", "Count", varying=("QueueName",))
+QUEUE_OLDEST_AGE = Metric(QUEUES, "ApproximateAgeOfOldestMessage", "Seconds", varying=("QueueName",))
+QUEUE_SENT = Metric(QUEUES, "NumberOfMessagesSent", "Count", varying=("QueueName",))
+
+# The record store, named as DynamoDB's metrics are.
+STORE_READS = Metric(STORE, "ConsumedReadCapacityUnits", "Count", _TABLE)
+STORE_WRITES = Metric(STORE, "ConsumedWriteCapacityUnits", "Count", _TABLE)
+STORE_USER_ERRORS = Metric(STORE, "UserErrors", "Count", _TABLE)
+STORE_SYSTEM_ERRORS = Metric(STORE, "SystemErrors", "Count", _TABLE)
+
+# The HTTP API counts every 5xx answer (API Gateway's name for it).
+API_5XX = Metric(API, "5XXError", "Count", {"ApiName": API_NAME})
+
+# Published by the plan's metric filter over error log lines (§3).
+LOG_ERRORS = Metric(LOGS, "LogErrors", "Count")
+
+NOTIFICATION_ATTEMPTS = Metric(HEALTH, "NotificationAttempts", "Count", varying=("Channel", "Outcome"))
+UNSENT_REENQUEUED = Metric(INGEST, "UnsentMemosReenqueued", "Count")
+
+METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))
