@@ -155,37 +155,3 @@ class TestErrorsNameTheField:
     def test_an_item_of_a_list_is_numbered(self):
         with pytest.raises(AlarmInputError, match=r"^\[1\]\.Period: "):
             parse_alarm_requests([PUT_METRIC_ALARM, _with(Period=7)])
-
-
-class TestPutOverHttp:
-    """PUT /v1/alarms with a list is atomic: every alarm is validated and stored, or none is."""
-
-    @pytest.fixture
-    def api(self, runtime):
-        import httpx
-
-        from helpers import ServerThread
-        from whispersync.web import create_app
-
-        with ServerThread(create_app(runtime)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client
-
-    @pytest.mark.parametrize("third", [
-        {"AlarmName": "Third", "AlarmRule": "ALARM(First) OR ALARM(NoSuchAlarm)"},  # fails only when stored
-        _with(AlarmName="Third", Period=45),                                         # fails when parsed
-    ])
-    def test_a_list_whose_third_alarm_is_bad_stores_nothing(self, api, runtime, third):
-        response = api.put("/v1/alarms", json=[_with(AlarmName="First"), _with(AlarmName="Second"), third])
-        assert response.status_code == 400, response.text
-        assert "Third" in response.json()["error"]["message"] or "[2]" in response.json()["error"]["message"]
-        assert runtime.alarms.alarm_store.definitions() == []
-        names = {a["name"] for a in api.get("/v1/alarms").json()["alarms"]}
-        assert not names & {"First", "Second", "Third"}
-
-    def test_a_good_list_is_stored_whole(self, api, runtime):
-        third = {"AlarmName": "Third", "AlarmRule": "ALARM(First) OR ALARM(Second)"}
-        response = api.put("/v1/alarms", json=[_with(AlarmName="First"), _with(AlarmName="Second"), third])
-        assert response.status_code == 200, response.text
-        assert [(a["name"], a["replaced"]) for a in response.json()["alarms"]] == [
-            ("First", False), ("Second", False), ("Third", False)]
-        assert [a.name for a in runtime.alarms.alarm_store.definitions()] == ["First", "Second", "Third"]

@@ -12,7 +12,6 @@ History items follow DescribeAlarmHistory: ``type`` is ``StateUpdate``,
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from whispersync import sqlite_db
 from whispersync.monitoring.alarms import Alarm, alarm_from_dict
 
 __all__ = ["AlarmStore"]
@@ -55,17 +55,11 @@ class AlarmStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._connections = sqlite_db.ThreadConnections(self.path, timeout=30)
         self._con().executescript(_SCHEMA)
 
     def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
-            self._local.con = con
-        return con
+        return self._connections.get()
 
     def _tx(self):
         store = self
@@ -82,10 +76,7 @@ class AlarmStore:
         return _Tx()
 
     def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
+        self._connections.close()
 
     # -- definitions (alarms put by users)
 

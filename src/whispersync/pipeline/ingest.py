@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from whispersync import catalog
+from whispersync import sqlite_db
 from whispersync.domain import AGENTS, Memo, MemoStatus, Transcript
 from whispersync.errors import (
     EmptyTranscript,
@@ -273,7 +273,7 @@ def memo_ids_with_messages(queue_db: Path, queue_names: Sequence[str]) -> set[st
     SQLite queue's `messages` table directly, in one statement: one consistent
     snapshot across the queue and its DLQ (a message moved between them is seen once).
     """
-    conn = sqlite3.connect(queue_db, timeout=10)
+    conn = sqlite_db.connect(queue_db, timeout=10, read_only=True)
     try:
         placeholders = ", ".join("?" * len(queue_names))
         rows = conn.execute(

@@ -21,7 +21,6 @@ message in flight, so a never-received message can only be hidden by its delay.)
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import threading
@@ -35,6 +34,7 @@ from typing import Protocol
 
 import orjson
 
+from whispersync import sqlite_db
 from whispersync.errors import QueueError
 
 __all__ = [
@@ -210,9 +210,7 @@ class SqliteQueueBroker:
     def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self._clock = clock
-        self._local = threading.local()
-        self._connections: list[tuple[sqlite3.Connection, int]] = []
-        self._connections_lock = threading.Lock()
+        self._connections = sqlite_db.ThreadConnections(self.path, timeout=_BUSY_TIMEOUT)
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._arrivals = _arrivals_for(self.path)
@@ -270,12 +268,8 @@ class SqliteQueueBroker:
 
     def close(self) -> None:
         """Close every connection this broker opened; the file stays as it is."""
-        with self._connections_lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn, pid in connections:
-            if pid == os.getpid():  # a forked child must not close its parent's connections
-                conn.close()
+        self._closed = True
+        self._connections.close()
         self._arrivals.notify()  # let long pollers notice
 
     # -- internals ----------------------------------------------------------
@@ -284,31 +278,10 @@ class SqliteQueueBroker:
         return self._clock()
 
     def _conn(self) -> sqlite3.Connection:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        # After fork() a child must not use its parent's connection: SQLite's
-        # locks are per process, so sharing one corrupts the lock state.
-        if conn is not None and local.pid == os.getpid():
-            if self._closed:
-                raise QueueError(f"queue broker on {self.path} is closed")
-            return conn
+        # A connection per thread, and per process after fork() (see ThreadConnections).
         if self._closed:
             raise QueueError(f"queue broker on {self.path} is closed")
-        conn = sqlite3.connect(
-            self.path,
-            timeout=_BUSY_TIMEOUT,
-            isolation_level=None,  # autocommit; multi-statement ops use BEGIN IMMEDIATE
-            check_same_thread=False,  # only so close() may close it from another thread
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a committed transaction survives a process crash
-        # (kill -9); only an OS crash / power cut may lose the last few commits.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
-        local.conn, local.pid = conn, os.getpid()
-        with self._connections_lock:
-            self._connections.append((conn, os.getpid()))
-        return conn
+        return self._connections.get()
 
     def _notify(self) -> None:
         self._arrivals.notify()

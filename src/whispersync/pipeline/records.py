@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from whispersync import sqlite_db
 from whispersync.domain import Memo, MemoStatus
 from whispersync.errors import NotFound
 
@@ -80,18 +81,11 @@ class SqliteRecordStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.ops = StoreOpCounts()
-        self._local = threading.local()
+        self._connections = sqlite_db.ThreadConnections(path, timeout=30, setup=_rows_by_name)
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
+        return self._connections.get()
 
     def _execute(self, kind: str, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
         try:
@@ -165,10 +159,11 @@ class SqliteRecordStore:
         return counts
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._connections.close()
+
+
+def _rows_by_name(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
 
 
 def _encode(column: str, value: Any) -> Any:

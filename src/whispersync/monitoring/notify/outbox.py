@@ -8,12 +8,13 @@ delivery was interrupted is claimed again when its lease runs out.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from whispersync import sqlite_db
 
 __all__ = ["DELIVERY_STATUSES", "Outbox", "OutboxRow"]
 
@@ -92,9 +93,7 @@ class Outbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = sqlite_db.connect(path, timeout=30)
         with self._lock:
             self._db.executescript(_SCHEMA)
 

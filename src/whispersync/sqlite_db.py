@@ -1,0 +1,80 @@
+"""How WhisperSync opens its SQLite files: one place for the connection settings.
+
+Ground floor: imports nothing of ours, so ``pipeline`` (queue, records) and
+``monitoring`` (alarm store, notification outbox) may both use it.
+
+Every writable connection is in autocommit mode (``isolation_level=None``: a
+multi-statement operation says ``BEGIN IMMEDIATE`` itself), in WAL mode so a
+reader in another process (the CLI) never blocks the writer (``whispersync up``),
+with ``synchronous=NORMAL``: in WAL mode a committed transaction survives a
+process crash (kill -9); only an OS crash or power cut may lose the last commits.
+``timeout`` is SQLite's busy timeout: how long a writer waits for the lock before
+"database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["ThreadConnections", "connect"]
+
+
+def connect(path: Path | str, *, timeout: float = 30.0, read_only: bool = False) -> sqlite3.Connection:
+    """Open *path*: autocommit, WAL, ``synchronous=NORMAL``; or read-only, changing nothing.
+
+    A read-only connection never creates the file (a missing file is an
+    ``sqlite3.OperationalError``) and sets no pragma that would write.
+    """
+    if read_only:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+    # check_same_thread=False only so a close() in another thread may close it;
+    # each connection is still used by one thread at a time (see ThreadConnections).
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class ThreadConnections:
+    """A connection per thread to one file (sqlite3 connections must not be shared by concurrent threads).
+
+    After ``fork()`` the child opens its own: SQLite's locks are per process, so
+    using the parent's connection would corrupt the lock state. ``close()`` closes
+    every connection opened in this process; a later ``get()`` opens a fresh one.
+    """
+
+    def __init__(self, path: Path | str, *, timeout: float = 30.0,
+                 setup: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        self.path = Path(path)
+        self._timeout = timeout
+        self._setup = setup
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[tuple[sqlite3.Connection, int]] = []
+        self._generation = 0  # bumped by close(), so threads drop connections it closed
+
+    def get(self) -> sqlite3.Connection:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is not None and local.pid == os.getpid() and local.generation == self._generation:
+            return conn
+        conn = connect(self.path, timeout=self._timeout)
+        if self._setup is not None:
+            self._setup(conn)
+        with self._lock:
+            self._opened.append((conn, os.getpid()))
+            local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            self._generation += 1
+            opened, self._opened = self._opened, []
+        for conn, pid in opened:
+            if pid == os.getpid():  # a forked child must not close its parent's connections
+                conn.close()

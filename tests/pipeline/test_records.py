@@ -1,0 +1,107 @@
+"""SqliteRecordStore: the RecordStore contract, plus what is SQLite's own (WAL, counts, threads)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from contracts.record_store import RecordStoreContract, memo
+
+from whispersync.domain import MemoStatus
+from whispersync.errors import NotFound
+from whispersync.pipeline.records import SqliteRecordStore
+
+
+class TestSqliteRecordStore(RecordStoreContract):
+    @pytest.fixture(autouse=True)
+    def _adapter(self, tmp_path: Path):
+        self.stores: list[SqliteRecordStore] = []
+        self.path = tmp_path / "records.db"
+        yield
+        for store in self.stores:
+            store.close()
+
+    def make_store(self) -> SqliteRecordStore:
+        store = SqliteRecordStore(self.path)
+        self.stores.append(store)
+        return store
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SqliteRecordStore(tmp_path / "records.db")
+    yield s
+    s.close()
+
+
+def test_the_file_is_in_wal_mode_so_the_cli_can_read_while_up_writes(store):
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_records_outlive_the_store_object(tmp_path):
+    first = SqliteRecordStore(tmp_path / "records.db")
+    first.create(memo("m-1", title="kept"))
+    first.close()
+    second = SqliteRecordStore(tmp_path / "records.db")
+    assert second.get("m-1").title == "kept"
+    second.close()
+
+
+def test_find_by_correlation_id(store):
+    store.create(memo("m-1"))
+    store.create(memo("m-2"))
+    assert [m.id for m in store.find_by_correlation_id("c-m-2")] == ["m-2"]
+    assert store.find_by_correlation_id("c-none") == []
+
+
+def test_operation_counts_split_reads_writes_and_both_kinds_of_error(store):
+    """The DynamoDB-style store metrics: a duplicate key is the caller's error, a broken table the system's."""
+    store.ops.take()  # the schema set-up does not count
+    store.create(memo("m-1"))
+    store.get("m-1")
+    store.list()
+    with pytest.raises(NotFound):
+        store.get("nope")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.create(memo("m-1"))
+    store._conn().execute("DROP TABLE memos")
+    with pytest.raises(sqlite3.OperationalError):
+        store.get("m-1")
+    assert store.ops.take() == {"reads": 3, "writes": 1, "user_errors": 1, "system_errors": 1}
+    assert store.ops.take() == {"reads": 0, "writes": 0, "user_errors": 0, "system_errors": 0}
+
+
+def test_threads_each_get_their_own_connection_and_all_writes_land(store):
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(25):
+                store.create(memo(f"t{n}-{i}"))
+                store.update(f"t{n}-{i}", status=MemoStatus.DONE)
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_by_status()["done"] == 100
+
+
+def test_close_closes_every_thread_s_connection_and_the_store_reopens_on_use(store):
+    """close() at shutdown leaves no connection open, whichever thread opened it."""
+    opened: list[sqlite3.Connection] = []
+    worker = threading.Thread(target=lambda: opened.append(store._conn()))
+    worker.start()
+    worker.join()
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        opened[0].execute("SELECT 1")
+    store.create(memo("after-close"))
+    assert store.get("after-close").id == "after-close"

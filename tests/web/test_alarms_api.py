@@ -1,0 +1,58 @@
+"""The alarm routes: PUT /v1/alarms stores a list of alarms all or none."""
+
+from __future__ import annotations
+
+import copy
+
+import httpx
+import pytest
+from helpers import ServerThread
+
+from whispersync.web import create_app
+
+PUT_METRIC_ALARM = {
+    "AlarmName": "HighErrors",
+    "MetricName": "Errors",
+    "Namespace": "WhisperSync/Worker",
+    "Statistic": "Sum",
+    "Dimensions": [{"Name": "FunctionName", "Value": "whispersync-worker"}],
+    "Period": 60,
+    "EvaluationPeriods": 3,
+    "Threshold": 5.0,
+    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+}
+
+
+def _with(**changes):
+    request = copy.deepcopy(PUT_METRIC_ALARM)
+    request.update(changes)
+    return request
+
+
+class TestPutOverHttp:
+    """PUT /v1/alarms with a list is atomic: every alarm is validated and stored, or none is."""
+
+    @pytest.fixture
+    def api(self, runtime):
+        with ServerThread(create_app(runtime)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+
+    @pytest.mark.parametrize("third", [
+        {"AlarmName": "Third", "AlarmRule": "ALARM(First) OR ALARM(NoSuchAlarm)"},  # fails only when stored
+        _with(AlarmName="Third", Period=45),                                         # fails when parsed
+    ])
+    def test_a_list_whose_third_alarm_is_bad_stores_nothing(self, api, runtime, third):
+        response = api.put("/v1/alarms", json=[_with(AlarmName="First"), _with(AlarmName="Second"), third])
+        assert response.status_code == 400, response.text
+        assert "Third" in response.json()["error"]["message"] or "[2]" in response.json()["error"]["message"]
+        assert runtime.alarms.alarm_store.definitions() == []
+        names = {a["name"] for a in api.get("/v1/alarms").json()["alarms"]}
+        assert not names & {"First", "Second", "Third"}
+
+    def test_a_good_list_is_stored_whole(self, api, runtime):
+        third = {"AlarmName": "Third", "AlarmRule": "ALARM(First) OR ALARM(Second)"}
+        response = api.put("/v1/alarms", json=[_with(AlarmName="First"), _with(AlarmName="Second"), third])
+        assert response.status_code == 200, response.text
+        assert [(a["name"], a["replaced"]) for a in response.json()["alarms"]] == [
+            ("First", False), ("Second", False), ("Third", False)]
+        assert [a.name for a in runtime.alarms.alarm_store.definitions()] == ["First", "Second", "Third"]
