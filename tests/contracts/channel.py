@@ -102,9 +102,6 @@ class ChannelContract:
         assert not error.permanent
         assert error.http_status is None
 
-    # Known defect: channels/_http.raise_for_status copies the response body into the
-    # error (kept in the outbox's last_error and logged). Remove this mark with the fix.
-    @pytest.mark.xfail(strict=True, reason="raise_for_status repeats the response body, secrets included")
     def test_an_error_body_that_echoes_the_request_does_not_leak_the_secret(self):
         """Some servers answer a 404 with the path they were asked for; the error must not repeat it."""
         self.receiver.status = 404

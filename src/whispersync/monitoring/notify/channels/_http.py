@@ -13,12 +13,18 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from .base import TransportError, mask_url
 
 __all__ = ["Response", "parse_retry_after", "post", "raise_for_status"]
+
+_MASK = "***"
+# Path segments and query values at least this long may be secrets (Slack's webhook
+# path, a token parameter); shorter ones ("v2", "api") are not worth masking.
+_MIN_SECRET_PART = 6
 
 #: Seconds; a channel that hangs must not hold the delivery loop for long.
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -82,13 +88,29 @@ def post(url: str, *, content: bytes, headers: dict[str, str] | None = None) -> 
     return Response(response.status_code, response.text[:500], parse_retry_after(response.headers.get("retry-after")))
 
 
-def raise_for_status(response: Response, url: str, *, service: str, body_hint: Any = None) -> int:
-    """2xx -> the status; 408, 429 and 5xx -> retryable; any other status -> permanent."""
+def raise_for_status(response: Response, url: str, *, service: str, body_hint: Any = None,
+                     secrets: tuple[str, ...] = ()) -> int:
+    """2xx -> the status; 408, 429 and 5xx -> retryable; any other status -> permanent.
+
+    The error quotes the service's answer, which some services fill with the request
+    they got (a 404 naming the path): the URL's path and query, and `secrets`, are
+    masked in it, since the error is logged and kept in the outbox.
+    """
     status = response.status
     if 200 <= status < 300:
         return status
-    detail = body_hint if body_hint is not None else response.text.strip()[:200]
+    detail = _without_secrets(str(body_hint) if body_hint is not None else response.text.strip(), url, secrets)[:200]
     message = f"{service} at {mask_url(url)} answered HTTP {status}" + (f": {detail}" if detail else "")
     retryable = status in (408, 429) or status >= 500
     raise TransportError(message, permanent=not retryable, http_status=status,
                          retry_after=response.retry_after if retryable else None)
+
+
+def _without_secrets(text: str, url: str, secrets: tuple[str, ...]) -> str:
+    parts = urlsplit(url)
+    candidates = {url, parts.path, parts.query, *secrets,
+                  *(seg for seg in parts.path.split("/") if len(seg) >= _MIN_SECRET_PART),
+                  *(value for _, value in parse_qsl(parts.query) if len(value) >= _MIN_SECRET_PART)}
+    for secret in sorted((c for c in candidates if c and len(c) > 1), key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    return text

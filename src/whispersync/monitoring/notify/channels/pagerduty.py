@@ -85,4 +85,5 @@ class PagerDutyChannel(BaseChannel):
                 hint = "; ".join(str(e) for e in data.get("errors", [])) or data.get("message")
             except (orjson.JSONDecodeError, AttributeError):
                 hint = None
-        return _http.raise_for_status(response, self._url, service="PagerDuty", body_hint=hint)
+        return _http.raise_for_status(response, self._url, service="PagerDuty", body_hint=hint,
+                                      secrets=(self._routing_key,))

@@ -69,4 +69,5 @@ class WebhookChannel(BaseChannel):
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
         response = _http.post(self._url, content=body, headers=headers)
-        return _http.raise_for_status(response, self._url, service="webhook")
+        return _http.raise_for_status(response, self._url, service="webhook",
+                                      secrets=(self._secret,) if self._secret else ())
