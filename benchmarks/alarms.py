@@ -26,7 +26,8 @@ import duckdb
 
 from whispersync.monitoring import _segments
 from whispersync.monitoring.alarm_store import AlarmStore
-from whispersync.monitoring.alarms import AlarmEngine, MetricAlarm, decide, evaluation_window
+from whispersync.monitoring.alarms import AlarmEngine, decide, evaluation_window
+from whispersync.plan import MetricAlarm
 from whispersync.monitoring.store import TelemetryStore
 
 DAYS = 7

@@ -23,8 +23,9 @@ from pathlib import Path
 import duckdb
 
 from whispersync.monitoring import _schema, _segments
-from whispersync.monitoring.metric_query import MetricDataQuery, get_metric_data
-from whispersync.monitoring.store import MetricRequest, TelemetryStore
+from whispersync.monitoring.metric_query import get_metric_data
+from whispersync.monitoring.store import TelemetryStore
+from whispersync.plan import MetricDataQuery, MetricStat
 
 DAYS = 7
 SERIES = 200  # 100 functions x (Errors, Invocations)
@@ -87,13 +88,13 @@ def main() -> None:
         fn_dims = {"FunctionName": "fn042"}
 
         def ours_p99():
-            return get_metric_data(store, [MetricDataQuery("d", MetricRequest(NS, "Invocations", fn_dims, "p99", 60))],
+            return get_metric_data(store, [MetricDataQuery("d", MetricStat(NS, "Invocations", fn_dims, "p99", 60))],
                                    start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
 
         def ours_math():
             return get_metric_data(store, [
-                MetricDataQuery("errors", MetricRequest(NS, "Errors", fn_dims, "Sum", 60), return_data=False),
-                MetricDataQuery("invocations", MetricRequest(NS, "Invocations", fn_dims, "Sum", 60), return_data=False),
+                MetricDataQuery("errors", MetricStat(NS, "Errors", fn_dims, "Sum", 60), return_data=False),
+                MetricDataQuery("invocations", MetricStat(NS, "Invocations", fn_dims, "Sum", 60), return_data=False),
                 MetricDataQuery("rate", expression="errors/invocations*100"),
             ], start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)
 

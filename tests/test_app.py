@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from whispersync import catalog
-from whispersync.app import alarm_definitions, build_runtime
+from whispersync.app import alarm_definitions, build_runtime, load_plan
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import ConfigError, QueueError
-from whispersync.monitoring import plan
+from whispersync.plan import DEFAULT_PLAN, MetricAlarm
 from whispersync.monitoring.alarm_store import AlarmStore
-from whispersync.monitoring.alarms import MetricAlarm
 from whispersync.settings import Settings
 
 SERVICE_THREADS = {"notify-delivery", "worker-0", "inbox", "collector", "compaction", "retention",
@@ -81,7 +80,7 @@ class TestRuntimeServices:
 
 def _plan_file(tmp_path: Path, body: str) -> Path:
     path = tmp_path / "myplan.py"
-    path.write_text("from whispersync.monitoring.alarms import MetricAlarm\n" + body)
+    path.write_text("from whispersync.plan import MetricAlarm\n" + body)
     return path
 
 
@@ -97,13 +96,13 @@ class TestAlarmDefinitions:
         store = AlarmStore(settings.monitoring_db)
         try:
             store.put(MetricAlarm(name="Both", namespace="X", metric_name="Y", threshold=4, evaluation_periods=1))
-            by_name = {a.name: a for a in alarm_definitions(settings, store)()}
+            by_name = {a.name: a for a in alarm_definitions(load_plan(settings), store)()}
         finally:
             store.close()
         assert by_name["SystemDown"].threshold == 1          # the file overrides the package plan
         assert by_name["FromFile"].threshold == 2
         assert by_name["Both"].threshold == 4                # `alarms put` overrides the file
-        assert set(by_name) == {a.name for a in plan.ALARMS} | {"FromFile", "Both"}
+        assert set(by_name) == {a.name for a in DEFAULT_PLAN.alarms} | {"FromFile", "Both"}
 
     def test_stored_alarms_are_read_on_every_call_the_file_only_once(self, tmp_path):
         """The engine sees `alarms put` from another process at its next evaluation."""
@@ -112,7 +111,7 @@ class TestAlarmDefinitions:
         settings = Settings.load(home=tmp_path / "home", plan_file=path)
         store = AlarmStore(settings.monitoring_db)
         try:
-            definitions = alarm_definitions(settings, store)
+            definitions = alarm_definitions(load_plan(settings), store)
             path.write_text("raise SystemExit('read again')\n")
             store.put(MetricAlarm(name="Later", namespace="X", metric_name="Y", threshold=1, evaluation_periods=1))
             names = {a.name for a in definitions()}
@@ -123,17 +122,17 @@ class TestAlarmDefinitions:
     def test_without_a_plan_file_it_is_the_package_plan(self, settings):
         store = AlarmStore(settings.monitoring_db)
         try:
-            names = [a.name for a in alarm_definitions(settings, store)()]
+            names = [a.name for a in alarm_definitions(load_plan(settings), store)()]
         finally:
             store.close()
-        assert names == [a.name for a in plan.ALARMS]
+        assert names == [a.name for a in DEFAULT_PLAN.alarms]
 
     def test_a_broken_plan_file_is_a_config_error_at_start_up(self, tmp_path):
         path = _plan_file(tmp_path, "ALARMS = [1/0]\n")
         settings = Settings.load(home=tmp_path / "home", plan_file=path)
         store = AlarmStore(settings.monitoring_db)
         try:
-            with pytest.raises(ConfigError, match="myplan.py: ZeroDivisionError"):
-                alarm_definitions(settings, store)
+            with pytest.raises(ConfigError, match=r"(?s)myplan.py: 1 problem.*ZeroDivisionError"):
+                alarm_definitions(load_plan(settings), store)
         finally:
             store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from whispersync import catalog
 from whispersync.domain import Transcript
-from whispersync.monitoring import plan
+from whispersync.plan import DEFAULT_PLAN as plan
 from whispersync.pipeline.collector import Collector
 
 
@@ -28,7 +28,7 @@ def test_everything_the_pipeline_publishes_is_in_the_catalog(runtime) -> None:
 
 def test_every_plan_alarm_watches_a_catalog_metric() -> None:
     declared = {(m.namespace, m.name): m for m in catalog.METRICS}
-    for alarm in plan.ALARMS:
+    for alarm in plan.alarms:
         if alarm.kind != "metric" or alarm.metrics:
             continue
         metric = declared.get((alarm.namespace, alarm.metric_name))
@@ -39,7 +39,7 @@ def test_every_plan_alarm_watches_a_catalog_metric() -> None:
 
 def test_metric_filters_publish_catalog_metrics() -> None:
     declared = {(m.namespace, m.name) for m in catalog.METRICS}
-    assert all((f.namespace, f.metric_name) in declared for f in plan.METRIC_FILTERS)
+    assert all((f.namespace, f.metric_name) in declared for f in plan.metric_filters)
 
 
 def test_names_are_unique() -> None:

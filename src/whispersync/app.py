@@ -6,6 +6,7 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +14,11 @@ from pathlib import Path
 from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
-from whispersync.errors import ConfigError
-from whispersync.monitoring import plan
 from whispersync.monitoring.alarm_store import AlarmStore
-from whispersync.monitoring.alarms import Alarm, AlarmEngine, load_plan_file, merge
-from whispersync.monitoring.filters import MetricFilterListener
+from whispersync.monitoring.alarms import AlarmEngine
+from whispersync.monitoring.plan_check import check_plan
+from whispersync.plan import Alarm, Plan, PlanError, effective_plan
+from whispersync.monitoring.filters import MetricFilter, MetricFilterListener
 from whispersync.monitoring.notify import Notifier
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
@@ -33,11 +34,13 @@ from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 
 
-def open_store(settings: Settings) -> TelemetryStore:
+def open_store(settings: Settings, plan: Plan | None = None) -> TelemetryStore:
     """The telemetry store. The plan's metric filters run on its writer thread (off the hot
     path) for every log line written through it: the pipeline's and `logs import`'s."""
+    plan = plan if plan is not None else load_plan(settings)
+    filters = [MetricFilter(**dataclasses.asdict(spec)) for spec in plan.metric_filters]
     return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
-                          log_listeners=[MetricFilterListener(plan.METRIC_FILTERS)])
+                          log_listeners=[MetricFilterListener(filters)])
 
 
 @dataclass
@@ -117,22 +120,32 @@ class Runtime:
         self.records.close()
 
 
-def alarm_definitions(settings: Settings, alarm_store: AlarmStore) -> Callable[[], list[Alarm]]:
-    """The alarms to evaluate: the package plan, then the plan file, then `alarms put` ones (later wins).
+def load_plan(settings: Settings) -> Plan:
+    """The effective plan: built-in, then the plan file. Read once, here, so a broken
+    plan file (or one whose expressions do not parse) fails at start-up."""
+    plan = effective_plan(settings.plan_file)  # PlanError is a ConfigError
+    problems = check_plan(plan)
+    if problems:
+        raise PlanError(str(settings.plan_file or "built-in"), problems)
+    return plan
 
-    The plan file is read once, here, so a broken one fails at start-up.
-    """
-    try:
-        from_file = load_plan_file(settings.plan_file) if settings.plan_file else []
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return lambda: merge(plan.ALARMS, from_file, alarm_store.definitions())
+
+def alarm_definitions(plan: Plan, alarm_store: AlarmStore) -> Callable[[], list[Alarm]]:
+    """The alarms to evaluate: the plan's, then `alarms put` ones (a later one of the same name wins)."""
+
+    def definitions() -> list[Alarm]:
+        merged = {a.name: a for a in plan.alarms}
+        merged.update((a.name, a) for a in alarm_store.definitions())
+        return list(merged.values())
+
+    return definitions
 
 
 def build_alarm_engine(settings: Settings, store: TelemetryStore, telemetry: Telemetry,
-                       notifier: Notifier | None) -> AlarmEngine:
+                       notifier: Notifier | None, plan: Plan | None = None) -> AlarmEngine:
     alarm_store = AlarmStore(settings.monitoring_db)
-    return AlarmEngine(store, alarm_store, definitions=alarm_definitions(settings, alarm_store),
+    plan = plan if plan is not None else load_plan(settings)
+    return AlarmEngine(store, alarm_store, definitions=alarm_definitions(plan, alarm_store),
                        notifier=notifier, remediation=default_registry(),
                        dashboard_url=settings.dashboard_url, log=telemetry.logger("whispersync.alarms"))
 
@@ -140,7 +153,8 @@ def build_alarm_engine(settings: Settings, store: TelemetryStore, telemetry: Tel
 def build_runtime(settings: Settings) -> Runtime:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
-    store = open_store(settings)
+    plan = load_plan(settings)
+    store = open_store(settings, plan)
     sink = store if settings.telemetry else NullSink()
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker = SqliteQueueBroker(settings.queue_db)
@@ -171,7 +185,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, store=store, telemetry=telemetry, broker=broker, queue=queue, dlq=dlq,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,
                    ingestor=ingestor, processor=processor,
-                   notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier))
+                   notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan))
 
 
 def samples_dir() -> Path:

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from helpers import Server
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPERSYNC_")}
-    env.update(WHISPERSYNC_HOME=str(tmp_path / "home"), WHISPERSYNC_CONFIG=str(tmp_path / "none.toml"),
-               WHISPERSYNC_INBOX_POLL_INTERVAL="0.2")
-    return env
 
 
 @pytest.fixture

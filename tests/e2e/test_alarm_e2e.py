@@ -17,7 +17,7 @@ from helpers import free_port, run_cli, wait_until
 EMOJI_ONLY = "🎉🎉🎉 🙂👍 !!! ???"  # src/whispersync/samples/bad/emoji-only.txt: no words, fails permanently
 
 PLAN = """
-from whispersync.monitoring.alarms import MetricAlarm
+from whispersync.plan import MetricAlarm
 
 # A low-threshold SystemDown: any worker error in the last two minutes pages.
 ALARMS = [MetricAlarm(

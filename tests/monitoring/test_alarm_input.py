@@ -7,7 +7,8 @@ import copy
 import pytest
 
 from whispersync.monitoring.alarm_input import AlarmInputError, parse_alarm_request, parse_alarm_requests
-from whispersync.monitoring.alarms import CompositeAlarm, MetricAlarm
+from whispersync.monitoring.plan_check import rule_of
+from whispersync.plan import CompositeAlarm, MetricAlarm
 
 PUT_METRIC_ALARM = {
     "AlarmName": "HighErrors",
@@ -73,7 +74,7 @@ class TestAccepted:
     def test_it_reads_a_put_composite_alarm_request(self):
         alarm = parse_alarm_request({"AlarmName": "health", "AlarmRule": 'ALARM("HighErrors") OR ALARM(DLQ)',
                                      "AlarmActions": ["critical"], "Priority": "P2"})
-        assert isinstance(alarm, CompositeAlarm) and alarm.parsed.references == {"HighErrors", "DLQ"}
+        assert isinstance(alarm, CompositeAlarm) and rule_of(alarm.rule).references == {"HighErrors", "DLQ"}
         assert alarm.priority == "P2"
 
     def test_it_reads_a_list(self):

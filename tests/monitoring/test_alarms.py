@@ -7,19 +7,22 @@ from pathlib import Path
 import pytest
 
 from whispersync.monitoring.alarm_store import AlarmStore
-from whispersync.monitoring.alarms import (
+from whispersync.monitoring.alarms import AlarmEngine, decide
+from whispersync.monitoring.plan_check import check_alarm
+from whispersync.monitoring.remediation import RemediationRegistry
+from whispersync.monitoring.store import TelemetryStore
+from whispersync.plan import (
     ALARM,
+    DEFAULT_PLAN,
     INSUFFICIENT_DATA,
     OK,
-    AlarmEngine,
     CompositeAlarm,
     MetricAlarm,
-    decide,
-    load_plan_file,
+    MetricDataQuery,
+    MetricStat,
+    PlanError,
+    effective_plan,
 )
-from whispersync.monitoring.metric_query import MetricDataQuery
-from whispersync.monitoring.remediation import RemediationRegistry
-from whispersync.monitoring.store import MetricRequest, TelemetryStore
 
 RETAIN = None  # "Retain current state"
 T0 = 1_795_788_000_000  # 2026-11-27T14:00:00Z
@@ -117,14 +120,23 @@ class TestModel:
             _alarm(priority="P5")
 
     def test_a_math_alarm_needs_exactly_one_returned_series(self):
-        q = MetricDataQuery("e", MetricRequest("NS", "M", {}, "Sum", 60))
+        q = MetricDataQuery("e", MetricStat("NS", "M", {}, "Sum", 60))
         with pytest.raises(ValueError, match="exactly one query must have return_data"):
             MetricAlarm(name="m", threshold=1, evaluation_periods=1,
                         metrics=(q, MetricDataQuery("x", expression="e*2")))
 
-    def test_a_composite_rule_is_parsed_when_declared(self):
+    def test_a_composite_rule_is_parsed_by_the_engine_check(self):
+        """The model takes any rule text; the engine's check (at start-up, on put, in
+        `plan validate`) refuses one that does not parse."""
+        alarm = CompositeAlarm(name="c", rule="ALARM(a) AND")
         with pytest.raises(ValueError, match="rule: AlarmRule"):
-            CompositeAlarm(name="c", rule="ALARM(a) AND")
+            check_alarm(alarm)
+
+    def test_a_bad_rule_is_refused_on_put(self, store, tmp_path):
+        engine, _ = _engine(store, tmp_path, [])
+        with pytest.raises(ValueError, match="rule: AlarmRule"):
+            engine.put(CompositeAlarm(name="c", rule="ALARM(a) AND"))
+        assert engine.alarm_store.definitions() == []
 
 
 # ---------------------------------------------------------------------- the engine over a real store
@@ -214,8 +226,8 @@ class TestEngine:
         """errors / invocations * 100 >= 50 (an error rate), from GetMetricData's expression."""
         alarm = MetricAlarm(
             name="ErrorRate", threshold=50, evaluation_periods=1, comparison_operator="GreaterThanOrEqualToThreshold",
-            metrics=(MetricDataQuery("errors", MetricRequest("NS", "Errors", {}, "Sum", 60), return_data=False),
-                     MetricDataQuery("calls", MetricRequest("NS", "Calls", {}, "Sum", 60), return_data=False),
+            metrics=(MetricDataQuery("errors", MetricStat("NS", "Errors", {}, "Sum", 60), return_data=False),
+                     MetricDataQuery("calls", MetricStat("NS", "Calls", {}, "Sum", 60), return_data=False),
                      MetricDataQuery("rate", expression="errors / calls * 100")))
         _put(store, "Errors", [1, 3])
         _put(store, "Calls", [10, 4])
@@ -308,35 +320,30 @@ class TestEngine:
 
 class TestPlan:
     def test_the_plan_declares_the_seed_alarms(self):
-        from whispersync.monitoring import plan
-
-        by_name = {a.name: a for a in plan.ALARMS}
+        by_name = {a.name: a for a in DEFAULT_PLAN.alarms}
         down = by_name["SystemDown"]
         assert (down.namespace, down.metric_name, down.statistic, down.period, down.threshold, down.priority) == (
             "WhisperSync/Worker", "Errors", "Sum", 60, 10, "P1")
         dlq = by_name["DLQMessages"]
         assert (dlq.dimensions, dlq.period, dlq.threshold, dlq.priority) == (
             {"QueueName": "transcripts-dlq"}, 300, 5, "P1")
-        assert by_name["whispersync-system-health"].parsed.references == {"SystemDown", "DLQMessages", "Api5xx"}
+        assert by_name["whispersync-system-health"].rule == "ALARM(SystemDown) OR ALARM(DLQMessages) OR ALARM(Api5xx)"
         depth = by_name["HighQueueDepth"]
         assert (depth.threshold, depth.evaluation_periods) == (1000, 2)
         assert "remediation:scale_up" in depth.alarm_actions
 
     def test_a_plan_file_adds_and_overrides_alarms(self, tmp_path):
-        from whispersync.monitoring import plan
-        from whispersync.monitoring.alarms import merge
-
         path = tmp_path / "myplan.py"
         path.write_text(
-            "from whispersync.monitoring.alarms import MetricAlarm\n"
+            "from whispersync.plan import MetricAlarm\n"
             "ALARMS = [MetricAlarm(name='SystemDown', namespace='WhisperSync/Worker', metric_name='Errors',\n"
             "                      threshold=1, evaluation_periods=1, priority='P1'),\n"
             "          MetricAlarm(name='Mine', namespace='X', metric_name='Y', threshold=1, evaluation_periods=1)]\n")
-        merged = {a.name: a for a in merge(plan.ALARMS, load_plan_file(path))}
+        merged = {a.name: a for a in effective_plan(path).alarms}
         assert merged["SystemDown"].threshold == 1 and "Mine" in merged and "DLQMessages" in merged
 
     def test_a_broken_plan_file_says_where(self, tmp_path):
         path = tmp_path / "bad.py"
         path.write_text("ALARMS = [1/0]\n")
-        with pytest.raises(ValueError, match="bad.py: ZeroDivisionError"):
-            load_plan_file(path)
+        with pytest.raises(PlanError, match=r"(?s)bad.py: 1 problem.*ZeroDivisionError"):
+            effective_plan(path)

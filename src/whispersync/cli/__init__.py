@@ -16,6 +16,7 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _logs,
     _metrics,
     _notifications,
+    _plan,
     _serve,
     _submit,
     _traces,

@@ -78,7 +78,7 @@ def alarms_list(
     as_json: JsonOption = False,
 ) -> None:
     """Every alarm (plan, plan file, stored) with its state and reason."""
-    from whispersync.monitoring.alarms import STATES
+    from whispersync.plan import STATES
 
     if state is not None and state not in STATES:
         fail(f"unknown state {state!r}; one of: {', '.join(STATES)}")

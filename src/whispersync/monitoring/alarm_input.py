@@ -24,16 +24,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from whispersync.monitoring.alarms import (
+from whispersync.monitoring.plan_check import check_alarm
+from whispersync.plan import (
     COMPARISON_OPERATORS,
     PRIORITIES,
     TREAT_MISSING_DATA,
     Alarm,
     CompositeAlarm,
     MetricAlarm,
+    MetricDataQuery,
+    MetricStat,
 )
-from whispersync.monitoring.metric_query import MetricDataQuery
-from whispersync.monitoring.store import MetricRequest
 
 __all__ = ["AlarmInputError", "parse_alarm_request", "parse_alarm_requests"]
 
@@ -120,8 +121,11 @@ def parse_alarm_request(payload: Any) -> Alarm:
     common["priority"] = _priority(payload, tags)
     try:
         if is_composite:
-            return CompositeAlarm(rule=_string(payload, "AlarmRule", required=True), **common)
-        return _metric_alarm(payload, common)
+            alarm: Alarm = CompositeAlarm(rule=_string(payload, "AlarmRule", required=True), **common)
+        else:
+            alarm = _metric_alarm(payload, common)
+        check_alarm(alarm)  # the rule or math expression parses
+        return alarm
     except AlarmInputError:
         raise
     except ValueError as exc:
@@ -215,7 +219,7 @@ def _metrics(raw: Any) -> tuple[MetricDataQuery, ...]:
                 if key not in ("Namespace", "MetricName", "Dimensions"):
                     raise AlarmInputError(f"{where}.MetricStat.Metric.{key}",
                                           "unknown field; Metric takes Namespace, MetricName, Dimensions")
-            stat = MetricRequest(
+            stat = MetricStat(
                 namespace=_string(metric, "Namespace", required=True, where=f"{where}.MetricStat.Metric."),
                 name=_string(metric, "MetricName", required=True, where=f"{where}.MetricStat.Metric."),
                 dimensions=_dimensions(metric.get("Dimensions"), f"{where}.MetricStat.Metric.Dimensions"),

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from whispersync import sqlite_db
-from whispersync.monitoring.alarms import Alarm, alarm_from_dict
+from whispersync.plan import Alarm, alarm_from_dict
 
 __all__ = ["AlarmStore"]
 

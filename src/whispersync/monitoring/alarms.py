@@ -33,293 +33,33 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 from whispersync.monitoring import composite
-from whispersync.monitoring.metric_query import (
-    MetricDataQuery,
-    get_metric_data,
-    validate_queries,
-)
-from whispersync.monitoring.store import (
-    MetricKey,
-    MetricRequest,
-    StatisticGroup,
-    TelemetryStore,
-    check_period,
-    check_statistic,
-    metric_key,
-)
+from whispersync.monitoring.metric_query import get_metric_data
+from whispersync.monitoring.plan_check import check_alarm, check_references, rule_of
+from whispersync.monitoring.store import MetricKey, StatisticGroup, TelemetryStore, metric_key
+from whispersync.plan import ALARM, INSUFFICIENT_DATA, OK, STATES, Alarm, CompositeAlarm, MetricAlarm
 
 __all__ = [
-    "ALARM",
-    "COMPARISON_OPERATORS",
-    "INSUFFICIENT_DATA",
-    "OK",
-    "PRIORITIES",
-    "STATES",
-    "TREAT_MISSING_DATA",
-    "Alarm",
     "AlarmEngine",
-    "CompositeAlarm",
     "Decision",
     "EvaluationResult",
-    "MetricAlarm",
-    "alarm_from_dict",
-    "check_references",
     "decide",
-    "load_plan_file",
+    "evaluation_window",
+    "parse_action",
 ]
 
-OK = "OK"
-ALARM = "ALARM"
-INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
-STATES = (OK, ALARM, INSUFFICIENT_DATA)
-
 # PutMetricAlarm's static-threshold operators: (test, words in a reason).
-COMPARISON_OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
+COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanOrEqualToThreshold": (lambda v, t: v >= t, "greater than or equal to"),
     "GreaterThanThreshold": (lambda v, t: v > t, "greater than"),
     "LessThanThreshold": (lambda v, t: v < t, "less than"),
     "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
 }
-TREAT_MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
-# §4 Alert Hierarchy: P1 immediate, P2 within 1 hour, P3 within 4 hours, P4 next business day.
-PRIORITIES = ("P1", "P2", "P3", "P4")
-
-# PutMetricAlarm limits.
-_MAX_NAME = 255
-_MAX_DESCRIPTION = 1024
-_MAX_ACTIONS = 5
-_MAX_DIMENSIONS = 30
-_MAX_MATH_METRICS = 10
-_DAY_S = 86_400
-_WEEK_S = 7 * _DAY_S
-
-
-def _check(condition: bool, field_name: str, message: str) -> None:
-    if not condition:
-        raise ValueError(f"{field_name}: {message}")
-
-
-def _check_name(name: Any, field_name: str = "name") -> None:
-    _check(isinstance(name, str) and 0 < len(name) <= _MAX_NAME, field_name, f"must be 1-{_MAX_NAME} characters")
-    _check(name.isascii(), field_name, "alarm names must contain only ASCII characters")
-    _check(name == name.strip(), field_name, "must not start or end with whitespace")
-
-
-def _check_common(alarm: Any) -> None:
-    _check_name(alarm.name)
-    _check(alarm.priority in PRIORITIES, "priority", f"must be one of {', '.join(PRIORITIES)}, got {alarm.priority!r}")
-    _check(isinstance(alarm.description, str) and len(alarm.description) <= _MAX_DESCRIPTION,
-           "description", f"must be a string of at most {_MAX_DESCRIPTION} characters")
-    _check(isinstance(alarm.actions_enabled, bool), "actions_enabled", "must be true or false")
-    for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
-        actions = getattr(alarm, fname)
-        _check(isinstance(actions, tuple) and all(isinstance(a, str) and a for a in actions),
-               fname, "must be a list of non-empty strings")
-        _check(len(actions) <= _MAX_ACTIONS, fname, f"at most {_MAX_ACTIONS} actions, got {len(actions)}")
-
-
-@dataclass(frozen=True)
-class MetricAlarm:
-    """A metric alarm: a statistic of one metric (or a metric-math expression) against a threshold.
-
-    Either ``namespace`` + ``metric_name`` (+ ``dimensions``, ``statistic`` — Sum,
-    Average, Minimum, Maximum, SampleCount or a percentile such as p99 —,
-    ``period`` in seconds, ``unit``), or ``metrics``: GetMetricData queries with
-    exactly one ``return_data=True``, whose result is compared.
-    """
-
-    name: str
-    threshold: float
-    evaluation_periods: int
-    comparison_operator: str = "GreaterThanOrEqualToThreshold"
-    namespace: str | None = None
-    metric_name: str | None = None
-    dimensions: Mapping[str, str] = field(default_factory=dict)
-    statistic: str | None = "Sum"
-    period: int = 60
-    unit: str | None = None
-    metrics: tuple[MetricDataQuery, ...] = ()
-    datapoints_to_alarm: int | None = None
-    treat_missing_data: str = "missing"
-    priority: str = "P3"
-    description: str = ""
-    alarm_actions: tuple[str, ...] = ()
-    ok_actions: tuple[str, ...] = ()
-    insufficient_data_actions: tuple[str, ...] = ()
-    actions_enabled: bool = True
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    kind = "metric"
-
-    def __post_init__(self) -> None:
-        for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions", "metrics"):
-            value = getattr(self, fname)
-            if isinstance(value, list):
-                object.__setattr__(self, fname, tuple(value))
-        _check_common(self)
-        _check(isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
-               and math.isfinite(self.threshold), "threshold", f"must be a finite number, got {self.threshold!r}")
-        _check(self.comparison_operator in COMPARISON_OPERATORS, "comparison_operator",
-               f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.comparison_operator!r}")
-        _check(type(self.evaluation_periods) is int and self.evaluation_periods >= 1,
-               "evaluation_periods", f"must be an integer >= 1, got {self.evaluation_periods!r}")
-        m = self.datapoints_to_alarm
-        _check(m is None or (type(m) is int and 1 <= m <= self.evaluation_periods), "datapoints_to_alarm",
-               f"must be an integer from 1 to evaluation_periods ({self.evaluation_periods}), got {m!r}")
-        _check(self.treat_missing_data in TREAT_MISSING_DATA, "treat_missing_data",
-               f"must be one of {', '.join(TREAT_MISSING_DATA)}, got {self.treat_missing_data!r}")
-        if self.metrics:
-            _check(self.namespace is None and self.metric_name is None, "metrics",
-                   "give either metrics (metric math) or namespace and metric_name, not both")
-            _check(all(isinstance(q, MetricDataQuery) for q in self.metrics), "metrics", "must be MetricDataQuery objects")
-            returned = [q for q in self.metrics if q.return_data]
-            _check(len(returned) == 1, "metrics", f"exactly one query must have return_data true, got {len(returned)}")
-            stats = [q.metric_stat for q in self.metrics if q.metric_stat is not None]
-            _check(0 < len(stats) <= _MAX_MATH_METRICS, "metrics",
-                   f"an alarm's math expression uses 1 to {_MAX_MATH_METRICS} metrics, got {len(stats)}")
-            periods = {s.period for s in stats}
-            _check(len(periods) == 1, "metrics", "every metric of a math alarm must use the same period")
-            object.__setattr__(self, "period", periods.pop())
-            object.__setattr__(self, "statistic", None)
-            # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
-            try:
-                validate_queries(self.metrics)
-            except ValueError as exc:
-                raise ValueError(f"metrics: {exc}") from None
-        else:
-            _check(isinstance(self.namespace, str) and self.namespace, "namespace", "is required")
-            _check(isinstance(self.metric_name, str) and self.metric_name, "metric_name", "is required")
-            _check(isinstance(self.dimensions, Mapping) and len(self.dimensions) <= _MAX_DIMENSIONS
-                   and all(isinstance(k, str) and isinstance(v, str) for k, v in self.dimensions.items()),
-                   "dimensions", f"must map names to string values, at most {_MAX_DIMENSIONS}")
-            try:
-                check_statistic(self.statistic)
-            except ValueError as exc:
-                raise ValueError(f"statistic: {exc}") from None
-        try:
-            check_period(self.period)
-        except ValueError as exc:
-            raise ValueError(f"period: {exc}") from None
-        span = self.period * self.evaluation_periods
-        limit = _DAY_S if self.period < 3600 else _WEEK_S
-        _check(span <= limit, "evaluation_periods",
-               f"period x evaluation_periods is {span} s; CloudWatch allows at most {limit} s"
-               f" ({'one day for periods under an hour' if limit == _DAY_S else 'seven days'})")
-
-    @property
-    def m(self) -> int:
-        return self.datapoints_to_alarm or self.evaluation_periods
-
-    @property
-    def request(self) -> MetricRequest:
-        return MetricRequest(self.namespace or "", self.metric_name or "", dict(self.dimensions),
-                             self.statistic or "Sum", self.period, self.unit)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "kind": "metric", "name": self.name, "description": self.description, "priority": self.priority,
-            "threshold": float(self.threshold), "comparison_operator": self.comparison_operator,
-            "evaluation_periods": self.evaluation_periods, "datapoints_to_alarm": self.datapoints_to_alarm,
-            "treat_missing_data": self.treat_missing_data, "period": self.period,
-            "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
-            "insufficient_data_actions": list(self.insufficient_data_actions),
-            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
-        }
-        if self.metrics:
-            data["metrics"] = [_query_to_dict(q) for q in self.metrics]
-        else:
-            data.update(namespace=self.namespace, metric_name=self.metric_name, dimensions=dict(self.dimensions),
-                        statistic=self.statistic, unit=self.unit)
-        return data
-
-
-@dataclass(frozen=True)
-class CompositeAlarm:
-    """An alarm whose state is a rule over other alarms' states (PutCompositeAlarm)."""
-
-    name: str
-    rule: str
-    priority: str = "P3"
-    description: str = ""
-    alarm_actions: tuple[str, ...] = ()
-    ok_actions: tuple[str, ...] = ()
-    insufficient_data_actions: tuple[str, ...] = ()
-    actions_enabled: bool = True
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    kind = "composite"
-
-    def __post_init__(self) -> None:
-        for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
-            if isinstance(getattr(self, fname), list):
-                object.__setattr__(self, fname, tuple(getattr(self, fname)))
-        _check_common(self)
-        try:
-            parsed = composite.parse(self.rule)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"rule: {exc}") from None
-        _check(self.name not in parsed.references, "rule", f"composite alarm {self.name!r} refers to itself")
-        object.__setattr__(self, "_parsed", parsed)
-
-    @property
-    def parsed(self) -> composite.Rule:
-        return self._parsed  # type: ignore[attr-defined]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "composite", "name": self.name, "description": self.description, "priority": self.priority,
-            "rule": self.rule, "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
-            "insufficient_data_actions": list(self.insufficient_data_actions),
-            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
-        }
-
-
-Alarm = Union[MetricAlarm, CompositeAlarm]
-
-
-def _query_to_dict(q: MetricDataQuery) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": q.id, "return_data": q.return_data}
-    if q.metric_stat is not None:
-        s = q.metric_stat
-        out["metric_stat"] = {"namespace": s.namespace, "name": s.name, "dimensions": dict(s.dimensions),
-                              "stat": s.statistic, "period": s.period, "unit": s.unit}
-    if q.expression is not None:
-        out["expression"] = q.expression
-    if q.label is not None:
-        out["label"] = q.label
-    if q.period is not None:
-        out["period"] = q.period
-    return out
-
-
-def alarm_from_dict(data: Mapping[str, Any]) -> Alarm:
-    """The inverse of ``to_dict`` (what the alarm store keeps)."""
-    data = dict(data)
-    kind = data.pop("kind", "metric")
-    for fname in ("alarm_actions", "ok_actions", "insufficient_data_actions"):
-        data[fname] = tuple(data.get(fname) or ())
-    if kind == "composite":
-        return CompositeAlarm(**data)
-    if "metrics" in data:
-        queries = []
-        for q in data.pop("metrics"):
-            ms = q.get("metric_stat")
-            stat = None
-            if ms is not None:
-                stat = MetricRequest(ms["namespace"], ms["name"], dict(ms.get("dimensions") or {}),
-                                     ms.get("stat", "Sum"), ms.get("period", 60), ms.get("unit"))
-            queries.append(MetricDataQuery(q["id"], metric_stat=stat, expression=q.get("expression"),
-                                           label=q.get("label"), return_data=q.get("return_data", True),
-                                           period=q.get("period")))
-        data["metrics"] = tuple(queries)
-    return MetricAlarm(**data)
 
 
 # ---------------------------------------------------------------------- one evaluation
@@ -343,7 +83,7 @@ class Decision:
 def decide(values: Sequence[float | None], alarm: MetricAlarm) -> Decision:
     """Apply M out of N and ``treat_missing_data`` to one evaluation range (oldest first; None = missing)."""
     n, m = alarm.evaluation_periods, alarm.m
-    test = COMPARISON_OPERATORS[alarm.comparison_operator][0]
+    test = COMPARISONS[alarm.comparison_operator][0]
     threshold = float(alarm.threshold)
     real = [(i, v, test(v, threshold)) for i, v in enumerate(values) if v is not None]
     if len(real) >= n:
@@ -390,7 +130,7 @@ def explain(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int], p
             at_ms: int) -> tuple[str, dict[str, Any]]:
     """CloudWatch-style reason and reason data for a decision that sets a state."""
     state = decision.state
-    words = COMPARISON_OPERATORS[alarm.comparison_operator][1]
+    words = COMPARISONS[alarm.comparison_operator][1]
     threshold = float(alarm.threshold)
     n = alarm.evaluation_periods
     real = [(i, v, b) for i, v, b in decision.evaluated if v is not None]
@@ -492,7 +232,7 @@ class AlarmEngine:
 
     def alarms(self) -> dict[str, Alarm]:
         found = {a.name: a for a in self.definitions()}
-        rules = {a.name: a.parsed.references for a in found.values() if isinstance(a, CompositeAlarm)}
+        rules = {a.name: rule_of(a.rule).references for a in found.values() if isinstance(a, CompositeAlarm)}
         composite.check_cycles(rules)
         return found
 
@@ -527,7 +267,7 @@ class AlarmEngine:
             for name in _composite_order(alarms):
                 alarm = alarms[name]
                 previous = current.get(name, INSUFFICIENT_DATA)
-                value = alarm.parsed.evaluate(current)
+                value = rule_of(alarm.rule).evaluate(current)
                 new = ALARM if value else OK
                 reason, data = ("", {}) if new == previous else _composite_reason(alarm, current, states, new, at_ms)
                 results.append(self._settle(alarm, previous, new, reason, data, at_ms, states))
@@ -611,6 +351,8 @@ class AlarmEngine:
         The rules are checked against all of them at once (a composite may name an
         alarm later in the list), then they are stored in one transaction.
         """
+        for alarm in alarms:
+            check_alarm(alarm)
         merged = self.alarms()
         merged.update((alarm.name, alarm) for alarm in alarms)
         check_references(merged.values())
@@ -625,7 +367,7 @@ class AlarmEngine:
                                  " plan file (--plan FILE) instead")
             return False
         users = [a.name for a in self.alarms().values()
-                 if isinstance(a, CompositeAlarm) and name in a.parsed.references]
+                 if isinstance(a, CompositeAlarm) and name in rule_of(a.rule).references]
         if users:
             raise ValueError(f"alarm {name!r} is used by composite alarm(s) {', '.join(sorted(users))}; "
                              "change or delete those first")
@@ -740,17 +482,6 @@ class AlarmEngine:
         return out
 
 
-def check_references(alarms: Iterable[Alarm]) -> None:
-    """ValueError when a composite names an alarm that does not exist, or composites form a cycle."""
-    by_name = {a.name: a for a in alarms}
-    for alarm in by_name.values():
-        if isinstance(alarm, CompositeAlarm):
-            unknown = sorted(alarm.parsed.references - set(by_name))
-            if unknown:
-                raise ValueError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
-    composite.check_cycles({a.name: a.parsed.references for a in by_name.values() if isinstance(a, CompositeAlarm)})
-
-
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -780,7 +511,7 @@ def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:
             return
         seen.add(name)
         alarm = alarms[name]
-        for ref in sorted(alarm.parsed.references):  # type: ignore[union-attr]
+        for ref in sorted(rule_of(alarm.rule).references):  # type: ignore[union-attr]
             if isinstance(alarms.get(ref), CompositeAlarm):
                 visit(ref)
         order.append(name)
@@ -794,7 +525,7 @@ def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:
 def _composite_reason(alarm: CompositeAlarm, current: Mapping[str, str],
                       states: Mapping[str, Mapping[str, Any]], new: str, at_ms: int) -> tuple[str, dict[str, Any]]:
     triggering = []
-    for wanted, name in alarm.parsed.terms():
+    for wanted, name in rule_of(alarm.rule).terms():
         state = current.get(name, INSUFFICIENT_DATA)
         if state == wanted:
             since = states.get(name, {}).get("updated_ms", at_ms)
@@ -805,45 +536,3 @@ def _composite_reason(alarm: CompositeAlarm, current: Mapping[str, str],
     else:
         reason = f"The alarm rule {alarm.rule} evaluated to FALSE."
     return reason, {"version": "1.0", "queryDate": _iso(at_ms), "rule": alarm.rule, "triggeringAlarms": triggering}
-
-
-# ---------------------------------------------------------------------- plan files
-
-
-def load_plan_file(path: Path) -> list[Alarm]:
-    """Alarms declared by a user's Python plan file (its ``ALARMS`` sequence).
-
-    The file is plain Python that may import ``whispersync.monitoring.alarms``;
-    an alarm whose name the package plan also declares replaces it.
-    """
-    import runpy
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"plan file {path} does not exist")
-    try:
-        namespace = runpy.run_path(str(path), run_name="whispersync_plan")
-    except Exception as exc:  # noqa: BLE001 - a user's file: report what broke, where
-        raise ValueError(f"plan file {path}: {type(exc).__name__}: {exc}") from exc
-    alarms = namespace.get("ALARMS", ())
-    if not isinstance(alarms, Iterable) or isinstance(alarms, (str, bytes, Mapping)):
-        raise ValueError(f"plan file {path}: ALARMS must be a list of MetricAlarm/CompositeAlarm")
-    out = list(alarms)
-    for a in out:
-        if not isinstance(a, (MetricAlarm, CompositeAlarm)):
-            raise ValueError(f"plan file {path}: ALARMS holds {type(a).__name__}, not an alarm")
-    return out
-
-
-def merge(*layers: Iterable[Alarm]) -> list[Alarm]:
-    """Alarms by name, a later layer replacing an earlier one's alarm of the same name."""
-    merged: dict[str, Alarm] = {}
-    for layer in layers:
-        for alarm in layer:
-            merged[alarm.name] = alarm
-    return list(merged.values())
-
-
-def with_actions(alarm: Alarm, **changes: Any) -> Alarm:
-    """A copy of ``alarm`` with some fields changed (validated again)."""
-    return replace(alarm, **changes)

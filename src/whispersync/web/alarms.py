@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError, NotFound
-from whispersync.monitoring.alarms import STATES
+from whispersync.plan import STATES
 from whispersync.monitoring.times import parse_time
 from whispersync.web._json import read_json
 

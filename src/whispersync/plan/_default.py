@@ -1,16 +1,15 @@
-"""The monitoring plan as code: the one place that declares what is watched.
+"""The built-in plan: the seed's monitoring plan (§1–§10), corrected where it is wrong.
 
-The local engine runs it, ``deploy/aws`` compiles it, exporters render it. Keep
-this module declarative: names and values only, no behaviour.
+Names come from the catalog, which the producers publish under.
 """
 
 from __future__ import annotations
 
 from whispersync import catalog
-from whispersync.monitoring.alarms import CompositeAlarm, MetricAlarm
-from whispersync.monitoring.filters import MetricFilter
-
-__all__ = ["ALARMS", "METRIC_FILTERS", "TOPICS"]
+from whispersync.plan._alarms import CompositeAlarm, MetricAlarm
+from whispersync.plan._metrics import MetricFilter
+from whispersync.plan._plan import Plan
+from whispersync.plan._routing import ROUTES, topic_actions
 
 # §3 "Create metric filters from logs". The seed writes
 # `FilterPattern.literal("[ERROR]")`, but in CloudWatch's syntax `[ERROR]` is a
@@ -26,28 +25,13 @@ LOG_ERRORS = MetricFilter(
     unit="Count",
 )
 
-METRIC_FILTERS: tuple[MetricFilter, ...] = (LOG_ERRORS,)
-
+_QUEUE = catalog.queue_dimensions(catalog.QUEUE)
+_DLQ = catalog.queue_dimensions(catalog.DEAD_LETTER_QUEUE)
 
 # ---------------------------------------------------------------------- §4 alarms, §8 remediation
 #
 # Priorities are the §4 hierarchy: P1 immediate, P2 within 1 hour, P3 within 4
-# hours, P4 next business day. Each alarm publishes to its priority's topic on
-# ALARM and on OK (so a page is resolved); the alert router subscribes to every
-# topic and routes by priority. Users add or override alarms (same name) with a
-# plan file: `whispersync up --plan FILE` (settings.plan_file), a Python file
-# defining ALARMS.
-
-TOPICS = {"P1": "critical", "P2": "high", "P3": "medium", "P4": "low"}
-
-# Metric and queue names come from the catalog, which the producers publish under.
-_QUEUE = catalog.queue_dimensions(catalog.QUEUE)
-_DLQ = catalog.queue_dimensions(catalog.DEAD_LETTER_QUEUE)
-
-
-def _topic(priority: str) -> tuple[str, ...]:
-    return (f"topic:{TOPICS[priority]}",)
-
+# hours, P4 next business day.
 
 # The seed's `lambda_fn.metric_errors()`: Sum of worker Errors per minute. Errors
 # is published per memo processed, so an idle worker publishes nothing; as
@@ -60,7 +44,7 @@ SYSTEM_DOWN = MetricAlarm(
     dimensions=catalog.WORKER_ERRORS.dimensions, statistic="Sum",
     period=60, evaluation_periods=1, threshold=10, comparison_operator="GreaterThanOrEqualToThreshold",
     treat_missing_data="notBreaching", priority="P1",
-    alarm_actions=_topic("P1"), ok_actions=_topic("P1"),
+    alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
 
 # `dlq.metric_approximate_number_of_messages_visible()` defaults to Maximum over
@@ -71,17 +55,16 @@ DLQ_MESSAGES = MetricAlarm(
     namespace=catalog.QUEUE_VISIBLE.namespace, metric_name=catalog.QUEUE_VISIBLE.name, dimensions=_DLQ,
     statistic="Maximum", period=300, evaluation_periods=1, threshold=5,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P1",
-    alarm_actions=_topic("P1"), ok_actions=_topic("P1"),
+    alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
 
 API_5XX = MetricAlarm(
     name="Api5xx",
     description="The HTTP API answers with server errors",
     namespace=catalog.API_5XX.namespace, metric_name=catalog.API_5XX.name, dimensions=catalog.API_5XX.dimensions,
-    statistic="Sum",
-    period=60, evaluation_periods=5, datapoints_to_alarm=2, threshold=5,
+    statistic="Sum", period=60, evaluation_periods=5, datapoints_to_alarm=2, threshold=5,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching", priority="P2",
-    alarm_actions=_topic("P2"), ok_actions=_topic("P2"),
+    alarm_actions=topic_actions("P2"), ok_actions=topic_actions("P2"),
 )
 
 SYSTEM_HEALTH = CompositeAlarm(
@@ -89,7 +72,7 @@ SYSTEM_HEALTH = CompositeAlarm(
     description="Overall system health degraded",
     rule="ALARM(SystemDown) OR ALARM(DLQMessages) OR ALARM(Api5xx)",
     priority="P1",
-    alarm_actions=_topic("P1"), ok_actions=_topic("P1"),
+    alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
 
 # §8 "Auto-scaling based on queue depth": visible >= 1000 for 2 periods calls the
@@ -100,9 +83,11 @@ HIGH_QUEUE_DEPTH = MetricAlarm(
     namespace=catalog.QUEUE_VISIBLE.namespace, metric_name=catalog.QUEUE_VISIBLE.name, dimensions=_QUEUE,
     statistic="Maximum", period=300, evaluation_periods=2, threshold=1000,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P2",
-    alarm_actions=("remediation:scale_up", *_topic("P2")), ok_actions=_topic("P2"),
+    alarm_actions=("remediation:scale_up", *topic_actions("P2")), ok_actions=topic_actions("P2"),
 )
 
-ALARMS: tuple[MetricAlarm | CompositeAlarm, ...] = (
-    SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH,
+DEFAULT_PLAN = Plan(
+    alarms=(SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH),
+    metric_filters=(LOG_ERRORS,),
+    routes=ROUTES,
 )

@@ -1,0 +1,243 @@
+"""Alarms as the plan declares them: metric alarms and composite alarms (PutMetricAlarm,
+PutCompositeAlarm), with every check that needs no engine.
+
+The engine (``whispersync.monitoring``) evaluates them and checks what only it can
+parse: metric-math expressions and composite rules (``plan validate`` runs both).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Union
+
+from whispersync.plan._metrics import MetricDataQuery, MetricStat, check_period, check_statistic
+
+OK = "OK"
+ALARM = "ALARM"
+INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+STATES = (OK, ALARM, INSUFFICIENT_DATA)
+# PutMetricAlarm's static-threshold operators.
+COMPARISON_OPERATORS = (
+    "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
+)
+TREAT_MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
+# §4 Alert Hierarchy: priority -> what it asks of people.
+PRIORITIES: Mapping[str, str] = {
+    "P1": "Immediate response required",
+    "P2": "Response within 1 hour",
+    "P3": "Response within 4 hours",
+    "P4": "Next business day",
+}
+
+# PutMetricAlarm / PutCompositeAlarm limits.
+_MAX_NAME = 255
+_MAX_DESCRIPTION = 1024
+_MAX_ACTIONS = 5
+_MAX_DIMENSIONS = 30
+_MAX_MATH_METRICS = 10
+_MAX_RULE = 10_240
+_DAY_S = 86_400
+_WEEK_S = 7 * _DAY_S
+_ACTION_FIELDS = ("alarm_actions", "ok_actions", "insufficient_data_actions")
+
+
+def _check(condition: bool, field_name: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"{field_name}: {message}")
+
+
+def _check_common(alarm: Any) -> None:
+    name = alarm.name
+    _check(isinstance(name, str) and 0 < len(name) <= _MAX_NAME, "name", f"must be 1-{_MAX_NAME} characters")
+    _check(name.isascii(), "name", "alarm names must contain only ASCII characters")
+    _check(name == name.strip(), "name", "must not start or end with whitespace")
+    _check(alarm.priority in PRIORITIES, "priority", f"must be one of {', '.join(PRIORITIES)}, got {alarm.priority!r}")
+    _check(isinstance(alarm.description, str) and len(alarm.description) <= _MAX_DESCRIPTION,
+           "description", f"must be a string of at most {_MAX_DESCRIPTION} characters")
+    _check(isinstance(alarm.actions_enabled, bool), "actions_enabled", "must be true or false")
+    for fname in _ACTION_FIELDS:
+        actions = getattr(alarm, fname)
+        _check(isinstance(actions, tuple) and all(isinstance(a, str) and a for a in actions),
+               fname, "must be a list of non-empty strings")
+        _check(len(actions) <= _MAX_ACTIONS, fname, f"at most {_MAX_ACTIONS} actions, got {len(actions)}")
+    _check(isinstance(alarm.tags, Mapping) and all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in alarm.tags.items()),
+           "tags", "must map names to string values")
+
+
+def _tuples(alarm: Any, names: tuple[str, ...]) -> None:
+    """Lists (from TOML or JSON) become tuples, so alarms stay hashable and immutable."""
+    for fname in names:
+        value = getattr(alarm, fname)
+        if isinstance(value, list):
+            object.__setattr__(alarm, fname, tuple(value))
+
+
+@dataclass(frozen=True)
+class MetricAlarm:
+    """A metric alarm: a statistic of one metric (or a metric-math expression) against a threshold.
+
+    Either ``namespace`` + ``metric_name`` (+ ``dimensions``, ``statistic`` — Sum,
+    Average, Minimum, Maximum, SampleCount or a percentile such as p99 —,
+    ``period`` in seconds, ``unit``), or ``metrics``: GetMetricData queries with
+    exactly one ``return_data=True``, whose result is compared.
+    """
+
+    name: str
+    threshold: float
+    evaluation_periods: int
+    comparison_operator: str = "GreaterThanOrEqualToThreshold"
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    statistic: str | None = "Sum"
+    period: int = 60
+    unit: str | None = None
+    metrics: tuple[MetricDataQuery, ...] = ()
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str = "missing"
+    priority: str = "P3"
+    description: str = ""
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    kind = "metric"
+
+    def __post_init__(self) -> None:
+        _tuples(self, (*_ACTION_FIELDS, "metrics"))
+        _check_common(self)
+        _check(isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
+               and math.isfinite(self.threshold), "threshold", f"must be a finite number, got {self.threshold!r}")
+        _check(self.comparison_operator in COMPARISON_OPERATORS, "comparison_operator",
+               f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.comparison_operator!r}")
+        _check(type(self.evaluation_periods) is int and self.evaluation_periods >= 1,
+               "evaluation_periods", f"must be an integer >= 1, got {self.evaluation_periods!r}")
+        m = self.datapoints_to_alarm
+        _check(m is None or (type(m) is int and 1 <= m <= self.evaluation_periods), "datapoints_to_alarm",
+               f"must be an integer from 1 to evaluation_periods ({self.evaluation_periods}), got {m!r}")
+        _check(self.treat_missing_data in TREAT_MISSING_DATA, "treat_missing_data",
+               f"must be one of {', '.join(TREAT_MISSING_DATA)}, got {self.treat_missing_data!r}")
+        if self.metrics:
+            _check(self.namespace is None and self.metric_name is None, "metrics",
+                   "give either metrics (metric math) or namespace and metric_name, not both")
+            _check(all(isinstance(q, MetricDataQuery) for q in self.metrics), "metrics",
+                   "must be MetricDataQuery objects")
+            returned = [q for q in self.metrics if q.return_data]
+            _check(len(returned) == 1, "metrics", f"exactly one query must have return_data true, got {len(returned)}")
+            stats = [q.metric_stat for q in self.metrics if q.metric_stat is not None]
+            _check(0 < len(stats) <= _MAX_MATH_METRICS, "metrics",
+                   f"an alarm's math expression uses 1 to {_MAX_MATH_METRICS} metrics, got {len(stats)}")
+            periods = {s.period for s in stats}
+            _check(len(periods) == 1, "metrics", "every metric of a math alarm must use the same period")
+            object.__setattr__(self, "period", periods.pop())
+            object.__setattr__(self, "statistic", None)
+        else:
+            _check(isinstance(self.namespace, str) and self.namespace, "namespace", "is required")
+            _check(isinstance(self.metric_name, str) and self.metric_name, "metric_name", "is required")
+            _check(isinstance(self.dimensions, Mapping) and len(self.dimensions) <= _MAX_DIMENSIONS
+                   and all(isinstance(k, str) and isinstance(v, str) for k, v in self.dimensions.items()),
+                   "dimensions", f"must map names to string values, at most {_MAX_DIMENSIONS}")
+            try:
+                check_statistic(self.statistic)
+            except ValueError as exc:
+                raise ValueError(f"statistic: {exc}") from None
+        try:
+            check_period(self.period)
+        except ValueError as exc:
+            raise ValueError(f"period: {exc}") from None
+        span = self.period * self.evaluation_periods
+        limit = _DAY_S if self.period < 3600 else _WEEK_S
+        _check(span <= limit, "evaluation_periods",
+               f"period x evaluation_periods is {span} s; CloudWatch allows at most {limit} s"
+               f" ({'one day for periods under an hour' if limit == _DAY_S else 'seven days'})")
+
+    @property
+    def m(self) -> int:
+        return self.datapoints_to_alarm or self.evaluation_periods
+
+    @property
+    def request(self) -> MetricStat:
+        return MetricStat(self.namespace or "", self.metric_name or "", dict(self.dimensions),
+                          self.statistic or "Sum", self.period, self.unit)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {
+            "kind": "metric", "name": self.name, "description": self.description, "priority": self.priority,
+            "threshold": float(self.threshold), "comparison_operator": self.comparison_operator,
+            "evaluation_periods": self.evaluation_periods, "datapoints_to_alarm": self.datapoints_to_alarm,
+            "treat_missing_data": self.treat_missing_data, "period": self.period,
+            "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
+            "insufficient_data_actions": list(self.insufficient_data_actions),
+            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
+        }
+        if self.metrics:
+            data["metrics"] = [q.to_dict() for q in self.metrics]
+        else:
+            data.update(namespace=self.namespace, metric_name=self.metric_name, dimensions=dict(self.dimensions),
+                        statistic=self.statistic, unit=self.unit)
+        return data
+
+
+@dataclass(frozen=True)
+class CompositeAlarm:
+    """An alarm whose state is a rule over other alarms' states (PutCompositeAlarm)."""
+
+    name: str
+    rule: str
+    priority: str = "P3"
+    description: str = ""
+    alarm_actions: tuple[str, ...] = ()
+    ok_actions: tuple[str, ...] = ()
+    insufficient_data_actions: tuple[str, ...] = ()
+    actions_enabled: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    kind = "composite"
+
+    def __post_init__(self) -> None:
+        _tuples(self, _ACTION_FIELDS)
+        _check_common(self)
+        _check(isinstance(self.rule, str) and 0 < len(self.rule) <= _MAX_RULE, "rule",
+               f"must be 1-{_MAX_RULE} characters")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "composite", "name": self.name, "description": self.description, "priority": self.priority,
+            "rule": self.rule, "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
+            "insufficient_data_actions": list(self.insufficient_data_actions),
+            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
+        }
+
+
+Alarm = Union[MetricAlarm, CompositeAlarm]
+
+
+def alarm_from_dict(data: Mapping[str, Any]) -> Alarm:
+    """The inverse of ``to_dict``: what the alarm store keeps, and a TOML plan's ``[[alarms]]``."""
+    data = dict(data)
+    kind = data.pop("kind", "composite" if "rule" in data else "metric")
+    for fname in _ACTION_FIELDS:
+        data[fname] = tuple(data.get(fname) or ())
+    if kind == "composite":
+        return CompositeAlarm(**data)
+    if kind != "metric":
+        raise ValueError(f"kind: must be metric or composite, got {kind!r}")
+    if "metrics" in data:
+        raw = data.pop("metrics")
+        if not isinstance(raw, (list, tuple)) or not all(isinstance(q, Mapping) for q in raw):
+            raise ValueError("metrics: must be a list of queries")
+        try:
+            data["metrics"] = tuple(MetricDataQuery.from_dict(q) for q in raw)
+        except KeyError as exc:
+            raise ValueError(f"metrics: a query needs {exc.args[0]!r}") from None
+    return MetricAlarm(**data)
+
+
+def with_changes(alarm: Alarm, **changes: Any) -> Alarm:
+    """A copy of ``alarm`` with some fields changed (validated again)."""
+    return replace(alarm, **changes)

@@ -1,0 +1,139 @@
+"""Metric identities as the plan names them: a statistic of one metric, and a
+GetMetricData query (a statistic or a metric-math expression over other queries)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# CloudWatch's statistics; percentiles are pNN or pNN.NN.
+SIMPLE_STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
+_PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d{1,2})?)$")
+_HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+
+
+def check_period(period: Any) -> int:
+    """Return ``period`` if CloudWatch accepts it, else raise ValueError."""
+    if type(period) is not int or period <= 0 or (period not in _HIGH_RESOLUTION_PERIODS and period % 60):
+        raise ValueError(f"period must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got {period!r}")
+    return period
+
+
+def check_statistic(statistic: Any) -> str:
+    """Return ``statistic`` if it is one we compute, else raise ValueError."""
+    if statistic in SIMPLE_STATISTICS:
+        return statistic
+    m = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
+    if m is None or float(m.group(1)) > 100:
+        raise ValueError(
+            f"unknown statistic {statistic!r}; use Sum, Average, Minimum, Maximum, SampleCount"
+            " or a percentile p0..p100 with up to two decimals (p99, p99.9)"
+        )
+    return statistic
+
+
+@dataclass(frozen=True)
+class MetricStat:
+    """One metric statistic: GetMetricData's MetricStat (and a metric alarm's subject)."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, str]
+    statistic: str = "Sum"
+    period: int = 60
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricDataQuery:
+    """One query of a request: a metric statistic or an expression over other ids.
+
+    ``period`` (seconds) matters only for an expression: it sets the time grid of
+    ``FILL``, ``TIME_SERIES`` and the time functions; by default it is the
+    smallest period among the request's metrics (60 when there is none).
+    """
+
+    id: str
+    metric_stat: MetricStat | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = True
+    period: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "return_data": self.return_data}
+        if self.metric_stat is not None:
+            s = self.metric_stat
+            out["metric_stat"] = {"namespace": s.namespace, "name": s.name, "dimensions": dict(s.dimensions),
+                                  "stat": s.statistic, "period": s.period, "unit": s.unit}
+        if self.expression is not None:
+            out["expression"] = self.expression
+        if self.label is not None:
+            out["label"] = self.label
+        if self.period is not None:
+            out["period"] = self.period
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricDataQuery:
+        ms = data.get("metric_stat")
+        stat = None
+        if ms is not None:
+            stat = MetricStat(ms["namespace"], ms["name"], dict(ms.get("dimensions") or {}),
+                              ms.get("stat", "Sum"), ms.get("period", 60), ms.get("unit"))
+        return cls(data["id"], metric_stat=stat, expression=data.get("expression"), label=data.get("label"),
+                   return_data=data.get("return_data", True), period=data.get("period"))
+
+
+@dataclass(frozen=True)
+class MetricFilter:
+    """A CloudWatch metric filter: a pattern over log events and one metric transformation.
+
+    ``value`` is a constant ("1") or a field of the pattern: ``$.path`` for JSON
+    patterns, ``$name`` for space-delimited ones. ``dimensions`` map a dimension
+    name to such a field (at most three). ``default_value`` is reported, as
+    CloudWatch documents, for a batch of ingested events of which none matched;
+    CloudWatch does not allow it together with dimensions. The pattern's syntax is
+    checked by the engine that runs it (``whispersync plan validate`` does both).
+    """
+
+    name: str
+    pattern: str
+    namespace: str
+    metric_name: str
+    value: str = "1"
+    unit: str | None = None
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    default_value: float | None = None
+
+    def __post_init__(self) -> None:
+        for fname in ("name", "namespace", "metric_name"):
+            if not isinstance(getattr(self, fname), str) or not getattr(self, fname):
+                raise ValueError(f"{fname}: is required")
+        if not isinstance(self.pattern, str):
+            raise ValueError("pattern: must be a string")
+        if self.dimensions and self.default_value is not None:
+            raise ValueError("default_value: cannot be used with dimensions")
+        if len(self.dimensions) > 3:
+            raise ValueError(f"dimensions: at most 3, got {len(self.dimensions)}")
+        for source in (self.value, *self.dimensions.values()):
+            if not isinstance(source, str) or not source.startswith("$") and _as_number(source) is None:
+                raise ValueError(f"value: {source!r} is neither a number nor a $field")
+        for dim, source in self.dimensions.items():
+            if not source.startswith("$"):
+                raise ValueError(f"dimensions: {dim!r} must come from a $field")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pattern": self.pattern, "namespace": self.namespace,
+                "metric_name": self.metric_name, "value": self.value, "unit": self.unit,
+                "dimensions": dict(self.dimensions), "default_value": self.default_value}
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _as_number(text: str) -> float | None:
+    """A number as filter patterns write one ("1", "-2.5", "1e3"); nan, inf and "1_000" are not."""
+    return float(text) if _NUMBER.fullmatch(text.strip()) else None
