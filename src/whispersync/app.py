@@ -6,7 +6,6 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from whispersync.monitoring.alarm_store import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine
 from whispersync.monitoring.plan_check import check_plan
 from whispersync.plan import Alarm, Plan, PlanError, effective_plan
-from whispersync.monitoring.filters import MetricFilter, MetricFilterListener
+from whispersync.monitoring.filters import MetricFilterListener
 from whispersync.monitoring.notify import Notifier
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
@@ -38,9 +37,8 @@ def open_store(settings: Settings, plan: Plan | None = None) -> TelemetryStore:
     """The telemetry store. The plan's metric filters run on its writer thread (off the hot
     path) for every log line written through it: the pipeline's and `logs import`'s."""
     plan = plan if plan is not None else load_plan(settings)
-    filters = [MetricFilter(**dataclasses.asdict(spec)) for spec in plan.metric_filters]
     return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
-                          log_listeners=[MetricFilterListener(filters)])
+                          log_listeners=[MetricFilterListener(plan.metric_filters)])
 
 
 @dataclass

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
-import httpx
 import pytest
 
 from helpers import run_cli

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from whispersync.monitoring.composite import RuleSyntaxError, check_cycles, parse
+from whispersync.errors import InputError
+from whispersync.monitoring.composite import MAX_NESTING, RuleSyntaxError, check_cycles, parse
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm-1": "ALARM"}
 
@@ -92,3 +93,21 @@ class TestCycles:
 def test_a_deeply_nested_rule_is_a_syntax_error_not_a_recursion_error() -> None:
     with pytest.raises(RuleSyntaxError, match="nested too deeply"):
         parse("(" * 5000 + 'ALARM("a")' + ")" * 5000)
+
+
+@pytest.mark.parametrize("opening", ["(", "NOT "])
+def test_deep_nesting_is_an_error_at_the_first_level_too_deep(opening: str) -> None:
+    rule = opening * 40 + "ALARM(a)" + (")" * 40 if opening == "(" else "")
+    with pytest.raises(RuleSyntaxError) as info:
+        parse(rule)
+    assert info.value.position == len(opening) * MAX_NESTING and isinstance(info.value, InputError)
+
+
+def test_a_rule_at_the_nesting_limit_evaluates() -> None:
+    rule = parse("NOT " * MAX_NESTING + "ALARM(a)")
+    assert rule.evaluate({"a": "ALARM"}) is True and rule.references == {"a"}  # an even count of NOT
+
+
+def test_a_long_chain_within_the_length_limit_evaluates() -> None:
+    rule = parse(" OR ".join(["ALARM(a)"] * 800))
+    assert rule.evaluate({"a": "ALARM"}) is True

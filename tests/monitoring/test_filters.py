@@ -6,19 +6,21 @@ page; the event sets below are the ones that page uses.
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 
 from whispersync.errors import InputError
-from whispersync.monitoring import plan
 from whispersync.monitoring.filters import (
+    CompiledFilter,
     FilterPatternError,
-    MetricFilter,
     MetricFilterListener,
     parse_pattern,
     test_metric_filter,
 )
 from whispersync.monitoring.store import TelemetryStore
+from whispersync.plan import DEFAULT_PLAN, MetricFilter
 from whispersync.telemetry import Telemetry
 
 # The unstructured events of the CloudWatch page's term examples.
@@ -201,12 +203,12 @@ class TestMetricFilter:
         f = MetricFilter(name="Bytes", pattern="[ip, user, username, timestamp, request, status_code, size]",
                          namespace="Web", metric_name="BytesSent", value="$size",
                          dimensions={"Status": "$status_code"})
-        compiled = f.compiled
-        match = compiled.match(ACCESS_LOG)
-        assert f.metric_for(match, None, 5) == {"timestamp": 5, "namespace": "Web", "name": "BytesSent",
+        compiled = CompiledFilter(f)
+        match = compiled.pattern.match(ACCESS_LOG)
+        assert compiled.metric_for(match, None, 5) == {"timestamp": 5, "namespace": "Web", "name": "BytesSent",
                                                 "unit": None, "value": 1534.0, "dimensions": {"Status": "200"}}
         # "-" is not a number: no datapoint, as CloudWatch skips it.
-        assert f.metric_for(compiled.match(ACCESS_LOG_404), None, 5) is None
+        assert compiled.metric_for(compiled.pattern.match(ACCESS_LOG_404), None, 5) is None
 
     def test_default_value_is_reported_for_a_batch_without_matches(self) -> None:
         f = MetricFilter(name="E", pattern="ERROR", namespace="L", metric_name="Errors", default_value=0)
@@ -216,20 +218,20 @@ class TestMetricFilter:
         assert listener([]) == []
 
     def test_default_value_with_dimensions_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="default value"):
+        with pytest.raises(ValueError, match="default_value: cannot be used with dimensions"):
             MetricFilter(name="E", pattern="x", namespace="L", metric_name="E", default_value=0,
                          dimensions={"A": "$.a"})
 
-    def test_a_bad_pattern_is_refused_when_declared(self) -> None:
+    def test_a_bad_pattern_is_refused_when_compiled(self) -> None:
         with pytest.raises(FilterPatternError):
-            MetricFilter(name="E", pattern="{ $.a = ", namespace="L", metric_name="E")
+            CompiledFilter(MetricFilter(name="E", pattern="{ $.a = ", namespace="L", metric_name="E"))
 
 
 class TestPlanLogErrors:
     def test_it_counts_real_error_lines_written_through_the_store(self, tmp_path) -> None:
         """The plan's LogErrors filter counts error lines the real logger writes, and only those."""
         store = TelemetryStore(tmp_path / "telemetry",
-                               log_listeners=[MetricFilterListener(plan.METRIC_FILTERS)])
+                               log_listeners=[MetricFilterListener(DEFAULT_PLAN.metric_filters)])
         telemetry = Telemetry(store, service="whispersync")
         log = telemetry.logger("whispersync.worker")
         log.info("Processing transcript", transcript_key="a.txt")
@@ -247,7 +249,7 @@ class TestPlanLogErrors:
     def test_the_seeds_literal_pattern_would_not_have_counted_them(self) -> None:
         line = orjson.dumps({"level": "ERROR", "message": "Agent failed"}).decode()
         assert matched("[ERROR]", [line]) == []
-        assert matched(plan.LOG_ERRORS.pattern, [line]) == [1]
+        assert matched(DEFAULT_PLAN.metric_filters[0].pattern, [line]) == [1]
 
 
 def _metrics(store: TelemetryStore) -> list[dict]:
@@ -261,4 +263,89 @@ def _metrics(store: TelemetryStore) -> list[dict]:
 
 def test_a_deeply_nested_json_pattern_is_a_pattern_error_not_a_recursion_error() -> None:
     with pytest.raises(FilterPatternError, match="nested too deeply"):
-        parse_pattern("{" + "(" * 5000 + "$.a = 1" + ")" * 5000 + "}")
+        parse_pattern("{" + "(" * 500 + "$.a = 1" + ")" * 500 + "}")
+
+
+def _timed(fn, *args):
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
+
+
+class TestLinearMatching:
+    """Issue 7: a pattern or a line from a client must not make matching explode."""
+
+    def test_many_wildcards_match_in_linear_time(self) -> None:
+        """Before: ``*a*a*...*Q`` compiled to a backtracking regex and ran for over a minute."""
+        pattern = parse_pattern('{ $.x = "*a*a*a*a*a*a*a*a*a*a*Q" }')
+        line = orjson.dumps({"x": "a" * 5000}).decode()
+        result, elapsed = _timed(pattern.match, line)
+        assert result is None and elapsed < 1.0
+
+    @pytest.mark.parametrize(
+        "glob,value,matches",
+        [
+            ("*", "", True), ("a*", "abc", True), ("*c", "abc", True), ("a*c", "ac", True),
+            ("a*c", "a", False), ("ab*bc", "abc", False), ("ab*bc", "abbc", True), ("*b*", "abc", True),
+            ("*b*b*", "abc", False), ("a**b", "ab", True), ("x*y*z", "xyyz", True), ("x*y*z", "xzy", False),
+        ],
+    )
+    def test_wildcards_still_match_the_whole_value(self, glob: str, value: str, matches: bool) -> None:
+        pattern = parse_pattern(f'{{ $.x = "{glob}" }}')
+        assert (pattern.match(orjson.dumps({"x": value}).decode()) is not None) == matches
+
+    def test_a_regex_cannot_backtrack(self) -> None:
+        """Python's re takes exponential time on (a|a)*-like shapes; RE2 does not backtrack."""
+        pattern = parse_pattern("%a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*Q%")
+        result, elapsed = _timed(pattern.match, "a" * 20_000)
+        assert result is None and elapsed < 1.0
+
+    def test_a_regex_value_in_a_json_pattern_cannot_backtrack(self) -> None:
+        pattern = parse_pattern("{ $.x = %[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*9% }")
+        result, elapsed = _timed(pattern.match, orjson.dumps({"x": "a" * 20_000}).decode())
+        assert result is None and elapsed < 1.0
+
+    def test_many_ellipses_align_in_linear_time(self) -> None:
+        """Before: each ``...`` multiplied the alignments tried (exponential when none fits)."""
+        names = [f"f{i}" for i in range(61)]
+        pattern = parse_pattern("[" + "..., " * 12 + ", ".join(names) + "]")
+        result, elapsed = _timed(pattern.match, " ".join(["x"] * 60))  # one token short
+        assert result is None and elapsed < 1.0
+        result = pattern.match(" ".join(str(i) for i in range(70)))
+        assert result is not None and result.extracted["$f0"] == "9" and result.extracted["$f60"] == "69"
+
+    def test_ellipses_take_the_spare_tokens_in_the_last_one(self) -> None:
+        pattern = parse_pattern("[a, ..., b, ..., c]")
+        assert pattern.match("1 2 3 4 5").extracted == {"$a": "1", "$b": "2", "$c": "5"}
+        assert pattern.match("1 2 3").extracted == {"$a": "1", "$b": "2", "$c": "3"}
+        assert pattern.match("1 2") is None
+        assert parse_pattern("[a, b]").match("1 2 3") is None
+
+    def test_a_line_of_unclosed_brackets_tokenizes_in_linear_time(self) -> None:
+        pattern = parse_pattern("[a, ...]")
+        result, elapsed = _timed(pattern.match, "[ " * 1_000_000)  # before: ~10 s (a search per bracket)
+        assert result is not None and elapsed < 1.5
+
+    def test_a_long_run_of_digits_is_not_a_number_quickly(self) -> None:
+        pattern = parse_pattern("[a > 5]")
+        result, elapsed = _timed(pattern.match, "1" * 100_000 + "x")
+        assert result is None and elapsed < 1.0
+
+    def test_a_regex_finds_a_match_in_a_line_with_a_lone_surrogate(self) -> None:
+        assert parse_pattern("%b+%").match("a\ud800bb") is not None
+
+
+class TestBounds:
+    def test_deep_parentheses_are_a_positioned_error(self) -> None:
+        with pytest.raises(FilterPatternError) as info:
+            parse_pattern("{ " + "(" * 40 + "$.a = 1" + ")" * 40 + " }")
+        assert info.value.position == 2 + 32  # the first '(' past the limit
+
+    def test_a_pattern_longer_than_cloudwatch_allows_is_refused(self) -> None:
+        with pytest.raises(FilterPatternError, match="at most 1024 characters"):
+            parse_pattern("{ " + " && ".join(["$.a = 1"] * 200) + " }")
+
+    def test_an_invalid_regex_points_into_the_regex(self) -> None:
+        with pytest.raises(FilterPatternError) as info:
+            parse_pattern("%ab[z%")
+        assert info.value.position == 3 and "invalid regex" in str(info.value)

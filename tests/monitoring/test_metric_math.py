@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
-from whispersync.monitoring.metric_math import Context, Series, evaluate, parse
+from whispersync.errors import InputError, QueryTimeout
+from whispersync.monitoring.metric_math import (
+    MAX_DEPTH,
+    MAX_NESTING,
+    Context,
+    MetricMathError,
+    Series,
+    evaluate,
+    parse,
+)
 
 M = 60_000  # one minute in ms; timestamps below are minute indexes * M
 
@@ -291,3 +301,34 @@ class TestGridLimit:
 def test_a_deeply_nested_expression_is_a_syntax_error_not_a_recursion_error(expression: str) -> None:
     with pytest.raises(ValueError, match="nested too deeply"):
         parse(expression)
+
+
+class TestLimits:
+    """Issue 7: a long chain raised RecursionError (an HTTP 500); now a positioned syntax error."""
+
+    def test_a_long_chain_is_a_positioned_syntax_error(self) -> None:
+        expression = "+".join(["m1"] * 5000)
+        with pytest.raises(MetricMathError) as info:
+            parse(expression)
+        assert isinstance(info.value, InputError) and isinstance(info.value, ValueError)
+        assert info.value.position == 3 * MAX_DEPTH - 1  # the operator that went past the limit
+        assert "nested too deeply" in str(info.value)
+
+    def test_a_chain_at_the_limit_parses_and_evaluates(self) -> None:
+        node = parse("+".join(["m1"] * MAX_DEPTH))
+        assert evaluate(node, Context(resolve=lambda qid: s(1, 2))).values == [MAX_DEPTH * 1.0, MAX_DEPTH * 2.0]
+
+    @pytest.mark.parametrize("opening", ["(", "[", "ABS(", "-", "2^"])
+    def test_deep_nesting_is_a_positioned_syntax_error(self, opening: str) -> None:
+        closing = {"(": ")", "[": "]", "ABS(": ")"}.get(opening, "")
+        with pytest.raises(MetricMathError) as info:
+            parse(opening * 40 + "m1" + closing * 40)
+        assert info.value.position == len(opening) * MAX_NESTING + len(opening) - 1  # the first one too deep
+
+    def test_deep_calls_evaluate_without_recursion_errors(self) -> None:
+        node = parse("ABS(" * MAX_NESTING + "m1" + ")" * MAX_NESTING)
+        assert evaluate(node, Context(resolve=lambda qid: s(-1))).values == [1.0]
+
+    def test_evaluation_past_its_deadline_is_a_query_timeout(self) -> None:
+        with pytest.raises(QueryTimeout):
+            evaluate(parse("m1 + 1"), Context(resolve=lambda qid: s(1), deadline=time.monotonic() - 1))

@@ -1,10 +1,13 @@
-"""GetMetricData over the store: statistics, periods, start rounding, math over ids, errors, HTTP."""
+"""GetMetricData over the store: statistics, periods, start rounding, math over ids, errors (HTTP: tests/web)."""
 
 from __future__ import annotations
 
-import httpx
+import time
+
+import duckdb
 import pytest
-from helpers import ServerThread
+
+from whispersync.errors import QueryTimeout
 
 from whispersync.monitoring.metric_query import (
     MetricDataQuery,
@@ -12,7 +15,7 @@ from whispersync.monitoring.metric_query import (
     parse_request,
     round_start,
 )
-from whispersync.monitoring.store import MetricRequest, TelemetryStore
+from whispersync.monitoring.store import MetricRequest, TelemetryStore, run_with_deadline
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 NOW = T0 + 3_600_000
@@ -207,36 +210,41 @@ class TestRequestParsing:
             parse_request(payload)
 
 
-class TestHttp:
-    def test_post_metrics_query(self, runtime) -> None:
-        from whispersync.web import create_app
+class TestLimits:
+    def test_a_chain_of_500_expressions_evaluates_without_recursion(self, store) -> None:
+        """Each expression refers to the one before: resolved in order, not by recursion."""
+        put(store, "Errors", [(0, 1)])
+        chain = [metric("m0", "Errors", return_data=False)]
+        chain += [MetricDataQuery(f"e{i}", expression=f"{'m0' if i == 1 else f'e{i - 1}'} + 1", return_data=False)
+                  for i in range(1, 500)]
+        chain[-1] = MetricDataQuery("e499", expression="e498 + 1")
+        (result,) = get_metric_data(store, chain, start_ms=T0, end_ms=T0 + 60_000, now_ms=NOW)
+        assert result.values == [500.0]
 
-        put(runtime.store, "Errors", [(0, 1)])
-        put(runtime.store, "Invocations", [(0, 4)])
-        body = {
-            "queries": [
-                {"id": "errors", "metric_stat": {"namespace": NS, "name": "Errors", "stat": "Sum", "period": 60},
-                 "return_data": False},
-                {"id": "invocations", "metric_stat": {"namespace": NS, "name": "Invocations", "period": 60},
-                 "return_data": False},
-                {"id": "pct", "expression": "errors/invocations*100", "label": "Error %"},
-            ],
-            "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:05:00Z",
-        }
-        aws_body = {
-            "MetricDataQueries": [{"Id": "m1", "MetricStat": {"Metric": {"Namespace": NS, "MetricName": "Errors"},
-                                                              "Period": 60, "Stat": "Sum"}}],
-            "StartTime": "2026-01-01T00:00:00Z", "EndTime": "2026-01-01T00:05:00Z",
-        }
-        with ServerThread(create_app(runtime)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-            ok = client.post("/v1/metrics/query", json=body)
-            aws = client.post("/v1/metrics/query", json=aws_body)
-            bad = client.post("/v1/metrics/query", json={**body, "queries": [{"id": "e", "expression": "x +"}]})
-            junk = client.post("/v1/metrics/query", content=b"{not json")
-        assert ok.status_code == 200
-        assert ok.json() == {"results": [{"id": "pct", "label": "Error %", "timestamps": ["2026-01-01T00:00:00Z"],
-                                          "values": [25.0], "status": "Complete", "unit": None}]}
-        assert aws.json()["MetricDataResults"][0]["Values"] == [1.0]
-        assert aws.json()["MetricDataResults"][0]["StatusCode"] == "Complete"
-        assert bad.status_code == 400 and "position 4" in bad.json()["error"]["message"]
-        assert junk.status_code == 400 and junk.json()["error"]["code"] == "invalid_input"
+    def test_a_statistics_query_past_its_budget_is_a_query_timeout(self, store) -> None:
+        put(store, "Errors", [(0, 1)])
+        with pytest.raises(QueryTimeout):
+            get_metric_data(store, [metric("m1", "Errors")], start_ms=T0, end_ms=T0 + 60_000, now_ms=NOW,
+                            timeout=0)
+
+    def test_a_budget_interrupts_a_running_statement(self, store) -> None:
+        con = store.connect()
+        try:
+            started = time.perf_counter()
+            with pytest.raises(QueryTimeout):
+                run_with_deadline(con, "SELECT count(*) FROM range(1000000000000) a, range(10) b", timeout=0.3)
+            assert time.perf_counter() - started < 5
+        finally:
+            con.close()
+
+    def test_query_connections_read_no_file_outside_the_store(self, store) -> None:
+        put(store, "Errors", [(0, 1)])
+        con = store.connect()
+        try:
+            assert con.execute("SELECT count(*) FROM metrics").fetchone() == (1,)
+            for sql in ["SELECT * FROM read_csv('/etc/passwd')", "COPY (SELECT 1) TO '/tmp/whispersync-x.csv'",
+                        "SET enable_external_access = true", f"SELECT * FROM read_text('{store.root}/../../x')"]:
+                with pytest.raises(duckdb.Error):
+                    con.execute(sql)
+        finally:
+            con.close()

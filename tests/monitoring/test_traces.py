@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from whispersync.errors import InputError, NotFound
+from whispersync.errors import InputError, NotFound, QueryTimeout
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.monitoring.traces import (
     TraceFilterError,
@@ -164,3 +166,29 @@ class TestGetTrace:
 def test_a_deeply_nested_filter_is_a_filter_error_not_a_recursion_error(expression: str) -> None:
     with pytest.raises(TraceFilterError, match="nested too deeply"):
         parse_trace_filter(expression)
+
+
+class TestLimits:
+    @pytest.mark.parametrize("opening", ["(", "!", "NOT "])
+    def test_deep_nesting_is_an_error_at_the_first_level_too_deep(self, opening: str) -> None:
+        expression = opening * 40 + "error" + (")" * 40 if opening == "(" else "")
+        with pytest.raises(TraceFilterError) as info:
+            parse_trace_filter(expression)
+        assert info.value.position == len(opening) * 32 and "nested too deeply" in info.value.reason
+
+    def test_a_long_chain_is_an_error_at_the_first_condition_too_many(self) -> None:
+        expression = " OR ".join(["error"] * 1000)
+        with pytest.raises(TraceFilterError) as info:
+            parse_trace_filter(expression)
+        assert info.value.position == len("error OR ") * 200
+
+    def test_a_long_run_of_digits_tokenizes_in_linear_time(self) -> None:
+        """Before: `\\d+\\.?\\d*` before a failing lookahead backtracked quadratically."""
+        started = time.perf_counter()
+        with pytest.raises(TraceFilterError):
+            parse_trace_filter("duration > " + "1" * 100_000 + "x")
+        assert time.perf_counter() - started < 1.0
+
+    def test_a_search_past_its_budget_is_a_query_timeout(self, store) -> None:
+        with pytest.raises(QueryTimeout):
+            search_traces(store, filter="error", timeout=0)

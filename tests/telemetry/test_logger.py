@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import re
 import sys
+import time
 
 import orjson
 import pytest
@@ -169,3 +170,50 @@ class TestCaptureHelper:
         assert cap.logs_where(message="Processing transcript")[0]["agent_type"] == "work"
         assert cap.metric_values("WhisperSync/Business", "TranscriptsProcessed", AgentType="work") == [1.0]
         assert cap.spans_named("agent_processing")[0]["status"] == "OK"
+
+
+class TestBoundedValues:
+    """No log line can be megabytes: client text is cut before redaction and output."""
+
+    def test_a_huge_field_and_message_make_a_short_line_quickly(self):
+        cap = capture_telemetry()
+        log = cap.telemetry.logger("t")
+        huge = "a" * (1024 * 1024)
+        started = time.perf_counter()
+        # The "Transcript rejected" shape: the unknown name is in the reason and the message.
+        reason = f"unknown agent {huge!r}: x"
+        log.warning(f"unknown agent {huge!r}; known agents: work", reason=reason, nested={"items": [huge] * 3})
+        elapsed = time.perf_counter() - started
+        line = orjson.dumps(cap.logs[0])
+        assert len(line) < 20_000
+        assert elapsed < 1.0
+        record = cap.logs[0]
+        assert record["reason"] == reason[:2048] + f"…[truncated {len(reason) - 2048} chars]"
+        assert record["message"].startswith("unknown agent 'aaaa") and "…[truncated " in record["message"]
+        assert "…[truncated " in record["nested"]["items"][0]
+
+    def test_secrets_before_the_cut_are_still_masked(self):
+        cap = capture_telemetry()
+        cap.telemetry.logger("t").info("x", detail="api_key=S3CR3TVALUE " + "b" * 10_000)
+        assert "S3CR3TVALUE" not in orjson.dumps(cap.logs[0]).decode()
+
+    def test_bound_fields_are_cut_too(self):
+        cap = capture_telemetry()
+        cap.telemetry.logger("t").bind(title="t" * 100_000).info("x")
+        assert len(cap.logs[0]["title"]) < 2100
+
+    def test_short_values_are_untouched(self):
+        cap = capture_telemetry()
+        cap.telemetry.logger("t").info("m" * 2048, v="v" * 2048, n={"k": ["x"]})
+        assert cap.logs[0]["message"] == "m" * 2048 and cap.logs[0]["v"] == "v" * 2048
+        assert cap.logs[0]["n"] == {"k": ["x"]}
+
+    def test_a_huge_traceback_keeps_its_end(self):
+        cap = capture_telemetry()
+        try:
+            raise ValueError("x" * 100_000 + " THE END")
+        except ValueError:
+            cap.telemetry.logger("t").exception("failed")
+        exception = cap.logs[0]["exception"]
+        assert len(exception) < 8300 and exception.rstrip().endswith("THE END")
+        assert exception.startswith("…[truncated ")

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from whispersync.telemetry import STREAMS
 
 _SEGMENT = re.compile(r"^(\d{10})-\d+-[0-9a-f]+$")
 _MERGED = re.compile(r"^m-(\d{10})-(\d{10})$")

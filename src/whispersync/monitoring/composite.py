@@ -24,15 +24,20 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["MAX_RULE_LENGTH", "Rule", "RuleSyntaxError", "check_cycles", "parse"]
+from whispersync.errors import InputError
+
+__all__ = ["MAX_NESTING", "MAX_RULE_LENGTH", "Rule", "RuleSyntaxError", "check_cycles", "parse"]
 
 # PutCompositeAlarm: AlarmRule is 1 to 10240 characters.
 MAX_RULE_LENGTH = 10240
 _STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+# NOT and parentheses nest at most this deep: parsing and evaluating recurse once
+# per level (AND and OR chains are flat lists, so a long rule is not a deep one).
+MAX_NESTING = 32
 _ARN = re.compile(r"^arn:aws[\w-]*:cloudwatch:[^:]*:[^:]*:alarm:(.+)$")
 
 
-class RuleSyntaxError(ValueError):
+class RuleSyntaxError(InputError, ValueError):
     """An AlarmRule that does not parse; ``position`` is the 0-based offset."""
 
     def __init__(self, rule: str, position: int, message: str) -> None:
@@ -109,6 +114,12 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.nesting = 0
+
+    def enter(self) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise self.error(f"the rule is nested too deeply (more than {MAX_NESTING} levels of NOT and parentheses)")
 
     def error(self, message: str, pos: int | None = None) -> RuleSyntaxError:
         return RuleSyntaxError(self.text, self.pos if pos is None else pos, message)
@@ -154,8 +165,11 @@ class _Parser:
 
     def parse_not(self) -> _Node:
         if self.peek_word() == "NOT":
+            self.enter()
             self.take_word("NOT")
-            return _Node("NOT", (self.parse_not(),))
+            node = _Node("NOT", (self.parse_not(),))
+            self.nesting -= 1
+            return node
         return self.parse_primary()
 
     def parse_primary(self) -> _Node:
@@ -164,12 +178,14 @@ class _Parser:
             raise self.error("the rule ends where an expression was expected")
         start = self.pos
         if self.text[self.pos] == "(":
+            self.enter()
             self.pos += 1
             node = self.parse_or()
             self.skip_space()
             if self.pos >= len(self.text) or self.text[self.pos] != ")":
                 raise self.error(f"missing ')' to close the '(' at position {start}")
             self.pos += 1
+            self.nesting -= 1
             return node
         word = self.peek_word()
         if word in ("TRUE", "FALSE"):
@@ -223,10 +239,7 @@ def parse(text: str) -> Rule:
         raise TypeError(f"an AlarmRule is a string, got {type(text).__name__}")
     if len(text) > MAX_RULE_LENGTH:
         raise RuleSyntaxError(text[:40] + "…", MAX_RULE_LENGTH, f"the rule is longer than {MAX_RULE_LENGTH} characters")
-    try:
-        return Rule(text, _Parser(text).parse())
-    except RecursionError:
-        raise RuleSyntaxError(text[:40] + "…", 0, "the rule is nested too deeply") from None
+    return Rule(text, _Parser(text).parse())
 
 
 def check_cycles(rules: Mapping[str, Iterable[str]]) -> None:

@@ -29,21 +29,33 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import re2
 
 from whispersync.errors import InputError
+from whispersync.plan import MetricFilter
 
 __all__ = [
     "FilterPattern",
     "FilterPatternError",
     "Match",
-    "MetricFilter",
+    "CompiledFilter",
     "MetricFilterListener",
     "parse_pattern",
     "test_metric_filter",
 ]
 
 _MISSING = object()
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# One way to read each number (no `\d+\.?\d*`), so a long run of digits that is
+# not a number fails in linear time.
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+# PutMetricFilter and FilterLogEvents: a filterPattern is at most 1024 characters.
+MAX_PATTERN_LENGTH = 1024
+# Parentheses in a JSON pattern nest at most this deep (each level is a Python frame).
+MAX_NESTING = 32
+# Regexes run on RE2: matching is linear in the line whatever the pattern (no
+# backtracking), and CloudWatch's regex syntax (no groups, no lookaround) fits it.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad client pattern is an error answer, not a stderr line
 
 
 class FilterPatternError(InputError):
@@ -100,15 +112,15 @@ def parse_pattern(text: str) -> FilterPattern:
     """Compile a CloudWatch filter pattern; raise :class:`FilterPatternError` with the position."""
     if not isinstance(text, str):
         raise TypeError(f"pattern must be a string, got {type(text).__name__}")
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise FilterPatternError(f"a filter pattern is at most {MAX_PATTERN_LENGTH} characters",
+                                 MAX_PATTERN_LENGTH, text)
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
     if not stripped:
         return FilterPattern(text, "all", lambda message, record: Match())
     if stripped[0] == "{":
-        try:
-            return FilterPattern(text, "json", _JsonParser(text, offset).parse())
-        except RecursionError:
-            raise FilterPatternError("the pattern is nested too deeply", offset, text) from None
+        return FilterPattern(text, "json", _JsonParser(text, offset).parse())
     if stripped[0] == "[":
         return FilterPattern(text, "delimited", _DelimitedParser(text, offset).parse())
     if len(stripped) > 1 and stripped[0] == "%" and stripped[-1] == "%" and " " not in stripped:
@@ -120,15 +132,35 @@ def parse_pattern(text: str) -> FilterPattern:
 # --------------------------------------------------------------------- terms
 
 
-def _compile_regex(body: str, text: str, position: int) -> re.Pattern[str]:
+class _Regex:
+    """A compiled RE2 regex with ``search`` over any str (lone surrogates included)."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._compiled = compiled
+
+    def search(self, text: str) -> bool:
+        try:
+            return self._compiled.search(text) is not None
+        except UnicodeEncodeError:  # RE2 reads UTF-8: a lone surrogate cannot be encoded
+            return self._compiled.search(text.encode("utf-8", "replace").decode()) is not None
+
+    def fullmatch(self, text: str) -> bool:
+        raise NotImplementedError  # regex values are searched, never fully matched
+
+
+def _compile_regex(body: str, text: str, position: int) -> _Regex:
     # CloudWatch does not allow ( and ) in filter-pattern regexes.
     for i, ch in enumerate(body):
         if ch in "()":
             raise FilterPatternError("parentheses are not supported in a regex", position + 1 + i, text)
     try:
-        return re.compile(body)
-    except re.error as exc:
-        raise FilterPatternError(f"invalid regex: {exc.msg}", position + 1 + (exc.pos or 0), text) from None
+        return _Regex(re2.compile(body, _RE2_OPTIONS))
+    except re2.error as exc:
+        message = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        # RE2 says "<what>: <the offending part>"; point at that part when it is found.
+        reason, _, part = message.partition(": ")
+        at = body.find(part) if part else -1
+        raise FilterPatternError(f"invalid regex: {reason}", position + 1 + max(at, 0), text) from None
 
 
 def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
@@ -153,7 +185,7 @@ def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
             if end < 0:
                 raise FilterPatternError("unterminated regex: expected a closing %", i, text)
             regex = _compile_regex(text[i + 1 : end], text, i)
-            bucket.append(lambda m, r=regex: r.search(m) is not None)
+            bucket.append(regex.search)
             i = end + 1
         else:
             j = i
@@ -206,20 +238,39 @@ class _Value:
     kind: str  # "number", "string" (may hold * wildcards) or "regex"
     raw: str
     number: float | None = None
-    regex: re.Pattern[str] | None = None
+    regex: _Regex | None = None
+    glob: tuple[str, ...] | None = None  # the literal parts between * wildcards
 
 
-def _glob(value: str) -> re.Pattern[str] | None:
-    if "*" not in value:
-        return None
-    return re.compile(".*".join(re.escape(part) for part in value.split("*")), re.DOTALL)
+def _glob(value: str) -> tuple[str, ...] | None:
+    return tuple(value.split("*")) if "*" in value else None
+
+
+def _glob_match(parts: tuple[str, ...], text: str) -> bool:
+    """Does ``text`` match the whole wildcard pattern ``"*".join(parts)``?
+
+    Greedy and linear: the first part is a prefix, the last a suffix, and each
+    part between takes its leftmost place after the previous one (taking it any
+    later could only leave less room for the rest). A regex of ``.*`` pieces
+    backtracks instead: ``*a*a*a*a*a*a*a*a*a*a*Q`` ran for minutes.
+    """
+    first, *middle, last = parts
+    if len(text) < len(first) + len(last) or not text.startswith(first) or not text.endswith(last):
+        return False
+    pos, stop = len(first), len(text) - len(last)
+    for part in middle:
+        found = text.find(part, pos, stop)
+        if found < 0:
+            return False
+        pos = found + len(part)
+    return True
 
 
 def _compare_string(actual: str, op: str, value: _Value) -> bool:
     if value.kind == "regex":
-        found = value.regex.search(actual) is not None  # type: ignore[union-attr]
-    elif value.regex is not None:
-        found = value.regex.fullmatch(actual) is not None
+        found = value.regex.search(actual)  # type: ignore[union-attr]
+    elif value.glob is not None:
+        found = _glob_match(value.glob, actual)
     else:
         found = actual == value.raw
     return found if op == "=" else not found
@@ -262,6 +313,7 @@ class _JsonParser:
         self.pos = offset + 1  # past the '{'
         self.end = len(text.rstrip())
         self.selectors: list[tuple[str, tuple]] = []
+        self.depth = 0
 
     def parse(self) -> Callable[[str, Any], Match | None]:
         if self.text.rstrip()[-1] != "}":
@@ -317,11 +369,16 @@ class _JsonParser:
         if self.pos >= self.end:
             raise FilterPatternError("expected a condition like $.field = value", self.pos, self.text)
         if self.text[self.pos] == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise FilterPatternError(f"the pattern is nested too deeply (more than {MAX_NESTING} parentheses)",
+                                         self.pos, self.text)
             self.pos += 1
             node = self._or()
             if not self._peek(")"):
                 raise FilterPatternError("expected )", self.pos, self.text)
             self.pos += 1
+            self.depth -= 1
             return node
         return self._condition()
 
@@ -423,7 +480,7 @@ def _read_value(text: str, pos: int, end: int, op: str) -> tuple[_Value, int]:
             return _Value("number", raw, number=float(raw)), pos
     if op not in ("=", "!="):
         raise FilterPatternError(f"{op} needs a number; strings support only = and !=", start, text)
-    return _Value("string", raw, regex=_glob(raw)), pos
+    return _Value("string", raw, glob=_glob(raw)), pos
 
 
 _BARE = re.compile(r"[^\s()&|,]+")
@@ -596,17 +653,22 @@ def _tokenize_line(message: str) -> list[str]:
     """Split on spaces; ``[...]`` and ``"..."`` are one field each, delimiters removed."""
     tokens: list[str] = []
     i, n = 0, len(message)
+    # A closer searched for in vain is not found later either: remember, or a line
+    # of "[ [ [ [ ..." would search to its end from every bracket.
+    unclosed: set[str] = set()
     while i < n:
         ch = message[i]
         if ch.isspace():
             i += 1
             continue
         if ch in '["':
-            close = message.find("]" if ch == "[" else '"', i + 1)
+            closer = "]" if ch == "[" else '"'
+            close = message.find(closer, i + 1) if closer not in unclosed else -1
             if close >= 0:
                 tokens.append(message[i + 1 : close])
                 i = close + 1
                 continue
+            unclosed.add(closer)
         j = i
         while j < n and not message[j].isspace():
             j += 1
@@ -616,74 +678,52 @@ def _tokenize_line(message: str) -> list[str]:
 
 
 def _align(fields: Sequence[_Field], tokens: Sequence[str]) -> dict[str, str] | None:
-    """Assign tokens to named fields; ``...`` takes any number of tokens."""
+    """Assign tokens to named fields; ``...`` takes any number of tokens.
+
+    Each named field takes one token, so only the count matters: without ``...``
+    the counts must be equal; with some, every ``...`` but the last takes none and
+    the last takes the rest (the first alignment a left-to-right search finds,
+    computed directly: searching backtracks exponentially in the ``...`` count).
+    """
+    named = sum(1 for f in fields if f.name is not None)
+    spare = len(tokens) - named
+    wildcards = [i for i, f in enumerate(fields) if f.name is None]
+    if spare < 0 or (spare and not wildcards):
+        return None
     out: dict[str, str] = {}
-
-    def go(fi: int, ti: int) -> bool:
-        if fi == len(fields):
-            return ti == len(tokens)
-        f = fields[fi]
+    t = 0
+    for i, f in enumerate(fields):
         if f.name is None:
-            return any(go(fi + 1, k) for k in range(ti, len(tokens) + 1))
-        if ti >= len(tokens):
-            return False
-        out[f.name] = tokens[ti]
-        if go(fi + 1, ti + 1):
-            return True
-        del out[f.name]
-        return False
-
-    return dict(out) if go(0, 0) else None
+            if i == wildcards[-1]:
+                t += spare
+        else:
+            out[f.name] = tokens[t]
+            t += 1
+    return out
 
 
 # ------------------------------------------------------------ metric filters
 
 
-@dataclass(frozen=True)
-class MetricFilter:
-    """A CloudWatch metric filter: pattern + one metric transformation.
+class CompiledFilter:
+    """A plan's metric filter, ready to run: its pattern parsed once.
 
-    ``value`` is a constant ("1") or a field of the pattern: ``$.path`` for
-    JSON patterns, ``$name`` for space-delimited ones. ``dimensions`` map a
-    dimension name to such a field (at most three). ``default_value`` is
-    reported, as CloudWatch documents, for a batch of ingested events of which
-    none matched; CloudWatch does not allow it together with dimensions.
+    ``value`` is a constant ("1") or a field of the pattern: ``$.path`` for JSON
+    patterns, ``$name`` for space-delimited ones; ``dimensions`` map a dimension
+    name to such a field (see ``whispersync.plan.MetricFilter``).
     """
 
-    name: str
-    pattern: str
-    namespace: str
-    metric_name: str
-    value: str = "1"
-    unit: str | None = None
-    dimensions: Mapping[str, str] = field(default_factory=dict)
-    default_value: float | None = None
-
-    def __post_init__(self) -> None:
-        compiled = parse_pattern(self.pattern)
-        object.__setattr__(self, "_compiled", compiled)
-        if self.dimensions and self.default_value is not None:
-            raise ValueError(f"metric filter {self.name!r}: a default value cannot be used with dimensions")
-        if len(self.dimensions) > 3:
-            raise ValueError(f"metric filter {self.name!r}: at most 3 dimensions, got {len(self.dimensions)}")
-        for source in (self.value, *self.dimensions.values()):
-            if not source.startswith("$") and _as_number(source) is None:
-                raise ValueError(f"metric filter {self.name!r}: {source!r} is neither a number nor a $field")
-        for dim, source in self.dimensions.items():
-            if not source.startswith("$"):
-                raise ValueError(f"metric filter {self.name!r}: dimension {dim!r} must come from a $field")
-
-    @property
-    def compiled(self) -> FilterPattern:
-        return self._compiled  # type: ignore[attr-defined]
+    def __init__(self, spec: MetricFilter) -> None:
+        self.spec = spec
+        self.pattern = parse_pattern(spec.pattern)
 
     def metric_for(self, match: Match, record: Any, timestamp_ms: int) -> dict | None:
         """The metric record for one match, or ``None`` when the value is not numeric."""
-        value = _as_number(self._field(self.value, match, record))
+        value = _as_number(self._field(self.spec.value, match, record))
         if value is None:
             return None
         dimensions = {}
-        for dim, source in self.dimensions.items():
+        for dim, source in self.spec.dimensions.items():
             found = self._field(source, match, record)
             if found is None or found is _MISSING:
                 continue
@@ -691,13 +731,13 @@ class MetricFilter:
         return self._metric(value, dimensions, timestamp_ms)
 
     def default_metric(self, timestamp_ms: int) -> dict | None:
-        if self.default_value is None:
+        if self.spec.default_value is None:
             return None
-        return self._metric(float(self.default_value), {}, timestamp_ms)
+        return self._metric(float(self.spec.default_value), {}, timestamp_ms)
 
     def _metric(self, value: float, dimensions: dict[str, str], timestamp_ms: int) -> dict:
-        return {"timestamp": timestamp_ms, "namespace": self.namespace, "name": self.metric_name,
-                "unit": self.unit, "value": value, "dimensions": dimensions}
+        return {"timestamp": timestamp_ms, "namespace": self.spec.namespace, "name": self.spec.metric_name,
+                "unit": self.spec.unit, "value": value, "dimensions": dimensions}
 
     @staticmethod
     def _field(source: str, match: Match, record: Any) -> Any:
@@ -725,7 +765,7 @@ class MetricFilterListener:
     """
 
     def __init__(self, filters: Iterable[MetricFilter], clock_ms: Callable[[], int] | None = None) -> None:
-        self.filters = list(filters)
+        self.filters = [CompiledFilter(f) for f in filters]
         self._clock_ms = clock_ms
 
     def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[dict]:
@@ -736,7 +776,7 @@ class MetricFilterListener:
             for record in records:
                 ts = _timestamp_ms(record)
                 last_ts = ts if ts is not None else last_ts
-                match = f.compiled.match_record(record)
+                match = f.pattern.match_record(record)
                 if match is None:
                     continue
                 matched = True

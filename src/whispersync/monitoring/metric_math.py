@@ -28,13 +28,19 @@ from __future__ import annotations
 
 import bisect
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Union
 
+from whispersync.errors import InputError, QueryTimeout
+
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_NESTING",
     "Context",
+    "MetricMathError",
     "Node",
     "Series",
     "Value",
@@ -83,6 +89,7 @@ class Context:
     metric_ids: Sequence[str] = ()
     periods: dict[str, int] = field(default_factory=dict)
     grid: Sequence[int] = ()
+    deadline: float | None = None  # time.monotonic() past which evaluation raises QueryTimeout
 
 
 # ---------------------------------------------------------------------- lexer
@@ -99,8 +106,30 @@ class _Token:
     pos: int
 
 
-def _error(expression: str, pos: int, message: str) -> ValueError:
-    return ValueError(f"{message} at position {pos + 1} in expression {expression!r}")
+# Parentheses, brackets, calls and unary signs nest at most MAX_NESTING deep, and an
+# expression tree is at most MAX_DEPTH deep (a chain a+b+c+... is as deep as it is
+# long): parsing and evaluating recurse, and Python's stack is ~1000 frames.
+MAX_NESTING = 32
+MAX_DEPTH = 200
+
+
+class MetricMathError(InputError, ValueError):
+    """An expression that does not parse; ``position`` is the 0-based offset.
+
+    A ValueError too, as every error of this module is, so callers that catch
+    ValueError keep working."""
+
+    code = "invalid_expression"
+
+    def __init__(self, message: str, position: int, expression: str) -> None:
+        shown = expression if len(expression) <= 200 else expression[:200] + "…"
+        super().__init__(f"{message} at position {position + 1} in expression {shown!r}")
+        self.reason = message
+        self.position = position
+
+
+def _error(expression: str, pos: int, message: str) -> MetricMathError:
+    return MetricMathError(message, pos, expression)
 
 
 def _tokenize(expression: str) -> list[_Token]:
@@ -181,6 +210,7 @@ class Node:
     value: object = None
     args: tuple[Node, ...] = ()
     pos: int = 0
+    depth: int = field(default=1, compare=False, repr=False)  # of the tree under this node
 
 
 # Lowest to highest binding. ``^`` binds tighter than unary minus (-2^2 = -4).
@@ -199,6 +229,19 @@ class _Parser:
         self.expression = expression
         self.tokens = _tokenize(expression)
         self.i = 0
+        self.nesting = 0
+
+    def node(self, kind: str, value: object, args: tuple[Node, ...], pos: int) -> Node:
+        depth = 1 + max((a.depth for a in args), default=0)
+        if depth > MAX_DEPTH:
+            raise _error(self.expression, pos, f"the expression is nested too deeply (more than {MAX_DEPTH} levels)")
+        return Node(kind, value, args, pos, depth)
+
+    def enter(self, tok: _Token) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise _error(self.expression, tok.pos,
+                         f"the expression is nested too deeply (more than {MAX_NESTING} levels of (), [], calls or signs)")
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -238,15 +281,17 @@ class _Parser:
             tok = self.take()
             op = {"AND": "&&", "OR": "||"}.get(tok.text, tok.text)
             right = self.binary(level + 1)
-            left = Node("binop", op, (left, right), tok.pos)
+            left = self.node("binop", op, (left, right), tok.pos)
         return left
 
     def unary(self) -> Node:
         tok = self.peek()
         if tok.kind == "OP" and tok.text in ("+", "-"):
             self.take()
+            self.enter(tok)
             operand = self.unary()
-            return operand if tok.text == "+" else Node("neg", None, (operand,), tok.pos)
+            self.nesting -= 1
+            return operand if tok.text == "+" else self.node("neg", None, (operand,), tok.pos)
         return self.power()
 
     def power(self) -> Node:
@@ -254,8 +299,10 @@ class _Parser:
         tok = self.peek()
         if tok.kind == "OP" and tok.text == "^":
             self.take()
+            self.enter(tok)
             exponent = self.unary()  # right associative: 2^3^2 = 2^9
-            return Node("binop", "^", (base, exponent), tok.pos)
+            self.nesting -= 1
+            return self.node("binop", "^", (base, exponent), tok.pos)
         return base
 
     def primary(self) -> Node:
@@ -268,7 +315,7 @@ class _Parser:
             return Node("str", tok.text, pos=tok.pos)
         if tok.kind == "NAME":
             if self.peek().kind == "OP" and self.peek().text == "(":
-                self.take()
+                self.enter(self.take())
                 args: list[Node] = []
                 if not (self.peek().kind == "OP" and self.peek().text == ")"):
                     args.append(self.binary(0))
@@ -276,17 +323,21 @@ class _Parser:
                         self.take()
                         args.append(self.binary(0))
                 self.expect(")")
+                self.nesting -= 1
                 if tok.text not in _FUNCTIONS:
                     raise _error(self.expression, tok.pos, f"unknown function {tok.text!r}")
-                return Node("call", tok.text, tuple(args), tok.pos)
+                return self.node("call", tok.text, tuple(args), tok.pos)
             if tok.text in _WORDS or tok.text in _FUNCTIONS:
                 return Node("word", tok.text, pos=tok.pos)
             raise _error(self.expression, tok.pos, f"unknown name {tok.text!r}")
         if tok.kind == "OP" and tok.text == "(":
+            self.enter(tok)
             node = self.binary(0)
             self.expect(")")
+            self.nesting -= 1
             return node
         if tok.kind == "OP" and tok.text == "[":
+            self.enter(tok)
             items: list[Node] = []
             if not (self.peek().kind == "OP" and self.peek().text == "]"):
                 items.append(self.binary(0))
@@ -294,18 +345,16 @@ class _Parser:
                     self.take()
                     items.append(self.binary(0))
             self.expect("]")
-            return Node("array", None, tuple(items), tok.pos)
+            self.nesting -= 1
+            return self.node("array", None, tuple(items), tok.pos)
         raise self.error(tok, "expected a number, an id, a function or '('")
 
 
 def parse(expression: str) -> Node:
-    """Parse a metric math expression; raises ValueError naming the position of an error."""
+    """Parse a metric math expression; raises MetricMathError (a ValueError) naming the position."""
     if not isinstance(expression, str):
         raise TypeError(f"expression must be a string, got {type(expression).__name__}")
-    try:
-        return _Parser(expression).parse()
-    except RecursionError:
-        raise ValueError(f"the expression is nested too deeply: {expression[:40]!r}") from None
+    return _Parser(expression).parse()
 
 
 def references(node: Node) -> set[str]:
@@ -334,7 +383,13 @@ def uses_metrics_function(node: Node) -> bool:
 
 
 def evaluate(node: Node, context: Context) -> Value:
-    """Evaluate a parsed expression to a scalar, a series or an array of series."""
+    """Evaluate a parsed expression to a scalar, a series or an array of series.
+
+    Raises ValueError for a value an operation cannot take, QueryTimeout past
+    ``context.deadline``.
+    """
+    if context.deadline is not None and time.monotonic() > context.deadline:
+        raise QueryTimeout("the metric math expression ran past its time budget")
     kind = node.kind
     if kind == "num":
         return float(node.value)  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ from typing import Any
 from whispersync.monitoring import metric_math
 from whispersync.monitoring.metric_math import Series
 from whispersync.monitoring.store import (
+    DEFAULT_QUERY_TIMEOUT,
     MetricRequest,
     TelemetryStore,
     check_period,
@@ -137,8 +138,13 @@ def get_metric_data(
     end_ms: int,
     scan_by: str = "TimestampDescending",
     now_ms: int | None = None,
+    timeout: float | None = DEFAULT_QUERY_TIMEOUT,
 ) -> list[MetricDataResult]:
-    """Run a GetMetricData-like request against ``store``; see the module docstring."""
+    """Run a GetMetricData-like request against ``store``; see the module docstring.
+
+    The statistics query and the math together get ``timeout`` seconds; past it
+    they are interrupted and QueryTimeout (a client error) is raised.
+    """
     if scan_by not in SCAN_ORDERS:
         raise ValueError(f"scan_by must be one of {', '.join(SCAN_ORDERS)}, got {scan_by!r}")
     if not isinstance(start_ms, int) or not isinstance(end_ms, int):
@@ -148,6 +154,7 @@ def get_metric_data(
     if not queries:
         raise ValueError("a request needs at least one query")
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    deadline = None if timeout is None else time.monotonic() + timeout
     plan = _Plan(queries)
 
     metric_queries = [q for q in queries if q.metric_stat is not None]
@@ -158,7 +165,8 @@ def get_metric_data(
     for origin in sorted(set(origins.values())):
         group = [q for q in metric_queries if origins[q.id] == origin]
         series = store.metric_statistics_batch(
-            [q.metric_stat for q in group], start_ms=origin, end_ms=end_ms, origin_ms=origin  # type: ignore[misc]
+            [q.metric_stat for q in group], start_ms=origin, end_ms=end_ms, origin_ms=origin,  # type: ignore[misc]
+            timeout=None if deadline is None else deadline - time.monotonic(),
         )
         for q, s in zip(group, series):
             fetched[q.id] = Series(s.timestamps, s.values, q.label or s.label)
@@ -177,9 +185,17 @@ def get_metric_data(
                 metric_ids=[q.id for q in metric_queries],
                 periods={q.id: q.metric_stat.period for q in metric_queries},  # type: ignore[union-attr]
                 grid=range(origin, end_ms, period * 1000),
+                deadline=deadline,
             )
             values[qid] = metric_math.evaluate(plan.parsed[qid], context)
         return values[qid]
+
+    # Expressions in dependency order, so resolving one never recurses into a long
+    # chain of others (e2 = e1 + 1, e3 = e2 + 1, ...: up to 500 queries).
+    needed = plan.needed(queries)
+    for qid in plan.order:
+        if qid in needed:
+            resolve(qid)
 
     results: list[MetricDataResult] = []
     for q in queries:
@@ -251,22 +267,54 @@ class _Plan:
         self._check_cycles()
 
     def _check_cycles(self) -> None:
+        """Find cycles, and set ``order``: every expression after those it refers to.
+
+        A depth-first walk with its own stack: a chain of 500 expressions must not
+        take 500 Python frames.
+        """
         done: set[str] = set()
+        self.order: list[str] = []
+        for root in self.parsed:
+            if root in done:
+                continue
+            path: list[str] = []
+            stack: list[tuple[str, list[str]]] = [(root, self._refs(root))]
+            path.append(root)
+            while stack:
+                qid, refs = stack[-1]
+                while refs and refs[-1] in done:
+                    refs.pop()
+                if not refs:
+                    stack.pop()
+                    path.pop()
+                    done.add(qid)
+                    self.order.append(qid)
+                    continue
+                ref = refs.pop()
+                if ref in path:
+                    cycle = " -> ".join([*path[path.index(ref):], ref])
+                    raise ValueError(f"expressions refer to each other in a cycle: {cycle}")
+                if ref not in self.parsed:
+                    done.add(ref)  # a metric: nothing to walk
+                    continue
+                path.append(ref)
+                stack.append((ref, self._refs(ref)))
 
-        def visit(qid: str, path: list[str]) -> None:
-            if qid in done:
-                return
-            if qid in path:
-                cycle = " -> ".join([*path[path.index(qid):], qid])
-                raise ValueError(f"expressions refer to each other in a cycle: {cycle}")
-            node = self.parsed.get(qid)
-            if node is not None:
-                for ref in sorted(metric_math.references(node)):
-                    visit(ref, [*path, qid])
-            done.add(qid)
+    def _refs(self, qid: str) -> list[str]:
+        """The ids ``qid`` refers to, last first (popped from the end: visited in order)."""
+        return sorted(metric_math.references(self.parsed[qid]), reverse=True)
 
-        for qid in self.parsed:
-            visit(qid, [])
+    def needed(self, queries: Sequence[MetricDataQuery]) -> set[str]:
+        """The ids whose values the returned queries need (themselves included)."""
+        out: set[str] = set()
+        stack = [q.id for q in queries if q.return_data]
+        while stack:
+            qid = stack.pop()
+            if qid not in out:
+                out.add(qid)
+                if qid in self.parsed:
+                    stack.extend(metric_math.references(self.parsed[qid]))
+        return out
 
 
 # ---------------------------------------------------------------------- JSON requests

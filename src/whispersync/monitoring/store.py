@@ -34,13 +34,60 @@ from typing import IO, Any
 import duckdb
 import orjson
 
+from whispersync.errors import QueryTimeout
 from whispersync.monitoring import _schema, _segments
-from whispersync.monitoring._segments import STREAMS
+from whispersync.telemetry import STREAMS
 
 __all__ = [
-    "MetricKey", "MetricRequest", "MetricSeries", "StatisticGroup", "TelemetryStore", "check_period",
-    "check_statistic", "dims_key", "metric_key",
+    "DEFAULT_QUERY_TIMEOUT", "MetricKey", "MetricRequest", "MetricSeries", "StatisticGroup", "TelemetryStore",
+    "check_period", "check_statistic", "close_to_files", "dims_key", "metric_key", "run_with_deadline",
 ]
+
+# Seconds a query (Insights, metric statistics and math, trace search) may run
+# before it is interrupted and answered with QueryTimeout; callers pass their own.
+DEFAULT_QUERY_TIMEOUT = 30.0
+
+
+def close_to_files(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    """Let ``con`` read files only under ``root`` (the store), write none, and change no setting.
+
+    Called once the views over the store's files exist. A second line of defence:
+    no query we build names a file, but if one ever did (``read_csv('/etc/passwd')``,
+    ``COPY ... TO``, ``ATTACH``, ``INSTALL``), DuckDB refuses it.
+    """
+    allowed = str(Path(root).absolute()).replace("'", "''")
+    con.execute(f"SET allowed_directories = ['{allowed}']")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def run_with_deadline(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = (), *, timeout: float | None
+) -> list[tuple]:
+    """``con.execute(sql, params).fetchall()``, interrupted after ``timeout`` seconds (QueryTimeout)."""
+    if timeout is None:
+        return con.execute(sql, params).fetchall()
+    if timeout <= 0:
+        raise QueryTimeout("the query ran past its time budget")
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(timeout, interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return con.execute(sql, params).fetchall()
+    except duckdb.InterruptException:
+        if fired.is_set():
+            raise QueryTimeout(
+                f"the query ran longer than its time budget ({timeout:g} s): narrow the time range or simplify it"
+            ) from None
+        raise
+    finally:
+        timer.cancel()
 
 # A segment is closed once its window ended this long ago. Writers pick the window
 # from the clock when they write, so only a writer stalled for longer than this
@@ -412,7 +459,7 @@ class TelemetryStore:
     # ------------------------------------------------------------------ reading
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A fresh in-memory DuckDB with views ``logs``, ``metrics`` and ``spans``.
+        """A fresh in-memory DuckDB with views ``logs``, ``metrics`` and ``spans``; it reads no other file.
 
         The views are a snapshot of the file list: records appended to listed
         segments show up, new segments do not, and a file compacted away after this
@@ -433,19 +480,22 @@ class TelemetryStore:
             for stream in STREAMS:
                 parquet, jsonl = _segments.live_files(self.root / stream)
                 con.execute(_schema.view_sql(stream, parquet, jsonl))
+            close_to_files(con, self.root)
         except BaseException:
             con.close()
             raise
         return con
 
-    def _query(self, sql: str, params: list[Any]) -> list[tuple]:
+    def _query(self, sql: str, params: list[Any], timeout: float | None = None) -> list[tuple]:
         if self._buffer:
             self.flush()  # a process reads its own writes
+        deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in range(2):
             con = None
             try:
                 con = self.connect()
-                return con.execute(sql, params).fetchall()
+                left = None if deadline is None else deadline - time.monotonic()
+                return run_with_deadline(con, sql, params, timeout=left)
             except duckdb.IOException:
                 if attempt:
                     raise
@@ -562,8 +612,11 @@ class TelemetryStore:
         start_ms: int,
         end_ms: int,
         origin_ms: int | None = None,
+        timeout: float | None = DEFAULT_QUERY_TIMEOUT,
     ) -> list[MetricSeries]:
-        """``metric_statistics`` for several metrics over one snapshot (one DuckDB connection)."""
+        """``metric_statistics`` for several metrics over one snapshot (one DuckDB connection).
+
+        Past ``timeout`` seconds the query is interrupted: QueryTimeout."""
         # Requests sharing (statistic, period, unit) become one group: one GROUP BY.
         by_kind: dict[tuple[Any, Any, Any], list[int]] = {}
         for i, r in enumerate(requests):
@@ -576,7 +629,7 @@ class TelemetryStore:
             )
             for (statistic, period, unit), members in by_kind.items()
         ]
-        found = self.grouped_statistics(groups)
+        found = self.grouped_statistics(groups, timeout=timeout)
         out: list[MetricSeries | None] = [None] * len(requests)
         for members, rows in zip(by_kind.values(), found):
             for i in members:
@@ -585,7 +638,7 @@ class TelemetryStore:
         return out  # type: ignore[return-value]
 
     def grouped_statistics(
-        self, groups: Sequence[StatisticGroup], *, units: bool = True
+        self, groups: Sequence[StatisticGroup], *, units: bool = True, timeout: float | None = DEFAULT_QUERY_TIMEOUT
     ) -> list[dict[MetricKey, list[StatisticRow]]]:
         """Each group's statistic per bucket for each of its metrics, all in one statement over one snapshot.
 
@@ -601,6 +654,7 @@ class TelemetryStore:
         found: list[dict[MetricKey, list[StatisticRow]]] = [{} for _ in groups]
         if not groups:
             return found
+        deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in range(2):
             con = None
             try:
@@ -611,12 +665,14 @@ class TelemetryStore:
                 con.execute("SET TimeZone = 'UTC'")
                 parquet, jsonl = _segments.live_files(self.root / "metrics")
                 con.execute(_schema.view_sql("metrics", parquet, jsonl))
+                close_to_files(con, self.root)
                 # One statement for all groups: DuckDB plans the scans together.
                 union = " UNION ALL ".join(
                     f"SELECT {i} AS grp, * FROM ({sql})" for i, (sql, _) in enumerate(statements)
                 )
                 params = [p for _, ps in statements for p in ps]
-                rows = con.execute(union + " ORDER BY grp, bucket", params).fetchall()
+                left = None if deadline is None else deadline - time.monotonic()
+                rows = run_with_deadline(con, union + " ORDER BY grp, bucket", params, timeout=left)
                 for grp, namespace, name, dims, bucket, value, bucket_units in rows:
                     key = (namespace, name, dims or "")
                     if value is not None and key in groups[grp].metrics:

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from whispersync.errors import InputError, NotFound
+from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT
 
 __all__ = ["TraceFilterError", "TraceSummary", "get_trace", "parse_trace_filter", "search_traces"]
 
@@ -70,7 +71,7 @@ _TOKEN = re.compile(
     r"""(?P<ws>\s+)
     | (?P<op>&&|\|\||!=|<=|>=|=|<|>|\(|\)|!)
     | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-    | (?P<num>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
+    | (?P<num>-?(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?\d++)?+(?![\w.]))
     | (?P<word>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?(?:\[[A-Za-z_]\w*\])?)
     """,
     re.VERBOSE,
@@ -80,6 +81,10 @@ _FLAGS = {"error", "fault", "ok"}
 _DURATIONS = {"duration", "responsetime"}
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _STRING_OPS = {"CONTAINS": "contains", "BEGINSWITH": "starts_with", "ENDSWITH": "ends_with"}
+# NOT and parentheses nest at most MAX_NESTING deep (the parser recurses), and an
+# expression holds at most MAX_CONDITIONS conditions (each is a clause of the SQL).
+MAX_NESTING = 32
+MAX_CONDITIONS = 200
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,8 @@ class _Compiler:
         self.tokens = _tokenize(text)
         self.i = 0
         self.params: list[Any] = []
+        self.nesting = 0
+        self.conditions = 0
 
     @property
     def tok(self) -> _Tok:
@@ -153,16 +160,24 @@ class _Compiler:
         return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
 
     def _unary(self) -> str:
-        if self._is("NOT", "!"):
-            self.i += 1
-            return f"(NOT {self._unary()})"
-        if self._is("("):
-            self.i += 1
-            inner = self._or()
-            if not self._is(")"):
-                raise self._fail("expected )")
-            self.i += 1
+        if self._is("NOT", "!", "("):
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                raise self._fail(f"the expression is nested too deeply (more than {MAX_NESTING} levels)")
+            if self._is("("):
+                self.i += 1
+                inner = self._or()
+                if not self._is(")"):
+                    raise self._fail("expected )")
+                self.i += 1
+            else:
+                self.i += 1
+                inner = f"(NOT {self._unary()})"
+            self.nesting -= 1
             return inner
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self._fail(f"the expression has more than {MAX_CONDITIONS} conditions")
         return self._condition()
 
     def _condition(self) -> str:
@@ -251,10 +266,7 @@ def _annotation_key(name: str) -> str | None:
 def parse_trace_filter(expression: str) -> tuple[str, list[Any]]:
     """Compile a filter expression to a SQL condition over grouped spans, with its parameters."""
     compiler = _Compiler(expression)
-    try:
-        return compiler.compile(), compiler.params
-    except RecursionError:
-        raise TraceFilterError("the expression is nested too deeply", 0, expression) from None
+    return compiler.compile(), compiler.params
 
 
 # ------------------------------------------------------------------- search
@@ -276,10 +288,12 @@ def search_traces(
     end_ms: int | None = None,
     slowest: int | None = None,
     limit: int = 100,
+    timeout: float | None = DEFAULT_QUERY_TIMEOUT,
 ) -> list[TraceSummary]:
     """Traces that started in ``[start_ms, end_ms]`` and satisfy every condition given.
 
-    Newest first; with ``slowest=N`` the N longest, longest first.
+    Newest first; with ``slowest=N`` the N longest, longest first. A search that
+    runs past ``timeout`` seconds is interrupted: QueryTimeout.
     """
     having, params = [], []
     if filter is not None and filter.strip():
@@ -335,7 +349,7 @@ def search_traces(
     """
     # _query flushes this process's buffer first and retries when compaction
     # swaps a file underneath the view.
-    rows = store._query(sql, [*where_params, *params, count])
+    rows = store._query(sql, [*where_params, *params, count], timeout=timeout)
     return [_summary(*row) for row in rows]
 
 

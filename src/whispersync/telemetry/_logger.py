@@ -26,6 +26,53 @@ _RESERVED = frozenset({"level", "location", "message", "timestamp", "service", "
 
 _getframe = sys._getframe
 
+# A log line carries client text (an unknown agent name, a title, a query): each
+# string is cut to this many characters before redaction, so no line is megabytes
+# and redaction's cost is bounded. A traceback keeps its end, where the error is.
+MAX_VALUE_CHARS = 2048
+MAX_TRACEBACK_CHARS = 8192
+_MAX_ITEMS = 100  # items kept of a list or dict field
+_MAX_DEPTH = 8  # nesting kept of a container field
+
+
+def _cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return f"{text[:limit]}…[truncated {len(text) - limit} chars]" if len(text) > limit else text
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """*value* with long strings cut and containers limited; scalars as they are."""
+    kind = type(value)
+    if kind is str:
+        return _cut(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
+    if depth >= _MAX_DEPTH:
+        return "…[nested too deeply]"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {k: _bounded(v, depth + 1) for k, v in items[:_MAX_ITEMS]}
+        if len(items) > _MAX_ITEMS:
+            out["…"] = f"[{len(items) - _MAX_ITEMS} more keys]"
+        return out
+    if kind is list or kind is tuple:
+        out_list = [_bounded(v, depth + 1) for v in value[:_MAX_ITEMS]]
+        if len(value) > _MAX_ITEMS:
+            out_list.append(f"…[{len(value) - _MAX_ITEMS} more items]")
+        return out_list
+    return value
+
+
+def _bound_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Cut the values of a fresh ``**fields`` dict in place (the caller owns it)."""
+    for key, value in fields.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_VALUE_CHARS:
+                fields[key] = _cut(value)
+        elif kind is not int and kind is not float and kind is not bool and value is not None:
+            fields[key] = _bounded(value)
+    return fields
+
 
 class _Clock:
     """ISO 8601 UTC timestamps with milliseconds, formatting each second once."""
@@ -68,7 +115,7 @@ class Logger:
 
     def bind(self, **fields: Any) -> Logger:
         """A logger that adds *fields* to every record."""
-        merged = {**self._bound, **redact_fields(fields)}
+        merged = {**self._bound, **redact_fields(_bound_fields(fields))}
         return Logger(self._telemetry, self._name, merged)
 
     def debug(self, message: str, **fields: Any) -> None:
@@ -92,21 +139,24 @@ class Logger:
         if self._min > 40:
             return
         exc = sys.exc_info()[1]
+        trace = None
         if exc is not None:
             name = type(exc).__name__
-            fields["exception"] = "".join(traceback.format_exception(exc))
+            trace = "".join(traceback.format_exception(exc))
+            if len(trace) > MAX_TRACEBACK_CHARS:
+                trace = f"…[truncated {len(trace) - MAX_TRACEBACK_CHARS} chars]{trace[-MAX_TRACEBACK_CHARS:]}"
             fields["exception_name"] = name
             fields.setdefault("error_type", name)
-        self._log("ERROR", message, fields)
+        self._log("ERROR", message, fields, trace)
 
-    def _log(self, level: str, message: str, fields: dict[str, Any]) -> None:
+    def _log(self, level: str, message: str, fields: dict[str, Any], trace: str | None = None) -> None:
         telemetry = self._telemetry
         try:
             frame = _getframe(2)  # caller of debug/info/...
             record = {
                 "level": level,
                 "location": f"{frame.f_code.co_name}:{frame.f_lineno}",
-                "message": redact_string(message) if type(message) is str else str(message),
+                "message": redact_string(_cut(message if type(message) is str else str(message))),
                 "timestamp": telemetry._clock.iso_now(),
                 "service": telemetry.service,
                 "logger": self._name,
@@ -123,7 +173,9 @@ class Logger:
                 if not _RESERVED.isdisjoint(fields):
                     for key in _RESERVED.intersection(fields):
                         fields["extra_" + key] = fields.pop(key)
-                record.update(redact_fields(fields))
+                record.update(redact_fields(_bound_fields(fields)))
+            if trace is not None:
+                record["exception"] = redact_string(trace)
         except Exception:
             telemetry._fault()
             return

@@ -68,26 +68,49 @@ def _maybe_secret(value: str) -> bool:
     )
 
 
+# Every pattern below runs in time linear in the string: a log line can carry any
+# client text (an unknown agent name, a title), and a backtracking regex that
+# retries from every position of a long run stalls the process (it holds the GIL).
+# So each pattern starts only where a run of its characters starts (a lookbehind),
+# and consumes the run possessively: each character is looked at a bounded number
+# of times. The masking is the same as matching from any position would give.
+
+# A key holds a secret when its run of key characters contains one of these.
+_KEY_CHARS = r"[A-Za-z0-9_.-]"
 _KEYWORD = (
-    r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey"
-    r"|authorization|cookie|webhook[_-]?url|private[_-]?key|access[_-]?key)[A-Za-z0-9_.-]*"
+    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey"
+    r"|authorization|cookie|webhook[_-]?url|private[_-]?key|access[_-]?key)"
 )
-_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# The whole run of key characters, when it holds a keyword (checked by a lookahead
+# that stays inside the run), then the separator: api_key=..., "password": "...".
+_ASSIGNMENT = re.compile(
+    rf"(?<!{_KEY_CHARS})((?={_KEY_CHARS}*?{_KEYWORD}){_KEY_CHARS}++[\"']?\s*+[=:]\s*+[\"']?)([^\s\"'&,;}}]++)",
+    re.I,
+)
+# scheme://user:password@host. A scheme starts at a word boundary with a letter;
+# the run before :// is matched whole and checked for such a start (_SCHEME_START).
+_SCHEME_CHARS = r"[a-z0-9+.-]"
+_USERINFO = re.compile(rf"(?<!{_SCHEME_CHARS})({_SCHEME_CHARS}++://[^/\s:@]++):[^@\s/]++@", re.I)
+_SCHEME_START = re.compile(r"\b[a-z]", re.I)
+
+
+def _mask_userinfo(m: re.Match[str]) -> str:
+    if _SCHEME_START.search(m.string, m.start(), m.start() + m.group(1).index("://")) is None:
+        return m.group(0)  # no scheme: "123://..." is not a URL
+    return m.group(1) + ":" + MASK + "@"
+
+
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
     # Authorization: Bearer abc.def / Basic dXNlcjpwYXNz
-    (re.compile(r"\b(bearer|basic)(\s+)[A-Za-z0-9\-._~+/]+=*", re.I), r"\1\2" + MASK),
+    (re.compile(r"\b(bearer|basic)(\s++)[A-Za-z0-9\-._~+/]++=*+", re.I), r"\1\2" + MASK),
     # Slack incoming webhooks carry their secret in the path.
-    (re.compile(r"(https?://hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]+"), r"\1" + MASK),
-    # scheme://user:password@host
-    (re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@", re.I), r"\1:" + MASK + "@"),
-    # api_key=..., "password": "...", token: ... (JSON, query strings, env dumps)
-    (
-        re.compile(r"(" + _KEYWORD + r"[\"']?\s*[=:]\s*[\"']?)([^\s\"'&,;}]+)", re.I),
-        r"\1" + MASK,
-    ),
+    (re.compile(r"(https?://hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]++"), r"\1" + MASK),
+    (_USERINFO, _mask_userinfo),
+    (_ASSIGNMENT, r"\1" + MASK),
     # Well-known token shapes: Slack, GitHub, AWS access key ids, sk- API keys.
     (
-        re.compile(r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}"
-                   r"|AKIA[0-9A-Z]{16}|sk[-_][A-Za-z0-9_-]{20,})"),
+        re.compile(r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}+|gh[pousr]_[A-Za-z0-9]{20,}+"
+                   r"|AKIA[0-9A-Z]{16}|sk[-_][A-Za-z0-9_-]{20,}+)"),
         MASK,
     ),
 )

@@ -11,8 +11,11 @@ passed the filters, for the statistics CloudWatch reports.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+
+import re2
 
 from whispersync.monitoring._schema import PROMOTED_LOG_FIELDS
 from whispersync.monitoring.insights import _parser as ast
@@ -45,6 +48,11 @@ _BASE_SCOPE = {
 }
 _REGEX_META = set(".^$*+?()[]{}|\\")
 MATCHED = "__matched"
+_NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_@.]*)>")
+# Regexes run in DuckDB, whose engine is RE2: they are checked with RE2 too, so a
+# pattern RE2 refuses (a lookahead, a backreference) is a positioned query error.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
 
 
 @dataclass
@@ -73,10 +81,7 @@ class _Layer:
 
 
 def compile_query(query: ast.Query, start_ms: int, end_ms: int) -> CompiledQuery:
-    try:
-        return _Compiler(query).compile(start_ms, end_ms)
-    except RecursionError:
-        raise InsightsQueryError("the query is nested too deeply", query.text, 0) from None
+    return _Compiler(query).compile(start_ms, end_ms)
 
 
 class _Compiler:
@@ -264,12 +269,12 @@ class _Compiler:
                 i = end
                 continue
             if ch == "(":
-                m = re.match(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_@.]*)>", body[i:])
+                m = _NAMED_GROUP.match(body, i)
                 if m:
                     depth_groups += 1
                     names.append(m.group(1))
                     out.append("(")
-                    i += m.end()
+                    i = m.end()
                     continue
                 if not body.startswith("(?", i):
                     depth_groups += 1
@@ -280,6 +285,7 @@ class _Compiler:
             raise self.error("expected a regular expression with named groups such as (?<name>...)", cmd.pattern)
         prefix = "(?" + "".join(f for f in cmd.pattern.flags if f in "ims") + ")" if cmd.pattern.flags else ""
         regex = prefix + "".join(out)
+        _check_regex(regex, self.text, cmd.pattern.start)
         # Names are placed by their group index; unnamed groups get throwaway names.
         return regex, names
 
@@ -313,6 +319,8 @@ class _Compiler:
         if isinstance(node, ast.Field):
             return self.lookup(node.name, layer, node)
         if isinstance(node, ast.Number):
+            if isinstance(node.value, float) and not math.isfinite(node.value):
+                raise self.error("the number is too large", node)  # repr() would be the name `inf`
             return Col(repr(node.value), "num")
         if isinstance(node, ast.String):
             return Col(sql_string(node.value), "str")
@@ -462,6 +470,7 @@ def _class_end(body: str, start: int) -> int:
 
 def _check_regex(body: str, text: str, position: int) -> None:
     try:
-        re.compile(re.sub(r"\(\?<([A-Za-z_])", r"(?P<\1", body))
-    except re.error as exc:
-        raise InsightsQueryError(f"invalid regular expression: {exc.msg}", text, position) from None
+        re2.compile(re.sub(r"\(\?<([A-Za-z_@])", r"(?P<\1", body), _RE2_OPTIONS)
+    except re2.error as exc:
+        message = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise InsightsQueryError(f"invalid regular expression: {message}", text, position) from None

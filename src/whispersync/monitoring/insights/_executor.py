@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -14,12 +15,15 @@ from whispersync.monitoring import _schema, _segments
 from whispersync.monitoring.insights._compiler import compile_query
 from whispersync.monitoring.insights._errors import InsightsQueryError
 from whispersync.monitoring.insights._parser import parse_query
+from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, close_to_files, run_with_deadline
 
 if TYPE_CHECKING:
     from whispersync.monitoring.store import TelemetryStore
 
 DEFAULT_RANGE_MS = 3_600_000  # no time range given: the last hour
-_DATABASE: duckdb.DuckDBPyConnection | None = None
+# One database per store directory: it may read files only there (see _database).
+_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
+_MAX_DATABASES = 8
 _DATABASE_LOCK = threading.Lock()
 
 
@@ -30,12 +34,17 @@ def run_query(
     start_ms: int | None = None,
     end_ms: int | None = None,
     now_ms: int | None = None,
+    timeout: float | None = DEFAULT_QUERY_TIMEOUT,
 ) -> dict[str, Any]:
     """Run a Logs Insights ``query`` over ``store``'s logs with ``start_ms <= @timestamp <= end_ms``.
 
     Returns ``{"columns": [...], "rows": [[...]], "statistics": {"recordsMatched",
     "recordsScanned", "bytesScanned"}}``; timestamps are ``YYYY-MM-DD HH:MM:SS.mmm``
-    UTC. Without a range, the last hour. Raises ``InsightsQueryError`` for a bad query.
+    UTC. Without a range, the last hour. Raises ``InsightsQueryError`` for a bad
+    query, ``QueryTimeout`` when it runs past ``timeout`` seconds.
+
+    A query DuckDB cannot run is an InsightsQueryError whose message is ours;
+    DuckDB's own text is in its ``detail`` (for the server log, not the client).
     """
     if end_ms is None:
         end_ms = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -49,22 +58,26 @@ def run_query(
         f" WHERE ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT)) AND ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"
     )
     store.flush()  # a process reads its own writes
+    deadline = None if timeout is None else time.monotonic() + timeout
     for attempt in range(2):
         # The logs view's SELECT, over the files live now, in place of the view: no
         # catalog to share between threads, so every query can run on its own cursor.
         parquet, jsonl = _segments.live_files(store.root / "logs")
         source = _schema.view_sql("logs", parquet, jsonl).split(" AS ", 1)[1]
         prefix = f"WITH logs AS ({source}) "
-        cursor = _database().cursor()
+        cursor = _database(store.root).cursor()
         try:
             try:
-                rows = cursor.execute(prefix + compiled.sql).fetchall()
-            except duckdb.IOException:
+                rows = run_with_deadline(cursor, prefix + compiled.sql, timeout=_left(deadline))
+                ((scanned, scanned_bytes),) = run_with_deadline(cursor, prefix + stats_sql, timeout=_left(deadline))
+            except (duckdb.IOException, duckdb.InterruptException):
                 raise
             except duckdb.Error as exc:
-                # Our SQL is well-formed; what fails at run time is the user's regex or types.
-                raise InsightsQueryError(f"the query failed: {_first_line(exc)}", query, 0) from exc
-            scanned, scanned_bytes = cursor.execute(prefix + stats_sql).fetchone()
+                # Our SQL is well-formed; what fails at run time is the user's regex or
+                # types. DuckDB's text names its internals: the client gets ours.
+                error = InsightsQueryError(f"the query could not be run: {_category(exc)}", query, 0)
+                error.detail = _first_line(exc)
+                raise error from exc
             break
         except duckdb.IOException:
             # A compactor replaced a file between our listing and DuckDB opening it: list again.
@@ -89,19 +102,46 @@ def run_query(
     }
 
 
-def _database() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per process; queries use cursors on it.
+def _database(root: Path) -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per store directory; queries use cursors on it.
 
     A fresh database per query costs more than many queries: its buffer pool starts
     cold and its memory is faulted in again (measured: 2-3x a warm query on 1 M events).
+    It may read files only under the store's directory, which is why it is per store.
     """
-    global _DATABASE
+    key = str(Path(root).absolute())
     with _DATABASE_LOCK:
-        if _DATABASE is None:
+        db = _DATABASES.get(key)
+        if db is None:
+            if len(_DATABASES) >= _MAX_DATABASES:
+                # Tests make many stores; a server has one. Cursors still open keep theirs alive.
+                _DATABASES.pop(next(iter(_DATABASES)))
             db = duckdb.connect(":memory:")
             db.execute("SET GLOBAL TimeZone = 'UTC'")
-            _DATABASE = db
-        return _DATABASE
+            close_to_files(db, Path(key))
+            _DATABASES[key] = db
+        return db
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()
+
+
+# DuckDB's error classes, in words a client can act on.
+_CATEGORIES = (
+    (duckdb.ConversionException, "a value could not be converted to the type an operation needs"),
+    (duckdb.OutOfRangeException, "a value is out of range"),
+    (duckdb.InvalidInputException, "a regular expression or an argument is not valid"),
+    (duckdb.OutOfMemoryException, "it needs more memory than is available; narrow the time range"),
+    (duckdb.PermissionException, "it asks for something queries may not do"),
+)
+
+
+def _category(exc: duckdb.Error) -> str:
+    for kind, words in _CATEGORIES:
+        if isinstance(exc, kind):
+            return words
+    return "the query engine refused it"
 
 
 def explain(query: str, start_ms: int, end_ms: int) -> str:

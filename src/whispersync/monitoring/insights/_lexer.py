@@ -15,7 +15,7 @@ from whispersync.monitoring.insights._errors import InsightsQueryError
 # Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, EOF.
 _OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^")
 _NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@$]*(?:\.(?:[A-Za-z0-9_@$]+|`[^`]*`))*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # ASCII: "²".isdigit() is True
 # Units as CloudWatch spells them for bin(), datefloor() and dateceil().
 _UNIT = re.compile(r"(ms|mon|mo|min|sec|s|m|hr|h|d|w|qtr|q|yr|y)(?![A-Za-z0-9_])")
 
@@ -50,9 +50,7 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(Token("NAME", query[i + 1 : close], i, close + 1))
         elif ch == "/" and not _ends_value(tokens):
             tokens.append(_regex(query, i))
-        elif ch.isdigit():
-            m = _NUMBER.match(query, i)
-            assert m is not None
+        elif m := _NUMBER.match(query, i):
             unit = _UNIT.match(query, m.end())
             if unit:
                 tokens.append(Token("DURATION", query[i : unit.end()], i, unit.end()))

@@ -32,6 +32,13 @@ COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse", "d
 # CloudWatch: without `limit` a query returns up to 10,000 rows; `limit` may ask for up to 100,000.
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
+# StartQuery: a queryString is at most 10,000 characters.
+MAX_QUERY_LENGTH = 10_000
+# Parentheses, calls, `not` and signs nest at most MAX_NESTING deep, and an
+# expression tree is at most MAX_DEPTH deep (a chain a + b + c ... is as deep as
+# it is long): parsing and compiling recurse, and so does DuckDB's SQL parser.
+MAX_NESTING = 32
+MAX_DEPTH = 100
 
 
 # ----------------------------------------------------------------- expressions
@@ -173,10 +180,9 @@ class Query:
 
 def parse_query(text: str) -> Query:
     """Parse ``text``; raise ``InsightsQueryError`` pointing at the first problem."""
-    try:
-        return _Parser(text).query()
-    except RecursionError:
-        raise InsightsQueryError("the query is nested too deeply", text, 0) from None
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InsightsQueryError(f"a query is at most {MAX_QUERY_LENGTH:,} characters", text, MAX_QUERY_LENGTH)
+    return _Parser(text).query()
 
 
 class _Parser:
@@ -184,6 +190,24 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.nesting = 0
+        # id(expr) -> (depth of its tree, expr): holding expr keeps its id from being reused.
+        self.depths: dict[int, tuple[int, Expr]] = {}
+
+    def enter(self, tok: Token) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise InsightsQueryError(f"the expression is nested too deeply (more than {MAX_NESTING} levels)",
+                                     self.text, tok.pos)
+
+    def built(self, expr: Expr, at: Token, *children: Expr) -> Expr:
+        """Record ``expr``'s depth; past MAX_DEPTH the query is refused at ``at``."""
+        depth = 1 + max((self.depths.get(id(c), (1,))[0] for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise InsightsQueryError(f"the expression is nested too deeply (more than {MAX_DEPTH} levels)",
+                                     self.text, at.pos)
+        self.depths[id(expr)] = (depth, expr)
+        return expr
 
     # ------------------------------------------------------------- plumbing
 
@@ -366,32 +390,35 @@ class _Parser:
     def expr(self) -> Expr:
         left = self.and_()
         while self.is_kw("or"):
-            self.advance()
+            tok = self.advance()
             right = self.and_()
-            left = Binary(left.start, right.end, "or", left, right)
+            left = self.built(Binary(left.start, right.end, "or", left, right), tok, left, right)
         return left
 
     def and_(self) -> Expr:
         left = self.not_()
         while self.is_kw("and"):
-            self.advance()
+            tok = self.advance()
             right = self.not_()
-            left = Binary(left.start, right.end, "and", left, right)
+            left = self.built(Binary(left.start, right.end, "and", left, right), tok, left, right)
         return left
 
     def not_(self) -> Expr:
         if self.is_kw("not"):
             tok = self.advance()
+            self.enter(tok)
             arg = self.not_()
-            return Unary(tok.pos, arg.end, "not", arg)
+            self.nesting -= 1
+            return self.built(Unary(tok.pos, arg.end, "not", arg), tok, arg)
         return self.compare()
 
     def compare(self) -> Expr:
         left = self.sum_()
         if self.is_op("=", "==", "!=", "<", "<=", ">", ">="):
-            op = self.advance().text
+            tok = self.advance()
+            op = tok.text
             right = self.sum_()
-            return Binary(left.start, right.end, "=" if op == "==" else op, left, right)
+            return self.built(Binary(left.start, right.end, "=" if op == "==" else op, left, right), tok, left, right)
         negated = False
         if self.is_kw("not") and self.tokens[self.i + 1].kind == "NAME" and \
                 self.tokens[self.i + 1].text.lower() in ("like", "in"):
@@ -407,7 +434,7 @@ class _Parser:
             else:
                 raise self.error(f"expected a /regex/ or \"string\" after '{op.text}'")
             self.advance()
-            return Match(left.start, tok.end, left, pattern, negated)
+            return self.built(Match(left.start, tok.end, left, pattern, negated), tok, left)
         if self.is_kw("in"):
             self.advance()
             self.expect_op("[", "after 'in'")
@@ -417,8 +444,8 @@ class _Parser:
                 while self.is_op(","):
                     self.advance()
                     items.append(self.sum_())
-            end = self.expect_op("]", "to close the list").end
-            return InList(left.start, end, left, tuple(items), negated)
+            close = self.expect_op("]", "to close the list")
+            return self.built(InList(left.start, close.end, left, tuple(items), negated), close, left, *items)
         if negated:
             raise self.error("expected 'like' or 'in' after 'not'")
         return left
@@ -426,34 +453,36 @@ class _Parser:
     def sum_(self) -> Expr:
         left = self.product()
         while self.is_op("+", "-"):
-            op = self.advance().text
+            tok = self.advance()
             right = self.product()
-            left = Binary(left.start, right.end, op, left, right)
+            left = self.built(Binary(left.start, right.end, tok.text, left, right), tok, left, right)
         return left
 
     def product(self) -> Expr:
         left = self.power()
         while self.is_op("*", "/", "%"):
-            op = self.advance().text
+            tok = self.advance()
             right = self.power()
-            left = Binary(left.start, right.end, op, left, right)
+            left = self.built(Binary(left.start, right.end, tok.text, left, right), tok, left, right)
         return left
 
     def power(self) -> Expr:
         left = self.unary()
         if self.is_op("^"):
-            self.advance()
+            tok = self.advance()
             right = self.unary()
-            return Binary(left.start, right.end, "^", left, right)
+            return self.built(Binary(left.start, right.end, "^", left, right), tok, left, right)
         return left
 
     def unary(self) -> Expr:
         if self.is_op("-"):
             tok = self.advance()
+            self.enter(tok)
             arg = self.unary()
+            self.nesting -= 1
             if isinstance(arg, Number):
                 return Number(tok.pos, arg.end, -arg.value)
-            return Unary(tok.pos, arg.end, "-", arg)
+            return self.built(Unary(tok.pos, arg.end, "-", arg), tok, arg)
         return self.primary()
 
     def primary(self) -> Expr:
@@ -471,10 +500,11 @@ class _Parser:
             self.advance()
             return _duration(tok, self.text)
         if self.is_op("("):
-            self.advance()
+            self.enter(self.advance())
             inner = self.expr()
             end = self.expect_op(")", "to close '('").end
-            return _respan(inner, tok.pos, end)
+            self.nesting -= 1
+            return self.built(_respan(inner, tok.pos, end), tok, inner)
         if tok.kind == "NAME":
             self.advance()
             if self.is_op("("):
@@ -487,7 +517,7 @@ class _Parser:
         raise self.error("expected a field name or value")
 
     def call(self, name: Token) -> Call:
-        self.advance()  # "("
+        self.enter(self.advance())  # "("
         args: list[Expr] = []
         if self.is_op("*") and self.tokens[self.i + 1].text == ")":
             star = self.advance()
@@ -498,7 +528,8 @@ class _Parser:
                 self.advance()
                 args.append(self.expr())
         end = self.expect_op(")", f"to close {name.text}(")
-        return Call(name.pos, end.end, name.text.lower(), tuple(args))
+        self.nesting -= 1
+        return self.built(Call(name.pos, end.end, name.text.lower(), tuple(args)), name, *args)  # type: ignore[return-value]
 
 
 _AGGREGATES = frozenset({
