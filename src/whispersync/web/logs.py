@@ -25,6 +25,7 @@ _MAX_BODY = 256 * 1024
 
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
+    log = runtime.telemetry.logger("whispersync.api")
 
     @router.post("/v1/logs/query")
     async def query_logs(request: Request):
@@ -46,8 +47,11 @@ def build_router(runtime: Runtime) -> APIRouter:
             raise InputError("field 'query' (a Logs Insights query string) is required")
         start_ms, end_ms = _time(payload.get("start"), "start"), _time(payload.get("end"), "end")
         try:
-            return await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms)
+            return await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms,
+                                           timeout=runtime.settings.request_timeout)
         except InsightsQueryError as exc:
+            if exc.detail:  # DuckDB's own words: for the operator, never the client
+                log.warning("Insights query could not be run", error=exc.detail)
             return JSONResponse({"error": {"code": "bad_query", "message": str(exc), "position": exc.position}},
                                 status_code=400)
 

@@ -30,7 +30,7 @@ def build_router(runtime: Runtime) -> APIRouter:
             try:
                 queries, start_ms, end_ms, scan_by, aws = parse_request(payload)
                 results = get_metric_data(runtime.store, queries, start_ms=start_ms, end_ms=end_ms,
-                                          scan_by=scan_by)
+                                          scan_by=scan_by, timeout=runtime.settings.request_timeout)
             except ValueError as exc:
                 raise InputError(str(exc)) from None
             if aws:

@@ -54,7 +54,8 @@ def build_router(runtime: Runtime) -> APIRouter:
         try:
             found = search_traces(runtime.store, filter=filter, correlation_id=correlation_id, errors=errors,
                                   min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
-                                  slowest=slowest, limit=max(1, min(limit, 1000)))
+                                  slowest=slowest, limit=max(1, min(limit, 1000)),
+                                  timeout=runtime.settings.request_timeout)
         except TraceFilterError as exc:
             return JSONResponse({"error": {"code": exc.code, "message": str(exc), "reason": exc.reason,
                                            "position": exc.position}}, status_code=400)
