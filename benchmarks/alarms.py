@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from whispersync.monitoring import _segments
-from whispersync.monitoring.alarm_store import AlarmStore
+from whispersync.monitoring.store import _segments
+from whispersync.monitoring.alarms import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine, decide, evaluation_window
 from whispersync.plan import MetricAlarm
 from whispersync.monitoring.store import TelemetryStore

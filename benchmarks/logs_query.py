@@ -31,8 +31,8 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from whispersync.monitoring import _segments
-from whispersync.monitoring.insights import SAVED_QUERIES, run_query
+from whispersync.monitoring.store import _segments
+from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query
 from whispersync.monitoring.store import TelemetryStore
 
 HOUR_MS = 3_600_000

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import duckdb
 
-from whispersync.monitoring import _schema, _segments
-from whispersync.monitoring.metric_query import get_metric_data
+from whispersync.monitoring.store import _schema
+from whispersync.monitoring.store import _segments
+from whispersync.monitoring.metrics import get_metric_data
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.plan import MetricDataQuery, MetricStat
 

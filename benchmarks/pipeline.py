@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path

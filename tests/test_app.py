@@ -13,7 +13,7 @@ from whispersync.app import alarm_definitions, build_runtime, load_plan
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import ConfigError, QueueError
 from whispersync.plan import DEFAULT_PLAN, MetricAlarm
-from whispersync.monitoring.alarm_store import AlarmStore
+from whispersync.monitoring.alarms import AlarmStore
 from whispersync.settings import Settings
 
 SERVICE_THREADS = {"notify-delivery", "worker-0", "inbox", "collector", "compaction", "retention",

@@ -13,11 +13,11 @@ from pathlib import Path
 from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
-from whispersync.monitoring.alarm_store import AlarmStore
+from whispersync.monitoring.alarms import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine
 from whispersync.monitoring.plan_check import check_plan
 from whispersync.plan import Alarm, Plan, PlanError, effective_plan
-from whispersync.monitoring.filters import MetricFilterListener
+from whispersync.monitoring.logs import MetricFilterListener
 from whispersync.monitoring.notify import Notifier
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore

@@ -94,7 +94,7 @@ def imported_reason(stdout: str) -> str:
 class TestLogsQueryApi:
     @pytest.fixture
     def api(self, runtime, log_file):
-        from whispersync.monitoring.log_import import import_logs
+        from whispersync.monitoring.logs import import_logs
         from whispersync.web.api import create_app
 
         import_logs(runtime.store, log_file)

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from whispersync.monitoring.alarm_input import AlarmInputError, parse_alarm_request, parse_alarm_requests
-from whispersync.monitoring.plan_check import rule_of
+from whispersync.monitoring.alarms import AlarmInputError, parse_alarm_request, parse_alarm_requests
+from whispersync.monitoring.alarms import rule_of
 from whispersync.plan import CompositeAlarm, MetricAlarm
 
 PUT_METRIC_ALARM = {

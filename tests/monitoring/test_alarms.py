@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from whispersync.monitoring.alarm_store import AlarmStore
+from whispersync.monitoring.alarms import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine, decide
-from whispersync.monitoring.plan_check import check_alarm
+from whispersync.monitoring.alarms import check_alarm
 from whispersync.monitoring.remediation import RemediationRegistry
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.plan import (

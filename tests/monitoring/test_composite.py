@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from whispersync.errors import InputError
-from whispersync.monitoring.composite import MAX_NESTING, RuleSyntaxError, check_cycles, parse
+from whispersync.monitoring.alarms._composite import MAX_NESTING, RuleSyntaxError, check_cycles, parse
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm-1": "ALARM"}
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from whispersync.errors import InputError
-from whispersync.monitoring.filters import (
+from whispersync.monitoring.logs._filters import (
     CompiledFilter,
     FilterPatternError,
     MetricFilterListener,

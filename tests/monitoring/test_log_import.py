@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from whispersync.monitoring.log_import import import_logs
+from whispersync.monitoring.logs import import_logs
 from whispersync.monitoring.store import TelemetryStore
 
 

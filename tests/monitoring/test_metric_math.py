@@ -8,7 +8,7 @@ import time
 import pytest
 
 from whispersync.errors import InputError, QueryTimeout
-from whispersync.monitoring.metric_math import (
+from whispersync.monitoring.metrics._math import (
     MAX_DEPTH,
     MAX_NESTING,
     Context,

@@ -9,13 +9,8 @@ import pytest
 
 from whispersync.errors import QueryTimeout
 
-from whispersync.monitoring.metric_query import (
-    MetricDataQuery,
-    get_metric_data,
-    parse_request,
-    round_start,
-)
-from whispersync.monitoring.store import MetricRequest, TelemetryStore, run_with_deadline
+from whispersync.monitoring.metrics._query import MetricDataQuery, get_metric_data, parse_request, round_start
+from whispersync.monitoring.store._store import MetricStat, TelemetryStore, run_with_deadline
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 NOW = T0 + 3_600_000
@@ -37,7 +32,7 @@ def put(store: TelemetryStore, name: str, points: list[tuple[int, float]], **dim
 
 
 def metric(qid: str, name: str, stat: str = "Sum", period: int = 60, *, return_data: bool = True, **dims):
-    return MetricDataQuery(qid, MetricRequest(NS, name, dims, stat, period), return_data=return_data)
+    return MetricDataQuery(qid, MetricStat(NS, name, dims, stat, period), return_data=return_data)
 
 
 def query(store, *queries, start=T0, end=T0 + 600_000, scan_by="TimestampAscending"):
@@ -179,7 +174,7 @@ class TestRequestParsing:
                         {"id": "e1", "expression": "m1*2", "label": "Twice"}],
             "start": "2026-01-01T00:00:00Z", "end": T0 + 60_000,
         })
-        assert queries[0].metric_stat == MetricRequest(NS, "M", {"Fn": "a"}, "p99", 60)
+        assert queries[0].metric_stat == MetricStat(NS, "M", {"Fn": "a"}, "p99", 60)
         assert (queries[1].label, start, end, scan_by, aws) == ("Twice", T0, T0 + 60_000, "TimestampDescending", False)
 
     def test_getmetricdata_field_names(self) -> None:
@@ -189,7 +184,7 @@ class TestRequestParsing:
                 "Period": 60, "Stat": "Sum"}, "ReturnData": True}],
             "StartTime": T0 // 1000, "EndTime": "2026-01-01T01:00:00Z",
         })
-        assert queries[0].metric_stat == MetricRequest(NS, "M", {"Fn": "a"}, "Sum", 60)
+        assert queries[0].metric_stat == MetricStat(NS, "M", {"Fn": "a"}, "Sum", 60)
         assert (start, end, aws) == (T0, NOW, True)
 
     @pytest.mark.parametrize("payload", [[], {"queries": []}, {"queries": [{"id": "a"}]},

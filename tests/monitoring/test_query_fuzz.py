@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from whispersync.errors import QueryTimeout
-from whispersync.monitoring import composite, metric_math
-from whispersync.monitoring.filters import FilterPatternError, parse_pattern
-from whispersync.monitoring.insights import InsightsQueryError, run_query
+from whispersync.monitoring.alarms import _composite as composite
+from whispersync.monitoring.metrics import _math as metric_math
+from whispersync.monitoring.logs import FilterPatternError, parse_pattern
+from whispersync.monitoring.logs.insights import InsightsQueryError, run_query
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.monitoring.traces import TraceFilterError, parse_trace_filter, search_traces
 

@@ -8,7 +8,7 @@ import pytest
 
 from whispersync.errors import InputError, NotFound, QueryTimeout
 from whispersync.monitoring.store import TelemetryStore
-from whispersync.monitoring.traces import (
+from whispersync.monitoring.traces._search import (
     TraceFilterError,
     get_trace,
     parse_trace_filter,

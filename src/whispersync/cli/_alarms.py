@@ -181,7 +181,7 @@ def alarms_put(
     as_json: JsonOption = False,
 ) -> None:
     """Create or replace alarms from `aws cloudwatch put-metric-alarm --cli-input-json` style JSON."""
-    from whispersync.monitoring.alarm_input import parse_alarm_requests
+    from whispersync.monitoring.alarms import parse_alarm_requests
 
     try:
         payload = orjson.loads(_read_file(file))

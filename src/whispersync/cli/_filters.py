@@ -33,7 +33,7 @@ def logs_test_filter(
     as_json: JsonOption = False,
 ) -> None:
     """Show which log lines a filter pattern matches and the values it extracts."""
-    from whispersync.monitoring.filters import FilterPatternError, test_metric_filter
+    from whispersync.monitoring.logs import FilterPatternError, test_metric_filter
 
     if file is None:
         from whispersync.app import open_store

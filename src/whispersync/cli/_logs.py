@@ -66,11 +66,7 @@ def logs_query(
 ) -> None:
     """Run a CloudWatch Logs Insights query over the local logs."""
     from whispersync.app import open_store
-    from whispersync.monitoring.insights import (
-        InsightsQueryError,
-        run_query,
-        saved_query,
-    )
+    from whispersync.monitoring.logs.insights import InsightsQueryError, run_query, saved_query
 
     if saved is not None:
         if query is not None:
@@ -117,7 +113,7 @@ def logs_import(
 ) -> None:
     """Load a log file (JSON lines, or CloudWatch's exported events) so `logs query` can read it."""
     from whispersync.app import open_store
-    from whispersync.monitoring.log_import import import_logs
+    from whispersync.monitoring.logs import import_logs
 
     store = open_store(load_settings())
     try:

@@ -60,14 +60,14 @@ def _parse_dims(items: list[str] | None) -> dict[str, str]:
 
 def _parse_metric_spec(spec: str, stat: str, period: int):
     """ID=NAMESPACE:NAME[:STAT][,K=V...] -> MetricDataQuery (return_data off)."""
-    from whispersync.monitoring.metric_query import MetricDataQuery, MetricRequest
+    from whispersync.plan import MetricDataQuery, MetricStat
 
     qid, sep, rest = spec.partition("=")
     head, *dims = rest.split(",")
     parts = head.split(":")
     if not sep or not qid or len(parts) not in (2, 3) or not all(parts):
         fail(f"--metric takes ID=NAMESPACE:NAME[:STAT][,K=V...], got {spec!r}")
-    request = MetricRequest(parts[0], parts[1], _parse_dims(dims), parts[2] if len(parts) == 3 else stat, period)
+    request = MetricStat(parts[0], parts[1], _parse_dims(dims), parts[2] if len(parts) == 3 else stat, period)
     return MetricDataQuery(qid, request, return_data=False)
 
 
@@ -96,11 +96,8 @@ def metrics_get(
     --json prints {"label", "timestamps", "values"} (timestamps ISO 8601 UTC, oldest first).
     """
     from whispersync.app import open_store
-    from whispersync.monitoring.metric_query import (
-        MetricDataQuery,
-        MetricRequest,
-        get_metric_data,
-    )
+    from whispersync.monitoring.metrics import get_metric_data
+    from whispersync.plan import MetricDataQuery, MetricStat
 
     if (namespace is None) != (name is None):
         fail("give both NAMESPACE and NAME, or neither (with --expression)")
@@ -116,7 +113,7 @@ def metrics_get(
         fail(str(exc))
     queries = []
     if namespace is not None:
-        request = MetricRequest(namespace, name, _parse_dims(dim), stat, period)  # type: ignore[arg-type]
+        request = MetricStat(namespace, name, _parse_dims(dim), stat, period)  # type: ignore[arg-type]
         queries.append(MetricDataQuery("m1", request, label=None if expression else label,
                                        return_data=expression is None))
     for spec in metric or []:

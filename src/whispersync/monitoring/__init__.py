@@ -1,10 +1,14 @@
-"""The local monitoring engine: the telemetry store and the queries over it.
+"""The local monitoring engine, in wings, each with a public face (its ``__init__``):
 
-`TelemetryStore` is where logs, metrics and spans land (it is the local telemetry
-sink) and what every monitoring query reads; `MetricSeries` is what a metric
-statistics query returns.
+    store/     the telemetry store: segments, compaction, reads, statistics (DuckDB)
+    metrics/   GetMetricData and metric math
+    logs/      filter patterns, metric filters, Logs Insights, log import
+    traces/    trace search
+    alarms/    evaluation, the engine, composite rules, alarm requests, state
+    notify/    topics, routing, channels, the delivery outbox
+    remediation.py, times.py, plan_check.py
+
+It runs the plan (``whispersync.plan``); importing this package imports none of them.
 """
 
-from whispersync.monitoring.store import MetricSeries, TelemetryStore
-
-__all__ = ["MetricSeries", "TelemetryStore"]
+__all__: list[str] = []

@@ -82,7 +82,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.put("/v1/alarms")
     async def put_alarms(request: Request) -> dict:
-        from whispersync.monitoring.alarm_input import parse_alarm_requests
+        from whispersync.monitoring.alarms import parse_alarm_requests
 
         payload = await read_json(request, required=True)
         try:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
-from whispersync.monitoring.insights import InsightsQueryError, run_query, saved_query
+from whispersync.monitoring.logs.insights import InsightsQueryError, run_query, saved_query
 from whispersync.monitoring.times import parse_time
 from whispersync.web._json import read_json
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
-from whispersync.monitoring.metric_query import get_metric_data, parse_request
+from whispersync.monitoring.metrics import get_metric_data, parse_request
 from whispersync.web._json import read_json
 
 _MAX_BODY = 1024 * 1024

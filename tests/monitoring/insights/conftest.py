@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from whispersync.monitoring.log_import import import_logs
+from whispersync.monitoring.logs import import_logs
 from whispersync.monitoring.store import TelemetryStore
 
 T0 = int(datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp() * 1000)
@@ -52,7 +52,7 @@ def store(tmp_path: Path):
 @pytest.fixture
 def query(store):
     """Run a query over the fixture's time range."""
-    from whispersync.monitoring.insights import run_query
+    from whispersync.monitoring.logs.insights import run_query
 
     return lambda text, **kw: run_query(store, text, start_ms=kw.pop("start_ms", START),
                                         end_ms=kw.pop("end_ms", END), **kw)

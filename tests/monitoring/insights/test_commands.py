@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from whispersync.monitoring.insights import InsightsQueryError, run_query
+from whispersync.monitoring.logs.insights import InsightsQueryError, run_query
 
 T0 = int(datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp() * 1000)  # as in conftest.py
 START, END = T0 - 60_000, T0 + 3_600_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from whispersync.monitoring import insights
+from whispersync.monitoring.logs import insights
 
 
 def test_all_lists_exactly_the_public_names():

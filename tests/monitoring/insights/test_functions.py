@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from whispersync.monitoring.insights import InsightsQueryError
+from whispersync.monitoring.logs.insights import InsightsQueryError
 
 T0 = 1795780800000  # 2026-11-27 12:00:00.000 UTC, as in conftest.py
 

@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from whispersync.errors import InputError, QueryTimeout
-from whispersync.monitoring.insights import InsightsQueryError, parse_query, run_query
-from whispersync.monitoring.insights._executor import _database
+from whispersync.monitoring.logs.insights import InsightsQueryError, parse_query, run_query
+from whispersync.monitoring.logs.insights._executor import _database
 MAX_DEPTH, MAX_NESTING, MAX_QUERY_LENGTH = 100, 32, 10_000  # _parser.py
 
 T0 = int(datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp() * 1000)  # the conftest store's

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from whispersync.monitoring.insights import run_query
-from whispersync.monitoring.log_import import import_logs
+from whispersync.monitoring.logs.insights import run_query
+from whispersync.monitoring.logs import import_logs
 
 T0 = 1795780800000
 

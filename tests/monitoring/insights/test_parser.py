@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from whispersync.monitoring.insights import InsightsQueryError, parse_query
-from whispersync.monitoring.insights import _parser as ast
+from whispersync.monitoring.logs.insights import InsightsQueryError, parse_query
+from whispersync.monitoring.logs.insights import _parser as ast
 
 
 class TestParse:

@@ -15,9 +15,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from whispersync.monitoring import _schema, _segments
-from whispersync.monitoring.insights import _compiler, run_query
-from whispersync.monitoring.insights._parser import parse_query
+from whispersync.monitoring.store import _schema
+from whispersync.monitoring.store import _segments
+from whispersync.monitoring.logs.insights import _compiler, run_query
+from whispersync.monitoring.logs.insights._parser import parse_query
 from whispersync.monitoring.store import TelemetryStore
 
 T0 = int(datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp() * 1000)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from whispersync.monitoring.insights import SAVED_QUERIES, run_query, saved_query
-from whispersync.monitoring.log_import import import_logs
+from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query, saved_query
+from whispersync.monitoring.logs import import_logs
 
 T0 = 1795780800000  # as in conftest.py
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import re2
 
-from whispersync.monitoring._schema import PROMOTED_LOG_FIELDS
-from whispersync.monitoring.insights import _parser as ast
-from whispersync.monitoring.insights._errors import InsightsQueryError
-from whispersync.monitoring.insights._functions import (
+from whispersync.monitoring.store import PROMOTED_LOG_FIELDS
+from whispersync.monitoring.logs.insights import _parser as ast
+from whispersync.monitoring.logs.insights._errors import InsightsQueryError
+from whispersync.monitoring.logs.insights._functions import (
     SCALARS,
     Col,
     ceil_time,

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
-from whispersync.monitoring import _schema, _segments
-from whispersync.monitoring.insights._compiler import compile_query
-from whispersync.monitoring.insights._errors import InsightsQueryError
-from whispersync.monitoring.insights._parser import parse_query
+from whispersync.monitoring.store import _schema
+from whispersync.monitoring.store import _segments
+from whispersync.monitoring.logs.insights._compiler import compile_query
+from whispersync.monitoring.logs.insights._errors import InsightsQueryError
+from whispersync.monitoring.logs.insights._parser import parse_query
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, close_to_files, run_with_deadline
 
 if TYPE_CHECKING:

@@ -38,9 +38,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from whispersync.monitoring import composite
-from whispersync.monitoring.metric_query import get_metric_data
-from whispersync.monitoring.plan_check import check_alarm, check_references, rule_of
+from whispersync.monitoring.alarms import _composite as composite
+from whispersync.monitoring.metrics import get_metric_data
+from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
 from whispersync.monitoring.store import MetricKey, StatisticGroup, TelemetryStore, metric_key
 from whispersync.plan import ALARM, INSUFFICIENT_DATA, OK, STATES, Alarm, CompositeAlarm, MetricAlarm
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from whispersync.monitoring.insights._errors import InsightsQueryError
-from whispersync.monitoring.insights._lexer import Token, tokenize
+from whispersync.monitoring.logs.insights._errors import InsightsQueryError
+from whispersync.monitoring.logs.insights._lexer import Token, tokenize
 
 _UNIT_MS = {
     "ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "hr": 3_600_000,

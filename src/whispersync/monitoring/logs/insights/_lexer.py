@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from whispersync.monitoring.insights._errors import InsightsQueryError
+from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 
 # Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, EOF.
 _OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^")

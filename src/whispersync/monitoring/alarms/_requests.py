@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from whispersync.monitoring.plan_check import check_alarm
+from whispersync.monitoring.alarms._checks import check_alarm
 from whispersync.plan import (
     COMPARISON_OPERATORS,
     PRIORITIES,
@@ -34,6 +34,8 @@ from whispersync.plan import (
     MetricAlarm,
     MetricDataQuery,
     MetricStat,
+    check_period,
+    check_statistic,
 )
 
 __all__ = ["AlarmInputError", "parse_alarm_request", "parse_alarm_requests"]
@@ -227,7 +229,6 @@ def _metrics(raw: Any) -> tuple[MetricDataQuery, ...]:
                 period=_int(ms, "Period", required=True, minimum=1, where=f"{where}.MetricStat."),
                 unit=_string(ms, "Unit", where=f"{where}.MetricStat."),
             )
-            from whispersync.monitoring.store import check_period, check_statistic
 
             for check, key, value in ((check_statistic, "Stat", stat.statistic), (check_period, "Period", stat.period)):
                 try:

@@ -19,7 +19,6 @@ import collections
 import fcntl
 import math
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -35,12 +34,14 @@ import duckdb
 import orjson
 
 from whispersync.errors import QueryTimeout
-from whispersync.monitoring import _schema, _segments
+from whispersync.plan import MetricStat, check_period, check_statistic
+from whispersync.monitoring.store import _schema
+from whispersync.monitoring.store import _segments
 from whispersync.telemetry import STREAMS
 
 __all__ = [
-    "DEFAULT_QUERY_TIMEOUT", "MetricKey", "MetricRequest", "MetricSeries", "StatisticGroup", "TelemetryStore",
-    "check_period", "check_statistic", "close_to_files", "dims_key", "metric_key", "run_with_deadline",
+    "DEFAULT_QUERY_TIMEOUT", "MetricKey", "MetricSeries", "StatisticGroup", "TelemetryStore",
+    "close_to_files", "dims_key", "metric_key", "run_with_deadline",
 ]
 
 # Seconds a query (Insights, metric statistics and math, trace search) may run
@@ -118,7 +119,6 @@ _SIMPLE_STATISTICS = {
 # is the smaller of the two at the same speed. Disk is cheap here (30 days of
 # local logs); query latency is what users wait for.
 PARQUET_CODEC = "lz4"
-_PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d{1,2})?)$")
 
 
 @dataclass
@@ -601,13 +601,13 @@ class TelemetryStore:
         Statistics: Sum, Average, Minimum, Maximum, SampleCount, pNN and pNN.NN.
         """
         return self.metric_statistics_batch(
-            [MetricRequest(namespace, name, dict(dimensions or {}), statistic, period, unit)],
+            [MetricStat(namespace, name, dict(dimensions or {}), statistic, period, unit)],
             start_ms=start_ms, end_ms=end_ms, origin_ms=origin_ms,
         )[0]
 
     def metric_statistics_batch(
         self,
-        requests: Sequence[MetricRequest],
+        requests: Sequence[MetricStat],
         *,
         start_ms: int,
         end_ms: int,
@@ -701,18 +701,6 @@ class TelemetryStore:
         return len(checked)
 
 
-@dataclass(frozen=True)
-class MetricRequest:
-    """One metric statistic to compute: GetMetricData's MetricStat."""
-
-    namespace: str
-    name: str
-    dimensions: Mapping[str, str]
-    statistic: str = "Sum"
-    period: int = 60
-    unit: str | None = None
-
-
 # A metric's identity: (namespace, name, dims_key(dimensions)).
 MetricKey = tuple[str, str, str]
 # One bucket of ``TelemetryStore.grouped_statistics``: (bucket start ms, value, distinct units).
@@ -742,31 +730,6 @@ class StatisticGroup:
 
 
 # CloudWatch periods: 1, 5, 10, 20, 30 (high resolution), 60 and multiples of 60.
-_HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
-
-
-def check_period(period: Any) -> int:
-    """Return ``period`` if CloudWatch accepts it, else raise ValueError."""
-    if (
-        type(period) is not int
-        or period <= 0
-        or (period not in _HIGH_RESOLUTION_PERIODS and period % 60)
-    ):
-        raise ValueError(f"period must be 1, 5, 10, 20, 30 or a multiple of 60 seconds, got {period!r}")
-    return period
-
-
-def check_statistic(statistic: Any) -> str:
-    """Return ``statistic`` if it is one we compute, else raise ValueError."""
-    if statistic in _SIMPLE_STATISTICS:
-        return statistic
-    m = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
-    if m is None or float(m.group(1)) > 100:
-        raise ValueError(
-            f"unknown statistic {statistic!r}; use Sum, Average, Minimum, Maximum, SampleCount"
-            " or a percentile p0..p100 with up to two decimals (p99, p99.9)"
-        )
-    return statistic
 
 
 def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[str, list[Any]]:
@@ -822,7 +785,7 @@ def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[
     return sql, params
 
 
-def _metric_series(req: MetricRequest, rows: list[StatisticRow]) -> MetricSeries:
+def _metric_series(req: MetricStat, rows: list[StatisticRow]) -> MetricSeries:
     units = {u for *_, bucket_units in rows for u in bucket_units}
     return MetricSeries(
         label=req.name,

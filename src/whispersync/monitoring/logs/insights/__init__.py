@@ -9,14 +9,10 @@ view (``_compiler``); the language follows CloudWatch's documentation, which is
 the specification.
 """
 
-from whispersync.monitoring.insights._errors import InsightsQueryError
-from whispersync.monitoring.insights._executor import (
-    explain,
-    format_timestamp,
-    run_query,
-)
-from whispersync.monitoring.insights._parser import parse_query
-from whispersync.monitoring.insights.saved import SAVED_QUERIES, saved_query
+from whispersync.monitoring.logs.insights._errors import InsightsQueryError
+from whispersync.monitoring.logs.insights._executor import explain, format_timestamp, run_query
+from whispersync.monitoring.logs.insights._parser import parse_query
+from whispersync.monitoring.logs.insights.saved import SAVED_QUERIES, saved_query
 
 __all__ = [
     "SAVED_QUERIES",

@@ -1,9 +1,9 @@
 """GetMetricData, locally: metric statistics and metric math over query ids.
 
     results = get_metric_data(store, [
-        MetricDataQuery("errors", MetricRequest("AWS/Lambda", "Errors", {"FunctionName": "f"}, "Sum", 60),
+        MetricDataQuery("errors", MetricStat("AWS/Lambda", "Errors", {"FunctionName": "f"}, "Sum", 60),
                         return_data=False),
-        MetricDataQuery("invocations", MetricRequest("AWS/Lambda", "Invocations", {"FunctionName": "f"}, "Sum", 60),
+        MetricDataQuery("invocations", MetricStat("AWS/Lambda", "Invocations", {"FunctionName": "f"}, "Sum", 60),
                         return_data=False),
         MetricDataQuery("rate", expression="errors/invocations*100", label="Error %"),
     ], start_ms=..., end_ms=...)
@@ -33,21 +33,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from whispersync.monitoring import metric_math
-from whispersync.monitoring.metric_math import Series
-from whispersync.monitoring.store import (
-    DEFAULT_QUERY_TIMEOUT,
-    MetricRequest,
-    TelemetryStore,
-    check_period,
-    check_statistic,
-)
+from whispersync.monitoring.metrics import _math as metric_math
+from whispersync.monitoring.metrics._math import Series
+from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, TelemetryStore
 from whispersync.monitoring.times import parse_time
+from whispersync.plan import MetricDataQuery, MetricStat, check_period, check_statistic
 
 __all__ = [
-    "MetricDataQuery",
     "MetricDataResult",
-    "MetricRequest",
     "get_metric_data",
     "iso8601",
     "parse_request",
@@ -59,23 +52,6 @@ _ID = re.compile(r"^[a-z][a-zA-Z0-9_]{0,254}$")
 _MINUTE_MS = 60_000
 _DAY_MS = 86_400_000
 SCAN_ORDERS = ("TimestampDescending", "TimestampAscending")
-
-
-@dataclass(frozen=True)
-class MetricDataQuery:
-    """One query of a request: a metric statistic or an expression over other ids.
-
-    ``period`` (seconds) matters only for an expression: it sets the time grid of
-    ``FILL``, ``TIME_SERIES`` and the time functions; by default it is the
-    smallest period among the request's metrics (60 when there is none).
-    """
-
-    id: str
-    metric_stat: MetricRequest | None = None
-    expression: str | None = None
-    label: str | None = None
-    return_data: bool = True
-    period: int | None = None
 
 
 @dataclass
@@ -408,7 +384,7 @@ def _query(raw: Any, index: int) -> MetricDataQuery:
         ms = raw["metric_stat"]
         if not isinstance(ms, Mapping):
             raise ValueError(f"{where}.metric_stat must be an object")
-        stat = MetricRequest(
+        stat = MetricStat(
             namespace=_str(_required(ms, "namespace", where + ".metric_stat"), where),
             name=_str(_required(ms, "name", where + ".metric_stat"), where),
             dimensions=_dimensions(ms.get("dimensions"), where),
@@ -436,7 +412,7 @@ def _aws_query(raw: Any, index: int) -> MetricDataQuery:
         if not isinstance(ms, Mapping) or not isinstance(ms.get("Metric"), Mapping):
             raise ValueError(f"{where}.MetricStat must be an object with a Metric")
         metric = ms["Metric"]
-        stat = MetricRequest(
+        stat = MetricStat(
             namespace=_str(_required(metric, "Namespace", where), where),
             name=_str(_required(metric, "MetricName", where), where),
             dimensions=_dimensions(metric.get("Dimensions"), where),

@@ -1,0 +1,26 @@
+"""Alarms with CloudWatch's semantics: evaluation and the engine (``_engine``), composite
+rules (``_composite``), PutMetricAlarm/PutCompositeAlarm requests (``_requests``) and
+the state store (``_state``). The alarm model itself is the plan's."""
+
+from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
+from whispersync.monitoring.alarms._composite import Rule, RuleSyntaxError
+from whispersync.monitoring.alarms._engine import AlarmEngine, Decision, EvaluationResult, decide, evaluation_window
+from whispersync.monitoring.alarms._requests import AlarmInputError, parse_alarm_request, parse_alarm_requests
+from whispersync.monitoring.alarms._state import AlarmStore
+
+__all__ = [
+    "AlarmEngine",
+    "AlarmInputError",
+    "AlarmStore",
+    "Decision",
+    "EvaluationResult",
+    "Rule",
+    "RuleSyntaxError",
+    "check_alarm",
+    "check_references",
+    "decide",
+    "evaluation_window",
+    "parse_alarm_request",
+    "parse_alarm_requests",
+    "rule_of",
+]

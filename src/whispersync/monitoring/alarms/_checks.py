@@ -1,0 +1,50 @@
+"""What only the engine can check in an alarm: its composite rule or metric-math
+expression, and how composite alarms refer to each other."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+
+from whispersync.monitoring.alarms import _composite as composite
+from whispersync.monitoring.metrics import validate_queries
+from whispersync.plan import Alarm, CompositeAlarm
+
+__all__ = ["check_alarm", "check_references", "rule_of"]
+
+
+@lru_cache(maxsize=4096)
+def rule_of(rule: str) -> composite.Rule:
+    """A composite alarm's parsed rule (parsed once per distinct rule text)."""
+    return composite.parse(rule)
+
+
+def check_alarm(alarm: Alarm) -> None:
+    """ValueError when an alarm's rule or metric-math expression does not parse."""
+    if isinstance(alarm, CompositeAlarm):
+        try:
+            references = rule_of(alarm.rule).references
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"rule: {exc}") from None
+        if alarm.name in references:
+            raise ValueError(f"rule: composite alarm {alarm.name!r} refers to itself")
+    elif alarm.metrics:
+        # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
+        try:
+            validate_queries(alarm.metrics)
+        except ValueError as exc:
+            raise ValueError(f"metrics: {exc}") from None
+
+
+def check_references(alarms: Iterable[Alarm]) -> None:
+    """ValueError when a composite names an alarm that does not exist, or composites form a cycle."""
+    by_name = {a.name: a for a in alarms}
+    rules = {}
+    for alarm in by_name.values():
+        if isinstance(alarm, CompositeAlarm):
+            references = rule_of(alarm.rule).references
+            unknown = sorted(references - set(by_name))
+            if unknown:
+                raise ValueError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
+            rules[alarm.name] = references
+    composite.check_cycles(rules)

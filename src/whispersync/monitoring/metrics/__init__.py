@@ -1,0 +1,22 @@
+"""Metric queries: GetMetricData (statistics per period) and metric math over them."""
+
+from whispersync.monitoring.metrics._math import MetricMathError, Series
+from whispersync.monitoring.metrics._query import (
+    MetricDataResult,
+    get_metric_data,
+    iso8601,
+    parse_request,
+    round_start,
+    validate_queries,
+)
+
+__all__ = [
+    "MetricDataResult",
+    "MetricMathError",
+    "Series",
+    "get_metric_data",
+    "iso8601",
+    "parse_request",
+    "round_start",
+    "validate_queries",
+]
