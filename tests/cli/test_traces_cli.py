@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from monitoring.test_traces import A, B, C, make_spans
+from monitoring.traces.test_traces import A, B, C, make_spans
 from typer.testing import CliRunner
 
 from whispersync.app import open_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from helpers import ServerThread
-from monitoring.test_traces import A, make_spans
+from monitoring.traces.test_traces import A, make_spans
 
 from whispersync.web import create_app
 
