@@ -6,7 +6,8 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,14 +19,20 @@ from whispersync.monitoring.alarms import AlarmEngine
 from whispersync.monitoring.plan_check import check_plan
 from whispersync.plan import Alarm, Plan, PlanError, effective_plan
 from whispersync.monitoring.logs import MetricFilterListener
-from whispersync.monitoring.notify import Notifier
+from whispersync.monitoring.notify import (
+    SECRET_NAMES,
+    ChannelConfig,
+    Notifier,
+    NotifierConfig,
+    read_secrets,
+)
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher
 from whispersync.pipeline.ingest import SWEEP_INTERVAL_SECONDS, Ingestor, UnsentSweeper
-from whispersync.pipeline.periodic import PeriodicTask
+from whispersync.periodic import PeriodicTask
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
@@ -68,8 +75,11 @@ class Runtime:
               sweep: bool = True) -> None:
         s = self.settings
         if notifications and self.notifier is not None:
-            self.notifier.start()  # first, so deliveries left pending by a previous run go out
-            self._services.append(self.notifier)
+            # First, and at once, so deliveries left pending by a previous run go out.
+            task = PeriodicTask("notify-delivery", self.notifier.interval, self.notifier.deliver_due,
+                                self.telemetry.logger("whispersync.notify"), run_immediately=True)
+            task.start()
+            self._services.append(task)
         self.pool = WorkerPool(self.processor, concurrency=workers or s.workers)
         self.pool.start()
         self._services.append(self.pool)
@@ -118,6 +128,23 @@ class Runtime:
         self.records.close()
 
 
+def notifier_config(settings: Settings, plan: Plan | None = None) -> NotifierConfig:
+    """The Notifier's plain configuration: where its outbox is, its channels, their secrets
+    (read here, from the settings and the secrets file), the plan's routes."""
+    configured = {}
+    for name in SECRET_NAMES:
+        value = getattr(settings, name)
+        configured[name] = value.get_secret_value() if value is not None else None
+    channels = ChannelConfig(pagerduty_url=settings.pagerduty_url, smtp_host=settings.smtp_host,
+                             smtp_port=settings.smtp_port, smtp_user=settings.smtp_user,
+                             smtp_starttls=settings.smtp_starttls, email_from=settings.email_from,
+                             email_to=tuple(settings.email_to))
+    return NotifierConfig(outbox_path=settings.monitoring_db,
+                          dashboard_url=settings.dashboard_url or f"http://{settings.host}:{settings.port}/",
+                          channels=channels, secrets=read_secrets(settings.secrets_file, configured),
+                          routes=plan.routes if plan is not None else None)
+
+
 def load_plan(settings: Settings) -> Plan:
     """The effective plan: built-in, then the plan file. Read once, here, so a broken
     plan file (or one whose expressions do not parse) fails at start-up."""
@@ -148,13 +175,7 @@ def build_alarm_engine(settings: Settings, store: TelemetryStore, telemetry: Tel
                        dashboard_url=settings.dashboard_url, log=telemetry.logger("whispersync.alarms"))
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    home = settings.home
-    home.mkdir(parents=True, exist_ok=True)
-    plan = load_plan(settings)
-    store = open_store(settings, plan)
-    sink = store if settings.telemetry else NullSink()
-    telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
+def _queues(settings: Settings) -> tuple[SqliteQueueBroker, SqliteQueue, SqliteQueue]:
     broker = SqliteQueueBroker(settings.queue_db)
     dlq = broker.queue(catalog.DEAD_LETTER_QUEUE, visibility_timeout=settings.visibility_timeout)
     queue = broker.queue(
@@ -162,6 +183,17 @@ def build_runtime(settings: Settings) -> Runtime:
         visibility_timeout=settings.visibility_timeout,
         redrive=RedrivePolicy(catalog.DEAD_LETTER_QUEUE, settings.max_receive_count),
     )
+    return broker, queue, dlq
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    plan = load_plan(settings)
+    store = open_store(settings, plan)
+    sink = store if settings.telemetry else NullSink()
+    telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
+    broker, queue, dlq = _queues(settings)
     blobs = DirBlobStore(settings.blobs_dir)
     records = SqliteRecordStore(settings.records_db)
     router = Router()
@@ -179,11 +211,41 @@ def build_runtime(settings: Settings) -> Runtime:
         telemetry=telemetry, outputs_dir=settings.outputs_dir, voice=voice,
         max_receive_count=settings.max_receive_count, dead_letter_queue=dlq,
     )
-    notifier = Notifier(settings, telemetry=telemetry)
+    notifier = Notifier(notifier_config(settings, plan), telemetry=telemetry)
     return Runtime(settings=settings, store=store, telemetry=telemetry, broker=broker, queue=queue, dlq=dlq,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,
                    ingestor=ingestor, processor=processor,
                    notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan))
+
+
+# -- for the CLI and the web: the stores without the services of `up` -----------------------------
+
+
+@contextmanager
+def open_records(settings: Settings) -> Iterator[SqliteRecordStore]:
+    """The memo records, closed on exit."""
+    records = SqliteRecordStore(settings.records_db)
+    try:
+        yield records
+    finally:
+        records.close()
+
+
+@dataclass
+class Queues:
+    broker: SqliteQueueBroker
+    queue: SqliteQueue
+    dlq: SqliteQueue
+
+
+@contextmanager
+def open_queues(settings: Settings) -> Iterator[Queues]:
+    """The transcripts queue and its dead-letter queue, as `up` configures them."""
+    broker, queue, dlq = _queues(settings)
+    try:
+        yield Queues(broker, queue, dlq)
+    finally:
+        broker.close()
 
 
 def samples_dir() -> Path:

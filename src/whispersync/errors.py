@@ -10,12 +10,21 @@
      │    ├── UnknownAgent
      │    ├── TitleTooLong
      │    ├── InvalidRecordedAt
-     │    └── QueryTimeout       a query ran past its time budget
+     │    ├── QueryTimeout       a query ran past its time budget
+     │    └── QuerySyntaxError   a query, expression, pattern or rule that does not parse:
+     │                           Insights, metric math, filter patterns, trace filters, AlarmRules
      ├── NotFound               no memo / trace / message with that id
      ├── QueueError             the durable queue refused an operation
      ├── StorageFull            the disk under the home is full (HTTP 507)
      └── ProcessingError        an agent or adapter failed on a memo
-          └── ExternalServiceError   a third-party call failed (TTS, webhooks)
+          └── ExternalServiceError   a third-party call failed (TTS, webhooks, alert channels)
+
+Each language's QuerySyntaxError lives next to its parser and keeps the code
+clients know: InsightsQueryError ("bad_query"), MetricMathError, FilterPatternError
+("invalid_filter_pattern"), TraceFilterError ("invalid_filter"), RuleSyntaxError.
+AlarmInputError (a PutMetricAlarm field) and MetricQueryError (a GetMetricData
+request) are InputErrors too. A plain ValueError is never the caller's fault: the
+web layer answers it 500, as the bug it is.
 
 `ProcessingError.permanent` tells the worker whether a retry can help: a
 permanent failure still goes through the queue's receive count to the DLQ, but
@@ -82,6 +91,31 @@ class QueryTimeout(InputError):
 
     code = "query_timeout"
     http_status = 422
+
+
+def line_and_column(text: str, position: int) -> tuple[int, int]:
+    """The 1-based line and column of the 0-based offset `position` in `text`."""
+    before = text[:position]
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, position - line_start + 1
+
+
+class QuerySyntaxError(InputError):
+    """A query (or expression, pattern, rule) that cannot be accepted at one place in it.
+
+    ``position`` is the 0-based offset in ``text``; ``line`` and ``column`` are
+    1-based; ``reason`` is the message without the place. ``str()`` reads like
+    ``line 1, column 18: expected a field name after 'by'``, whichever language it is.
+    """
+
+    code = "invalid_syntax"
+
+    def __init__(self, reason: str, text: str = "", position: int = 0) -> None:
+        self.reason = reason
+        self.text = text
+        self.position = position
+        self.line, self.column = line_and_column(text, position)
+        super().__init__(f"line {self.line}, column {self.column}: {reason}")
 
 
 class NotFound(WhisperSyncError):

@@ -46,7 +46,7 @@ def test_get_with_an_expression_over_metric_ids(cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("metrics", "get", "--expression", "x +", "--metric", "x=N:M"), "position 4"),
+        (("metrics", "get", "--expression", "x +", "--metric", "x=N:M"), "column 4"),
         (("metrics", "get", "--expression", "y * 2", "--metric", "x=N:M"), "unknown id 'y'"),
         (("metrics", "get", "--expression", "x", "--metric", "x=N"), "ID=NAMESPACE:NAME"),
         (("metrics", "get", "N", "M", "--period", "45"), "period must be"),

@@ -14,6 +14,7 @@ from notify_support import Receiver, notification  # noqa: E402
 
 from whispersync.cli import app  # noqa: E402
 from whispersync.monitoring.notify import Notifier  # noqa: E402
+from whispersync.app import notifier_config
 from whispersync.settings import Settings  # noqa: E402
 from whispersync.telemetry import NullSink, Telemetry  # noqa: E402
 
@@ -30,7 +31,7 @@ class TestCli:
         """`notifications list --status failed --json` shows the failure; `retry` re-queues it."""
         slack.status = 410
         settings = Settings.load(home=tmp_path / "home", WHISPERSYNC_SLACK_WEBHOOK=f"{slack.base}/services/T0/B0/x")
-        notifier = Notifier(settings, telemetry=Telemetry(NullSink()))
+        notifier = Notifier(notifier_config(settings), telemetry=Telemetry(NullSink()))
         notifier.publish("high", notification(priority="P2"))
         notifier.deliver_due()
         notifier.close()

@@ -43,7 +43,7 @@ class TestCli:
                          b'[[metric_filters]]\nname = "F"\npattern = "{ $.x = }"\nnamespace = "X"\nmetric_name = "Y"\n')
         result = run_cli(cli_env, "plan", "validate", str(path))
         assert result.returncode == 1
-        assert "alarms.C.rule: AlarmRule" in result.stderr
+        assert "alarms.C.rule: line 1, column 22: " in result.stderr
         assert "metric_filters.F.pattern" in result.stderr
 
     def test_validate_accepts_a_good_file(self, cli_env, tmp_path) -> None:

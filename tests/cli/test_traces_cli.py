@@ -51,7 +51,8 @@ class TestTracesSearch:
     def test_a_bad_filter_is_an_error_with_the_position(self, home) -> None:
         result = invoke(home, "traces", "search", "--filter", "agent_type =", "--json")
         assert result.exit_code == 2
-        assert "at position 12" in " ".join(result.output.split())
+        assert "line 1, column 13: " in " ".join(result.output.split())
+        assert "  agent_type =\n" + " " * 14 + "^" in result.output  # a caret under the place
 
     def test_it_prints_a_table(self, home) -> None:
         result = invoke(home, "traces", "search", "--since", "36500d")
@@ -99,4 +100,5 @@ class TestLogsTestFilter:
     def test_a_bad_pattern_is_an_error_with_the_position(self, home) -> None:
         result = invoke(home, "logs", "test-filter", "{ $.level = }", "-", input="x\n")
         assert result.exit_code == 2
-        assert "at position 12" in " ".join(result.output.split())
+        assert "line 1, column 13: " in " ".join(result.output.split())
+        assert "  { $.level = }\n" + " " * 14 + "^" in result.output

@@ -270,7 +270,7 @@ class TestReadTranscriptFile:
     def test_a_file_that_does_not_report_its_size_is_read_only_up_to_the_limit(self) -> None:
         """/proc files say they are 0 bytes long: the read itself must stop at the limit."""
         from whispersync.errors import TranscriptTooLarge
-        from whispersync.pipeline.inbox import read_transcript_file
+        from whispersync.pipeline.ingest import read_transcript_file
 
         with pytest.raises(TranscriptTooLarge, match="more than 10 bytes"):
             read_transcript_file("/proc/self/status", max_bytes=10)

@@ -49,5 +49,6 @@ class TestHttp:
                                           "values": [25.0], "status": "Complete", "unit": None}]}
         assert aws.json()["MetricDataResults"][0]["Values"] == [1.0]
         assert aws.json()["MetricDataResults"][0]["StatusCode"] == "Complete"
-        assert bad.status_code == 400 and "position 4" in bad.json()["error"]["message"]
+        assert bad.status_code == 400 and "column 4" in bad.json()["error"]["message"]
+        assert bad.json()["error"]["code"] == "invalid_input"
         assert junk.status_code == 400 and junk.json()["error"]["code"] == "invalid_input"

@@ -45,16 +45,17 @@ class _Engine:
         from whispersync.app import build_alarm_engine, open_store
         from whispersync.errors import ConfigError
         from whispersync.monitoring.notify import Notifier
+        from whispersync.app import notifier_config
         from whispersync.telemetry import NullSink, Telemetry
 
         if plan is not None:
             _check_regular_file(plan, "plan file")
         self.settings = load_settings(plan_file=plan)
         telemetry = Telemetry(NullSink())
-        self.notifier = Notifier(self.settings, telemetry=telemetry)
+        self.notifier = Notifier(notifier_config(self.settings), telemetry=telemetry)
         try:
             self.engine = build_alarm_engine(self.settings, open_store(self.settings), telemetry, self.notifier)
-        except (ConfigError, ValueError) as exc:
+        except ConfigError as exc:  # a plan file that cannot be used is a PlanError, a ConfigError
             self.notifier.close()
             fail(str(exc))
 
@@ -166,7 +167,7 @@ def alarms_set_state(
             engine.set_state(name, state, reason, data)
         except KeyError:
             fail(f"no alarm named {name!r}")
-        except ValueError as exc:
+        except ValueError as exc:  # the engine's refusal of a bad state or reason (its contract)
             fail(str(exc))
     if as_json:
         print_json({"name": name, "state": state, "reason": reason})
@@ -181,7 +182,7 @@ def alarms_put(
     as_json: JsonOption = False,
 ) -> None:
     """Create or replace alarms from `aws cloudwatch put-metric-alarm --cli-input-json` style JSON."""
-    from whispersync.monitoring.alarms import parse_alarm_requests
+    from whispersync.monitoring.alarms import AlarmInputError, parse_alarm_requests
 
     try:
         payload = orjson.loads(_read_file(file))
@@ -189,12 +190,12 @@ def alarms_put(
         fail(f"{file} is not JSON: {exc}")
     try:
         alarms = parse_alarm_requests(payload)
-    except ValueError as exc:
+    except AlarmInputError as exc:
         fail(f"{file}: {exc}")
     with _Engine(plan) as engine:
         try:
             replaced = engine.put_all(alarms)  # all or nothing
-        except ValueError as exc:
+        except ValueError as exc:  # the engine's refusal: unknown alarms in a rule, a cycle (its contract)
             fail(f"{file}: {exc}")
     done = [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
     if as_json:
@@ -214,7 +215,7 @@ def alarms_delete(
     with _Engine(plan) as engine:
         try:
             deleted = engine.delete(name)
-        except ValueError as exc:
+        except ValueError as exc:  # the engine's refusal: a plan alarm, or one a composite uses (its contract)
             fail(str(exc))
     if not deleted:
         fail(f"no stored alarm named {name!r}")

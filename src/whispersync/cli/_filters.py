@@ -21,6 +21,7 @@ from whispersync.cli._common import (
     parse_since,
     print_json,
 )
+from whispersync.cli._logs import show_where
 
 
 @logs_app.command("test-filter")
@@ -50,6 +51,7 @@ def logs_test_filter(
     try:
         result = test_metric_filter(pattern, messages)
     except FilterPatternError as exc:
+        show_where(exc)
         fail(f"bad filter pattern: {exc}")
     if as_json:
         print_json(result)

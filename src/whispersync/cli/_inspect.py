@@ -11,7 +11,6 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from whispersync import catalog
 from whispersync.cli._common import (
     JsonOption,
     app,
@@ -32,12 +31,12 @@ def memos(
     as_json: JsonOption = False,
 ) -> None:
     """List memos and what became of them."""
-    from whispersync.pipeline.records import SqliteRecordStore
+    from whispersync.app import open_records
 
     if status is not None and status not in {s.value for s in MemoStatus}:
         fail(f"unknown status {status!r}; one of: {', '.join(s.value for s in MemoStatus)}")
-    settings = load_settings()
-    rows = SqliteRecordStore(settings.records_db).list(status=MemoStatus(status) if status else None, limit=limit)
+    with open_records(load_settings()) as records:
+        rows = records.list(status=MemoStatus(status) if status else None, limit=limit)
     if as_json:
         print_json([m.to_dict() for m in rows])
         return
@@ -68,12 +67,12 @@ def trace(
     as_json: JsonOption = False,
 ) -> None:
     """Show a memo's trace: the span tree with durations, annotations and metadata."""
-    from whispersync.app import open_store
-    from whispersync.pipeline.records import SqliteRecordStore
+    from whispersync.app import open_records, open_store
 
     settings = load_settings()
     store = open_store(settings)
-    trace_ids = _resolve_trace_ids(store, SqliteRecordStore(settings.records_db), ident)
+    with open_records(settings) as records:
+        trace_ids = _resolve_trace_ids(store, records, ident)
     if not trace_ids:
         fail(f"no trace found for {ident!r} (telemetry reaches the store within a second or two)", code=1)
     traces = [{"trace_id": t, "spans": store.spans(trace_id=t)} for t in trace_ids]
@@ -110,27 +109,11 @@ def dlq_list(
     as_json: JsonOption = False,
 ) -> None:
     """Messages in the dead-letter queue, with the memo's last error."""
-    from whispersync.pipeline.queue import SqliteQueueBroker
-    from whispersync.pipeline.records import SqliteRecordStore
+    from whispersync.app import open_queues, open_records
 
     settings = load_settings()
-    broker = SqliteQueueBroker(settings.queue_db)
-    records = SqliteRecordStore(settings.records_db)
-    rows = []
-    for message in broker.queue(catalog.DEAD_LETTER_QUEUE).peek(limit):
-        try:
-            body = orjson.loads(message.body)
-        except orjson.JSONDecodeError:  # a malformed message the worker dead-lettered
-            body = message.body
-        entry = {"message_id": message.message_id, "body": body,
-                 "attributes": message.attributes, "receive_count": message.receive_count,
-                 "sent_at": message.sent_at}
-        try:
-            memo = records.get(entry["body"]["memo_id"])
-            entry.update(memo_id=memo.id, error=memo.error, correlation_id=memo.correlation_id)
-        except (NotFound, KeyError, TypeError):
-            pass
-        rows.append(entry)
+    with open_queues(settings) as queues, open_records(settings) as records:
+        rows = [_dlq_entry(message, records) for message in queues.dlq.peek(limit)]
     if as_json:
         print_json(rows)
         return
@@ -140,26 +123,39 @@ def dlq_list(
     console.print(table if rows else "the dead-letter queue is empty")
 
 
+def _dlq_entry(message, records) -> dict:
+    """A dead-lettered message, with its memo's last error when the body names a memo."""
+    try:
+        body = orjson.loads(message.body)
+    except orjson.JSONDecodeError:  # a malformed message the worker dead-lettered
+        body = message.body
+    entry = {"message_id": message.message_id, "body": body, "attributes": message.attributes,
+             "receive_count": message.receive_count, "sent_at": message.sent_at}
+    try:
+        memo = records.get(body["memo_id"])
+        entry.update(memo_id=memo.id, error=memo.error, correlation_id=memo.correlation_id)
+    except (NotFound, KeyError, TypeError):
+        pass
+    return entry
+
+
 @dlq_app.command("redrive")
 def dlq_redrive(
     limit: Annotated[Optional[int], typer.Option(min=0, help="Move at most this many.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Move dead-lettered messages back to the transcripts queue for another try."""
-    from whispersync.pipeline.queue import SqliteQueueBroker
-    from whispersync.pipeline.records import SqliteRecordStore
+    from whispersync.app import open_queues, open_records
 
     settings = load_settings()
-    broker = SqliteQueueBroker(settings.queue_db)
-    records = SqliteRecordStore(settings.records_db)
-    dlq = broker.queue(catalog.DEAD_LETTER_QUEUE)
-    before = _dlq_memo_ids(dlq)
-    moved = broker.redrive(catalog.DEAD_LETTER_QUEUE, destination=catalog.QUEUE, limit=limit)
-    for memo_id in before - _dlq_memo_ids(dlq):
-        try:
-            records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())
-        except NotFound:
-            pass
+    with open_queues(settings) as queues, open_records(settings) as records:
+        before = _dlq_memo_ids(queues.dlq)
+        moved = queues.broker.redrive(queues.dlq.name, destination=queues.queue.name, limit=limit)
+        for memo_id in before - _dlq_memo_ids(queues.dlq):
+            try:
+                records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())
+            except NotFound:
+                pass
     if as_json:
         print_json({"moved": moved})
     else:

@@ -21,6 +21,14 @@ from whispersync.cli._common import (
     parse_time,
     print_json,
 )
+from whispersync.errors import QuerySyntaxError
+
+
+def show_where(exc: QuerySyntaxError) -> None:
+    """Print the line of the query, pattern or filter that is wrong, and a caret under the place."""
+    lines = exc.text.splitlines()
+    line = lines[exc.line - 1] if exc.line <= len(lines) else ""
+    err_console.print(f"  {line}\n  {' ' * (exc.column - 1)}^", highlight=False, markup=False)
 
 
 @logs_app.command("search")
@@ -66,7 +74,11 @@ def logs_query(
 ) -> None:
     """Run a CloudWatch Logs Insights query over the local logs."""
     from whispersync.app import open_store
-    from whispersync.monitoring.logs.insights import InsightsQueryError, run_query, saved_query
+    from whispersync.monitoring.logs.insights import (
+        InsightsQueryError,
+        run_query,
+        saved_query,
+    )
 
     if saved is not None:
         if query is not None:
@@ -88,8 +100,7 @@ def logs_query(
     try:
         result = run_query(open_store(load_settings()), query, start_ms=start_ms, end_ms=end_ms)
     except InsightsQueryError as exc:
-        line = query.splitlines()[exc.line - 1] if query.splitlines() else ""
-        err_console.print(f"  {line}\n  {' ' * (exc.column - 1)}^", highlight=False, markup=False)
+        show_where(exc)
         fail(f"bad query: {exc}")
     if as_json:
         print_json(result)

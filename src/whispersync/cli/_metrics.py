@@ -96,7 +96,7 @@ def metrics_get(
     --json prints {"label", "timestamps", "values"} (timestamps ISO 8601 UTC, oldest first).
     """
     from whispersync.app import open_store
-    from whispersync.monitoring.metrics import get_metric_data
+    from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
     from whispersync.plan import MetricDataQuery, MetricStat
 
     if (namespace is None) != (name is None):
@@ -123,7 +123,7 @@ def metrics_get(
     try:
         results = get_metric_data(open_store(load_settings()), queries, start_ms=start_ms, end_ms=end_ms,
                                   scan_by="TimestampAscending", now_ms=now_ms)
-    except ValueError as exc:
+    except MetricQueryError as exc:
         fail(str(exc))
     if as_json:
         docs = [{k: v for k, v in r.to_dict().items() if k in ("label", "timestamps", "values", "unit")}
@@ -176,7 +176,7 @@ def metrics_import(
 ) -> None:
     """Import Embedded Metric Format lines (e.g. exported Lambda logs); invalid lines are reported and skipped."""
     from whispersync.app import open_store
-    from whispersync.telemetry._emf import parse_emf
+    from whispersync.telemetry import parse_emf
 
     records: list[dict] = []
     skipped: list[dict] = []

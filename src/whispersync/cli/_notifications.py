@@ -21,11 +21,12 @@ from whispersync.cli._common import (
 
 def _notifier():
     from whispersync.monitoring.notify import Notifier
+    from whispersync.app import notifier_config
     from whispersync.telemetry import NullSink, Telemetry
 
     # Reading and re-queueing only: no delivery loop in this process. A running
     # `whispersync up` picks re-queued deliveries up within a second.
-    return Notifier(load_settings(), telemetry=Telemetry(NullSink()))
+    return Notifier(notifier_config(load_settings()), telemetry=Telemetry(NullSink()))
 
 
 def _when(epoch: float | None) -> str:

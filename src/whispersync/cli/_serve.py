@@ -139,7 +139,6 @@ def wait_for(records, ids: list[str], timeout: float, *, quiet: bool) -> None:
 def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
     """Submit the bundled samples (a few deliberately bad) and follow them to the end."""
     from whispersync.app import samples_dir
-    from whispersync.pipeline.ingest import decode_transcript
 
     manifest = orjson.loads((samples_dir() / "manifest.json").read_bytes())
     entries = manifest["samples"] if isinstance(manifest, dict) else manifest
@@ -147,7 +146,7 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
     for entry in entries:
         path = samples_dir() / entry["file"]
         try:
-            text = decode_transcript(path.read_bytes(), max_bytes=ingestor.max_bytes)
+            text = ingestor.decode(path.read_bytes())
             receipt = ingestor.accept(Transcript(text=text, agent=entry.get("agent"), title=path.stem, source="cli"))
             results.append({"file": entry["file"], **receipt.to_dict()})
         except InputError as exc:

@@ -68,8 +68,6 @@ def submit(
     reported as "already submitted" and not queued again, unless --force.
     """
     from whispersync.app import build_runtime
-    from whispersync.pipeline.inbox import read_transcript_file
-    from whispersync.pipeline.ingest import decode_transcript
 
     if agent is not None and agent not in AGENTS:
         fail(f"unknown agent {agent!r}; known agents: {', '.join(AGENTS)}")
@@ -78,7 +76,6 @@ def submit(
         fail("no transcript files found")
     named = set(paths)
     runtime = build_runtime(load_settings())
-    max_bytes = runtime.settings.max_transcript_bytes
     results: list[dict[str, Any]] = []
     try:
         # The bar is on stderr, so it shows with --json too (stdout stays one JSON document).
@@ -89,8 +86,8 @@ def submit(
                 try:
                     if refusal is not None:
                         raise InputError(refusal)
-                    data = read_transcript_file(path, max_bytes=max_bytes, follow_symlinks=path in named)
-                    text = decode_transcript(data, max_bytes=max_bytes)
+                    data = runtime.ingestor.read_file(path, follow_symlinks=path in named)
+                    text = runtime.ingestor.decode(data)
                     memo_id = None if force else _memo_id(path, agent, data)
                     duplicate = memo_id is not None and _known(runtime.records, memo_id)
                     receipt = runtime.ingestor.accept(Transcript(text=text, agent=agent, title=path.stem, source="cli"),

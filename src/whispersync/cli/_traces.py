@@ -21,6 +21,7 @@ from whispersync.cli._common import (
     traces_app,
 )
 from whispersync.cli._inspect import _span_tree
+from whispersync.cli._logs import show_where
 from whispersync.monitoring.times import lookback_start
 
 
@@ -49,6 +50,7 @@ def traces_search(
                               errors=errors, min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
                               slowest=slowest, limit=limit)
     except TraceFilterError as exc:
+        show_where(exc)
         fail(f"bad filter: {exc}")
     if as_json:
         print_json({"traces": [t.to_dict() for t in found]})

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from whispersync import catalog
 
-from whispersync.pipeline.periodic import PeriodicTask
+from whispersync.periodic import PeriodicTask
 from whispersync.pipeline.queue import Queue
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import WorkerPool

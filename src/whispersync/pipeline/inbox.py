@@ -21,7 +21,6 @@ and a file larger than the limit is refused from its size without being read.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import stat
@@ -30,9 +29,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from whispersync.domain import Transcript
-from whispersync.errors import InputError, TranscriptTooLarge
-from whispersync.pipeline.ingest import Ingestor, decode_transcript
-from whispersync.pipeline.periodic import PeriodicTask
+from whispersync.errors import InputError
+from whispersync.pipeline.ingest import (
+    LINK_REASON,
+    NOT_REGULAR_REASON,
+    Ingestor,
+    decode_transcript,
+    read_transcript_file,
+)
+from whispersync.periodic import PeriodicTask
 from whispersync.telemetry import Telemetry
 
 ACCEPTED = "_accepted"
@@ -40,47 +45,6 @@ REJECTED = "_rejected"
 # Must equal the default of Settings.inbox_settle_seconds (a test checks it).
 DEFAULT_SETTLE_SECONDS = 2.0
 
-_LINK_REASON = "it is a symbolic link; links are not followed (copy the file itself instead)"
-_NOT_REGULAR_REASON = "it is not a regular file (a device, FIFO or socket); only regular files are read"
-
-
-def read_transcript_file(
-    path: str | Path, *, max_bytes: int, dir_fd: int | None = None, follow_symlinks: bool = False
-) -> bytes:
-    """A transcript file's bytes, or the InputError that says why not.
-
-    Reads at most `max_bytes + 1` bytes whatever the file claims to be; a file whose
-    size is over the limit is refused before reading; a link (unless
-    `follow_symlinks`) or a device, FIFO or socket is refused without reading it.
-    """
-    # O_NONBLOCK: opening a FIFO must not wait for a writer that never comes.
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
-    try:
-        fd = os.open(path, flags, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_symlinks:
-            raise InputError(_LINK_REASON) from None
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(_NOT_REGULAR_REASON)
-        if info.st_size > max_bytes:
-            raise TranscriptTooLarge(f"file is {info.st_size} bytes; the limit is {max_bytes} bytes")
-        chunks: list[bytes] = []
-        remaining = max_bytes + 1  # one byte more than allowed tells "too large" from "exactly the limit"
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1024 * 1024))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > max_bytes:  # it grew after fstat, or (like /proc files) does not report its size
-        raise TranscriptTooLarge(f"file is more than {max_bytes} bytes; the limit is {max_bytes} bytes")
-    return data
 
 
 class InboxWatcher:
@@ -125,7 +89,7 @@ class InboxWatcher:
                     if entry.name.startswith("_") and not entry.name.endswith(".txt"):
                         continue  # where a folder of this name would be skipped, so is the link
                     # A linked .txt or a linked folder: reject the link, never its target.
-                    handled += self._guarded(self._reject, root_fd, entry.name, Path(entry.name), _LINK_REASON)
+                    handled += self._guarded(self._reject, root_fd, entry.name, Path(entry.name), LINK_REASON)
                 elif entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith("_"):
                         handled += self._scan_folder(root_fd, entry.name, now, seen)
@@ -152,13 +116,13 @@ class InboxWatcher:
                   now: float, seen: dict) -> int:
         """Take, reject or wait for one `.txt` entry; returns 1 if it was handled now."""
         if entry.is_symlink():
-            return self._guarded(self._reject, folder_fd, entry.name, relative, _LINK_REASON)
+            return self._guarded(self._reject, folder_fd, entry.name, relative, LINK_REASON)
         try:
             info = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             return 0
         if not stat.S_ISREG(info.st_mode):
-            return self._guarded(self._reject, folder_fd, entry.name, relative, _NOT_REGULAR_REASON)
+            return self._guarded(self._reject, folder_fd, entry.name, relative, NOT_REGULAR_REASON)
         signature = (info.st_size, info.st_mtime_ns)
         previous = self._seen.get(str(relative))
         since = previous[1] if previous is not None and previous[0] == signature else now

@@ -9,8 +9,11 @@ message is durably enqueued.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import re
 import secrets
+import stat
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,6 +28,7 @@ from whispersync import sqlite_db
 from whispersync.domain import AGENTS, Memo, MemoStatus, Transcript
 from whispersync.errors import (
     EmptyTranscript,
+    InputError,
     InvalidRecordedAt,
     NotText,
     NotFound,
@@ -43,6 +47,8 @@ from whispersync.telemetry import Telemetry, correlation_scope, resolve_correlat
 # its message (a send may wait ~10 s on a busy SQLite lock) is never sent twice.
 SWEEP_INTERVAL_SECONDS = 60.0
 SWEEP_GRACE_SECONDS = 120.0
+LINK_REASON = "it is a symbolic link; links are not followed (copy the file itself instead)"
+NOT_REGULAR_REASON = "it is not a regular file (a device, FIFO or socket); only regular files are read"
 # Prefix of a memo's error while its record exists but its message was never sent.
 _NOT_ENQUEUED = "not enqueued: "
 
@@ -130,6 +136,45 @@ def _check_is_text(text: str) -> None:
         raise EmptyTranscript("transcript is empty (only whitespace or control characters)")
 
 
+def read_transcript_file(
+    path: str | Path, *, max_bytes: int, dir_fd: int | None = None, follow_symlinks: bool = False
+) -> bytes:
+    """A transcript file's bytes, or the InputError that says why not.
+
+    Reads at most `max_bytes + 1` bytes whatever the file claims to be; a file whose
+    size is over the limit is refused before reading; a link (unless
+    `follow_symlinks`) or a device, FIFO or socket is refused without reading it.
+    """
+    # O_NONBLOCK: opening a FIFO must not wait for a writer that never comes.
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise InputError(LINK_REASON) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(NOT_REGULAR_REASON)
+        if info.st_size > max_bytes:
+            raise TranscriptTooLarge(f"file is {info.st_size} bytes; the limit is {max_bytes} bytes")
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1  # one byte more than allowed tells "too large" from "exactly the limit"
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:  # it grew after fstat, or (like /proc files) does not report its size
+        raise TranscriptTooLarge(f"file is more than {max_bytes} bytes; the limit is {max_bytes} bytes")
+    return data
+
+
 class Ingestor:
     def __init__(
         self,
@@ -148,6 +193,14 @@ class Ingestor:
         self.max_bytes = max_bytes
         self.agents = agents
         self._log = telemetry.logger("whispersync.ingest")
+
+    def read_file(self, path: str | Path, *, follow_symlinks: bool = False) -> bytes:
+        """A transcript file's bytes, read with the ingest limit (see `read_transcript_file`)."""
+        return read_transcript_file(path, max_bytes=self.max_bytes, follow_symlinks=follow_symlinks)
+
+    def decode(self, data: bytes) -> str:
+        """Bytes to text with the ingest limit, or the InputError that says why not."""
+        return decode_transcript(data, max_bytes=self.max_bytes)
 
     def validate(self, transcript: Transcript) -> Transcript:
         """The transcript as it will be stored (recorded_at in UTC), or the InputError saying why not.

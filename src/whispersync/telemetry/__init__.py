@@ -21,7 +21,7 @@ from ._correlation import (
     new_correlation_id,
     resolve_correlation_id,
 )
-from ._emf import Unit, emf_document, parse_emf
+from ._emf import MAX_DIMENSION_KEY, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, Unit, emf_document, parse_emf
 from ._logger import Logger
 from ._metrics import Metrics
 from ._redact import redact_value as redact
@@ -30,6 +30,9 @@ from ._telemetry import Telemetry
 from ._tracer import Span, Tracer
 
 __all__ = [
+    "MAX_DIMENSION_KEY",
+    "MAX_DIMENSION_VALUE",
+    "MAX_DIMENSIONS",
     "STREAMS",
     "Logger",
     "MemorySink",

@@ -10,14 +10,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError, NotFound
 from whispersync.plan import STATES
-from whispersync.monitoring.times import parse_time
 from whispersync.web._json import read_json
+from whispersync.web._params import client_time
+
+
+def _client_request(method: Callable[..., Any], *args: Any) -> Any:
+    """Call an AlarmEngine method that refuses a request with ValueError, as its
+    contract and the plan model's say (set_state: a bad state or reason; put_all: a
+    rule naming unknown alarms or closing a cycle; delete: a plan alarm or one a
+    composite uses). Here the request is the client's, so that is a 4xx."""
+    try:
+        return method(*args)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -47,12 +61,7 @@ def build_router(runtime: Runtime) -> APIRouter:
         payload = await read_json(request, required=False)
         if not isinstance(payload, dict) or set(payload) - {"at"}:
             raise InputError("the body is optional; it may hold only {\"at\": ISO 8601 or epoch ms}")
-        at_ms = None
-        if payload.get("at") is not None:
-            try:
-                at_ms = parse_time(payload["at"])
-            except ValueError as exc:
-                raise InputError(f"at: {exc}") from None
+        at_ms = client_time(payload.get("at"), "at")
         # DuckDB and SQLite block: off the event loop.
         results = await run_in_threadpool(engine().evaluate, at_ms)
         return {"alarms": [r.to_dict() for r in results]}
@@ -71,11 +80,9 @@ def build_router(runtime: Runtime) -> APIRouter:
 
         def run() -> None:
             try:
-                engine().set_state(name, payload.get("state"), payload.get("reason"), reason_data)
+                _client_request(engine().set_state, name, payload.get("state"), payload.get("reason"), reason_data)
             except KeyError:
                 raise NotFound(f"no alarm named {name!r}") from None
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
 
         await run_in_threadpool(run)
         return {"name": name, "state": payload["state"], "reason": payload["reason"]}
@@ -85,27 +92,18 @@ def build_router(runtime: Runtime) -> APIRouter:
         from whispersync.monitoring.alarms import parse_alarm_requests
 
         payload = await read_json(request, required=True)
-        try:
-            alarms = parse_alarm_requests(payload)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        alarms = parse_alarm_requests(payload)  # AlarmInputError (a 400) naming the field
 
         def run() -> list[dict]:
             # All or nothing: a list whose third alarm is bad stores none of them.
-            try:
-                replaced = engine().put_all(alarms)
-            except ValueError as exc:
-                raise InputError(str(exc)) from None
+            replaced = _client_request(engine().put_all, alarms)
             return [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
 
         return {"alarms": await run_in_threadpool(run)}
 
     @router.delete("/v1/alarms/{name}")
     def delete_alarm(name: str) -> dict:
-        try:
-            deleted = engine().delete(name)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        deleted = _client_request(engine().delete, name)
         if not deleted:
             raise NotFound(f"no stored alarm named {name!r}")
         return {"deleted": name}

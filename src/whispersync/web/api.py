@@ -4,6 +4,11 @@ Every answer that is not a success is a JSON body `{"error": {"code", "message"}
 404 and 405 included; the process keeps serving whatever a client sends. A client's
 fault is a 4xx and never counts towards the plan's Api5xx alarm: only the server's
 own failures do, each logged as one structured line (never a traceback on stderr).
+
+Errors map to answers in one place, `whispersync_error`: an InputError is its own
+`http_status` and `code` (a QuerySyntaxError adds `reason`, `position`, `line` and
+`column`), NotFound is a 404. Routes raise; they do not build error bodies. Anything
+else, a plain ValueError included, is a bug: a 500, logged and counted.
 """
 
 from __future__ import annotations
@@ -33,11 +38,11 @@ from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import (
     InputError,
     NotFound,
+    QuerySyntaxError,
     StorageFull,
     TranscriptTooLarge,
     WhisperSyncError,
 )
-from whispersync.pipeline.ingest import decode_transcript
 from whispersync.web import alarms, logs, metrics, notifications, traces
 from whispersync.web._guard import RequestGuard
 from whispersync.web._json import (
@@ -188,6 +193,14 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     @app.exception_handler(WhisperSyncError)
     async def whispersync_error(request: Request, exc: WhisperSyncError):
+        """The one place the error tree becomes HTTP answers. Only WhisperSyncErrors get
+        here: a plain ValueError (or any other) is a bug, a 500 from answer_every_error."""
+        if isinstance(exc, QuerySyntaxError):
+            if getattr(exc, "detail", None):  # the query engine's own words: for the operator, never the client
+                log.warning("Query could not be run", error_type=type(exc).__name__, error=exc.detail)
+            body = {"code": exc.code, "message": str(exc), "reason": exc.reason, "position": exc.position,
+                    "line": exc.line, "column": exc.column}
+            return JSONResponse({"error": body}, status_code=exc.http_status)
         if isinstance(exc, InputError):
             return _error(exc.http_status, exc.code, str(exc))
         if isinstance(exc, NotFound):
@@ -228,7 +241,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                 raise UnsupportedMediaType("JSON bodies are UTF-8 (RFC 8259); drop the charset or make it utf-8")
             transcript = _parse_json_transcript(body, agent_param)
         elif content_type in ("text/plain", ""):
-            text = decode_transcript(_text_body(body, params.get("charset")), max_bytes=settings.max_transcript_bytes)
+            text = runtime.ingestor.decode(_text_body(body, params.get("charset")))
             transcript = Transcript(text=text, agent=agent_param, title=request.query_params.get("title"),
                                     source="api")
         else:

@@ -3,29 +3,26 @@
 Body ``{"query": "...", "start"?, "end"?, "saved"?}``, times as ISO 8601 or epoch
 milliseconds (default: the last hour); answers ``{"columns", "rows",
 "statistics"}`` like ``whispersync logs query --json``. A query that does not
-parse is a 400 ``{"error": {"code": "bad_query", "message", "position"}}``.
+parse is a 400 ``{"error": {"code": "bad_query", "message", "reason", "position",
+"line", "column"}}`` (from the app's error handler).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
-from whispersync.monitoring.logs.insights import InsightsQueryError, run_query, saved_query
-from whispersync.monitoring.times import parse_time
+from whispersync.monitoring.logs.insights import run_query, saved_query
 from whispersync.web._json import read_json
+from whispersync.web._params import client_time
 
 _MAX_BODY = 256 * 1024
 
 
 def build_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
-    log = runtime.telemetry.logger("whispersync.api")
 
     @router.post("/v1/logs/query")
     async def query_logs(request: Request):
@@ -45,23 +42,9 @@ def build_router(runtime: Runtime) -> APIRouter:
                 raise InputError(exc.args[0]) from None
         if not isinstance(text, str) or not text.strip():
             raise InputError("field 'query' (a Logs Insights query string) is required")
-        start_ms, end_ms = _time(payload.get("start"), "start"), _time(payload.get("end"), "end")
-        try:
-            return await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms,
-                                           timeout=runtime.settings.request_timeout)
-        except InsightsQueryError as exc:
-            if exc.detail:  # DuckDB's own words: for the operator, never the client
-                log.warning("Insights query could not be run", error=exc.detail)
-            return JSONResponse({"error": {"code": "bad_query", "message": str(exc), "position": exc.position}},
-                                status_code=400)
+        start_ms, end_ms = client_time(payload.get("start"), "start"), client_time(payload.get("end"), "end")
+        # A query that does not parse raises InsightsQueryError: a 400 from the app's handler.
+        return await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms,
+                                       timeout=runtime.settings.request_timeout)
 
     return router
-
-
-def _time(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise InputError(f"'{name}': {exc}") from None

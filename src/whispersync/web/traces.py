@@ -5,30 +5,14 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
-from whispersync.monitoring.times import lookback_start, parse_duration, parse_time
-from whispersync.monitoring.traces import TraceFilterError, get_trace, search_traces
+from whispersync.monitoring.times import lookback_start
+from whispersync.monitoring.traces import get_trace, search_traces
+from whispersync.web._params import client_duration, client_time
 
 __all__ = ["build_router"]
-
-
-def _since_seconds(value: str) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise InputError(f"since: {exc}") from None
-
-
-def _checked_ms(value: int | None, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as exc:
-        raise InputError(f"{name}: {exc}") from None
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -46,19 +30,16 @@ def build_router(runtime: Runtime) -> APIRouter:
         end_ms: int | None = None,
         limit: int = 100,
     ):
-        start_ms, end_ms = _checked_ms(start_ms, "start_ms"), _checked_ms(end_ms, "end_ms")
+        start_ms, end_ms = client_time(start_ms, "start_ms"), client_time(end_ms, "end_ms")
         if start_ms is None:
-            start_ms = lookback_start(int(time.time() * 1000), _since_seconds(since))
+            start_ms = lookback_start(int(time.time() * 1000), client_duration(since, "since"))
         if slowest is not None and slowest < 1:
             raise InputError("slowest must be at least 1")
-        try:
-            found = search_traces(runtime.store, filter=filter, correlation_id=correlation_id, errors=errors,
-                                  min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
-                                  slowest=slowest, limit=max(1, min(limit, 1000)),
-                                  timeout=runtime.settings.request_timeout)
-        except TraceFilterError as exc:
-            return JSONResponse({"error": {"code": exc.code, "message": str(exc), "reason": exc.reason,
-                                           "position": exc.position}}, status_code=400)
+        # A filter that does not parse raises TraceFilterError: a 400 from the app's handler.
+        found = search_traces(runtime.store, filter=filter, correlation_id=correlation_id, errors=errors,
+                              min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
+                              slowest=slowest, limit=max(1, min(limit, 1000)),
+                              timeout=runtime.settings.request_timeout)
         return {"traces": [t.to_dict() for t in found]}
 
     @router.get("/v1/traces/{trace_id}")

@@ -143,7 +143,7 @@ class TestErrorsNameTheField:
         assert info.value.field == field and message in str(info.value)
 
     @pytest.mark.parametrize("request_, field, message", [
-        ({"AlarmName": "c", "AlarmRule": "ALARM(a) AND"}, "AlarmRule", "at position 12"),
+        ({"AlarmName": "c", "AlarmRule": "ALARM(a) AND"}, "AlarmRule", "line 1, column 13: "),
         ({"AlarmName": "c", "AlarmRule": "ALARM(c)"}, "AlarmRule", "refers to itself"),
         ({"AlarmName": "c", "AlarmRule": "TRUE", "ActionsSuppressor": "x"}, "ActionsSuppressor", "not supported"),
         ({"AlarmName": "c", "AlarmRule": "TRUE", "Threshold": 1}, "Threshold", "does not take it"),

@@ -184,7 +184,7 @@ class TestPatternErrors:
         with pytest.raises(FilterPatternError) as info:
             parse_pattern(pattern)
         assert info.value.position == position
-        assert f"at position {position}" in str(info.value)
+        assert str(info.value).startswith(f"line 1, column {position + 1}: ")
         assert isinstance(info.value, InputError)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from whispersync.errors import QueryTimeout
 
+from whispersync.monitoring.metrics import MetricQueryError
 from whispersync.monitoring.metrics._query import MetricDataQuery, get_metric_data, parse_request, round_start
 from whispersync.monitoring.store._store import MetricStat, TelemetryStore, run_with_deadline
 
@@ -81,11 +82,11 @@ class TestStatistics:
 
     @pytest.mark.parametrize("period", [0, 7, 45, 90, -60])
     def test_other_periods_are_refused(self, store, period) -> None:
-        with pytest.raises(ValueError, match="period must be"):
+        with pytest.raises(MetricQueryError, match="period must be"):
             query(store, metric("m1", "M", "Sum", period))
 
     def test_unknown_statistic_is_refused(self, store) -> None:
-        with pytest.raises(ValueError, match="unknown statistic"):
+        with pytest.raises(MetricQueryError, match="unknown statistic"):
             query(store, metric("m1", "M", "Median"))
 
     def test_dimensions_must_match_exactly(self, store) -> None:
@@ -154,15 +155,16 @@ class TestMath:
             ([MetricDataQuery("a", expression="b + 1"), MetricDataQuery("b", expression="a + 1")],
              "cycle: a -> b -> a"),
             ([MetricDataQuery("e", expression="e + 1")], "cycle: e -> e"),
-            ([MetricDataQuery("e", expression="1 +")], "query 'e':.*position 4"),
+            ([MetricDataQuery("e", expression="1 +")], "query 'e': line 1, column 4: "),
             ([MetricDataQuery("E1", expression="1")], "must start with a lowercase letter"),
             ([MetricDataQuery("e", expression="TIME_SERIES(1)"), MetricDataQuery("e", expression="1")], "used twice"),
             ([MetricDataQuery("e", expression="2 * 3")], "evaluates to a scalar"),
             ([MetricDataQuery("e")], "exactly one of"),
         ],
     )
-    def test_bad_requests_are_value_errors(self, store, queries, message) -> None:
-        with pytest.raises(ValueError, match=message):
+    def test_bad_requests_are_input_errors(self, store, queries, message) -> None:
+        """The caller's fault: MetricQueryError (an InputError, a 400), never a plain ValueError."""
+        with pytest.raises(MetricQueryError, match=message):
             query(store, *queries)
 
 
@@ -201,7 +203,7 @@ class TestRequestParsing:
                                              "Metric": {"Namespace": NS, "MetricName": "M"}, "Period": 60,
                                              "Stat": "Sum", "Unit": {"x": 1}}}], "StartTime": 0, "EndTime": 1}])
     def test_malformed_requests(self, payload) -> None:
-        with pytest.raises(ValueError):
+        with pytest.raises(MetricQueryError):
             parse_request(payload)
 
 

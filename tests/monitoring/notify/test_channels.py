@@ -7,11 +7,13 @@ import pytest
 from notify_support import PD_KEY, T0, WEBHOOK_SECRET, notification
 
 from whispersync.monitoring.notify import Notifier
+
+from whispersync.app import notifier_config
 from whispersync.monitoring.notify.channels.webhook import verify
 
 
 def _deliver(make_settings, cap, clock, *notes, **overrides) -> Notifier:
-    notifier = Notifier(make_settings(**overrides), telemetry=cap.telemetry, clock=clock)
+    notifier = Notifier(notifier_config(make_settings(**overrides)), telemetry=cap.telemetry, clock=clock)
     for n in notes:
         notifier.publish("alarms", n)
     notifier.deliver_due()

@@ -14,7 +14,9 @@ from notify_support import (
     notification,
 )
 
-from whispersync.monitoring.notify import DEFAULT_ROUTES, Notifier, topic_name
+from whispersync.app import notifier_config
+from whispersync.monitoring.notify import Notifier, topic_name
+from whispersync.plan import ROUTES as DEFAULT_ROUTES
 
 
 def _by_channel(notifier: Notifier) -> dict[str, dict]:
@@ -24,7 +26,7 @@ def _by_channel(notifier: Notifier) -> dict[str, dict]:
 class TestRouting:
     def test_it_pages_p1_alarms_and_posts_to_slack_critical(self, make_settings, receivers, clock, cap):
         """P1 goes to PagerDuty, the critical Slack webhook, the webhook and the log."""
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         ids = notifier.publish("critical", notification())
         assert len(ids) == 4
         assert notifier.deliver_due() == 4
@@ -40,7 +42,7 @@ class TestRouting:
     def test_it_routes_lower_priorities_to_slack_without_paging(self, make_settings, receivers, clock, cap,
                                                                 priority, slack_path):
         """P2 goes to Slack high; P3 and P4 to the default Slack webhook and email; none pages."""
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         notifier.publish("arn:aws:sns:eu-west-1:123456789012:whispersync-high", notification(priority=priority))
         notifier.deliver_due()
         channels = {d["channel"]: d["status"] for d in notifier.deliveries()}
@@ -55,7 +57,7 @@ class TestRouting:
 
     def test_an_unconfigured_channel_is_skipped_and_says_why(self, make_settings, clock, cap):
         """Without a routing key the P1 page is recorded as skipped, never silently absent."""
-        notifier = Notifier(make_settings(pagerduty_routing_key=None), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings(pagerduty_routing_key=None)), telemetry=cap.telemetry, clock=clock)
         notifier.publish("critical", notification())
         notifier.deliver_due()
         page = _by_channel(notifier)["pagerduty"]
@@ -67,7 +69,7 @@ class TestRouting:
 
     def test_publishing_the_same_state_change_twice_delivers_once(self, make_settings, receivers, clock, cap):
         """An alarm with actions on two topics (or re-published after a crash) is not sent twice."""
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         first = notifier.publish("critical", notification())
         second = notifier.publish("high", notification())
         assert first == second
@@ -78,7 +80,7 @@ class TestRouting:
     def test_custom_routes_must_name_known_channels(self, make_settings, clock, cap):
         """A typo in a route is a clear error at construction."""
         with pytest.raises(ValueError, match="unknown channel"):
-            Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, routes={"P1": ["pagerdooty"]})
+            Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, routes={"P1": ["pagerdooty"]})
 
     def test_topic_name_takes_the_last_part_of_an_arn(self):
         """Topics are names or SNS-style ARNs."""
@@ -93,7 +95,7 @@ class TestRetries:
                                                                                 clock, cap):
         """Connection refused, then 503, then up: retried with backoff until delivered."""
         receivers["slack"].down()
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(7))
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, rng=random.Random(7))
         notifier.publish("high", notification(priority="P2"))
         notifier.deliver_due()
         slack = _by_channel(notifier)["slack_high"]
@@ -122,7 +124,7 @@ class TestRetries:
 
     def test_backoff_is_full_jitter_under_an_exponential_cap(self, make_settings, clock, cap):
         """Delays stay within [0, min(300, 2**(n-1))] and spread out."""
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(1))
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, rng=random.Random(1))
         for attempt, ceiling in [(1, 1), (2, 2), (5, 16), (9, 256), (10, 300), (40, 300)]:
             delays = [notifier.backoff(attempt) for _ in range(200)]
             assert 0 <= min(delays) and max(delays) <= ceiling
@@ -133,7 +135,7 @@ class TestRetries:
         """A 400 from PagerDuty is not retried; `retry` queues it again and it goes out."""
         receivers["pagerduty"].status = 400
         receivers["pagerduty"].body = b'{"status":"invalid event","message":"Event object is invalid","errors":["bad"]}'
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         notifier.publish("critical", notification())
         notifier.deliver_due()
         [page] = notifier.deliveries(status="failed")
@@ -153,7 +155,7 @@ class TestRetries:
     def test_it_gives_up_after_max_attempts_but_keeps_the_record(self, make_settings, receivers, clock, cap):
         """Never dropped silently: a delivery that keeps failing ends as failed, with every attempt."""
         receivers["slack"].status = 500
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, max_attempts=3)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, max_attempts=3)
         notifier.publish("high", notification(priority="P2"))
         for _ in range(5):
             notifier.deliver_due()
@@ -179,7 +181,7 @@ class TestRetryAfter:
 
     def test_the_next_attempt_waits_at_least_retry_after(self, make_settings, receivers, clock, cap):
         self._rate_limited(receivers, "30")
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
         notifier.publish("high", notification(priority="P2"))
         notifier.deliver_due()
         slack = _by_channel(notifier)["slack_high"]
@@ -198,7 +200,7 @@ class TestRetryAfter:
 
     def test_other_deliveries_to_the_rate_limited_channel_wait_too(self, make_settings, receivers, clock, cap):
         self._rate_limited(receivers, "20")
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, rng=random.Random(3))
         notifier.publish("high", notification("First", priority="P2"))
         notifier.deliver_due()
         notifier.publish("high", notification("Second", priority="P2", at=clock.now + 1))
@@ -218,7 +220,7 @@ class TestRetryAfter:
     @pytest.mark.parametrize("header", ["999999999", "99999999999999999999999999"])
     def test_a_huge_retry_after_is_bounded(self, make_settings, receivers, clock, cap, header):
         self._rate_limited(receivers, header)
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         notifier.publish("high", notification(priority="P2"))
         notifier.deliver_due()
         wait = _by_channel(notifier)["slack_high"]["next_attempt_at"] - clock.now
@@ -230,7 +232,7 @@ class TestRestart:
     def test_a_new_notifier_on_the_same_db_delivers_what_was_pending(self, make_settings, receivers, clock, cap):
         """Pending deliveries survive a restart (the outbox is SQLite)."""
         receivers["pagerduty"].down()
-        first = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        first = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         first.publish("critical", notification())
         first.deliver_due()
         first.close()
@@ -239,7 +241,7 @@ class TestRestart:
         receivers["pagerduty"].up()
         receivers["pagerduty"].status = 202
         clock.advance(600)
-        second = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+        second = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         assert second.deliver_due() == 1
         assert _by_channel(second)["pagerduty"]["status"] == "delivered"
         assert receivers["pagerduty"].bodies[-1]["dedup_key"] == "whispersync/SystemDown"
@@ -248,7 +250,7 @@ class TestRestart:
     def test_a_delivery_interrupted_mid_attempt_is_tried_again_after_its_lease(self, make_settings, receivers,
                                                                                clock, cap):
         """A crash between claiming and recording leaves the row pending; it is claimed again later."""
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock, lease=120)
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, lease=120)
         notifier.publish("high", notification(priority="P2"))
         notifier._outbox.claim_due(clock.now, 120)  # claimed by a process that then died
         assert notifier.deliver_due() == 0
@@ -257,21 +259,22 @@ class TestRestart:
         assert _by_channel(notifier)["slack_high"]["status"] == "delivered"
         notifier.close()
 
-    def test_the_background_loop_delivers_without_being_called(self, make_settings, receivers, cap):
-        """start() runs deliver_due in a thread; stop() ends it."""
+    def test_up_delivers_in_the_background_without_being_called(self, make_settings, receivers):
+        """Runtime.start (what `up` runs) schedules deliver_due; close() ends it."""
         from helpers import wait_until
+        from whispersync.app import build_runtime
 
-        notifier = Notifier(make_settings(), telemetry=cap.telemetry, interval=0.05)
-        notifier.start()
+        runtime = build_runtime(make_settings())
+        runtime.start(workers=1, inbox=False, collector=False, maintenance=False, alarms=False, sweep=False)
         try:
-            notifier.publish("high", notification(priority="P2"))
-            wait_until(lambda: _by_channel(notifier)["slack_high"]["status"] == "delivered", timeout=5)
+            runtime.notifier.publish("high", notification(priority="P2"))
+            wait_until(lambda: _by_channel(runtime.notifier)["slack_high"]["status"] == "delivered", timeout=10)
         finally:
-            notifier.close()
+            runtime.close(timeout=5)
 
 
 def _pending_channels(make_settings, cap, clock) -> list[str]:
-    reader = Notifier(make_settings(), telemetry=cap.telemetry, clock=clock)
+    reader = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
     try:
         return [d["channel"] for d in reader.deliveries(status="pending")]
     finally:
@@ -290,7 +293,7 @@ class TestSecrets:
         receivers["webhook"].down()
         settings = make_settings(smtp_host="127.0.0.1", smtp_port=1, email_to=["ops@example.com"],
                                  smtp_user="ops", smtp_password="smtp-pass-0123456789")
-        notifier = Notifier(settings, telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(settings), telemetry=cap.telemetry, clock=clock)
         notifier.publish("critical", notification())
         notifier.publish("low", notification(priority="P3"))
         notifier.deliver_due()
@@ -315,7 +318,7 @@ class TestSecrets:
         receivers["pagerduty"].status = 202
         settings = make_settings(secrets_file=secrets, pagerduty_routing_key=None, slack_critical_webhook=None,
                                  slack_webhook=None)
-        notifier = Notifier(settings, telemetry=cap.telemetry, clock=clock)
+        notifier = Notifier(notifier_config(settings), telemetry=cap.telemetry, clock=clock)
         notifier.publish("critical", notification())
         notifier.deliver_due()
         assert receivers["pagerduty"].bodies[0]["routing_key"] == PD_KEY
@@ -329,5 +332,5 @@ class TestSecrets:
         secrets = tmp_path / "secrets.toml"
         secrets.write_text('slack_wehbook = "https://hooks.slack.com/services/T/B/topsecretvalue"\n')
         with pytest.raises(ConfigError, match="slack_wehbook") as info:
-            Notifier(make_settings(secrets_file=secrets), telemetry=cap.telemetry)
+            Notifier(notifier_config(make_settings(secrets_file=secrets)), telemetry=cap.telemetry)
         assert "topsecretvalue" not in str(info.value)

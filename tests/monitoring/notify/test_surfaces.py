@@ -8,6 +8,6 @@ def test_the_public_api_is_what_all_lists():
     from whispersync.monitoring import notify
 
     assert sorted(notify.__all__) == sorted(
-        ["DEFAULT_ROUTES", "DELIVERY_STATUSES", "PRIORITIES", "AlarmNotification", "Channel", "Notifier",
-         "TransportError", "topic_name"])
+        ["DELIVERY_STATUSES", "SECRET_NAMES", "AlarmNotification", "Channel", "ChannelConfig", "ChannelSecrets",
+         "Notifier", "NotifierConfig", "TransportError", "read_secrets", "topic_name"])
     assert all(hasattr(notify, name) for name in notify.__all__)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from whispersync.monitoring.alarms import _composite as composite
-from whispersync.monitoring.metrics import validate_queries
+from whispersync.monitoring.metrics import MetricQueryError, validate_queries
 from whispersync.plan import Alarm, CompositeAlarm
 
 __all__ = ["check_alarm", "check_references", "rule_of"]
@@ -24,7 +24,7 @@ def check_alarm(alarm: Alarm) -> None:
     if isinstance(alarm, CompositeAlarm):
         try:
             references = rule_of(alarm.rule).references
-        except (ValueError, TypeError) as exc:
+        except (composite.RuleSyntaxError, TypeError) as exc:
             raise ValueError(f"rule: {exc}") from None
         if alarm.name in references:
             raise ValueError(f"rule: composite alarm {alarm.name!r} refers to itself")
@@ -32,7 +32,7 @@ def check_alarm(alarm: Alarm) -> None:
         # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
         try:
             validate_queries(alarm.metrics)
-        except ValueError as exc:
+        except MetricQueryError as exc:
             raise ValueError(f"metrics: {exc}") from None
 
 

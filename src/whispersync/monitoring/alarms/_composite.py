@@ -15,7 +15,7 @@ one (``NOT`` binds tighter than ``AND``, which binds tighter than ``OR``), so
 A name given as an alarm ARN (``arn:aws:cloudwatch:…:alarm:Name``) refers to
 ``Name``. Keywords are upper case, as in CloudWatch.
 
-Errors raise ``RuleSyntaxError`` (a ``ValueError``) with the 0-based position.
+Errors raise ``RuleSyntaxError`` (a ``QuerySyntaxError``: position, line, column).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from whispersync.errors import InputError
+from whispersync.errors import QuerySyntaxError
 
 __all__ = ["MAX_NESTING", "MAX_RULE_LENGTH", "Rule", "RuleSyntaxError", "check_cycles", "parse"]
 
@@ -37,13 +37,8 @@ MAX_NESTING = 32
 _ARN = re.compile(r"^arn:aws[\w-]*:cloudwatch:[^:]*:[^:]*:alarm:(.+)$")
 
 
-class RuleSyntaxError(InputError, ValueError):
-    """An AlarmRule that does not parse; ``position`` is the 0-based offset."""
-
-    def __init__(self, rule: str, position: int, message: str) -> None:
-        super().__init__(f"AlarmRule: {message} at position {position}: {rule!r}")
-        self.rule = rule
-        self.position = position
+class RuleSyntaxError(QuerySyntaxError):
+    """An AlarmRule that does not parse, with its position (see QuerySyntaxError)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +117,7 @@ class _Parser:
             raise self.error(f"the rule is nested too deeply (more than {MAX_NESTING} levels of NOT and parentheses)")
 
     def error(self, message: str, pos: int | None = None) -> RuleSyntaxError:
-        return RuleSyntaxError(self.text, self.pos if pos is None else pos, message)
+        return RuleSyntaxError(message, self.text, self.pos if pos is None else pos)
 
     def skip_space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -238,7 +233,7 @@ def parse(text: str) -> Rule:
     if not isinstance(text, str):
         raise TypeError(f"an AlarmRule is a string, got {type(text).__name__}")
     if len(text) > MAX_RULE_LENGTH:
-        raise RuleSyntaxError(text[:40] + "…", MAX_RULE_LENGTH, f"the rule is longer than {MAX_RULE_LENGTH} characters")
+        raise RuleSyntaxError(f"the rule is longer than {MAX_RULE_LENGTH} characters", text, MAX_RULE_LENGTH)
     return Rule(text, _Parser(text).parse())
 
 

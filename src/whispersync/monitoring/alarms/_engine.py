@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from whispersync.monitoring.alarms import _composite as composite
-from whispersync.monitoring.metrics import get_metric_data
+from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
 from whispersync.monitoring.store import MetricKey, StatisticGroup, TelemetryStore, metric_key
 from whispersync.plan import ALARM, INSUFFICIENT_DATA, OK, STATES, Alarm, CompositeAlarm, MetricAlarm
@@ -477,7 +477,7 @@ class AlarmEngine:
                     raise ValueError(f"the expression returned {len(results)} time series; an alarm needs one")
                 points = dict(zip(results[0].timestamps, results[0].values))
                 out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps])
-            except ValueError as exc:
+            except (MetricQueryError, ValueError) as exc:  # the expression's fault, or ours just above
                 out[alarm.name] = (timestamps, exc)
         return out
 

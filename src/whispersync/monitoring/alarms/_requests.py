@@ -12,7 +12,7 @@ they already have::
 
 A request with ``AlarmRule`` is a PutCompositeAlarm. WhisperSync adds one field,
 ``Priority`` (P1-P4; also read from a tag with Key ``Priority``; default P3).
-Every problem raises ``AlarmInputError`` (a ValueError) naming the field, e.g.
+Every problem raises ``AlarmInputError`` (an InputError) naming the field, e.g.
 ``Period: must be 10, 20, 30 or a multiple of 60 seconds, got 45``. Fields that
 CloudWatch accepts but we cannot honour (anomaly detection's ThresholdMetricId,
 actions suppressors) are refused by name rather than silently ignored.
@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from whispersync.errors import InputError
 from whispersync.monitoring.alarms._checks import check_alarm
 from whispersync.plan import (
     COMPARISON_OPERATORS,
@@ -72,7 +73,7 @@ _MODEL_TO_REQUEST = {
 _UNITS_HINT = "a CloudWatch standard unit such as Count, Seconds, Milliseconds, Bytes, Percent or None"
 
 
-class AlarmInputError(ValueError):
+class AlarmInputError(InputError):
     """A request field is missing, unknown or invalid; ``field`` names it (``Metrics[1].Id``)."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -128,9 +129,9 @@ def parse_alarm_request(payload: Any) -> Alarm:
             alarm = _metric_alarm(payload, common)
         check_alarm(alarm)  # the rule or math expression parses
         return alarm
-    except AlarmInputError:
-        raise
     except ValueError as exc:
+        # The plan model and check_alarm say what is wrong with ValueError (by design);
+        # here it is the client's request that is wrong, so it becomes AlarmInputError.
         field, _, message = str(exc).partition(": ")
         if field in _MODEL_TO_REQUEST and message:
             raise AlarmInputError(_MODEL_TO_REQUEST[field], message) from None

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 import re2
 
-from whispersync.errors import InputError
+from whispersync.errors import QuerySyntaxError
 from whispersync.plan import MetricFilter
 
 __all__ = [
@@ -58,16 +58,10 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a bad client pattern is an error answer, not a stderr line
 
 
-class FilterPatternError(InputError):
-    """A filter pattern that does not parse; ``position`` is the 0-based offset."""
+class FilterPatternError(QuerySyntaxError):
+    """A filter pattern that does not parse, with its position (see QuerySyntaxError)."""
 
     code = "invalid_filter_pattern"
-
-    def __init__(self, message: str, position: int, pattern: str) -> None:
-        super().__init__(f"{message} at position {position}: {pattern[:position]}\u25b6{pattern[position:]}")
-        self.reason = message
-        self.position = position
-        self.pattern = pattern
 
 
 @dataclass(frozen=True)
@@ -114,7 +108,7 @@ def parse_pattern(text: str) -> FilterPattern:
         raise TypeError(f"pattern must be a string, got {type(text).__name__}")
     if len(text) > MAX_PATTERN_LENGTH:
         raise FilterPatternError(f"a filter pattern is at most {MAX_PATTERN_LENGTH} characters",
-                                 MAX_PATTERN_LENGTH, text)
+                                 text, MAX_PATTERN_LENGTH)
     stripped = text.strip()
     offset = len(text) - len(text.lstrip())
     if not stripped:
@@ -152,7 +146,7 @@ def _compile_regex(body: str, text: str, position: int) -> _Regex:
     # CloudWatch does not allow ( and ) in filter-pattern regexes.
     for i, ch in enumerate(body):
         if ch in "()":
-            raise FilterPatternError("parentheses are not supported in a regex", position + 1 + i, text)
+            raise FilterPatternError("parentheses are not supported in a regex", text, position + 1 + i)
     try:
         return _Regex(re2.compile(body, _RE2_OPTIONS))
     except re2.error as exc:
@@ -160,7 +154,7 @@ def _compile_regex(body: str, text: str, position: int) -> _Regex:
         # RE2 says "<what>: <the offending part>"; point at that part when it is found.
         reason, _, part = message.partition(": ")
         at = body.find(part) if part else -1
-        raise FilterPatternError(f"invalid regex: {reason}", position + 1 + max(at, 0), text) from None
+        raise FilterPatternError(f"invalid regex: {reason}", text, position + 1 + max(at, 0)) from None
 
 
 def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
@@ -183,7 +177,7 @@ def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
         elif text[i] == "%":
             end = text.find("%", i + 1)
             if end < 0:
-                raise FilterPatternError("unterminated regex: expected a closing %", i, text)
+                raise FilterPatternError("unterminated regex: expected a closing %", text, i)
             regex = _compile_regex(text[i + 1 : end], text, i)
             bucket.append(regex.search)
             i = end + 1
@@ -191,13 +185,13 @@ def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
             j = i
             while j < n and not text[j].isspace():
                 if text[j] == '"':
-                    raise FilterPatternError("a quote must start a term", j, text)
+                    raise FilterPatternError("a quote must start a term", text, j)
                 j += 1
             value = text[i:j]
             bucket.append(lambda m, v=value: v in m)
             i = j
         if i < n and not text[i].isspace():
-            raise FilterPatternError("expected a space between terms", i, text)
+            raise FilterPatternError("expected a space between terms", text, i)
 
     def match(message: str, record: Any) -> Match | None:
         if not all(t(message) for t in required):
@@ -225,7 +219,7 @@ def _read_quoted(text: str, i: int) -> tuple[str, int]:
             return "".join(out), j + 1
         out.append(ch)
         j += 1
-    raise FilterPatternError("unterminated quoted string", i, text)
+    raise FilterPatternError("unterminated quoted string", text, i)
 
 
 # ------------------------------------------------------------------ values
@@ -317,12 +311,12 @@ class _JsonParser:
 
     def parse(self) -> Callable[[str, Any], Match | None]:
         if self.text.rstrip()[-1] != "}":
-            raise FilterPatternError("a JSON pattern must end with }", self.end, self.text)
+            raise FilterPatternError("a JSON pattern must end with }", self.text, self.end)
         self.end -= 1
         node = self._or()
         self._skip()
         if self.pos < self.end:
-            raise FilterPatternError("expected && or || or }", self.pos, self.text)
+            raise FilterPatternError("expected && or || or }", self.text, self.pos)
         selectors = self.selectors
 
         def match(message: str, record: Any) -> Match | None:
@@ -367,16 +361,16 @@ class _JsonParser:
     def _atom(self) -> Callable[[Any], bool]:
         self._skip()
         if self.pos >= self.end:
-            raise FilterPatternError("expected a condition like $.field = value", self.pos, self.text)
+            raise FilterPatternError("expected a condition like $.field = value", self.text, self.pos)
         if self.text[self.pos] == "(":
             self.depth += 1
             if self.depth > MAX_NESTING:
                 raise FilterPatternError(f"the pattern is nested too deeply (more than {MAX_NESTING} parentheses)",
-                                         self.pos, self.text)
+                                         self.text, self.pos)
             self.pos += 1
             node = self._or()
             if not self._peek(")"):
-                raise FilterPatternError("expected )", self.pos, self.text)
+                raise FilterPatternError("expected )", self.text, self.pos)
             self.pos += 1
             self.depth -= 1
             return node
@@ -385,7 +379,7 @@ class _JsonParser:
     def _selector(self) -> tuple[str, tuple]:
         start = self.pos
         if not self.text.startswith("$", self.pos):
-            raise FilterPatternError("expected a selector starting with $ (like $.level)", self.pos, self.text)
+            raise FilterPatternError("expected a selector starting with $ (like $.level)", self.text, self.pos)
         self.pos += 1
         path: list[str | int] = []
         while self.pos < self.end:
@@ -400,7 +394,7 @@ class _JsonParser:
                 path.append(m.group(3))
             self.pos = m.end()
         if not path:
-            raise FilterPatternError("expected .field or [index] after $", self.pos, self.text)
+            raise FilterPatternError("expected .field or [index] after $", self.text, self.pos)
         return self.text[start : self.pos], tuple(path)
 
     def _condition(self) -> Callable[[Any], bool]:
@@ -423,7 +417,7 @@ class _JsonParser:
         if m is None:
             raise FilterPatternError(
                 "expected a comparison (=, !=, <, <=, >, >=) or IS TRUE/FALSE/NULL, EXISTS, NOT EXISTS",
-                self.pos, self.text)
+                self.text, self.pos)
         op = m.group(1)
         self.pos += m.end()
         value = self._value(op)
@@ -457,29 +451,29 @@ def _read_value(text: str, pos: int, end: int, op: str) -> tuple[_Value, int]:
         pos += 1
     start = pos
     if pos >= end:
-        raise FilterPatternError("expected a value", pos, text)
+        raise FilterPatternError("expected a value", text, pos)
     ch = text[pos]
     if ch == '"':
         raw, pos = _read_quoted(text, pos)
         if pos > end:
-            raise FilterPatternError("unterminated quoted string", start, text)
+            raise FilterPatternError("unterminated quoted string", text, start)
     elif ch == "%":
         close = text.find("%", pos + 1, end)
         if close < 0:
-            raise FilterPatternError("unterminated regex: expected a closing %", start, text)
+            raise FilterPatternError("unterminated regex: expected a closing %", text, start)
         regex = _compile_regex(text[pos + 1 : close], text, pos)
         if op not in ("=", "!="):
-            raise FilterPatternError("a regex needs = or !=", start, text)
+            raise FilterPatternError("a regex needs = or !=", text, start)
         return _Value("regex", text[start : close + 1], regex=regex), close + 1
     else:
         m = _BARE.match(text, pos, end)
         if m is None:
-            raise FilterPatternError("expected a value", pos, text)
+            raise FilterPatternError("expected a value", text, pos)
         raw, pos = m.group(0), m.end()
         if _NUMBER.fullmatch(raw):
             return _Value("number", raw, number=float(raw)), pos
     if op not in ("=", "!="):
-        raise FilterPatternError(f"{op} needs a number; strings support only = and !=", start, text)
+        raise FilterPatternError(f"{op} needs a number; strings support only = and !=", text, start)
     return _Value("string", raw, glob=_glob(raw)), pos
 
 
@@ -527,24 +521,24 @@ class _DelimitedParser:
     def parse(self) -> Callable[[str, Any], Match | None]:
         text = self.text
         if text[self.end - 1] != "]":
-            raise FilterPatternError("a space-delimited pattern must end with ]", self.end, text)
+            raise FilterPatternError("a space-delimited pattern must end with ]", text, self.end)
         pieces = _split_fields(text, self.start + 1, self.end - 1)
         fields: list[_Field] = []
         names: set[str] = set()
         for start, stop in pieces:
             piece = text[start:stop]
             if not piece.strip():
-                raise FilterPatternError("expected a field name", start, text)
+                raise FilterPatternError("expected a field name", text, start)
             if piece.strip() == "...":
                 fields.append(_Field(None))
                 continue
             lead = len(piece) - len(piece.lstrip())
             m = re.match(r"[A-Za-z_][\w]*", piece[lead:])
             if m is None:
-                raise FilterPatternError("expected a field name", start + lead, text)
+                raise FilterPatternError("expected a field name", text, start + lead)
             name = m.group(0)
             if name in names:
-                raise FilterPatternError(f"field {name!r} appears twice", start + lead, text)
+                raise FilterPatternError(f"field {name!r} appears twice", text, start + lead)
             names.add(name)
             rest_at = start + lead + m.end()
             test = None
@@ -584,7 +578,7 @@ def _split_fields(text: str, start: int, stop: int) -> list[tuple[int, int]]:
             piece_start = i + 1
         i += 1
     if quote:
-        raise FilterPatternError("unterminated quoted string", piece_start, text)
+        raise FilterPatternError("unterminated quoted string", text, piece_start)
     pieces.append((piece_start, stop))
     return pieces
 
@@ -601,7 +595,7 @@ class _DelimitedCondition:
         node = self._or()
         self._skip()
         if self.pos < self.stop:
-            raise FilterPatternError("expected , or ] or && or ||", self.pos, self.text)
+            raise FilterPatternError("expected , or ] or && or ||", self.text, self.pos)
         return node
 
     def _skip(self) -> None:
@@ -630,7 +624,7 @@ class _DelimitedCondition:
         self._skip()
         m = re.compile(r"([A-Za-z_]\w*)\s*(!=|<=|>=|=|<|>)\s*").match(self.text, self.pos, self.stop)
         if m is None:
-            raise FilterPatternError("expected a condition like name = value", self.pos, self.text)
+            raise FilterPatternError("expected a condition like name = value", self.text, self.pos)
         name, op = m.group(1), m.group(2)
         self.pos = m.end()
         value, self.pos = _read_value(self.text, self.pos, self.stop, op)

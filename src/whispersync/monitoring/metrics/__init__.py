@@ -1,5 +1,6 @@
 """Metric queries: GetMetricData (statistics per period) and metric math over them."""
 
+from whispersync.monitoring.metrics._errors import MetricQueryError
 from whispersync.monitoring.metrics._math import MetricMathError, Series
 from whispersync.monitoring.metrics._query import (
     MetricDataResult,
@@ -13,6 +14,7 @@ from whispersync.monitoring.metrics._query import (
 __all__ = [
     "MetricDataResult",
     "MetricMathError",
+    "MetricQueryError",
     "Series",
     "get_metric_data",
     "iso8601",

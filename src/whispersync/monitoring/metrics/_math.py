@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Union
 
-from whispersync.errors import InputError, QueryTimeout
+from whispersync.errors import QuerySyntaxError, QueryTimeout
+from whispersync.monitoring.metrics._errors import MetricQueryError
 
 __all__ = [
     "MAX_DEPTH",
@@ -113,23 +114,15 @@ MAX_NESTING = 32
 MAX_DEPTH = 200
 
 
-class MetricMathError(InputError, ValueError):
-    """An expression that does not parse; ``position`` is the 0-based offset.
-
-    A ValueError too, as every error of this module is, so callers that catch
-    ValueError keep working."""
+class MetricMathError(QuerySyntaxError):
+    """An expression that does not parse, with its position (see QuerySyntaxError).
+    An expression that parses but cannot be computed raises MetricQueryError."""
 
     code = "invalid_expression"
 
-    def __init__(self, message: str, position: int, expression: str) -> None:
-        shown = expression if len(expression) <= 200 else expression[:200] + "…"
-        super().__init__(f"{message} at position {position + 1} in expression {shown!r}")
-        self.reason = message
-        self.position = position
-
 
 def _error(expression: str, pos: int, message: str) -> MetricMathError:
-    return MetricMathError(message, pos, expression)
+    return MetricMathError(message, expression, pos)
 
 
 def _tokenize(expression: str) -> list[_Token]:
@@ -257,7 +250,7 @@ class _Parser:
             raise self.error(tok, f"expected {text!r}")
         return tok
 
-    def error(self, tok: _Token, message: str) -> ValueError:
+    def error(self, tok: _Token, message: str) -> MetricMathError:
         found = "end of expression" if tok.kind == "END" else repr(tok.text)
         return _error(self.expression, tok.pos, f"{message}, found {found}")
 
@@ -351,7 +344,7 @@ class _Parser:
 
 
 def parse(expression: str) -> Node:
-    """Parse a metric math expression; raises MetricMathError (a ValueError) naming the position."""
+    """Parse a metric math expression; raises MetricMathError naming the position."""
     if not isinstance(expression, str):
         raise TypeError(f"expression must be a string, got {type(expression).__name__}")
     return _Parser(expression).parse()
@@ -385,7 +378,7 @@ def uses_metrics_function(node: Node) -> bool:
 def evaluate(node: Node, context: Context) -> Value:
     """Evaluate a parsed expression to a scalar, a series or an array of series.
 
-    Raises ValueError for a value an operation cannot take, QueryTimeout past
+    Raises MetricQueryError for a value an operation cannot take, QueryTimeout past
     ``context.deadline``.
     """
     if context.deadline is not None and time.monotonic() > context.deadline:
@@ -410,13 +403,13 @@ def evaluate(node: Node, context: Context) -> Value:
             elif isinstance(value, list):
                 items.extend(value)
             else:
-                raise ValueError("an array [...] may hold only time series, not scalars")
+                raise MetricQueryError("an array [...] may hold only time series, not scalars")
         return items
     if kind == "call":
         return _FUNCTIONS[str(node.value)](node, context)
     if kind == "str":
-        raise ValueError(f"a string ({node.value!r}) is only valid as the argument of METRICS()")
-    raise ValueError(f"{node.value} is only valid as an argument of FILL or SORT")
+        raise MetricQueryError(f"a string ({node.value!r}) is only valid as the argument of METRICS()")
+    raise MetricQueryError(f"{node.value} is only valid as an argument of FILL or SORT")
 
 
 def _map(value: Value, fn: Callable[[float], float]) -> Value:
@@ -433,7 +426,7 @@ def _map(value: Value, fn: Callable[[float], float]) -> Value:
         return Series(ts, vs, value.label)
     r = _safe(fn, value)
     if r is None:
-        raise ValueError("a scalar computation divided by zero or was undefined")
+        raise MetricQueryError("a scalar computation divided by zero or was undefined")
     return r
 
 
@@ -475,7 +468,7 @@ def _binary(op: str, left: Value, right: Value) -> Value:
     if isinstance(left, list) or isinstance(right, list):
         if isinstance(left, list) and isinstance(right, list):
             if len(left) != len(right):
-                raise ValueError(
+                raise MetricQueryError(
                     f"cannot combine arrays of {len(left)} and {len(right)} time series with {op!r}"
                 )
             return [_binary(op, a, b) for a, b in zip(left, right)]  # type: ignore[misc]
@@ -492,7 +485,7 @@ def _binary(op: str, left: Value, right: Value) -> Value:
         return _map(right, lambda v: fn(lv, v))
     result = _safe(fn, left, right)  # type: ignore[arg-type]
     if result is None:
-        raise ValueError(f"scalar {left:g} {op} {right:g} is undefined")
+        raise MetricQueryError(f"scalar {left:g} {op} {right:g} is undefined")
     return result
 
 
@@ -523,13 +516,13 @@ def _arg_count(node: Node, low: int, high: int | None = None) -> None:
     n = len(node.args)
     if not low <= n <= high:
         want = str(low) if low == high else f"{low} to {high}"
-        raise ValueError(f"{node.value}() takes {want} argument(s), got {n} (position {node.pos + 1})")
+        raise MetricQueryError(f"{node.value}() takes {want} argument(s), got {n} (position {node.pos + 1})")
 
 
 def _series_or_array(node: Node, context: Context, index: int = 0) -> Series | list[Series]:
     value = evaluate(node.args[index], context)
     if not isinstance(value, (Series, list)):
-        raise ValueError(f"{node.value}() needs a time series or an array of time series, got a scalar")
+        raise MetricQueryError(f"{node.value}() needs a time series or an array of time series, got a scalar")
     return value
 
 
@@ -611,7 +604,7 @@ def _reducer(name: str) -> Callable[[Node, Context], Value]:
         if isinstance(value, Series):
             # TS -> S: over the datapoints present. No datapoints: no value.
             if not value.values:
-                raise ValueError(f"{name}() of a time series without datapoints has no value")
+                raise MetricQueryError(f"{name}() of a time series without datapoints has no value")
             return float(reduce(value.values))
         # TS[] -> TS, per timestamp over the union; "missing values are treated as 0".
         if not value:
@@ -640,7 +633,7 @@ def _metric_count(node: Node, context: Context) -> Value:
     _arg_count(node, 1)
     value = evaluate(node.args[0], context)
     if not isinstance(value, list):
-        raise ValueError("METRIC_COUNT() needs an array of time series")
+        raise MetricQueryError("METRIC_COUNT() needs an array of time series")
     return float(len(value))
 
 
@@ -649,7 +642,7 @@ def _metrics(node: Node, context: Context) -> Value:
     needle = None
     if node.args:
         if node.args[0].kind != "str":
-            raise ValueError('METRICS() takes an optional string, e.g. METRICS("errors")')
+            raise MetricQueryError('METRICS() takes an optional string, e.g. METRICS("errors")')
         needle = str(node.args[0].value)
     out = []
     for mid in context.metric_ids:
@@ -669,7 +662,7 @@ def _fill(node: Node, context: Context) -> Value:
     else:
         filler = evaluate(how, context)
         if isinstance(filler, list):
-            raise ValueError("FILL()'s second argument must be a scalar, a time series, REPEAT or LINEAR")
+            raise MetricQueryError("FILL()'s second argument must be a scalar, a time series, REPEAT or LINEAR")
     if isinstance(target, list):
         return [_fill_one(s, filler, _grid(context)) for s in target]
     return _fill_one(target, filler, _grid(context))
@@ -682,7 +675,7 @@ MAX_GRID_POINTS = 100_800
 
 def _grid(context: Context) -> list[int]:
     if len(context.grid) > MAX_GRID_POINTS:
-        raise ValueError(
+        raise MetricQueryError(
             f"the time range holds {len(context.grid)} periods; FILL, TIME_SERIES and the time functions"
             f" work on at most {MAX_GRID_POINTS:,} datapoints: narrow the range or use a longer period"
         )
@@ -727,7 +720,7 @@ def _if(node: Node, context: Context) -> Value:
     then = evaluate(node.args[1], context)
     other = evaluate(node.args[2], context) if len(node.args) == 3 else None
     if isinstance(cond, list) or isinstance(then, list) or isinstance(other, list):
-        raise ValueError("IF() works on time series and scalars, not arrays of time series")
+        raise MetricQueryError("IF() works on time series and scalars, not arrays of time series")
     if not isinstance(cond, Series):
         chosen = then if cond != 0 else other
         if chosen is None:
@@ -754,7 +747,7 @@ def _time_series(node: Node, context: Context) -> Value:
     _arg_count(node, 1)
     value = evaluate(node.args[0], context)
     if not isinstance(value, float):
-        raise ValueError("TIME_SERIES() takes a scalar")
+        raise MetricQueryError("TIME_SERIES() takes a scalar")
     grid = _grid(context)
     return Series(grid, [value] * len(grid), "")
 
@@ -763,7 +756,7 @@ def _period(node: Node, context: Context) -> Value:
     _arg_count(node, 1)
     arg = node.args[0]
     if arg.kind != "id" or str(arg.value) not in context.periods:
-        raise ValueError("PERIOD() takes the id of a metric (not of an expression)")
+        raise MetricQueryError("PERIOD() takes the id of a metric (not of an expression)")
     return float(context.periods[str(arg.value)])
 
 
@@ -772,9 +765,9 @@ def _first_last(index: int) -> Callable[[Node, Context], Value]:
         _arg_count(node, 1)
         value = evaluate(node.args[0], context)
         if not isinstance(value, list):
-            raise ValueError(f"{node.value}() needs an array of time series")
+            raise MetricQueryError(f"{node.value}() needs an array of time series")
         if not value:
-            raise ValueError(f"{node.value}() of an empty array of time series")
+            raise MetricQueryError(f"{node.value}() of an empty array of time series")
         return value[index]
 
     return call
@@ -784,7 +777,7 @@ def _remove_empty(node: Node, context: Context) -> Value:
     _arg_count(node, 1)
     value = evaluate(node.args[0], context)
     if not isinstance(value, list):
-        raise ValueError("REMOVE_EMPTY() needs an array of time series")
+        raise MetricQueryError("REMOVE_EMPTY() needs an array of time series")
     return [s for s in value if s.values]
 
 
@@ -792,12 +785,12 @@ def _sort(node: Node, context: Context) -> Value:
     _arg_count(node, 3, 4)
     value = evaluate(node.args[0], context)
     if not isinstance(value, list):
-        raise ValueError("SORT() needs an array of time series")
+        raise MetricQueryError("SORT() needs an array of time series")
     fn, order = node.args[1], node.args[2]
     if fn.kind != "word" or fn.value not in ("AVG", "MIN", "MAX", "SUM"):
-        raise ValueError("SORT()'s second argument is AVG, MIN, MAX or SUM")
+        raise MetricQueryError("SORT()'s second argument is AVG, MIN, MAX or SUM")
     if order.kind != "word" or order.value not in ("ASC", "DESC"):
-        raise ValueError("SORT()'s third argument is ASC or DESC")
+        raise MetricQueryError("SORT()'s third argument is ASC or DESC")
     reduce = _REDUCERS[str(fn.value)]
     empty = -math.inf if order.value == "DESC" else math.inf  # empty series sort last
     keyed = sorted(value, key=lambda s: reduce(s.values) if s.values else empty,
@@ -805,7 +798,7 @@ def _sort(node: Node, context: Context) -> Value:
     if len(node.args) == 4:
         limit = evaluate(node.args[3], context)
         if not isinstance(limit, float) or limit < 0:
-            raise ValueError("SORT()'s limit must be a non-negative number")
+            raise MetricQueryError("SORT()'s limit must be a non-negative number")
         keyed = keyed[: int(limit)]
     return keyed
 
@@ -814,10 +807,10 @@ def _slice(node: Node, context: Context) -> Value:
     _arg_count(node, 2, 3)
     value = evaluate(node.args[0], context)
     if not isinstance(value, list):
-        raise ValueError("SLICE() needs an array of time series")
+        raise MetricQueryError("SLICE() needs an array of time series")
     bounds = [evaluate(a, context) for a in node.args[1:]]
     if not all(isinstance(b, float) for b in bounds):
-        raise ValueError("SLICE()'s bounds must be numbers")
+        raise MetricQueryError("SLICE()'s bounds must be numbers")
     start = int(bounds[0])  # type: ignore[arg-type]
     end = int(bounds[1]) if len(bounds) == 2 else len(value)  # type: ignore[arg-type]
     return value[start:end]

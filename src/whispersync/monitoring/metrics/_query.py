@@ -20,8 +20,9 @@ Semantics follow CloudWatch's GetMetricData documentation:
 * ``scan_by`` defaults to ``TimestampDescending``, as GetMetricData's does.
 * Ids start with a lowercase letter and hold letters, digits and underscores.
 
-Errors in the request (unknown id, bad syntax, cycle, a scalar result, a bad
-period or statistic) raise ``ValueError`` before anything is queried.
+Errors in the request (unknown id, bad syntax, cycle, a bad period or statistic)
+raise ``MetricQueryError`` (an InputError) before anything is queried; an expression
+that cannot be computed (a scalar result, ``SORT()`` of a scalar) raises it too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whispersync.monitoring.metrics import _math as metric_math
+from whispersync.monitoring.metrics._errors import MetricQueryError
 from whispersync.monitoring.metrics._math import Series
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, TelemetryStore
 from whispersync.monitoring.times import parse_time
@@ -122,13 +124,13 @@ def get_metric_data(
     they are interrupted and QueryTimeout (a client error) is raised.
     """
     if scan_by not in SCAN_ORDERS:
-        raise ValueError(f"scan_by must be one of {', '.join(SCAN_ORDERS)}, got {scan_by!r}")
+        raise MetricQueryError(f"scan_by must be one of {', '.join(SCAN_ORDERS)}, got {scan_by!r}")
     if not isinstance(start_ms, int) or not isinstance(end_ms, int):
-        raise ValueError("start_ms and end_ms must be epoch milliseconds (int)")
+        raise MetricQueryError("start_ms and end_ms must be epoch milliseconds (int)")
     if end_ms <= start_ms:
-        raise ValueError("the end time must be after the start time")
+        raise MetricQueryError("the end time must be after the start time")
     if not queries:
-        raise ValueError("a request needs at least one query")
+        raise MetricQueryError("a request needs at least one query")
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     deadline = None if timeout is None else time.monotonic() + timeout
     plan = _Plan(queries)
@@ -154,7 +156,7 @@ def get_metric_data(
     def resolve(qid: str) -> metric_math.Value:
         if qid not in values:
             query = plan.by_id[qid]
-            period = check_period(query.period) if query.period is not None else default_period
+            period = query.period if query.period is not None else default_period  # checked by _Plan
             origin = round_start(start_ms, period, now_ms)
             context = metric_math.Context(
                 resolve=resolve,
@@ -179,7 +181,7 @@ def get_metric_data(
             continue
         value = resolve(q.id)
         if isinstance(value, float):
-            raise ValueError(
+            raise MetricQueryError(
                 f"expression {q.id!r} ({q.expression}) evaluates to a scalar; the result of an"
                 " expression must be a time series or an array of time series (try TIME_SERIES(...))"
             )
@@ -202,7 +204,7 @@ def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str) -> 
 
 
 def validate_queries(queries: Sequence[MetricDataQuery]) -> None:
-    """Raise ValueError, with the message ``get_metric_data`` would give, if ``queries`` is not a valid request.
+    """Raise MetricQueryError, with the message ``get_metric_data`` would give, if ``queries`` is not a valid request.
 
     Checks ids (well-formed, unique), that each query has exactly one of a metric
     stat and an expression, periods and statistics, expression syntax, references
@@ -219,27 +221,29 @@ class _Plan:
         self.parsed: dict[str, metric_math.Node] = {}
         for q in queries:
             if not isinstance(q.id, str) or not _ID.match(q.id):
-                raise ValueError(
+                raise MetricQueryError(
                     f"query id {q.id!r} must start with a lowercase letter and hold only letters,"
                     " digits and underscores"
                 )
             if q.id in self.by_id:
-                raise ValueError(f"query id {q.id!r} is used twice")
+                raise MetricQueryError(f"query id {q.id!r} is used twice")
             if (q.metric_stat is None) == (q.expression is None):
-                raise ValueError(f"query {q.id!r} needs exactly one of a metric stat and an expression")
+                raise MetricQueryError(f"query {q.id!r} needs exactly one of a metric stat and an expression")
             if q.metric_stat is not None:
-                check_period(q.metric_stat.period)
-                check_statistic(q.metric_stat.statistic)
+                _model_check(check_period, q.metric_stat.period)
+                _model_check(check_statistic, q.metric_stat.statistic)
             else:
+                if q.period is not None:
+                    _model_check(check_period, q.period)
                 try:
                     self.parsed[q.id] = metric_math.parse(q.expression)  # type: ignore[arg-type]
-                except ValueError as exc:
-                    raise ValueError(f"query {q.id!r}: {exc}") from None
+                except metric_math.MetricMathError as exc:
+                    raise MetricQueryError(f"query {q.id!r}: {exc}") from None
             self.by_id[q.id] = q
         for qid, node in self.parsed.items():
             for ref in sorted(metric_math.references(node)):
                 if ref not in self.by_id:
-                    raise ValueError(f"expression {qid!r} refers to unknown id {ref!r}")
+                    raise MetricQueryError(f"expression {qid!r} refers to unknown id {ref!r}")
         self._check_cycles()
 
     def _check_cycles(self) -> None:
@@ -269,7 +273,7 @@ class _Plan:
                 ref = refs.pop()
                 if ref in path:
                     cycle = " -> ".join([*path[path.index(ref):], ref])
-                    raise ValueError(f"expressions refer to each other in a cycle: {cycle}")
+                    raise MetricQueryError(f"expressions refer to each other in a cycle: {cycle}")
                 if ref not in self.parsed:
                     done.add(ref)  # a metric: nothing to walk
                     continue
@@ -307,29 +311,44 @@ def parse_request(payload: Any) -> tuple[list[MetricDataQuery], int, int, str, b
     Returns (queries, start_ms, end_ms, scan_by, aws_shape).
     """
     if not isinstance(payload, Mapping):
-        raise ValueError("the request must be a JSON object")
+        raise MetricQueryError("the request must be a JSON object")
     aws = "MetricDataQueries" in payload
     if aws:
         raw_queries = payload.get("MetricDataQueries")
         start = _required(payload, "StartTime")
         end = _required(payload, "EndTime")
-        start_ms = parse_time(start, numbers_in_seconds=True)
-        end_ms = parse_time(end, numbers_in_seconds=True)
+        start_ms = _time(start, numbers_in_seconds=True)
+        end_ms = _time(end, numbers_in_seconds=True)
         scan_by = payload.get("ScanBy", "TimestampDescending")
     else:
         raw_queries = payload.get("queries")
-        start_ms = parse_time(_required(payload, "start"))
-        end_ms = parse_time(_required(payload, "end"))
+        start_ms = _time(_required(payload, "start"))
+        end_ms = _time(_required(payload, "end"))
         scan_by = payload.get("scan_by", "TimestampDescending")
     if not isinstance(raw_queries, list) or not raw_queries:
-        raise ValueError(f"{'MetricDataQueries' if aws else 'queries'} must be a non-empty list")
+        raise MetricQueryError(f"{'MetricDataQueries' if aws else 'queries'} must be a non-empty list")
     queries = [_aws_query(q, i) if aws else _query(q, i) for i, q in enumerate(raw_queries)]
     return queries, start_ms, end_ms, scan_by, aws
 
 
+def _model_check(check: Any, value: Any) -> Any:
+    """A plan-model check (it raises ValueError, by design) on a caller's value: their fault."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise MetricQueryError(str(exc)) from None
+
+
+def _time(value: Any, *, numbers_in_seconds: bool = False) -> int:
+    try:
+        return parse_time(value, numbers_in_seconds=numbers_in_seconds)
+    except ValueError as exc:  # times.parse_time's way of saying the caller's time is bad
+        raise MetricQueryError(str(exc)) from None
+
+
 def _required(obj: Mapping, key: str, where: str = "request") -> Any:
     if key not in obj or obj[key] is None:
-        raise ValueError(f"{where}: {key!r} is required")
+        raise MetricQueryError(f"{where}: {key!r} is required")
     return obj[key]
 
 
@@ -342,48 +361,48 @@ def _dimensions(raw: Any, where: str) -> dict[str, str]:
         items = []
         for d in raw:
             if not isinstance(d, Mapping):
-                raise ValueError(f"{where}: each dimension must be an object with a name and a value")
+                raise MetricQueryError(f"{where}: each dimension must be an object with a name and a value")
             items.append((d.get("name", d.get("Name")), d.get("value", d.get("Value"))))
     else:
-        raise ValueError(f"{where}: dimensions must be an object or a list of {{name, value}}")
+        raise MetricQueryError(f"{where}: dimensions must be an object or a list of {{name, value}}")
     out = {}
     for k, v in items:
         if not isinstance(k, str) or not isinstance(v, str):
-            raise ValueError(f"{where}: dimension names and values must be strings")
+            raise MetricQueryError(f"{where}: dimension names and values must be strings")
         out[k] = v
     return out
 
 
 def _period(raw: Any, where: str) -> int:
     if type(raw) is not int:
-        raise ValueError(f"{where}: period must be an integer number of seconds, got {raw!r}")
+        raise MetricQueryError(f"{where}: period must be an integer number of seconds, got {raw!r}")
     return raw
 
 
 def _unit(raw: Any, where: str) -> str | None:
     if raw is not None and not isinstance(raw, str):
-        raise ValueError(f"{where}: unit must be a string (a CloudWatch unit such as Count), got {raw!r}")
+        raise MetricQueryError(f"{where}: unit must be a string (a CloudWatch unit such as Count), got {raw!r}")
     return raw
 
 
 def _return_data(raw: Any, where: str) -> bool:
     if not isinstance(raw, bool):
-        raise ValueError(f"{where}: return_data must be true or false")
+        raise MetricQueryError(f"{where}: return_data must be true or false")
     return raw
 
 
 def _query(raw: Any, index: int) -> MetricDataQuery:
     where = f"queries[{index}]"
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} must be an object")
+        raise MetricQueryError(f"{where} must be an object")
     unknown = set(raw) - {"id", "metric_stat", "expression", "label", "return_data", "period"}
     if unknown:
-        raise ValueError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        raise MetricQueryError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     stat = None
     if raw.get("metric_stat") is not None:
         ms = raw["metric_stat"]
         if not isinstance(ms, Mapping):
-            raise ValueError(f"{where}.metric_stat must be an object")
+            raise MetricQueryError(f"{where}.metric_stat must be an object")
         stat = MetricStat(
             namespace=_str(_required(ms, "namespace", where + ".metric_stat"), where),
             name=_str(_required(ms, "name", where + ".metric_stat"), where),
@@ -405,12 +424,12 @@ def _query(raw: Any, index: int) -> MetricDataQuery:
 def _aws_query(raw: Any, index: int) -> MetricDataQuery:
     where = f"MetricDataQueries[{index}]"
     if not isinstance(raw, Mapping):
-        raise ValueError(f"{where} must be an object")
+        raise MetricQueryError(f"{where} must be an object")
     stat = None
     if raw.get("MetricStat") is not None:
         ms = raw["MetricStat"]
         if not isinstance(ms, Mapping) or not isinstance(ms.get("Metric"), Mapping):
-            raise ValueError(f"{where}.MetricStat must be an object with a Metric")
+            raise MetricQueryError(f"{where}.MetricStat must be an object with a Metric")
         metric = ms["Metric"]
         stat = MetricStat(
             namespace=_str(_required(metric, "Namespace", where), where),
@@ -432,7 +451,7 @@ def _aws_query(raw: Any, index: int) -> MetricDataQuery:
 
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{where}: expected a non-empty string, got {value!r}")
+        raise MetricQueryError(f"{where}: expected a non-empty string, got {value!r}")
     return value
 
 

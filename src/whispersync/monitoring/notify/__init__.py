@@ -9,9 +9,9 @@ priority (the plan's §4)::
     P3, P4 -> slack, email               every priority -> webhook, console
 
 Each (notification, channel) pair becomes one row in a SQLite outbox
-(``settings.monitoring_db``, tables ``notify_*``) before anything is sent, so a
+(``NotifierConfig.outbox_path``, tables ``notify_*``) before anything is sent, so a
 crash or restart loses nothing: :meth:`Notifier.deliver_due` (run every second by
-the background loop of :meth:`Notifier.start`) tries each due row, records every
+``whispersync up``, scheduled in app.py) tries each due row, records every
 attempt, and retries failures with exponential backoff and full jitter (base 1 s,
 cap 5 min) until it is delivered, fails permanently, or gives up (24 h or 50
 attempts) as ``failed``, still listed and re-queued by :meth:`Notifier.retry`.
@@ -23,8 +23,8 @@ passwords never leave a channel object: records and logs show only
 
 Usage::
 
-    notifier = Notifier(settings, telemetry=telemetry)
-    notifier.start()
+    notifier = Notifier(NotifierConfig(outbox_path=path), telemetry=telemetry)   # app.notifier_config(settings)
+    notifier.deliver_due()                                                         # every second in `up`
     ids = notifier.publish("critical", AlarmNotification(
         alarm_name="SystemDown", description="Worker errors", priority="P1",
         old_state="OK", new_state="ALARM", reason="Threshold Crossed: 1 datapoint [12.0] >= 10.0",
@@ -33,17 +33,22 @@ Usage::
 """
 
 from whispersync.monitoring.notify.channels.base import Channel, TransportError
-from whispersync.monitoring.notify.events import PRIORITIES, AlarmNotification
-from whispersync.monitoring.notify.notifier import DELIVERY_STATUSES, Notifier
-from whispersync.monitoring.notify.router import DEFAULT_ROUTES, topic_name
+from whispersync.monitoring.notify.events import AlarmNotification
+from whispersync.monitoring.notify.channels import ChannelConfig
+from whispersync.monitoring.notify.notifier import DELIVERY_STATUSES, Notifier, NotifierConfig
+from whispersync.monitoring.notify.secrets import SECRET_NAMES, ChannelSecrets, read_secrets
+from whispersync.monitoring.notify.router import topic_name
 
 __all__ = [
-    "DEFAULT_ROUTES",
     "DELIVERY_STATUSES",
-    "PRIORITIES",
+    "SECRET_NAMES",
     "AlarmNotification",
     "Channel",
+    "ChannelConfig",
+    "ChannelSecrets",
     "Notifier",
+    "NotifierConfig",
     "TransportError",
+    "read_secrets",
     "topic_name",
 ]

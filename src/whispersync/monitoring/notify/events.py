@@ -7,20 +7,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["PRIORITIES", "SEVERITIES", "STATES", "AlarmNotification"]
+from whispersync.plan import PRIORITIES, STATES
 
-#: The plan's alert hierarchy (§4): priority -> what it asks of people.
-PRIORITIES: dict[str, str] = {
-    "P1": "Immediate response required",
-    "P2": "Response within 1 hour",
-    "P3": "Response within 4 hours",
-    "P4": "Next business day",
-}
+__all__ = ["SEVERITIES", "AlarmNotification"]
+
 
 #: Priority -> PagerDuty Events v2 severity (critical, error, warning, info).
 SEVERITIES: dict[str, str] = {"P1": "critical", "P2": "error", "P3": "warning", "P4": "info"}
 
-STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
 
 
 def _iso_cloudwatch(epoch_s: float) -> str:

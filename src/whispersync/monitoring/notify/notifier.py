@@ -6,33 +6,45 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from whispersync import catalog
-from whispersync.pipeline.periodic import PeriodicTask
-from whispersync.settings import Settings
 from whispersync.telemetry import Telemetry
 
-from .channels import build_channels
+from .channels import ChannelConfig, build_channels
 from .channels.base import Channel, TransportError
 from .events import AlarmNotification
 from .outbox import DELIVERY_STATUSES, Outbox, OutboxRow
 from .router import Router, topic_name
-from .secrets import ChannelSecrets, load_secrets
+from .secrets import ChannelSecrets
 
-__all__ = ["DELIVERY_STATUSES", "Notifier"]
+__all__ = ["DELIVERY_STATUSES", "Notifier", "NotifierConfig"]
 
 _URL_TAIL = re.compile(r"\b([a-z][a-z0-9+.-]*://[^/\s'\"<>?#]+)[/?#][^\s'\"<>]*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    """Everything a Notifier needs, as plain values (app.py builds it from the settings)."""
+
+    outbox_path: Path
+    dashboard_url: str | None = None
+    channels: ChannelConfig = field(default_factory=ChannelConfig)
+    secrets: ChannelSecrets = field(default_factory=ChannelSecrets)
+    routes: Mapping[str, Sequence[str]] | None = None  # None: the plan's default routes
 
 
 class Notifier:
     """Routes alarm notifications to channels and delivers them through a durable outbox.
 
     ``channels`` (name -> :class:`Channel`) and ``routes`` (priority -> channel
-    names) replace the defaults built from ``settings``; tests inject ``clock``
-    and ``rng`` to step through retries without sleeping.
+    names) replace the ones the config describes; tests inject ``clock`` and
+    ``rng`` to step through retries without sleeping. Whoever runs it calls
+    :meth:`deliver_due` every ``interval`` seconds (``up`` does, from app.py).
 
     Retry policy: after the n-th failed attempt the next one is due after a delay
     drawn uniformly from [0, min(max_backoff, base_backoff * 2**(n-1))] ("full
@@ -47,30 +59,29 @@ class Notifier:
     Slack warns that sending on while rate limited may get the app disabled.
     """
 
-    def __init__(self, settings: Settings, *, telemetry: Telemetry, clock: Callable[[], float] = time.time,
+    def __init__(self, config: NotifierConfig, *, telemetry: Telemetry, clock: Callable[[], float] = time.time,
                  channels: Mapping[str, Channel] | None = None,
                  routes: Mapping[str, Sequence[str]] | None = None,
                  rng: random.Random | None = None, interval: float = 1.0,
                  base_backoff: float = 1.0, max_backoff: float = 300.0,
                  max_attempts: int = 50, max_age: float = 24 * 3600.0, lease: float = 120.0,
                  max_retry_after: float = 300.0) -> None:
-        self.settings = settings
+        self.config = config
         self._telemetry = telemetry
         self._log = telemetry.logger("whispersync.notify")
         self._clock = clock
         self._rng = rng or random.Random()
-        self._secrets: ChannelSecrets = load_secrets(settings)
+        self._secrets: ChannelSecrets = config.secrets
         self.channels: dict[str, Channel] = dict(channels) if channels is not None else build_channels(
-            settings, self._secrets, log=telemetry.logger("whispersync.alerts"), clock=clock)
-        self.router = Router(routes, known_channels=list(self.channels))
-        self.dashboard_url = settings.dashboard_url or f"http://{settings.host}:{settings.port}/"
+            config.channels, self._secrets, log=telemetry.logger("whispersync.alerts"), clock=clock)
+        self.router = Router(routes if routes is not None else config.routes, known_channels=list(self.channels))
+        self.dashboard_url = config.dashboard_url
         self.interval = interval
         self.base_backoff, self.max_backoff = base_backoff, max_backoff
         self.max_attempts, self.max_age, self.lease = max_attempts, max_age, lease
         self.max_retry_after = max_retry_after
         self._paused_until: dict[str, float] = {}  # channel -> not before (its Retry-After)
-        self._outbox = Outbox(settings.monitoring_db)
-        self._task: PeriodicTask | None = None
+        self._outbox = Outbox(config.outbox_path)
 
     # -- publishing -------------------------------------------------------------------------------
 
@@ -189,25 +200,7 @@ class Notifier:
         """Re-queue failed deliveries (all of them, or those named) to be tried now; return the count."""
         return self._outbox.requeue(self._clock(), delivery_ids)
 
-    # -- background loop --------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Deliver in a background thread every ``interval`` seconds, starting with what a
-        previous run left pending (deliveries survive a restart in the outbox)."""
-        if self._task is not None:
-            return
-        self._task = PeriodicTask("notify-delivery", self.interval, self.deliver_due, self._log,
-                                  run_immediately=True)
-        self._task.start()
-
-    def stop(self) -> None:
-        """Stop the loop (a delivery in progress finishes) and close the outbox."""
-        if self._task is not None:
-            self._task.stop()
-            self._task = None
-
     def close(self) -> None:
-        self.stop()
         self._outbox.close()
 
     # -- reading ----------------------------------------------------------------------------------
@@ -242,7 +235,7 @@ class Notifier:
         return _URL_TAIL.sub(r"\1/***", text)
 
     def __repr__(self) -> str:
-        return f"<Notifier channels={sorted(self.channels)} db={self.settings.monitoring_db}>"
+        return f"<Notifier channels={sorted(self.channels)} db={self.config.outbox_path}>"
 
 
 def _delivery_id(notification_id: str, channel: str) -> str:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .events import PRIORITIES, AlarmNotification
+from whispersync.plan import PRIORITIES, ROUTES
 
-__all__ = ["DEFAULT_ROUTES", "Router", "topic_name"]
+from .events import AlarmNotification
 
-#: Priority -> channel names. The plan: P1 pages (PagerDuty) and posts to the
-#: critical Slack channel, P2 to the high-priority one, P3/P4 to the default Slack
-#: webhook and email. Every notification also goes to the generic webhook (a no-op
-#: unless configured) and to the console/log, so the log holds every alert.
-DEFAULT_ROUTES: dict[str, tuple[str, ...]] = {
-    "P1": ("pagerduty", "slack_critical", "webhook", "console"),
-    "P2": ("slack_high", "webhook", "console"),
-    "P3": ("slack", "email", "webhook", "console"),
-    "P4": ("slack", "email", "webhook", "console"),
-}
+__all__ = ["Router", "topic_name"]
 
 
 def topic_name(topic: str) -> str:
@@ -32,7 +23,7 @@ class Router:
 
     def __init__(self, routes: Mapping[str, Sequence[str]] | None = None, *,
                  known_channels: Sequence[str] | None = None) -> None:
-        routes = dict(DEFAULT_ROUTES if routes is None else routes)
+        routes = dict(ROUTES if routes is None else routes)  # the plan's §4 routing by default
         unknown = set(routes) - set(PRIORITIES)
         if unknown:
             raise ValueError(f"routes name unknown priorities {sorted(unknown)}; known: {list(PRIORITIES)}")

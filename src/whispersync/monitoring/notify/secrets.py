@@ -1,4 +1,4 @@
-"""Channel secrets: from Settings (environment, whispersync.toml) or ``settings.secrets_file``.
+"""Channel secrets: from the settings (environment, whispersync.toml) or a secrets file.
 
 The secrets file is TOML with the settings' own names, for example::
 
@@ -13,13 +13,14 @@ An unknown key is an error naming the key, never the value.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from whispersync.errors import ConfigError
-from whispersync.settings import Settings
 
-__all__ = ["SECRET_NAMES", "ChannelSecrets", "load_secrets"]
+__all__ = ["SECRET_NAMES", "ChannelSecrets", "read_secrets"]
 
 SECRET_NAMES = ("slack_critical_webhook", "slack_high_webhook", "slack_webhook", "pagerduty_routing_key",
                 "webhook_url", "webhook_secret", "smtp_password")
@@ -46,10 +47,11 @@ class ChannelSecrets(dict[str, str]):
         return sorted(found, key=len, reverse=True)
 
 
-def load_secrets(settings: Settings) -> ChannelSecrets:
+def read_secrets(secrets_file: Path | None, configured: Mapping[str, str | None]) -> ChannelSecrets:
+    """The secrets in `secrets_file`, overridden by those `configured` (name -> value or None)."""
     found: dict[str, str] = {}
-    if settings.secrets_file is not None:
-        path = settings.secrets_file
+    if secrets_file is not None:
+        path = secrets_file
         try:
             data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -65,7 +67,7 @@ def load_secrets(settings: Settings) -> ChannelSecrets:
                 raise ConfigError(f"secrets_file {path}: {key!r} must be a non-empty string")
             found[name] = value
     for name in SECRET_NAMES:
-        value = getattr(settings, name)
-        if value is not None and value.get_secret_value():
-            found[name] = value.get_secret_value()
+        value = configured.get(name)
+        if value:
+            found[name] = value
     return ChannelSecrets(found)

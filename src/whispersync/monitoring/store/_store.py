@@ -458,6 +458,12 @@ class TelemetryStore:
 
     # ------------------------------------------------------------------ reading
 
+    def live_source_sql(self, stream: str) -> str:
+        """The stream's SELECT over the files live now: a view's body without a catalog, so a
+        query can run on a cursor of its own (Logs Insights does)."""
+        parquet, jsonl = _segments.live_files(self.root / stream)
+        return _schema.view_sql(stream, parquet, jsonl).split(" AS ", 1)[1]
+
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB with views ``logs``, ``metrics`` and ``spans``; it reads no other file.
 
@@ -796,7 +802,7 @@ def _metric_series(req: MetricStat, rows: list[StatisticRow]) -> MetricSeries:
 
 
 def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], float]) -> dict:
-    from whispersync.telemetry._emf import (
+    from whispersync.telemetry import (
         MAX_DIMENSION_KEY,
         MAX_DIMENSION_VALUE,
         MAX_DIMENSIONS,

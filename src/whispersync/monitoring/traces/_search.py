@@ -29,22 +29,16 @@ from typing import Any
 
 import orjson
 
-from whispersync.errors import InputError, NotFound
+from whispersync.errors import NotFound, QuerySyntaxError
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT
 
 __all__ = ["TraceFilterError", "TraceSummary", "get_trace", "parse_trace_filter", "search_traces"]
 
 
-class TraceFilterError(InputError):
-    """A filter expression that does not parse; ``position`` is the 0-based offset."""
+class TraceFilterError(QuerySyntaxError):
+    """A filter expression that does not parse, with its position (see QuerySyntaxError)."""
 
     code = "invalid_filter"
-
-    def __init__(self, message: str, position: int, expression: str) -> None:
-        super().__init__(f"{message} at position {position}: {expression[:position]}\u25b6{expression[position:]}")
-        self.reason = message
-        self.position = position
-        self.expression = expression
 
 
 @dataclass
@@ -100,7 +94,7 @@ def _tokenize(text: str) -> list[_Tok]:
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
-            raise TraceFilterError(f"unexpected character {text[i]!r}", i, text)
+            raise TraceFilterError(f"unexpected character {text[i]!r}", text, i)
         kind = m.lastgroup
         raw = m.group(0)
         if kind == "str":
@@ -135,7 +129,7 @@ class _Compiler:
         return (t.kind == "op" and t.text in words) or (t.kind == "word" and t.text.upper() in words)
 
     def _fail(self, message: str) -> TraceFilterError:
-        return TraceFilterError(message, self.tok.pos, self.text)
+        return TraceFilterError(message, self.text, self.tok.pos)
 
     def compile(self) -> str:
         if self.tok.kind == "end":
@@ -194,18 +188,18 @@ class _Compiler:
         value = self._literal()
         if lowered in _DURATIONS:
             if op not in _COMPARE or not isinstance(value, float):
-                raise TraceFilterError(f"{name} compares with a number of seconds", op_tok.pos, self.text)
+                raise TraceFilterError(f"{name} compares with a number of seconds", self.text, op_tok.pos)
             column = "_duration_ms" if lowered == "duration" else "_root_duration_ms"
             self.params.append(value * 1000.0)
             return f"({column} {op} ?)"
         if lowered in _FLAGS:
             if op not in ("=", "!=") or not isinstance(value, bool):
-                raise TraceFilterError(f"{name} compares with true or false", op_tok.pos, self.text)
+                raise TraceFilterError(f"{name} compares with true or false", self.text, op_tok.pos)
             flag = "bool_or(status = 'ERROR')" if lowered != "ok" else "NOT bool_or(status = 'ERROR')"
             return flag if (op == "=") == value else f"(NOT {flag})"
         key = _annotation_key(name)
         if key is None:
-            raise TraceFilterError(f"unknown field {name!r}; use annotation.<key>", t.pos, self.text)
+            raise TraceFilterError(f"unknown field {name!r}; use annotation.<key>", self.text, t.pos)
         return self._annotation(key, op, value, op_tok)
 
     def _comparison_follows(self) -> bool:
@@ -237,12 +231,12 @@ class _Compiler:
         text = "json_extract_string(annotations, ?)"
         if op in _STRING_OPS:
             if not isinstance(value, str):
-                raise TraceFilterError(f"{op} needs a string", op_tok.pos, self.text)
+                raise TraceFilterError(f"{op} needs a string", self.text, op_tok.pos)
             self.params += [path, path, value]
             return f"bool_or({kind} = 'VARCHAR' AND {_STRING_OPS[op]}({text}, ?))"
         if isinstance(value, bool):
             if op not in ("=", "!="):
-                raise TraceFilterError(f"{op} does not apply to true/false", op_tok.pos, self.text)
+                raise TraceFilterError(f"{op} does not apply to true/false", self.text, op_tok.pos)
             self.params += [path, path, "true" if value else "false"]
             return f"bool_or({kind} = 'BOOLEAN' AND {text} {op} ?)"
         if isinstance(value, float):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from whispersync.errors import QuerySyntaxError
 from whispersync.monitoring.logs.insights import InsightsQueryError, parse_query
 from whispersync.monitoring.logs.insights import _parser as ast
 
@@ -91,9 +92,10 @@ class TestErrors:
         with pytest.raises(InsightsQueryError, match="only limit may follow dedup"):
             parse_query("fields a | dedup a | sort a")
 
-    def test_it_is_a_value_error(self):
-        """Callers that catch ValueError catch bad queries too."""
-        assert issubclass(InsightsQueryError, ValueError)
+    def test_it_is_a_query_syntax_error_not_a_value_error(self):
+        """A bad query is the caller's fault (a 400); a ValueError is a bug (a 500)."""
+        assert issubclass(InsightsQueryError, QuerySyntaxError)
+        assert not issubclass(InsightsQueryError, ValueError)
 
 
 @pytest.mark.parametrize("query", ["filter " + "(" * 2000 + "x = 1" + ")" * 2000, "filter " + "not " * 2000 + "x = 1"])

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
-from whispersync.monitoring.store import _schema
-from whispersync.monitoring.store import _segments
 from whispersync.monitoring.logs.insights._compiler import compile_query
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._parser import parse_query
@@ -63,8 +61,7 @@ def run_query(
     for attempt in range(2):
         # The logs view's SELECT, over the files live now, in place of the view: no
         # catalog to share between threads, so every query can run on its own cursor.
-        parquet, jsonl = _segments.live_files(store.root / "logs")
-        source = _schema.view_sql("logs", parquet, jsonl).split(" AS ", 1)[1]
+        source = store.live_source_sql("logs")
         prefix = f"WITH logs AS ({source}) "
         cursor = _database(store.root).cursor()
         try:

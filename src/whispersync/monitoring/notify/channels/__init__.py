@@ -1,10 +1,10 @@
-"""Notification channels, one module each; :func:`build_channels` makes them from Settings."""
+"""Notification channels, one module each; :func:`build_channels` makes them from a ChannelConfig."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
-from whispersync.settings import Settings
 from whispersync.telemetry import Logger
 
 from .base import BaseChannel, Channel, TransportError, UnconfiguredChannel, mask_url
@@ -14,11 +14,24 @@ from .pagerduty import PagerDutyChannel
 from .slack import SlackChannel
 from .webhook import WebhookChannel
 
-__all__ = ["BaseChannel", "Channel", "ConsoleChannel", "EmailChannel", "PagerDutyChannel", "SlackChannel",
-           "TransportError", "UnconfiguredChannel", "WebhookChannel", "build_channels", "mask_url"]
+__all__ = ["BaseChannel", "Channel", "ChannelConfig", "ConsoleChannel", "EmailChannel", "PagerDutyChannel",
+           "SlackChannel", "TransportError", "UnconfiguredChannel", "WebhookChannel", "build_channels", "mask_url"]
 
 
-def build_channels(settings: Settings, secrets: dict[str, str], *, log: Logger,
+@dataclass(frozen=True)
+class ChannelConfig:
+    """What the channels need besides their secrets (built from the settings in app.py)."""
+
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_starttls: bool = True
+    email_from: str = "whispersync@localhost"
+    email_to: Sequence[str] = ()
+
+
+def build_channels(settings: ChannelConfig, secrets: Mapping[str, str], *, log: Logger,
                    clock: Callable[[], float]) -> dict[str, Channel]:
     """Channel name -> channel; a channel without its settings is an UnconfiguredChannel.
 
@@ -40,7 +53,7 @@ def build_channels(settings: Settings, secrets: dict[str, str], *, log: Logger,
                            UnconfiguredChannel("webhook", "set WHISPERSYNC_WEBHOOK_URL"))
     if settings.smtp_host and settings.email_to:
         channels["email"] = EmailChannel(host=settings.smtp_host, port=settings.smtp_port,
-                                         sender=settings.email_from, recipients=settings.email_to,
+                                         sender=settings.email_from, recipients=list(settings.email_to),
                                          user=settings.smtp_user, password=secrets.get("smtp_password"),
                                          starttls=settings.smtp_starttls)
     else:

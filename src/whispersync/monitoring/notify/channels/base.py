@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from whispersync.errors import ExternalServiceError
 from whispersync.monitoring.notify.events import AlarmNotification
 
 __all__ = ["BaseChannel", "Channel", "TransportError", "UnconfiguredChannel", "mask_url"]
 
 
-class TransportError(Exception):
+class TransportError(ExternalServiceError):
     """A channel could not deliver; ``permanent`` says a retry cannot help.
 
     ``retry_after`` is the service's own "not before" (seconds, from a Retry-After
@@ -26,9 +27,8 @@ class TransportError(Exception):
 
     def __init__(self, message: str, permanent: bool = False, *, http_status: int | None = None,
                  retry_after: float | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, permanent=permanent)
         self.message = message
-        self.permanent = permanent
         self.http_status = http_status
         self.retry_after = retry_after
 

@@ -13,7 +13,8 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from whispersync.monitoring.notify.events import PRIORITIES, AlarmNotification
+from whispersync.monitoring.notify.events import AlarmNotification
+from whispersync.plan import PRIORITIES
 
 from .base import BaseChannel, TransportError
 

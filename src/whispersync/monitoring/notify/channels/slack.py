@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from whispersync.monitoring.notify.events import PRIORITIES, AlarmNotification
+from whispersync.monitoring.notify.events import AlarmNotification
+from whispersync.plan import PRIORITIES
 
 from . import _http
 from .base import BaseChannel, mask_url

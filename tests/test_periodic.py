@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from whispersync.pipeline.periodic import PeriodicTask
+from whispersync.periodic import PeriodicTask
 from whispersync.telemetry.testing import capture_telemetry
 
 
