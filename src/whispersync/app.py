@@ -248,5 +248,36 @@ def open_queues(settings: Settings) -> Iterator[Queues]:
         broker.close()
 
 
+@contextmanager
+def open_notifier(settings: Settings) -> Iterator[Notifier]:
+    """The notification outbox, to read or re-queue; nothing is delivered unless asked."""
+    notifier = Notifier(notifier_config(settings), telemetry=Telemetry(NullSink()))
+    try:
+        yield notifier
+    finally:
+        notifier.close()
+
+
+@contextmanager
+def open_alarms(settings: Settings) -> Iterator[AlarmEngine]:
+    """The alarm engine over the telemetry store, as `up` builds it, without its schedule.
+
+    Notifications it queues are delivered by a running `up`; without one, what is due
+    is delivered on exit, so `alarms evaluate` and `set-state` still reach people."""
+    plan = load_plan(settings)
+    telemetry = Telemetry(NullSink())
+    notifier = Notifier(notifier_config(settings, plan), telemetry=telemetry)
+    try:
+        engine = build_alarm_engine(settings, open_store(settings, plan), telemetry, notifier, plan)
+        try:
+            yield engine
+        finally:
+            if not settings.server_file.exists():
+                notifier.deliver_due()
+            engine.alarm_store.close()
+    finally:
+        notifier.close()
+
+
 def samples_dir() -> Path:
     return Path(__file__).parent / "samples"

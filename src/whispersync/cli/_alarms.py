@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,6 +29,8 @@ from whispersync.cli._common import (
     parse_time,
     print_json,
 )
+from whispersync.errors import ConfigError
+from whispersync.monitoring.alarms import AlarmEngine, AlarmError
 
 # An alarm request file or a plan is a few KB; 1 MiB is far beyond any real one and
 # stops `alarms put /dev/zero` (or a mistaken 2 GB file) before it fills memory.
@@ -38,38 +42,19 @@ PlanOption = Annotated[
 ]
 
 
-class _Engine:
-    """The engine plus what it needs, closed on exit."""
+@contextmanager
+def _engine(plan: Path | None) -> Iterator[AlarmEngine]:
+    """The engine (with a plan file layered on, when given), closed on exit."""
+    from whispersync.app import open_alarms
 
-    def __init__(self, plan: Path | None) -> None:
-        from whispersync.app import build_alarm_engine, open_store
-        from whispersync.errors import ConfigError
-        from whispersync.monitoring.notify import Notifier
-        from whispersync.app import notifier_config
-        from whispersync.telemetry import NullSink, Telemetry
-
-        if plan is not None:
-            _check_regular_file(plan, "plan file")
-        self.settings = load_settings(plan_file=plan)
-        telemetry = Telemetry(NullSink())
-        self.notifier = Notifier(notifier_config(self.settings), telemetry=telemetry)
-        try:
-            self.engine = build_alarm_engine(self.settings, open_store(self.settings), telemetry, self.notifier)
-        except ConfigError as exc:  # a plan file that cannot be used is a PlanError, a ConfigError
-            self.notifier.close()
-            fail(str(exc))
-
-    def __enter__(self):
-        return self.engine
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if not self.settings.server_file.exists():
-                # No `whispersync up` to deliver what we queued: deliver what is due now.
-                self.notifier.deliver_due()
-        finally:
-            self.notifier.close()
-            self.engine.alarm_store.close()
+    if plan is not None:
+        _check_regular_file(plan, "plan file")
+    settings = load_settings(plan_file=plan)
+    try:
+        with open_alarms(settings) as engine:
+            yield engine
+    except ConfigError as exc:  # a plan file that cannot be used is a PlanError, a ConfigError
+        fail(str(exc))
 
 
 @alarms_app.command("list")
@@ -83,7 +68,7 @@ def alarms_list(
 
     if state is not None and state not in STATES:
         fail(f"unknown state {state!r}; one of: {', '.join(STATES)}")
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         found = engine.describe(state)
     if as_json:
         print_json({"alarms": found})
@@ -106,7 +91,7 @@ def alarms_history(
     as_json: JsonOption = False,
 ) -> None:
     """State changes, actions and configuration updates of one alarm, newest first."""
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         try:
             items = engine.history(name, limit)
         except KeyError:
@@ -133,7 +118,7 @@ def alarms_evaluate(
 ) -> None:
     """Run one evaluation cycle (every alarm, then composites) and any actions on state changes."""
     at_ms = parse_time(at) if at is not None else None
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         results = engine.evaluate(at_ms)
     if as_json:
         print_json({"alarms": [r.to_dict() for r in results]})
@@ -162,12 +147,12 @@ def alarms_set_state(
             fail(f"--reason-data is not JSON: {exc}")
         if not isinstance(data, dict):
             fail("--reason-data must be a JSON object")
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         try:
             engine.set_state(name, state, reason, data)
         except KeyError:
             fail(f"no alarm named {name!r}")
-        except ValueError as exc:  # the engine's refusal of a bad state or reason (its contract)
+        except AlarmError as exc:  # a bad state or reason
             fail(str(exc))
     if as_json:
         print_json({"name": name, "state": state, "reason": reason})
@@ -192,10 +177,10 @@ def alarms_put(
         alarms = parse_alarm_requests(payload)
     except AlarmInputError as exc:
         fail(f"{file}: {exc}")
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         try:
             replaced = engine.put_all(alarms)  # all or nothing
-        except ValueError as exc:  # the engine's refusal: unknown alarms in a rule, a cycle (its contract)
+        except AlarmError as exc:  # unknown alarms in a rule, a cycle
             fail(f"{file}: {exc}")
     done = [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
     if as_json:
@@ -212,10 +197,10 @@ def alarms_delete(
     as_json: JsonOption = False,
 ) -> None:
     """Delete an alarm stored by `alarms put`, with its state and history."""
-    with _Engine(plan) as engine:
+    with _engine(plan) as engine:
         try:
             deleted = engine.delete(name)
-        except ValueError as exc:  # the engine's refusal: a plan alarm, or one a composite uses (its contract)
+        except AlarmError as exc:  # a plan alarm, or one a composite uses
             fail(str(exc))
     if not deleted:
         fail(f"no stored alarm named {name!r}")

@@ -62,23 +62,22 @@ def print_json(data: Any) -> None:
 
 def parse_since(value: str) -> float:
     """'90s', '15m', '1h', '7d' → seconds."""
-    from whispersync.monitoring.times import parse_duration
+    from whispersync.monitoring.times import InvalidTime, parse_duration
 
     try:
         return parse_duration(value)
-    except ValueError as exc:
+    except InvalidTime as exc:
         raise typer.BadParameter(str(exc)) from None
-
-
 
 
 def parse_time(value: str) -> int:
     """`--start`/`--end`/`--at`: ISO 8601 (UTC unless it says otherwise) or epoch milliseconds."""
+    from whispersync.monitoring.times import InvalidTime
     from whispersync.monitoring.times import parse_time as parse
 
     try:
         return parse(value)
-    except ValueError as exc:
+    except InvalidTime as exc:
         raise typer.BadParameter(str(exc)) from None
 
 

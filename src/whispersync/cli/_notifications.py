@@ -19,16 +19,6 @@ from whispersync.cli._common import (
 )
 
 
-def _notifier():
-    from whispersync.monitoring.notify import Notifier
-    from whispersync.app import notifier_config
-    from whispersync.telemetry import NullSink, Telemetry
-
-    # Reading and re-queueing only: no delivery loop in this process. A running
-    # `whispersync up` picks re-queued deliveries up within a second.
-    return Notifier(notifier_config(load_settings()), telemetry=Telemetry(NullSink()))
-
-
 def _when(epoch: float | None) -> str:
     if epoch is None:
         return ""
@@ -46,11 +36,10 @@ def notifications_list(
 
     if status is not None and status not in DELIVERY_STATUSES:
         fail(f"unknown status {status!r}; one of: {', '.join(DELIVERY_STATUSES)}")
-    notifier = _notifier()
-    try:
+    from whispersync.app import open_notifier
+
+    with open_notifier(load_settings()) as notifier:
         found = notifier.deliveries(status=status, limit=limit)
-    finally:
-        notifier.close()
     if as_json:
         print_json({"deliveries": found})
         return
@@ -72,11 +61,11 @@ def notifications_retry(
     as_json: JsonOption = False,
 ) -> None:
     """Re-queue failed deliveries; `whispersync up` delivers them (with fresh retries)."""
-    notifier = _notifier()
-    try:
+    from whispersync.app import open_notifier
+
+    # Re-queueing only: a running `whispersync up` delivers within a second.
+    with open_notifier(load_settings()) as notifier:
         count = notifier.retry(ids or None)
-    finally:
-        notifier.close()
     if as_json:
         print_json({"requeued": count})
         return

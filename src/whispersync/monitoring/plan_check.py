@@ -7,7 +7,7 @@ to each other. The model (``whispersync.plan``) checks everything else.
 from __future__ import annotations
 
 from whispersync.errors import InputError
-from whispersync.monitoring.alarms import check_alarm, check_references
+from whispersync.monitoring.alarms import AlarmError, check_alarm, check_references
 from whispersync.monitoring.logs import parse_pattern
 from whispersync.plan import Plan
 
@@ -20,16 +20,16 @@ def check_plan(plan: Plan) -> list[str]:
     for alarm in plan.alarms:
         try:
             check_alarm(alarm)
-        except ValueError as exc:
+        except AlarmError as exc:
             problems.append(f"alarms.{alarm.name}.{exc}")
     if not problems:
         try:
             check_references(plan.alarms)
-        except ValueError as exc:
+        except AlarmError as exc:
             problems.append(f"alarms.{exc}")
     for metric_filter in plan.metric_filters:
         try:
             parse_pattern(metric_filter.pattern)
-        except (ValueError, InputError) as exc:
+        except InputError as exc:
             problems.append(f"metric_filters.{metric_filter.name}.pattern: {exc}")
     return problems

@@ -13,7 +13,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MAX_LOOKBACK_SECONDS", "MAX_TIME_MS", "lookback_start", "parse_duration", "parse_time"]
+from whispersync.errors import InputError
+
+__all__ = ["MAX_LOOKBACK_SECONDS", "MAX_TIME_MS", "InvalidTime", "lookback_start", "parse_duration", "parse_time"]
 
 # 9999-12-31T23:59:59.999Z, the last instant ISO 8601's four-digit years can write.
 MAX_TIME_MS = 253_402_300_799_999
@@ -25,6 +27,12 @@ _DURATION = re.compile(r"\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
+class InvalidTime(InputError):
+    """A time or duration that cannot be read, or is out of range: the caller's value."""
+
+    code = "invalid_input"
+
+
 def parse_time(value: Any, *, numbers_in_seconds: bool = False) -> int:
     """ISO 8601 (UTC unless it says otherwise) or an epoch number to epoch milliseconds."""
     return _in_range(_to_ms(value, numbers_in_seconds), value)
@@ -34,10 +42,10 @@ def parse_duration(value: str) -> float:
     """'90s', '15m', '1h', '7d' → seconds, at most `MAX_LOOKBACK_SECONDS`."""
     match = _DURATION.fullmatch(value) if isinstance(value, str) and len(value) <= 40 else None
     if not match:
-        raise ValueError(f"{str(value)[:40]!r} is not a duration like 30s, 15m, 1h or 7d")
+        raise InvalidTime(f"{str(value)[:40]!r} is not a duration like 30s, 15m, 1h or 7d")
     seconds = float(match[1]) * _UNIT_SECONDS[match[2]]
     if seconds > MAX_LOOKBACK_SECONDS:
-        raise ValueError(f"{value.strip()!r} is longer than the longest look-back, "
+        raise InvalidTime(f"{value.strip()!r} is longer than the longest look-back, "
                          f"{MAX_LOOKBACK_SECONDS // 86_400}d")
     return seconds
 
@@ -49,13 +57,13 @@ def lookback_start(now_ms: int, seconds: float) -> int:
 
 def _to_ms(value: Any, numbers_in_seconds: bool) -> int:
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a time")
+        raise InvalidTime(f"{value!r} is not a time")
     if isinstance(value, (int, float)):
         scaled = value * 1000 if numbers_in_seconds else value
         if isinstance(scaled, float) and not math.isfinite(scaled):
-            raise ValueError(f"{value!r} is not a time")
+            raise InvalidTime(f"{value!r} is not a time")
         if abs(scaled) > 10 * MAX_TIME_MS:  # int() of 1e300 is exact but useless; say so early
-            raise ValueError(f"{value!r} is out of range for a time")
+            raise InvalidTime(f"{value!r} is out of range for a time")
         return int(scaled)
     if isinstance(value, str):
         text = value.strip()
@@ -71,13 +79,13 @@ def _to_ms(value: Any, numbers_in_seconds: bool) -> int:
             try:
                 return int(when.timestamp() * 1000)
             except (OverflowError, ValueError):  # year 1 with a negative offset, and the like
-                raise ValueError(f"{text!r} is out of range for a time") from None
+                raise InvalidTime(f"{text!r} is out of range for a time") from None
     shown = repr(value) if len(repr(value)) <= 64 else repr(value)[:60] + "…"
-    raise ValueError(f"{shown} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds")
+    raise InvalidTime(f"{shown} is not ISO 8601 (2026-11-27T13:00:00Z) or epoch milliseconds")
 
 
 def _in_range(ms: int, value: Any) -> int:
     if not 0 <= ms <= MAX_TIME_MS:
         shown = repr(value) if len(repr(value)) <= 64 else repr(value)[:60] + "…"
-        raise ValueError(f"{shown} is out of range: times run from 1970-01-01 to 9999-12-31")
+        raise InvalidTime(f"{shown} is out of range: times run from 1970-01-01 to 9999-12-31")
     return ms

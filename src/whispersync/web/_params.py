@@ -1,15 +1,14 @@
 """Times and durations a client sends (`"start"`, `?since=1h`), as 4xx when they are bad.
 
-`monitoring.times` says a bad value with ValueError, for every caller alike; at this
-boundary the value is the client's, so it becomes an InputError naming the field.
+`monitoring.times` says a bad value with InvalidTime (a 4xx); here the error also
+names the field the client sent it in.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from whispersync.errors import InputError
-from whispersync.monitoring.times import parse_duration, parse_time
+from whispersync.monitoring.times import InvalidTime, parse_duration, parse_time
 
 
 def client_time(value: Any, name: str) -> int | None:
@@ -18,13 +17,13 @@ def client_time(value: Any, name: str) -> int | None:
         return None
     try:
         return parse_time(value)
-    except ValueError as exc:
-        raise InputError(f"{name}: {exc}") from None
+    except InvalidTime as exc:
+        raise InvalidTime(f"{name}: {exc}") from None
 
 
 def client_duration(value: str, name: str) -> float:
     """'15m', '1h', '7d' to seconds."""
     try:
         return parse_duration(value)
-    except ValueError as exc:
-        raise InputError(f"{name}: {exc}") from None
+    except InvalidTime as exc:
+        raise InvalidTime(f"{name}: {exc}") from None

@@ -10,9 +10,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -21,17 +18,6 @@ from whispersync.errors import InputError, NotFound
 from whispersync.plan import STATES
 from whispersync.web._json import read_json
 from whispersync.web._params import client_time
-
-
-def _client_request(method: Callable[..., Any], *args: Any) -> Any:
-    """Call an AlarmEngine method that refuses a request with ValueError, as its
-    contract and the plan model's say (set_state: a bad state or reason; put_all: a
-    rule naming unknown alarms or closing a cycle; delete: a plan alarm or one a
-    composite uses). Here the request is the client's, so that is a 4xx."""
-    try:
-        return method(*args)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -80,7 +66,7 @@ def build_router(runtime: Runtime) -> APIRouter:
 
         def run() -> None:
             try:
-                _client_request(engine().set_state, name, payload.get("state"), payload.get("reason"), reason_data)
+                engine().set_state(name, payload.get("state"), payload.get("reason"), reason_data)
             except KeyError:
                 raise NotFound(f"no alarm named {name!r}") from None
 
@@ -96,14 +82,14 @@ def build_router(runtime: Runtime) -> APIRouter:
 
         def run() -> list[dict]:
             # All or nothing: a list whose third alarm is bad stores none of them.
-            replaced = _client_request(engine().put_all, alarms)
+            replaced = engine().put_all(alarms)
             return [{"name": a.name, "kind": a.kind, "replaced": r} for a, r in zip(alarms, replaced)]
 
         return {"alarms": await run_in_threadpool(run)}
 
     @router.delete("/v1/alarms/{name}")
     def delete_alarm(name: str) -> dict:
-        deleted = _client_request(engine().delete, name)
+        deleted = engine().delete(name)
         if not deleted:
             raise NotFound(f"no stored alarm named {name!r}")
         return {"deleted": name}

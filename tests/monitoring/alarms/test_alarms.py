@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from whispersync.monitoring.alarms import AlarmStore
-from whispersync.monitoring.alarms import AlarmEngine, decide
-from whispersync.monitoring.alarms import check_alarm
+from whispersync.monitoring.alarms import AlarmEngine, AlarmError, AlarmStore, check_alarm, decide
 from whispersync.monitoring.remediation import RemediationRegistry
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.plan import (
@@ -129,12 +127,12 @@ class TestModel:
         """The model takes any rule text; the engine's check (at start-up, on put, in
         `plan validate`) refuses one that does not parse."""
         alarm = CompositeAlarm(name="c", rule="ALARM(a) AND")
-        with pytest.raises(ValueError, match="rule: line 1, column 13: "):
+        with pytest.raises(AlarmError, match="rule: line 1, column 13: "):
             check_alarm(alarm)
 
     def test_a_bad_rule_is_refused_on_put(self, store, tmp_path):
         engine, _ = _engine(store, tmp_path, [])
-        with pytest.raises(ValueError, match="rule: line 1, column 13: "):
+        with pytest.raises(AlarmError, match="rule: line 1, column 13: "):
             engine.put(CompositeAlarm(name="c", rule="ALARM(a) AND"))
         assert engine.alarm_store.definitions() == []
 
@@ -243,7 +241,7 @@ class TestEngine:
         assert engine.describe()[0]["state"] == ALARM
         assert notifier.published[-1][1].reason == "Testing the pager"
         assert engine.evaluate(T0 + 60_000)[0].state == OK
-        with pytest.raises(ValueError, match="state must be one of"):
+        with pytest.raises(AlarmError, match="state must be one of"):
             engine.set_state("A", "BROKEN", "x")
         with pytest.raises(KeyError):
             engine.set_state("nope", OK, "x")
@@ -265,7 +263,7 @@ class TestEngine:
         b = CompositeAlarm(name="b", rule="OK(SomeMetricAlarm) OR ALARM(c)")
         c = CompositeAlarm(name="c", rule="ALARM(a)")
         engine, _ = _engine(store, tmp_path, [a, b, c])
-        with pytest.raises(ValueError, match="cycle: a -> b -> c -> a"):
+        with pytest.raises(AlarmError, match="cycle: a -> b -> c -> a"):
             engine.evaluate(T0)
 
     def test_a_remediation_action_calls_the_registered_handler(self, store, tmp_path):
@@ -300,7 +298,7 @@ class TestEngine:
         engine, _ = _engine(store, tmp_path, [])
         first, second = _alarm(name="First"), _alarm(name="Second")
         dangling = CompositeAlarm(name="Third", rule="ALARM(First) OR ALARM(NoSuchAlarm)")
-        with pytest.raises(ValueError, match="NoSuchAlarm"):
+        with pytest.raises(AlarmError, match="NoSuchAlarm"):
             engine.put_all([first, second, dangling])
         assert engine.alarm_store.definitions() == []
         assert engine.alarm_store.history("First") == []

@@ -6,6 +6,7 @@ import pytest
 
 from whispersync.errors import InputError
 from whispersync.monitoring.alarms._composite import MAX_NESTING, RuleSyntaxError, check_cycles, parse
+from whispersync.monitoring.alarms import AlarmError
 
 STATES = {"a": "ALARM", "b": "OK", "c": "INSUFFICIENT_DATA", "my alarm-1": "ALARM"}
 
@@ -83,7 +84,7 @@ class TestSyntaxErrors:
 
 class TestCycles:
     def test_it_names_the_cycle(self):
-        with pytest.raises(ValueError, match="cycle: x -> y -> z -> x"):
+        with pytest.raises(AlarmError, match="cycle: x -> y -> z -> x"):
             check_cycles({"x": {"y"}, "y": {"z", "metric"}, "z": {"x"}})
 
     def test_nesting_without_a_cycle_is_fine(self):

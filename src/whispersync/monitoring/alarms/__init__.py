@@ -4,12 +4,24 @@ the state store (``_state``). The alarm model itself is the plan's."""
 
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
 from whispersync.monitoring.alarms._composite import Rule, RuleSyntaxError
-from whispersync.monitoring.alarms._engine import AlarmEngine, Decision, EvaluationResult, decide, evaluation_window
-from whispersync.monitoring.alarms._requests import AlarmInputError, parse_alarm_request, parse_alarm_requests
+from whispersync.monitoring.alarms._engine import (
+    AlarmEngine,
+    Decision,
+    EvaluationResult,
+    decide,
+    evaluation_window,
+)
+from whispersync.monitoring.alarms._errors import AlarmError
+from whispersync.monitoring.alarms._requests import (
+    AlarmInputError,
+    parse_alarm_request,
+    parse_alarm_requests,
+)
 from whispersync.monitoring.alarms._state import AlarmStore
 
 __all__ = [
     "AlarmEngine",
+    "AlarmError",
     "AlarmInputError",
     "AlarmStore",
     "Decision",

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from whispersync.monitoring.alarms import _composite as composite
+from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.monitoring.metrics import MetricQueryError, validate_queries
 from whispersync.plan import Alarm, CompositeAlarm
 
@@ -25,15 +26,15 @@ def check_alarm(alarm: Alarm) -> None:
         try:
             references = rule_of(alarm.rule).references
         except (composite.RuleSyntaxError, TypeError) as exc:
-            raise ValueError(f"rule: {exc}") from None
+            raise AlarmError(f"rule: {exc}") from None
         if alarm.name in references:
-            raise ValueError(f"rule: composite alarm {alarm.name!r} refers to itself")
+            raise AlarmError(f"rule: composite alarm {alarm.name!r} refers to itself")
     elif alarm.metrics:
         # Parsing the request up front turns a bad expression into an error now, not at 3 a.m.
         try:
             validate_queries(alarm.metrics)
         except MetricQueryError as exc:
-            raise ValueError(f"metrics: {exc}") from None
+            raise AlarmError(f"metrics: {exc}") from None
 
 
 def check_references(alarms: Iterable[Alarm]) -> None:
@@ -45,6 +46,6 @@ def check_references(alarms: Iterable[Alarm]) -> None:
             references = rule_of(alarm.rule).references
             unknown = sorted(references - set(by_name))
             if unknown:
-                raise ValueError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
+                raise AlarmError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
             rules[alarm.name] = references
     composite.check_cycles(rules)

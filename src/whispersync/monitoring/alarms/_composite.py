@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from whispersync.errors import QuerySyntaxError
+from whispersync.monitoring.alarms._errors import AlarmError
 
 __all__ = ["MAX_NESTING", "MAX_RULE_LENGTH", "Rule", "RuleSyntaxError", "check_cycles", "parse"]
 
@@ -250,7 +251,7 @@ def check_cycles(rules: Mapping[str, Iterable[str]]) -> None:
             return
         if name in path:
             cycle = " -> ".join([*path[path.index(name):], name])
-            raise ValueError(f"composite alarms refer to each other in a cycle: {cycle}")
+            raise AlarmError(f"composite alarms refer to each other in a cycle: {cycle}")
         for ref in sorted(rules[name]):
             visit(ref, [*path, name])
         done.add(name)

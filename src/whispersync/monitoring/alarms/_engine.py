@@ -39,10 +39,24 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from whispersync.monitoring.alarms import _composite as composite
-from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
-from whispersync.monitoring.store import MetricKey, StatisticGroup, TelemetryStore, metric_key
-from whispersync.plan import ALARM, INSUFFICIENT_DATA, OK, STATES, Alarm, CompositeAlarm, MetricAlarm
+from whispersync.monitoring.alarms._errors import AlarmError
+from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
+from whispersync.monitoring.store import (
+    MetricKey,
+    StatisticGroup,
+    TelemetryStore,
+    metric_key,
+)
+from whispersync.plan import (
+    ALARM,
+    INSUFFICIENT_DATA,
+    OK,
+    STATES,
+    Alarm,
+    CompositeAlarm,
+    MetricAlarm,
+)
 
 __all__ = [
     "AlarmEngine",
@@ -303,9 +317,9 @@ class AlarmEngine:
                   at_ms: int | None = None) -> None:
         """SetAlarmState: change the state now (with actions); the next evaluation may change it back."""
         if state not in STATES:
-            raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+            raise AlarmError(f"state must be one of {', '.join(STATES)}, got {state!r}")
         if not isinstance(reason, str) or not reason.strip():
-            raise ValueError("reason is required")
+            raise AlarmError("reason is required")
         with self._lock:
             alarm = self.alarms().get(name)
             if alarm is None:
@@ -363,13 +377,13 @@ class AlarmEngine:
         stored = {a.name for a in self.alarm_store.definitions()}
         if name not in stored:
             if name in self.alarms():
-                raise ValueError(f"alarm {name!r} is declared in the monitoring plan; override or remove it in a"
+                raise AlarmError(f"alarm {name!r} is declared in the monitoring plan; override or remove it in a"
                                  " plan file (--plan FILE) instead")
             return False
         users = [a.name for a in self.alarms().values()
                  if isinstance(a, CompositeAlarm) and name in rule_of(a.rule).references]
         if users:
-            raise ValueError(f"alarm {name!r} is used by composite alarm(s) {', '.join(sorted(users))}; "
+            raise AlarmError(f"alarm {name!r} is used by composite alarm(s) {', '.join(sorted(users))}; "
                              "change or delete those first")
         deleted = self.alarm_store.delete(name)
         # A plan alarm of the same name takes over again: it starts fresh.

@@ -26,6 +26,7 @@ from typing import Any
 
 from whispersync.errors import InputError
 from whispersync.monitoring.alarms._checks import check_alarm
+from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.plan import (
     COMPARISON_OPERATORS,
     PRIORITIES,
@@ -129,9 +130,9 @@ def parse_alarm_request(payload: Any) -> Alarm:
             alarm = _metric_alarm(payload, common)
         check_alarm(alarm)  # the rule or math expression parses
         return alarm
-    except ValueError as exc:
-        # The plan model and check_alarm say what is wrong with ValueError (by design);
-        # here it is the client's request that is wrong, so it becomes AlarmInputError.
+    except (ValueError, AlarmError) as exc:
+        # The plan model (ValueError, by design) and check_alarm say what is wrong; here
+        # it is the client's request that is wrong, so it becomes AlarmInputError.
         field, _, message = str(exc).partition(": ")
         if field in _MODEL_TO_REQUEST and message:
             raise AlarmInputError(_MODEL_TO_REQUEST[field], message) from None

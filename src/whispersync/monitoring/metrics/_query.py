@@ -38,7 +38,7 @@ from whispersync.monitoring.metrics import _math as metric_math
 from whispersync.monitoring.metrics._errors import MetricQueryError
 from whispersync.monitoring.metrics._math import Series
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, TelemetryStore
-from whispersync.monitoring.times import parse_time
+from whispersync.monitoring.times import InvalidTime, parse_time
 from whispersync.plan import MetricDataQuery, MetricStat, check_period, check_statistic
 
 __all__ = [
@@ -342,7 +342,7 @@ def _model_check(check: Any, value: Any) -> Any:
 def _time(value: Any, *, numbers_in_seconds: bool = False) -> int:
     try:
         return parse_time(value, numbers_in_seconds=numbers_in_seconds)
-    except ValueError as exc:  # times.parse_time's way of saying the caller's time is bad
+    except InvalidTime as exc:  # a GetMetricData request's error, as every other one in it
         raise MetricQueryError(str(exc)) from None
 
 
