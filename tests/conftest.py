@@ -10,13 +10,25 @@ import pytest
 from whispersync.settings import Settings
 
 
+@pytest.fixture(scope="session")
+def _isolation(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder outside every test's tmp_path (tests list their tmp_path) for an empty
+    config file and an empty user data directory."""
+    root = tmp_path_factory.mktemp("isolation")
+    (root / "empty-whispersync.toml").touch()
+    (root / "xdg-data").mkdir()
+    return root
+
+
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's WHISPERSYNC_* variables or whispersync.toml."""
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, _isolation: Path) -> None:
+    """No test sees the developer's WHISPERSYNC_* variables, whispersync.toml or home in the
+    user data directory (a config file named explicitly must exist: this one is empty)."""
     for name in list(os.environ):
         if name.startswith("WHISPERSYNC_") or name == "ELEVENLABS_API_KEY":
             monkeypatch.delenv(name)
-    monkeypatch.setenv("WHISPERSYNC_CONFIG", str(tmp_path / "no-such-whispersync.toml"))
+    monkeypatch.setenv("WHISPERSYNC_CONFIG", str(_isolation / "empty-whispersync.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(_isolation / "xdg-data"))
 
 
 @pytest.fixture
@@ -35,8 +47,8 @@ def runtime(settings: Settings):
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
+def cli_env(tmp_path: Path, _isolation: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPERSYNC_")}
-    env.update(WHISPERSYNC_HOME=str(tmp_path / "home"), WHISPERSYNC_CONFIG=str(tmp_path / "none.toml"),
-               WHISPERSYNC_INBOX_POLL_INTERVAL="0.2")
+    env.update(WHISPERSYNC_HOME=str(tmp_path / "home"), WHISPERSYNC_CONFIG=str(_isolation / "empty-whispersync.toml"),
+               XDG_DATA_HOME=str(_isolation / "xdg-data"), WHISPERSYNC_INBOX_POLL_INTERVAL="0.2")
     return env

@@ -92,3 +92,20 @@ class Server:
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "whispersync", *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def api_routes(app) -> list:
+    """Every FastAPI APIRoute of `app`, those of included routers too (FastAPI 0.165 wraps
+    an included router in one entry of `app.routes`)."""
+    from fastapi.routing import APIRoute
+
+    def walk(routes) -> list:
+        found = []
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append(route)
+            elif hasattr(route, "original_router"):
+                found += walk(route.original_router.routes)
+        return found
+
+    return walk(app.routes)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from whispersync.errors import ConfigError
-from whispersync.settings import Settings
+from whispersync.settings import Settings, resolve_home
 
 
 class TestSettings:
@@ -75,3 +75,76 @@ class TestSettings:
     def test_the_elevenlabs_key_comes_from_its_usual_variable(self, monkeypatch) -> None:
         monkeypatch.setenv("ELEVENLABS_API_KEY", "xi-123")
         assert Settings.load().elevenlabs_api_key.get_secret_value() == "xi-123"
+
+
+class TestHome:
+    """--home, WHISPERSYNC_HOME, the config file, the nearest .whispersync/ here or above,
+    then the user data directory; none found: ./.whispersync, for a writing command to create."""
+
+    @pytest.fixture
+    def tree(self, tmp_path: Path, monkeypatch) -> Path:
+        deep = tmp_path / "project" / "a" / "b"
+        deep.mkdir(parents=True)
+        monkeypatch.chdir(deep)
+        return deep
+
+    def test_none_found_is_dot_whispersync_in_the_working_directory(self, tree) -> None:
+        assert resolve_home(None, tree) == tree / ".whispersync"
+        settings = Settings.load()
+        assert (settings.home, settings.home_origin) == (tree / ".whispersync", "default")
+        assert not settings.home.exists()  # resolving creates nothing
+
+    def test_the_nearest_home_above_is_found_as_git_finds_dot_git(self, tree) -> None:
+        (tree.parents[1] / ".whispersync").mkdir()
+        (tree.parent / ".whispersync").mkdir()
+        assert resolve_home(None, tree) == tree.parent / ".whispersync"
+        settings = Settings.load()
+        assert (settings.home, settings.home_origin) == (tree.parent / ".whispersync", "found")
+
+    def test_a_file_named_dot_whispersync_is_not_a_home(self, tree) -> None:
+        (tree.parent / ".whispersync").write_text("not a directory")
+        assert resolve_home(None, tree) == tree / ".whispersync"
+
+    def test_the_user_data_directory_comes_last(self, tree, tmp_path, monkeypatch) -> None:
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+        user = tmp_path / "xdg-data" / "whispersync"
+        user.mkdir(parents=True)
+        assert resolve_home(None, tree) == user
+        (tree.parents[1] / ".whispersync").mkdir()
+        assert resolve_home(None, tree) == tree.parents[1] / ".whispersync"
+
+    def test_explicit_then_environment_then_config_win_over_a_found_home(self, tree, tmp_path, monkeypatch) -> None:
+        (tree / ".whispersync").mkdir()
+        config = tmp_path / "whispersync.toml"
+        config.write_text(f'home = "{tmp_path / "from-config"}"\n')
+        monkeypatch.setenv("WHISPERSYNC_CONFIG", str(config))
+        assert (Settings.load().home, Settings.load().home_origin) == (tmp_path / "from-config", "config")
+        monkeypatch.setenv("WHISPERSYNC_HOME", str(tmp_path / "from-env"))
+        assert (Settings.load().home, Settings.load().home_origin) == (tmp_path / "from-env", "env")
+        settings = Settings.load(home=tmp_path / "from-flag")
+        assert (settings.home, settings.home_origin) == (tmp_path / "from-flag", "explicit")
+
+
+class TestConfigFile:
+    def test_a_config_file_named_explicitly_must_exist(self, monkeypatch, tmp_path: Path) -> None:
+        missing = tmp_path / "typo.toml"
+        monkeypatch.setenv("WHISPERSYNC_CONFIG", str(missing))
+        with pytest.raises(ConfigError, match="WHISPERSYNC_CONFIG") as caught:
+            Settings.load()
+        assert str(missing) in str(caught.value) and "does not exist" in str(caught.value)
+
+    def test_a_directory_is_not_a_config_file(self, monkeypatch, tmp_path: Path) -> None:
+        monkeypatch.setenv("WHISPERSYNC_CONFIG", str(tmp_path))
+        with pytest.raises(ConfigError, match="is a directory"):
+            Settings.load()
+
+    def test_the_default_config_file_may_be_absent(self, monkeypatch, tmp_path: Path) -> None:
+        monkeypatch.delenv("WHISPERSYNC_CONFIG")
+        monkeypatch.chdir(tmp_path)
+        assert Settings.load(workers=2).workers == 2
+
+    def test_the_default_config_file_is_read_when_present(self, monkeypatch, tmp_path: Path) -> None:
+        monkeypatch.delenv("WHISPERSYNC_CONFIG")
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "whispersync.toml").write_text("workers = 5\n")
+        assert Settings.load().workers == 5

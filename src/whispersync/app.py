@@ -6,7 +6,7 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +40,14 @@ from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 
 
-def open_store(settings: Settings, plan: Plan | None = None) -> TelemetryStore:
-    """The telemetry store. The plan's metric filters run on its writer thread (off the hot
-    path) for every log line written through it: the pipeline's and `logs import`'s."""
+def open_store(settings: Settings, plan: Plan | None = None,
+               log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = ()) -> TelemetryStore:
+    """The telemetry store. The plan's metric filters (and any ``log_listeners``, such as
+    `up`'s event printer) run on its writer thread (off the hot path) for every log line
+    written through it: the pipeline's and `logs import`'s."""
     plan = plan if plan is not None else load_plan(settings)
     return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
-                          log_listeners=[MetricFilterListener(plan.metric_filters)])
+                          log_listeners=[MetricFilterListener(plan.metric_filters), *log_listeners])
 
 
 @dataclass
@@ -186,11 +188,12 @@ def _queues(settings: Settings) -> tuple[SqliteQueueBroker, SqliteQueue, SqliteQ
     return broker, queue, dlq
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings,
+                  log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = ()) -> Runtime:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     plan = load_plan(settings)
-    store = open_store(settings, plan)
+    store = open_store(settings, plan, log_listeners)
     sink = store if settings.telemetry else NullSink()
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker, queue, dlq = _queues(settings)

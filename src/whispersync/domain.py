@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 AGENTS: tuple[str, ...] = ("work", "memory", "github_ideas")
@@ -49,6 +50,7 @@ class Memo:
     attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The memo as the CLI's --json and the HTTP API show it (docs/json.md): times ISO 8601 UTC."""
         return {
             "id": self.id,
             "key": self.key,
@@ -59,13 +61,19 @@ class Memo:
             "title": self.title,
             "recorded_at": self.recorded_at,
             "source": self.source,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "created_at": iso_utc(self.created_at),
+            "updated_at": iso_utc(self.updated_at),
             "routing": self.routing,
             "result": self.result,
             "error": self.error,
             "attempts": self.attempts,
         }
+
+
+def iso_utc(epoch_seconds: float) -> str:
+    """Epoch seconds → ISO 8601 UTC with milliseconds, as every JSON answer writes a point in time."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Read once per entry point (`Settings.load()`), validated at start-up, passed down.
 Nothing else in WhisperSync reads `os.environ`. Precedence, highest first:
 explicit arguments, `WHISPERSYNC_*` environment variables, `whispersync.toml`
-(in the working directory, or the file named by `WHISPERSYNC_CONFIG`), defaults.
+(in the working directory, or the file named by `WHISPERSYNC_CONFIG`, which must
+exist), defaults. The default home is found as git finds `.git`: see `resolve_home`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+import platformdirs
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,9 +24,35 @@ from pydantic_settings import (
 
 from whispersync.errors import ConfigError
 
+HOME_DIR_NAME = ".whispersync"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # A bearer token shorter than this is guessable; `openssl rand -hex 32` gives 64.
 MIN_API_TOKEN_LENGTH = 16
+
+
+def user_home() -> Path:
+    """The per-user home, last in the search (`~/.local/share/whispersync` on Linux)."""
+    return Path(platformdirs.user_data_dir("whispersync"))
+
+
+def find_home(cwd: Path) -> Path | None:
+    """The nearest `.whispersync/` in ``cwd`` or its parents, else the user data
+    directory when it exists; None when there is none."""
+    for directory in (cwd, *cwd.parents):
+        if (directory / HOME_DIR_NAME).is_dir():
+            return directory / HOME_DIR_NAME
+    user = user_home()
+    return user if user.is_dir() else None
+
+
+def resolve_home(explicit: Path | None, cwd: Path) -> Path:
+    """The home to use: ``explicit`` (from --home, WHISPERSYNC_HOME or the config file),
+    else the one `find_home` finds, else `./.whispersync` in ``cwd`` (to be created by a
+    command that writes; a command that only reads refuses to run without a home)."""
+    if explicit is not None:
+        return explicit
+    found = find_home(cwd)
+    return found if found is not None else cwd / HOME_DIR_NAME
 
 
 class Settings(BaseSettings):
@@ -35,7 +63,8 @@ class Settings(BaseSettings):
         populate_by_name=True,  # Settings.load(slack_webhook=...) as well as the aliased env names
     )
 
-    home: Path = Field(Path(".whispersync"), description="Directory that holds all state.")
+    home: Path = Field(default_factory=lambda: resolve_home(None, Path.cwd()),
+                       description="Directory that holds all state.")
     service: str = "whispersync"
 
     # HTTP ingest API
@@ -120,6 +149,9 @@ class Settings(BaseSettings):
     email_from: str = "whispersync@localhost"
     email_to: list[str] = Field(default_factory=list)
 
+    # How `home` was chosen, for messages: "--home", "WHISPERSYNC_HOME", ... (set by `load`).
+    _home_origin: str = PrivateAttr("")
+
     @field_validator("api_token")
     @classmethod
     def _token_long_enough(cls, token: SecretStr | None) -> SecretStr | None:
@@ -152,7 +184,13 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = Path(os.environ.get("WHISPERSYNC_CONFIG", "whispersync.toml"))
+        named = os.environ.get("WHISPERSYNC_CONFIG")
+        toml_path = Path(named or "whispersync.toml")
+        # The default file may be absent; a file someone named must be there (a typo
+        # would otherwise silently run with the defaults).
+        if named and (not toml_path.exists() or toml_path.is_dir()):  # /dev/null is fine: no settings
+            problem = "is a directory" if toml_path.exists() else "does not exist"
+            raise ConfigError(f"the config file {toml_path} (named by WHISPERSYNC_CONFIG) {problem}")
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
 
     @classmethod
@@ -160,13 +198,22 @@ class Settings(BaseSettings):
         """Build settings, turning validation errors into one readable ConfigError."""
         overrides = {k: v for k, v in overrides.items() if v is not None}
         try:
-            return cls(**overrides)
+            settings = cls(**overrides)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
                 for err in exc.errors()
             )
             raise ConfigError(f"invalid configuration: {problems}") from None
+        settings._home_origin = _home_origin(settings, explicit="home" in overrides)
+        return settings
+
+    @property
+    def home_origin(self) -> str:
+        """How the home was chosen: "explicit" (an argument: --home), "env" (WHISPERSYNC_HOME),
+        "config" (the config file), "found" (a `.whispersync/` here or above, or the user
+        data directory) or "default" (none found: `./.whispersync`, not yet created)."""
+        return self._home_origin or "explicit"
 
     # Paths under home, in one place so every process agrees on them.
     @property
@@ -202,3 +249,13 @@ class Settings(BaseSettings):
     def server_file(self) -> Path:
         """Written by `whispersync up`: where its API listens, for the CLI to find."""
         return self.home / "server.json"
+
+
+def _home_origin(settings: Settings, *, explicit: bool) -> str:
+    if explicit:
+        return "explicit"
+    if os.environ.get("WHISPERSYNC_HOME"):
+        return "env"
+    if "home" in settings.model_fields_set:
+        return "config"
+    return "found" if settings.home.is_dir() else "default"

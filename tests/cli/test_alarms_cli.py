@@ -17,7 +17,7 @@ ALARM = {"AlarmName": "First", "Namespace": "WhisperSync/Worker", "MetricName": 
 def env(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("WHISPERSYNC_")}
     environment.update(WHISPERSYNC_HOME=str(tmp_path / "home"),
-                       WHISPERSYNC_CONFIG=str(tmp_path / "no-such-whispersync.toml"))
+                       WHISPERSYNC_CONFIG=os.environ["WHISPERSYNC_CONFIG"])  # conftest's empty file
     return environment
 
 
@@ -70,3 +70,51 @@ class TestAtomicList:
         assert result.returncode != 0
         assert "NoSuchAlarm" in result.stderr
         assert _stored(env) == set()
+
+
+class TestInProcess:
+    """`alarms list/evaluate` through the Typer app (fast): 80-column tables and dry runs."""
+
+    @pytest.fixture
+    def cli(self, tmp_path):
+        from typer.testing import CliRunner
+
+        from whispersync.cli import app
+
+        runner = CliRunner()
+        (tmp_path / "home").mkdir()  # reading commands do not create a home
+
+        def run(*args: str, columns: int = 250):
+            return runner.invoke(app, ["--home", str(tmp_path / "home"), *args], env={"COLUMNS": str(columns)})
+
+        return run
+
+    def test_list_at_80_columns_is_one_line_per_alarm_and_keeps_brackets(self, cli) -> None:
+        listed = orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"]
+        name = listed[0]["name"]
+        assert cli("alarms", "set-state", name, "ALARM", "--reason", "[ERROR] lines counted: " + "x" * 80).exit_code == 0
+        result = cli("alarms", "list", columns=80)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80
+        assert len(lines) == len(listed) + 4  # it took about 90 lines for 5 alarms
+        assert "[ERROR] lines" in result.stdout  # rich markup used to eat "[ERROR]"
+
+    def test_evaluate_before_the_last_change_is_a_dry_run(self, cli) -> None:
+        name = orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"][0]["name"]
+        assert cli("alarms", "set-state", name, "ALARM", "--reason", "drill").exit_code == 0
+        before = orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"]
+
+        result = cli("alarms", "evaluate", "--at", "2020-01-01T00:00:00Z")
+        assert result.exit_code == 0, result.output
+        assert "dry run" in result.output
+        doc = orjson.loads(cli("alarms", "evaluate", "--at", "2020-01-01T00:00:00Z", "--json").stdout)
+        assert doc["dry_run"] is True and all(a["dry_run"] for a in doc["alarms"])
+        assert orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"] == before
+
+    def test_dry_run_flag(self, cli) -> None:
+        doc = orjson.loads(cli("alarms", "evaluate", "--dry-run", "--json").stdout)
+        assert doc["dry_run"] is True
+        assert all(a["state"] == "INSUFFICIENT_DATA" for a in orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"])
+        assert not any(a["reason"] != "Unchecked: Initial alarm creation"
+                       for a in orjson.loads(cli("alarms", "list", "--json").stdout)["alarms"])

@@ -25,6 +25,7 @@ LINES = [
 @pytest.fixture
 def cli(tmp_path):
     runner = CliRunner()
+    (tmp_path / "home").mkdir(exist_ok=True)  # reading commands do not create a home
 
     def run(*args: str):
         return runner.invoke(app, ["--home", str(tmp_path / "home"), *args])
@@ -44,7 +45,7 @@ class TestLogsCli:
         """Imported lines are queryable at once; the bad line is reported with its number."""
         imported = cli("logs", "import", str(log_file), "--log-group", "/local/app", "--json")
         assert imported.exit_code == 0, imported.output
-        assert orjson.loads(imported.stdout) == {"imported": 3, "errors": [
+        assert orjson.loads(imported.stdout) == {"imported": 3, "already_imported": 0, "errors": [
             {"line": 4, "reason": imported_reason(imported.stdout)}]}
         result = cli("logs", "query", "filter level = 'INFO' | fields correlation_id, @log, duration_ms",
                      "--start", START, "--end", END, "--json")
@@ -82,7 +83,13 @@ class TestLogsCli:
     def test_logs_search_still_works(self, cli):
         """The older `logs search` command is untouched."""
         result = cli("logs", "search", "--json")
-        assert result.exit_code == 0 and orjson.loads(result.stdout) == []
+        assert result.exit_code == 0 and orjson.loads(result.stdout) == {"events": []}  # docs/json.md: an object
+
+    def test_the_aws_cli_spellings_of_start_and_end(self, cli, log_file):
+        cli("logs", "import", str(log_file))
+        result = cli("logs", "query", "stats count() as n", "--start-time", START, "--end-time", END, "--json")
+        assert result.exit_code == 0, result.output
+        assert orjson.loads(result.stdout)["rows"] == [[3]]
 
 
 def imported_reason(stdout: str) -> str:

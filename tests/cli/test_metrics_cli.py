@@ -14,6 +14,7 @@ START, END = "2026-01-01T00:00:00Z", "2026-01-01T00:05:00Z"
 @pytest.fixture
 def cli(tmp_path):
     runner = CliRunner()
+    (tmp_path / "home").mkdir(exist_ok=True)  # reading commands do not create a home
 
     def run(*args: str):
         return runner.invoke(app, ["--home", str(tmp_path / "home"), *args])
@@ -81,3 +82,66 @@ def test_import_emf_lines_skipping_invalid_ones(cli, tmp_path) -> None:
     got = cli("metrics", "get", "WhisperSync/T", "Duration", "--dim", "Fn=a", "--stat", "Average",
               "--start", START, "--end", END, "--json")
     assert orjson.loads(got.stdout)["values"] == [20.0, 20.0]
+
+
+def _put_two_series(cli) -> None:
+    for status, value in (("Success", "2"), ("Failure", "1")):
+        assert cli("metrics", "put", "WhisperSync/T", "Done", value, "--dim", "AgentType=work", "--dim",
+                   f"Status={status}", "--timestamp", "2026-01-01T00:01:30Z").exit_code == 0
+
+
+def test_list_json_is_an_object(cli) -> None:
+    """docs/json.md: a list sits under a named key."""
+    _put_two_series(cli)
+    doc = orjson.loads(cli("metrics", "list", "--json").stdout)
+    assert [m["dimensions"]["Status"] for m in doc["metrics"]] == ["Failure", "Success"]
+
+
+def test_no_such_series_lists_the_dimension_sets_that_exist(cli) -> None:
+    """Dimensions match exactly: a query with a subset finds nothing, and stderr says which sets exist."""
+    _put_two_series(cli)
+    result = cli("metrics", "get", "WhisperSync/T", "Done", "--dim", "AgentType=work", "--start", START, "--end", END,
+                 "--json")
+    assert result.exit_code == 0
+    assert orjson.loads(result.stdout)["values"] == []
+    assert "--dim AgentType=work --dim Status=Failure" in result.stderr
+    assert "--dim AgentType=work --dim Status=Success" in result.stderr
+    unknown = cli("metrics", "get", "WhisperSync/T", "Nope", "--start", START, "--end", END)
+    assert unknown.exit_code == 0 and "metrics list" in unknown.stderr
+
+
+def test_an_existing_series_with_no_data_in_range_says_nothing_more(cli) -> None:
+    _put_two_series(cli)
+    result = cli("metrics", "get", "WhisperSync/T", "Done", "--dim", "AgentType=work", "--dim", "Status=Success",
+                 "--start", "2025-01-01T00:00:00Z", "--end", "2025-01-01T01:00:00Z", "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("dims", [
+    ("--dimensions", "Name=AgentType,Value=work", "--dimensions", "Name=Status,Value=Success"),
+    ("--dimensions", "Name=AgentType,Value=work Name=Status,Value=Success"),
+    ("--dimensions", '[{"Name": "AgentType", "Value": "work"}, {"Name": "Status", "Value": "Success"}]'),
+    ("--dim", "AgentType=work", "--dimensions", "Name=Status,Value=Success"),
+])
+def test_the_aws_cli_spellings_are_accepted(cli, dims) -> None:
+    _put_two_series(cli)
+    result = cli("metrics", "get", "WhisperSync/T", "Done", *dims, "--start-time", START, "--end-time", END, "--json")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout)["values"] == [2.0]
+
+
+def test_a_bad_aws_dimension_is_one_clear_line(cli) -> None:
+    result = cli("metrics", "get", "N", "M", "--dimensions", "AgentType=work")
+    assert result.exit_code == 2 and "Name=K,Value=V" in result.output
+
+
+def test_put_prints_what_it_stored(cli) -> None:
+    """`metrics put` used to print nothing on success; --json prints the datapoint stored."""
+    result = cli("metrics", "put", "WhisperSync/T", "Errors", "3", "--unit", "Count", "--dim", "Fn=a",
+                 "--timestamp", "2026-01-01T00:01:30Z", "--json")
+    assert result.exit_code == 0, result.output
+    assert orjson.loads(result.stdout) == {"stored": {
+        "namespace": "WhisperSync/T", "name": "Errors", "value": 3.0, "unit": "Count", "dimensions": {"Fn": "a"},
+        "timestamp": "2026-01-01T00:01:30.000Z"}}
+    plain = cli("metrics", "put", "WhisperSync/T", "Errors", "4", "--dim", "Fn=a")
+    assert plain.exit_code == 0 and "stored WhisperSync/T Errors value 4" in plain.stdout

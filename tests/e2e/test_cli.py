@@ -37,7 +37,7 @@ def test_a_demo_memo_can_be_followed_through_trace_logs_and_metrics(server, cli_
     assert all(s["duration_ms"] >= 0 for s in trace["spans"])
     assert _json(run_cli(cli_env, "trace", memo["id"], "--json"))["trace_id"] == memo["trace_id"]
 
-    lines = _json(run_cli(cli_env, "logs", "search", "--correlation-id", cid, "--json"))
+    lines = _json(run_cli(cli_env, "logs", "search", "--correlation-id", cid, "--json"))["events"]
     # The worker may log "Processing transcript" before the submitting process logs
     # "Transcript accepted" (that line follows the enqueue), so compare as a set.
     assert sorted(line["message"] for line in lines) == ["Processing successful", "Processing transcript",
@@ -52,13 +52,13 @@ def test_a_demo_memo_can_be_followed_through_trace_logs_and_metrics(server, cli_
                               "--dim", "AgentType=work", "--dim", "Status=Success", "--json"))
     assert sum(per_agent["values"]) == sum(1 for r in accepted if r["agent"] == "work")
 
-    listed = _json(run_cli(cli_env, "metrics", "list", "--json"))
+    listed = _json(run_cli(cli_env, "metrics", "list", "--json"))["metrics"]
     assert {"namespace": "WhisperSync/Worker", "name": "Invocations",
             "dimensions": {"FunctionName": "whispersync-worker"}} in listed
 
-    memos = _json(run_cli(cli_env, "memos", "--status", "done", "--json"))
+    memos = _json(run_cli(cli_env, "memos", "--status", "done", "--json"))["memos"]
     assert len(memos) == len(accepted)
-    [dead] = _json(run_cli(cli_env, "dlq", "list", "--json"))
+    [dead] = _json(run_cli(cli_env, "dlq", "list", "--json"))["messages"]
     assert dead["error"].startswith("ProcessingError") and dead["memo_id"]
     assert _json(run_cli(cli_env, "dlq", "redrive", "--json")) == {"moved": 1}
 
@@ -75,7 +75,7 @@ def test_submit_and_wait_reports_each_file(server, cli_env, tmp_path) -> None:
     (folder / "bad.txt").write_bytes(b"\xff\xfe")
     result = run_cli(cli_env, "submit", str(folder), "--agent", "work", "--wait", "--json")
     assert result.returncode == 1  # one file was refused
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["results"]
     assert sorted(r.get("status", "refused") for r in rows) == ["done", "done", "refused"]
     assert "not valid UTF-8" in next(r["error"] for r in rows if "id" not in r)
 
@@ -86,7 +86,7 @@ def test_inbox_files_are_picked_up_while_up_runs(server, cli_env) -> None:
     (inbox / "memory" / "beach.txt").write_text("Swimming at the beach in Nice with Marie")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        memos = _json(run_cli(cli_env, "memos", "--json"))
+        memos = _json(run_cli(cli_env, "memos", "--json"))["memos"]
         if memos and memos[0]["status"] == "done":
             break
         time.sleep(0.5)

@@ -275,3 +275,36 @@ class TestReadTranscriptFile:
         with pytest.raises(TranscriptTooLarge, match="more than 10 bytes"):
             read_transcript_file("/proc/self/status", max_bytes=10)
         assert read_transcript_file("/proc/self/status", max_bytes=1 << 20).startswith(b"Name:")
+
+
+class TestInboxFileKinds:
+    """Every file dropped in the inbox is taken or rejected with a reason, never left unexplained (issue 9 §4)."""
+
+    @pytest.mark.parametrize("name", ["plan.md", "plan.markdown", "plan.text", "PLAN.TXT", "Plan.MD"])
+    def test_markdown_and_other_text_names_are_taken_as_text(self, runtime, name) -> None:
+        inbox = runtime.settings.inbox_dir
+        _drop(inbox / "work" / name, b"# Release\n\n- follow up with Dana")
+        assert _watcher(runtime).scan() == 1
+        (memo,) = runtime.records.list()
+        assert memo.agent == "work" and memo.title == name.rsplit(".", 1)[0]
+        assert runtime.blobs.get(memo.key) == b"# Release\n\n- follow up with Dana"
+        assert (inbox / "_accepted" / "work" / name).exists()
+
+    @pytest.mark.parametrize(("folder", "name"), [("work", "memo.wav"), ("", "notes.docx"), ("memory", "README")])
+    def test_any_other_file_is_rejected_with_the_reason(self, runtime, folder, name) -> None:
+        inbox = runtime.settings.inbox_dir
+        path = inbox / folder / name if folder else inbox / name
+        _drop(path, b"RIFF....WAVEfmt ")
+        assert _watcher(runtime).scan() == 1
+        rejected = inbox / "_rejected"
+        assert (rejected / name).read_bytes() == b"RIFF....WAVEfmt "  # nothing lost
+        reason = (rejected / f"{name}.error.txt").read_text()
+        assert "not a text file" in reason and ".txt" in reason and ".md" in reason
+        assert not path.exists() and runtime.records.list() == []
+
+    def test_an_unsettled_file_of_another_kind_waits_like_any_file(self, runtime) -> None:
+        inbox = runtime.settings.inbox_dir
+        watcher = InboxWatcher(inbox, runtime.ingestor, runtime.telemetry, agents=AGENTS, settle_seconds=60)
+        (inbox / "work" / "memo.wav").write_bytes(b"RIFF")
+        assert watcher.scan() == 0
+        assert (inbox / "work" / "memo.wav").exists()

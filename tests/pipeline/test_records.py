@@ -105,3 +105,35 @@ def test_close_closes_every_thread_s_connection_and_the_store_reopens_on_use(sto
         opened[0].execute("SELECT 1")
     store.create(memo("after-close"))
     assert store.get("after-close").id == "after-close"
+
+
+class TestFindByPrefix:
+    """Memo ids are usable at any width, as git accepts short hashes."""
+
+    def test_a_unique_prefix_finds_one_id(self, store):
+        store.create(memo("abc123"))
+        store.create(memo("abd456"))
+        assert store.find_by_prefix("abc") == ["abc123"]
+        assert store.find_by_prefix("abc123") == ["abc123"]
+
+    def test_an_ambiguous_prefix_lists_the_candidates_sorted(self, store):
+        for memo_id in ("ab2", "ab1", "zz"):
+            store.create(memo(memo_id))
+        assert store.find_by_prefix("ab") == ["ab1", "ab2"]
+        assert store.find_by_prefix("ab", limit=1) == ["ab1"]
+
+    def test_like_wildcards_in_a_prefix_are_literal(self, store):
+        store.create(memo("a_b"))
+        store.create(memo("axb"))
+        assert store.find_by_prefix("a_") == ["a_b"]
+        assert store.find_by_prefix("%") == []
+        assert store.find_by_prefix("") == []
+
+
+def test_to_dict_writes_iso_times_and_the_store_keeps_epoch_seconds(store):
+    """docs/json.md: points in time are ISO 8601 UTC with milliseconds in JSON; the row stays a number."""
+    store.create(memo("m-1", created_at=1_767_225_600.25, updated_at=1_767_225_601.0))
+    got = store.get("m-1")
+    assert got.created_at == 1_767_225_600.25
+    assert (got.to_dict()["created_at"], got.to_dict()["updated_at"]) == ("2026-01-01T00:00:00.250Z",
+                                                                          "2026-01-01T00:00:01.000Z")

@@ -180,3 +180,27 @@ class TestStdoutSink:
                               dimensions={"AgentType": "work", "Status": "Success"})
         (line,) = out.getvalue().splitlines()
         assert parse_emf(orjson.loads(line)) == [record()]
+
+
+class TestLambdaLogLines:
+    """Issue 9 §5: EMF documents behind a Lambda runtime's "timestamp<TAB>request id<TAB>" prefix."""
+
+    DOC = {"_aws": {"Timestamp": 1574109732004, "CloudWatchMetrics": [
+        {"Namespace": "lambda-function-metrics", "Dimensions": [["functionVersion"]],
+         "Metrics": [{"Name": "time", "Unit": "Milliseconds"}]}]},
+        "functionVersion": "$LATEST", "time": 100}
+
+    @pytest.mark.parametrize("prefix", [
+        "", "2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\t",
+        "2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\tINFO\t",
+    ])
+    def test_the_document_after_the_prefix_is_extracted(self, prefix):
+        line = prefix + orjson.dumps(self.DOC).decode() + "\n"
+        (rec,) = parse_emf(line)
+        assert (rec["name"], rec["value"], rec["unit"]) == ("time", 100, "Milliseconds")
+        assert parse_emf(line.encode()) == [rec]
+
+    @pytest.mark.parametrize("line", ["START RequestId: 5b1f Version: $LATEST", "2026-12-02T03:08:37.969Z\tabc\t{oops"])
+    def test_other_lines_are_refused_with_a_reason(self, line):
+        with pytest.raises(ValueError, match="invalid EMF document"):
+            parse_emf(line)

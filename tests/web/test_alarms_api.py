@@ -56,3 +56,32 @@ class TestPutOverHttp:
         assert [(a["name"], a["replaced"]) for a in response.json()["alarms"]] == [
             ("First", False), ("Second", False), ("Third", False)]
         assert [a.name for a in runtime.alarms.alarm_store.definitions()] == ["First", "Second", "Third"]
+
+
+class TestEvaluateInThePast:
+    """POST /v1/alarms/evaluate at a time before an alarm's last state change is a dry run."""
+
+    @pytest.fixture
+    def api(self, runtime):
+        with ServerThread(create_app(runtime)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+
+    def test_it_answers_what_would_be_and_changes_nothing(self, api):
+        assert api.put("/v1/alarms", json=_with(AlarmName="First")).status_code == 200
+        assert api.post("/v1/alarms/First/state", json={"state": "ALARM", "reason": "drill"}).status_code == 200
+        before = {a["name"]: a for a in api.get("/v1/alarms").json()["alarms"]}["First"]
+
+        response = api.post("/v1/alarms/evaluate", json={"at": "2020-01-01T00:00:00Z"})
+
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["dry_run"] is True
+        first = {a["name"]: a for a in body["alarms"]}["First"]
+        assert (first["previous_state"], first["state"], first["dry_run"]) == ("ALARM", "INSUFFICIENT_DATA", True)
+        after = {a["name"]: a for a in api.get("/v1/alarms").json()["alarms"]}["First"]
+        assert (after["state"], after["updated"]) == ("ALARM", before["updated"])
+
+    def test_a_dry_run_can_be_asked_for_and_must_be_a_boolean(self, api):
+        response = api.post("/v1/alarms/evaluate", json={"dry_run": True})
+        assert response.status_code == 200 and response.json()["dry_run"] is True
+        assert api.post("/v1/alarms/evaluate", json={"dry_run": "yes"}).status_code == 400

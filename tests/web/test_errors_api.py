@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from web.test_hardening import api, count_5xx, make_api  # noqa: F401 - fixtures
+from web.test_hardening import count_5xx
 
 METRICS_QUERY = {
     "queries": [{"id": "m1", "metric_stat": {"namespace": "WhisperSync/Test", "name": "Errors", "period": 60}}],

@@ -14,36 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from helpers import ServerThread, wait_until
-from whispersync.app import build_runtime
+from helpers import wait_until
 from whispersync import catalog
-from whispersync.settings import Settings
-from whispersync.web import create_app
-
-
-@pytest.fixture
-def make_api(tmp_path):
-    """A real server over a fresh runtime built with the given settings."""
-    opened = []
-
-    def make(**overrides):
-        runtime = build_runtime(Settings.load(home=tmp_path / f"home{len(opened)}", collector_interval=3600,
-                                              compaction_interval=3600, **overrides))
-        server = ServerThread(create_app(runtime)).__enter__()
-        opened.append((runtime, server))
-        return runtime, server
-
-    yield make
-    for runtime, server in opened:
-        server.__exit__(None, None, None)
-        runtime.close(timeout=2)
-
-
-@pytest.fixture
-def api(make_api):
-    runtime, server = make_api()
-    with httpx.Client(base_url=server.url, timeout=10) as client:
-        yield runtime, server, client
 
 
 def count_5xx(runtime) -> int:
@@ -273,3 +245,37 @@ class TestIdempotencyKey:
         _, _, client = api
         response = client.post("/v1/transcripts", json={"text": "hi"}, headers={"Idempotency-Key": key.encode()})
         assert response.status_code == 400
+
+
+class TestNoRequestFreezesTheServer:
+    def test_a_huge_unknown_agent_is_refused_quickly_while_healthz_answers(self, api) -> None:
+        """The redaction pass once took 14-21 s on an 8,000-character agent name, holding
+        the interpreter lock; now the name is bounded before it reaches the log line."""
+        import threading
+
+        _, _, client = api
+        slowest = []
+        done = threading.Event()
+
+        def probe() -> None:
+            with httpx.Client(base_url=client.base_url, timeout=30) as c:
+                while not done.is_set():
+                    started = time.monotonic()
+                    c.get("/healthz")
+                    slowest.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=probe, daemon=True)
+        thread.start()
+        wait_until(lambda: slowest, timeout=10)  # the probe is running
+        started = time.monotonic()
+        for length in (8_000, 900_000):
+            response = client.post("/v1/transcripts", json={"text": "hi", "agent": "token=" + "a" * length})
+            assert response.status_code == 422
+            assert len(response.json()["error"]["message"]) < 300
+        elapsed = time.monotonic() - started
+        probed = len(slowest)
+        wait_until(lambda: len(slowest) > probed, timeout=10)  # and still answers after
+        done.set()
+        thread.join(10)
+        assert elapsed < 5
+        assert max(slowest) < 2

@@ -16,10 +16,9 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
-from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from helpers import ServerThread
+from helpers import ServerThread, api_routes
 from whispersync.app import build_runtime
 from whispersync.settings import Settings
 from whispersync.web import create_app
@@ -71,7 +70,8 @@ def server(tmp_path_factory):
                                           request_timeout=5))
     app = create_app(runtime)
     routes = [(method, route.path, [p.name for p in route.dependant.query_params])
-              for route in app.routes if isinstance(route, APIRoute) for method in sorted(route.methods)]
+              for route in api_routes(app) for method in sorted(route.methods)]
+    assert len({path for _, path, _ in routes}) >= 12, routes  # every area's router, not only api.py's
     with ServerThread(app) as running:
         yield running, routes, root
     runtime.close(timeout=2)

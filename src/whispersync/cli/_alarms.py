@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import orjson
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from whispersync.cli._common import (
     JsonOption,
@@ -29,6 +29,7 @@ from whispersync.cli._common import (
     parse_time,
     print_json,
 )
+from whispersync.cli._inspect import fitted_table
 from whispersync.errors import ConfigError
 from whispersync.monitoring.alarms import AlarmEngine, AlarmError
 
@@ -43,13 +44,13 @@ PlanOption = Annotated[
 
 
 @contextmanager
-def _engine(plan: Path | None) -> Iterator[AlarmEngine]:
+def _engine(plan: Path | None, *, read_only: bool = False) -> Iterator[AlarmEngine]:
     """The engine (with a plan file layered on, when given), closed on exit."""
     from whispersync.app import open_alarms
 
     if plan is not None:
         _check_regular_file(plan, "plan file")
-    settings = load_settings(plan_file=plan)
+    settings = load_settings(plan_file=plan, read_only=read_only)
     try:
         with open_alarms(settings) as engine:
             yield engine
@@ -68,7 +69,7 @@ def alarms_list(
 
     if state is not None and state not in STATES:
         fail(f"unknown state {state!r}; one of: {', '.join(STATES)}")
-    with _engine(plan) as engine:
+    with _engine(plan, read_only=True) as engine:
         found = engine.describe(state)
     if as_json:
         print_json({"alarms": found})
@@ -76,11 +77,11 @@ def alarms_list(
     if not found:
         err_console.print("no alarms")
         return
-    table = Table("name", "kind", "priority", "state", "since (UTC)", "source", "reason")
-    for a in found:
-        table.add_row(a["name"], a["kind"], a["priority"], _colour(a["state"]), a["updated"] or "", a["source"],
-                      a["reason"])
-    console.print(table)
+    headers = ("name", "state", "priority", "since (UTC)", "kind", "source", "reason")
+    rows = [[a["name"], _colour(a["state"]), a["priority"], a["updated"] or "", a["kind"], a["source"], a["reason"]]
+            for a in found]
+    # At 80 columns: one line per alarm, the reason cut short (the full reason: --json or `alarms history`).
+    console.print(fitted_table(headers, rows, drop=("source", "kind", "since (UTC)", "priority"), cut=("reason",)))
 
 
 @alarms_app.command("history")
@@ -91,42 +92,53 @@ def alarms_history(
     as_json: JsonOption = False,
 ) -> None:
     """State changes, actions and configuration updates of one alarm, newest first."""
-    with _engine(plan) as engine:
+    with _engine(plan, read_only=True) as engine:
         try:
             items = engine.history(name, limit)
         except KeyError:
             fail(f"no alarm named {name!r}")
     if as_json:
-        print_json({"name": name, "history": items})
+        print_json({"name": name, "history": items, "next_token": None})  # GET /v1/alarms/{name}/history's shape
         return
     if not items:
         err_console.print(f"no history for {name}")
         return
-    table = Table("time (UTC)", "type", "summary", "reason / result")
+    headers = ("time (UTC)", "type", "summary", "reason / result")
+    rows = []
     for item in items:
         data = item["data"]
         detail = data.get("newState", {}).get("stateReason") or data.get("error") or ""
-        table.add_row(item["timestamp"], item["type"], item["summary"], detail)
-    console.print(table)
+        rows.append([item["timestamp"], item["type"], item["summary"], detail])
+    console.print(fitted_table(headers, rows, drop=("type",), cut=("summary",), wrap=("reason / result",)))
 
 
 @alarms_app.command("evaluate")
 def alarms_evaluate(
-    at: Annotated[Optional[str], typer.Option(help="Evaluate as of this time (ISO 8601 or epoch ms); default now.")] = None,
+    at: Annotated[Optional[str], typer.Option(help="Evaluate as of this time (ISO 8601 or epoch ms); default now. "
+                                                   "Before an alarm's last state change: a dry run.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="Print the states the alarms would have; change nothing.")] = False,
     plan: PlanOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run one evaluation cycle (every alarm, then composites) and any actions on state changes."""
+    """Run one evaluation cycle (every alarm, then composites) and any actions on state changes.
+
+    With --at before an alarm's last state change, or with --dry-run, nothing changes:
+    it prints the states the alarms would have (evaluating the past must not move
+    states, and their "since" times, backwards).
+    """
     at_ms = parse_time(at) if at is not None else None
     with _engine(plan) as engine:
-        results = engine.evaluate(at_ms)
+        results = engine.evaluate(at_ms, dry_run=True if dry_run else None)
+    dry = dry_run or any(r.dry_run for r in results)
     if as_json:
-        print_json({"alarms": [r.to_dict() for r in results]})
+        print_json({"alarms": [r.to_dict() for r in results], "dry_run": dry})
         return
-    table = Table("name", "state", "changed", "reason")
-    for r in results:
-        table.add_row(r.name, _colour(r.state), f"{r.previous} → {r.state}" if r.changed else "", r.reason)
-    console.print(table)
+    if dry:
+        err_console.print("dry run: the states these alarms would have; nothing was changed"
+                          + (" (--at is before their last state change)" if not dry_run else ""), highlight=False)
+    headers = ("name", "state", "changed", "reason")
+    rows = [[r.name, _colour(r.state), f"{r.previous} → {r.state}" if r.changed else "", r.reason] for r in results]
+    console.print(fitted_table(headers, rows, cut=("reason",)))
 
 
 @alarms_app.command("set-state")
@@ -157,7 +169,7 @@ def alarms_set_state(
     if as_json:
         print_json({"name": name, "state": state, "reason": reason})
         return
-    console.print(f"{name} is now {_colour(state)}")
+    console.print(Text.assemble(f"{name} is now ", _colour(state)))
 
 
 @alarms_app.command("put")
@@ -241,5 +253,5 @@ def _read_file(path: Path) -> bytes:
     return data
 
 
-def _colour(state: str) -> str:
-    return {"ALARM": "[bold red]ALARM[/]", "OK": "[green]OK[/]"}.get(state, f"[yellow]{state}[/]")
+def _colour(state: str) -> Text:
+    return Text(state, style={"ALARM": "bold red", "OK": "green"}.get(state, "yellow"))

@@ -11,12 +11,12 @@ import typer
 from rich.console import Console
 
 from whispersync.errors import ConfigError
-from whispersync.settings import Settings
+from whispersync.settings import Settings, user_home
 
 app = typer.Typer(
     help="WhisperSync: voice-memo transcripts in, actions out, everything observable.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 logs_app = typer.Typer(help="Search the structured logs.", no_args_is_help=True)
@@ -33,22 +33,54 @@ for sub_app, sub_name in ((logs_app, "logs"), (metrics_app, "metrics"), (traces_
 console = Console()
 err_console = Console(stderr=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of a table.")]
+# metavar "": a flag shows as `--json`, not `--json <bool>`, in --help.
+JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON document instead of a table.")]
 state: dict[str, Any] = {}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"whispersync {version('whispersync')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
-    home: Annotated[Optional[Path], typer.Option(help="State directory (default: $WHISPERSYNC_HOME or ./.whispersync).")] = None,
+    home: Annotated[Optional[Path], typer.Option(
+        help="State directory. Default: $WHISPERSYNC_HOME, else the nearest .whispersync/ here or in a parent "
+             "directory, else the user data directory. When none is found, commands that write create "
+             "./.whispersync; commands that only read stop with an error.")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     state["home"] = home
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings(*, read_only: bool = False, **overrides: Any) -> Settings:
+    """The settings of this command. ``read_only`` commands never create a home: without
+    one they stop here, before anything opens a store (opening one creates its directory)."""
     try:
-        return Settings.load(home=state.get("home"), **overrides)
+        settings = Settings.load(home=state.get("home"), **overrides)
     except ConfigError as exc:
         fail(str(exc))
+    if read_only and not settings.home.is_dir():
+        fail(_no_home(settings))
+    return settings
+
+
+def _no_home(settings: Settings) -> str:
+    home, origin = settings.home, settings.home_origin
+    if origin == "default":
+        return (f"no WhisperSync home found: looked for .whispersync/ in {Path.cwd()} and its parents, and for "
+                f"{user_home()}. Point at one with --home DIR or WHISPERSYNC_HOME=DIR, or run "
+                "`whispersync up` here to create ./.whispersync")
+    given = {"explicit": "given by --home", "env": "given by WHISPERSYNC_HOME",
+             "config": "set by `home` in the config file"}.get(origin, "found")
+    problem = "is not a directory" if home.exists() else "does not exist"
+    return (f"the WhisperSync home {home} ({given}) {problem}. Point at the right one with --home DIR or "
+            "WHISPERSYNC_HOME=DIR")
 
 
 def fail(message: str, code: int = 2) -> None:

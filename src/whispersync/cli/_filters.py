@@ -9,7 +9,6 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.table import Table
 
 from whispersync.cli._common import (
     JsonOption,
@@ -21,12 +20,13 @@ from whispersync.cli._common import (
     parse_since,
     print_json,
 )
+from whispersync.cli._inspect import fitted_table
 from whispersync.cli._logs import show_where
 
 
 @logs_app.command("test-filter")
 def logs_test_filter(
-    pattern: Annotated[str, typer.Argument(help='A filter pattern: terms, { $.level = "ERROR" }, [a, b, ...].')],
+    pattern: Annotated[str, typer.Argument(help='A filter pattern: terms, { $.level = "ERROR" }, [ ip, status = 4*, ... ].')],
     file: Annotated[Path | None, typer.Argument(help="Log lines to test, one event a line; - for stdin. "
                                                         "Without it: the stored logs of --since.")] = None,
     since: Annotated[str, typer.Option(help="Without FILE: how far back to read stored logs (30m, 1h, 7d).")] = "1h",
@@ -40,7 +40,7 @@ def logs_test_filter(
         from whispersync.app import open_store
 
         start_ms = int((time.time() - parse_since(since)) * 1000)
-        records = open_store(load_settings()).logs(start_ms=start_ms, limit=limit)
+        records = open_store(load_settings(read_only=True)).logs(start_ms=start_ms, limit=limit)
         messages = [orjson.dumps(r).decode() for r in records]
     else:
         try:
@@ -60,9 +60,8 @@ def logs_test_filter(
     if not matches:
         err_console.print(f"no match in {len(messages)} line(s)")
         return
-    table = Table("event", "message", "extracted values")
-    for m in matches:
-        values = " ".join(f"{k}={v}" for k, v in m["extractedValues"].items())
-        table.add_row(str(m["eventNumber"]), m["eventMessage"][:100], values)
-    console.print(table)
+    rows = [[str(m["eventNumber"]), m["eventMessage"], " ".join(f"{k}={v}" for k, v in m["extractedValues"].items())]
+            for m in matches]
+    console.print(fitted_table(("event", "message", "extracted values"), rows, cut=("message",),
+                               wrap=("extracted values",)))
     err_console.print(f"{len(matches)} of {len(messages)} line(s) matched")

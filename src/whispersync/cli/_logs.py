@@ -33,21 +33,24 @@ def show_where(exc: QuerySyntaxError) -> None:
 
 @logs_app.command("search")
 def logs_search(
-    correlation_id: Annotated[Optional[str], typer.Option("--correlation-id", help="Only lines with this correlation id.")] = None,
-    trace_id: Annotated[Optional[str], typer.Option("--trace-id", help="Only lines of this trace.")] = None,
+    correlation_id: Annotated[Optional[str], typer.Option("--correlation-id", help="Only lines with this correlation id (or a unique prefix of it).")] = None,
+    trace_id: Annotated[Optional[str], typer.Option("--trace-id", help="Only lines of this trace (its id or a unique prefix).")] = None,
     level: Annotated[Optional[str], typer.Option(help="Only this level (INFO, WARNING, ERROR…).")] = None,
     since: Annotated[str, typer.Option(help="How far back to look: 30m, 1h, 7d.")] = "24h",
     limit: Annotated[int, typer.Option(min=1, help="At most this many lines.")] = 1000,
     as_json: JsonOption = False,
 ) -> None:
-    """Show log lines, oldest first."""
+    """Show log lines, oldest first (as a log file reads); --json prints {"events": [...]}."""
     from whispersync.app import open_store
 
+    from whispersync.cli._inspect import complete_ids
+
+    correlation_id, trace_id = complete_ids(correlation_id, trace_id)  # a unique prefix is enough
     start_ms = int((time.time() - parse_since(since)) * 1000)
-    rows = open_store(load_settings()).logs(start_ms=start_ms, correlation_id=correlation_id, trace_id=trace_id,
+    rows = open_store(load_settings(read_only=True)).logs(start_ms=start_ms, correlation_id=correlation_id, trace_id=trace_id,
                                          level=level.upper() if level else None, limit=limit)
     if as_json:
-        print_json(rows)
+        print_json({"events": rows})
         return
     if not rows:
         err_console.print("no matching log lines")
@@ -67,8 +70,8 @@ def logs_search(
 def logs_query(
     query: Annotated[Optional[str], typer.Argument(help="A Logs Insights query, e.g. 'filter level = \"ERROR\" | stats count() by bin(5m)'.")] = None,
     since: Annotated[Optional[str], typer.Option(help="How far back to look: 30m, 1h, 7d (default 1h).")] = None,
-    start: Annotated[Optional[str], typer.Option(help="Start of the range: ISO 8601 or epoch ms.")] = None,
-    end: Annotated[Optional[str], typer.Option(help="End of the range: ISO 8601 or epoch ms (default now).")] = None,
+    start: Annotated[Optional[str], typer.Option("--start", "--start-time", help="Start of the range: ISO 8601 or epoch ms.")] = None,
+    end: Annotated[Optional[str], typer.Option("--end", "--end-time", help="End of the range: ISO 8601 or epoch ms (default now).")] = None,
     saved: Annotated[Optional[str], typer.Option(help="Run a saved query: error_analysis, performance_analysis, user_activity.")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -98,7 +101,7 @@ def logs_query(
     else:
         start_ms = end_ms - int(parse_since(since or "1h") * 1000)
     try:
-        result = run_query(open_store(load_settings()), query, start_ms=start_ms, end_ms=end_ms)
+        result = run_query(open_store(load_settings(read_only=True)), query, start_ms=start_ms, end_ms=end_ms)
     except InsightsQueryError as exc:
         show_where(exc)
         fail(f"bad query: {exc}")
@@ -122,7 +125,11 @@ def logs_import(
     log_group: Annotated[Optional[str], typer.Option("--log-group", help="Log group to file the events under (@log).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Load a log file (JSON lines, or CloudWatch's exported events) so `logs query` can read it."""
+    """Load a log file (JSON lines, or CloudWatch's exported events) so `logs query` can read it.
+
+    Importing a file again stores only the events not imported before (CloudWatch
+    events by their eventId, other lines by content and position).
+    """
     from whispersync.app import open_store
     from whispersync.monitoring.logs import import_logs
 
@@ -132,11 +139,12 @@ def logs_import(
     finally:
         store.close()
     if as_json:
-        print_json({"imported": report.imported,
+        print_json({"imported": report.imported, "already_imported": report.already_imported,
                     "errors": [{"line": n, "reason": r} for n, r in report.errors]})
     else:
         for lineno, reason in report.errors:
             err_console.print(f"line {lineno}: {reason} (skipped)", highlight=False, markup=False)
-        console.print(f"imported {report.imported} log events, skipped {len(report.errors)}")
-    if report.errors and not report.imported:
+        console.print(f"imported {report.imported} log events, skipped {report.already_imported} already imported"
+                      f" and {len(report.errors)} invalid", highlight=False)
+    if report.errors and not (report.imported or report.already_imported):
         raise typer.Exit(1)

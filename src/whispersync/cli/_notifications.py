@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from whispersync.cli._common import (
     JsonOption,
@@ -17,6 +16,7 @@ from whispersync.cli._common import (
     notifications_app,
     print_json,
 )
+from whispersync.cli._inspect import MIN_PREFIX, fitted_table, short_ids
 
 
 def _when(epoch: float | None) -> str:
@@ -38,26 +38,29 @@ def notifications_list(
         fail(f"unknown status {status!r}; one of: {', '.join(DELIVERY_STATUSES)}")
     from whispersync.app import open_notifier
 
-    with open_notifier(load_settings()) as notifier:
+    with open_notifier(load_settings(read_only=True)) as notifier:
         found = notifier.deliveries(status=status, limit=limit)
     if as_json:
-        print_json({"deliveries": found})
+        print_json({"deliveries": found, "next_token": None})  # GET /v1/notifications's shape
         return
     if not found:
         err_console.print("no notifications")
         return
-    table = Table("id", "created (UTC)", "alarm", "priority", "state", "channel", "target", "status", "attempts",
-                  "last error")
-    for d in found:
-        table.add_row(d["id"], _when(d["created_at"]), d["alarm_name"], d["priority"],
-                      f"{d['old_state']} → {d['new_state']}", d["channel"], d["target"], d["status"],
-                      str(d["attempt_count"]), d["last_error"] or "")
-    console.print(table)
+    headers = ("id", "created (UTC)", "alarm", "priority", "state", "channel", "target", "status", "attempts",
+               "last error")
+    rows = [[d["id"], _when(d["created_at"]), d["alarm_name"], d["priority"], f"{d['old_state']} → {d['new_state']}",
+             d["channel"], d["target"], d["status"], str(d["attempt_count"]), d["last_error"] or ""] for d in found]
+    # Delivery ids are "<notification>-<channel>": the unique prefix still names one (`retry` takes it).
+    short = short_ids(r[0] for r in rows)
+    console.print(fitted_table(headers, rows, short_rows=[[short[r[0]], *r[1:]] for r in rows],
+                               drop=("target", "priority", "attempts", "created (UTC)", "channel", "state"),
+                               cut=("last error", "alarm")))
 
 
 @notifications_app.command("retry")
 def notifications_retry(
-    ids: Annotated[list[str] | None, typer.Argument(help="Delivery ids to re-queue; default: every failed one.")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="Delivery ids (or unique prefixes of them) to re-queue; "
+                                                         "default: every failed one.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-queue failed deliveries; `whispersync up` delivers them (with fresh retries)."""
@@ -65,8 +68,25 @@ def notifications_retry(
 
     # Re-queueing only: a running `whispersync up` delivers within a second.
     with open_notifier(load_settings()) as notifier:
-        count = notifier.retry(ids or None)
+        count = notifier.retry(_full_ids(notifier, ids) if ids else None)
     if as_json:
         print_json({"requeued": count})
         return
     console.print(f"re-queued {count} failed deliver{'y' if count == 1 else 'ies'}")
+
+
+def _full_ids(notifier, given: list[str]) -> list[str]:
+    """Delivery ids as given, or completed from unique prefixes (as git accepts short hashes)."""
+    known = [d["id"] for d in notifier.deliveries(limit=1_000_000)]
+    out = []
+    for ident in given:
+        if ident in known:
+            out.append(ident)
+            continue
+        found = [k for k in known if k.startswith(ident)] if len(ident) >= MIN_PREFIX else []
+        if not found:
+            fail(f"no delivery with id {ident!r} (`notifications list` shows them)")
+        if len(found) > 1:
+            fail(f"the id {ident!r} is ambiguous; it starts: {', '.join(sorted(found)[:10])}. Give more characters.")
+        out.append(found[0])
+    return out

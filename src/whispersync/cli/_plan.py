@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from whispersync.cli._common import JsonOption, console, err_console, load_settings, plan_app, print_json
+from whispersync.cli._common import (
+    JsonOption,
+    console,
+    err_console,
+    load_settings,
+    plan_app,
+    print_json,
+)
 from whispersync.plan import Plan, PlanError, effective_plan
 
 
@@ -71,17 +77,21 @@ def _load(path: Path | None, as_json: bool) -> Plan:
 
 
 def _print(plan: Plan) -> None:
-    table = Table("section", "name", "what", "priority", "source", box=None)
+    from whispersync.cli._inspect import fitted_table
+
+    rows = []
     for alarm in plan.alarms:
         what = alarm.rule if alarm.kind == "composite" else (
             f"{alarm.namespace} {alarm.metric_name} {alarm.statistic}" if not alarm.metrics else "metric math")
-        table.add_row("alarm", alarm.name, what, alarm.priority, plan.source_of("alarms", alarm.name))
+        rows.append(["alarm", alarm.name, what, alarm.priority, plan.source_of("alarms", alarm.name)])
     for f in plan.metric_filters:
-        table.add_row("metric filter", f.name, f"{f.pattern} → {f.namespace} {f.metric_name}", "",
-                      plan.source_of("metric_filters", f.name))
+        rows.append(["metric filter", f.name, f"{f.pattern} → {f.namespace} {f.metric_name}", "",
+                     plan.source_of("metric_filters", f.name)])
     for section in ("dashboards", "health_checks", "remediation", "baselines", "slos"):
         for item in getattr(plan, section):
-            table.add_row(section.rstrip("s").replace("_", " "), item.name, "", "", plan.source_of(section, item.name))
+            rows.append([section.rstrip("s").replace("_", " "), item.name, "", "", plan.source_of(section, item.name)])
     for priority, channels in plan.routes.items():
-        table.add_row("route", priority, ", ".join(channels), priority, plan.sources.get("routes", "built-in"))
-    console.print(table)
+        rows.append(["route", priority, ", ".join(channels), priority, plan.sources.get("routes", "built-in")])
+    # Names are never cut; the "what" column wraps (a composite's rule is read whole).
+    console.print(fitted_table(("section", "name", "what", "priority", "source"), rows, drop=("priority",),
+                               wrap=("what",), box=None))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import threading
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -30,9 +33,16 @@ from whispersync.cli._common import (
     print_json,
     self_command,
 )
-from whispersync.domain import AGENTS, MemoStatus, Transcript
+from whispersync.cli._events import EventPrinter
+from whispersync.domain import AGENTS, MemoStatus, Transcript, iso_utc
 from whispersync.errors import InputError
 from whispersync.settings import Settings
+
+
+class LogFormat(str, Enum):
+    auto = "auto"
+    text = "text"
+    json = "json"
 
 
 @app.command()
@@ -42,8 +52,15 @@ def up(
     workers: Annotated[Optional[int], typer.Option(help="Worker threads (memos processed at once).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Also submit the sample transcripts and show progress.")] = False,
     plan: Annotated[Optional[Path], typer.Option("--plan", help="A Python plan file adding or overriding alarms.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the events as they happen.")] = False,
+    log_format: Annotated[LogFormat, typer.Option(
+        "--log-format", help="Event lines as text, or as JSON lines (one object per event); "
+                             "auto: JSON when stdout is not a terminal.")] = LogFormat.auto,
 ) -> None:
-    """Run WhisperSync: ingest API, inbox, queue, workers and monitoring, until Ctrl-C."""
+    """Run WhisperSync: ingest API, inbox, queue, workers and monitoring, until Ctrl-C.
+
+    Prints one line per notable event as it happens (a memo failed or went to the dead-letter queue, an inbox file was rejected, an alarm changed state, a notification was sent or failed, remediation ran, any error).
+    """
     from whispersync.app import build_runtime
     from whispersync.home_lock import HomeLocked, lock_home
     from whispersync.web import create_app
@@ -60,7 +77,12 @@ def up(
     except OSError as exc:
         fail(f"cannot lock {settings.home}: {exc.strerror}")
     _check_port_free(settings.host, settings.port)
-    runtime = build_runtime(settings)
+    fmt = log_format.value if log_format is not LogFormat.auto else ("text" if sys.stdout.isatty() else "json")
+    # In JSON mode stdout holds only JSON lines (for journald, containers, scripts): the
+    # lines for people (where to submit, where to look) go to stderr.
+    out = console if fmt == "text" else err_console
+    events = None if quiet else EventPrinter(sys.stdout, fmt, max_receive_count=settings.max_receive_count)
+    runtime = build_runtime(settings, log_listeners=[events] if events is not None else [])
     runtime.start()
 
     def force_stop() -> None:
@@ -82,27 +104,34 @@ def up(
         settings.server_file.write_bytes(orjson.dumps({"pid": os.getpid(), "url": url, "started_at": time.time()}))
         log.info("WhisperSync is up", url=url, workers=runtime.pool.concurrency if runtime.pool else 0)
         home = settings.home.resolve()
-        console.print(f"[bold green]WhisperSync is up[/] on {url}  (workers: {settings.workers if workers is None else workers})")
-        console.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
-        console.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")
-        console.print(f"  outputs:  {home / 'outputs'}")
+        if events is not None and fmt == "json":
+            events.emit({"timestamp": iso_utc(time.time()), "level": "INFO", "event": "server_started",
+                         "message": f"WhisperSync is up on {url}", "url": url, "home": str(home),
+                         "pid": os.getpid()})
+        out.print(f"[bold green]WhisperSync is up[/] on {url}  (workers: {settings.workers if workers is None else workers})")
+        out.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
+        out.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")
+        out.print(f"  outputs:  {home / 'outputs'}")
         ws = self_command()
-        console.print(f"  inspect:  {ws} memos | {ws} trace ID | {ws} logs search --correlation-id ID"
-                      f" | {ws} metrics list")
-        console.print("  stop:     Ctrl-C (twice: at once)")
+        out.print(f"  inspect:  {ws} memos | {ws} trace ID | {ws} logs search --correlation-id ID"
+                  f" | {ws} metrics list")
+        out.print("  stop:     Ctrl-C (twice: at once)" + ("" if quiet else "; events are printed as they happen"))
         if demo:
-            _run_demo(runtime.ingestor, runtime.records, console)
+            _run_demo(runtime.ingestor, runtime.records, out)
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
     try:
         server.run()  # a signal stops accepting, ends requests within shutdown_timeout, then returns
     finally:
-        console.print("Stopping: letting in-flight memos finish…")
+        out.print("Stopping: letting in-flight memos finish…")
         # One budget for the whole stop: what the HTTP drain left of shutdown_timeout.
         runtime.close(timeout=server.remaining(settings.shutdown_timeout))
         settings.server_file.unlink(missing_ok=True)
         home_lock.release()
-        console.print("Stopped.")
+        out.print("Stopped.")
+        if events is not None and fmt == "json":
+            events.emit({"timestamp": iso_utc(time.time()), "level": "INFO", "event": "server_stopped",
+                         "message": "WhisperSync stopped", "url": url})
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -146,14 +175,21 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
     for entry in entries:
         path = samples_dir() / entry["file"]
         try:
-            text = ingestor.decode(path.read_bytes())
-            receipt = ingestor.accept(Transcript(text=text, agent=entry.get("agent"), title=path.stem, source="cli"))
-            results.append({"file": entry["file"], **receipt.to_dict()})
+            data = path.read_bytes()
+            text = ingestor.decode(data)
+            memo_id = _demo_memo_id(entry["file"], entry.get("agent"), data)
+            already = _known(records, memo_id)
+            receipt = ingestor.accept(Transcript(text=text, agent=entry.get("agent"), title=path.stem, source="cli"),
+                                      memo_id=memo_id)
+            results.append({"file": entry["file"], **receipt.to_dict(), "already_submitted": already})
         except InputError as exc:
             results.append({"file": entry["file"], "error": str(exc)})
     accepted = [r for r in results if "id" in r]
     rejected = [r for r in results if "error" in r]
-    out.print(f"demo: submitted {len(accepted)} sample transcripts; {len(rejected)} bad ones were refused:")
+    repeated = sum(1 for r in accepted if r["already_submitted"])
+    out.print(f"demo: submitted {len(accepted)} sample transcripts"
+              + (f" ({repeated} were already in this home, so not again)" if repeated else "")
+              + f"; {len(rejected)} bad ones were refused:")
     for r in rejected:
         out.print(Text(f"  refused {r['file']}: {r['error']}", style="yellow"))
     wait_for(records, [r["id"] for r in accepted], 300, quiet=False)
@@ -172,6 +208,21 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
         out.print(f"        {ws} logs search --correlation-id {example['correlation_id']}")
         out.print(f"        {ws} metrics get WhisperSync/Business TranscriptsProcessed --stat Sum")
     return results
+
+
+def _known(records, memo_id: str) -> bool:
+    from whispersync.errors import NotFound
+
+    try:
+        records.get(memo_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _demo_memo_id(name: str, agent: str | None, data: bytes) -> str:
+    """The same sample is the same memo: a second demo into the same home adds nothing."""
+    return hashlib.sha256(b"\0".join([b"demo", name.encode(), (agent or "").encode(), data])).hexdigest()[:32]
 
 
 @app.command()

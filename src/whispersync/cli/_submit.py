@@ -57,12 +57,14 @@ def _memo_id(path: Path, agent: str | None, data: bytes) -> str:
 def submit(
     paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders of .txt files.")],
     agent: Annotated[Optional[str], typer.Option(help=f"Agent to use ({', '.join(AGENTS)}); default: the router decides.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait until every memo is processed.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", metavar="", help="Wait until every memo is processed.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
-    force: Annotated[bool, typer.Option("--force", help="Submit files again even if they were submitted before.")] = False,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Submit files again even if they were submitted before.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Submit transcripts; prints each memo's id and correlation id as it is accepted.
+
+    --json prints {"results": [...]}: per file its memo (id, correlation_id, ...) or its error.
 
     Submitting is idempotent: a file already submitted (same path, same content) is
     reported as "already submitted" and not queued again, unless --force.
@@ -111,7 +113,7 @@ def submit(
         runtime.telemetry.flush()
         runtime.telemetry.close()
     if as_json:
-        print_json(results)
+        print_json({"results": results})
     else:
         if wait:
             for r in accepted:

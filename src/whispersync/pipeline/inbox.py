@@ -1,5 +1,7 @@
 """The inbox: text files dropped into `inbox/<agent>/` (or `inbox/` to let the
-router decide) are ingested while `whispersync up` runs.
+router decide) are ingested while `whispersync up` runs. Text files are `.txt`,
+`.text`, `.md` and `.markdown` (any case); any other file is rejected with that
+reason, so nothing dropped in the inbox is silently ignored.
 
 A file is taken once its size and mtime have held for `settle_seconds` across
 scans, so a file still being written is not split into two memos. The mtime alone
@@ -44,7 +46,15 @@ ACCEPTED = "_accepted"
 REJECTED = "_rejected"
 # Must equal the default of Settings.inbox_settle_seconds (a test checks it).
 DEFAULT_SETTLE_SECONDS = 2.0
+# File names taken as transcripts (any case): plain text and Markdown, read as UTF-8 text.
+# Any other file is rejected with this reason rather than left lying in the inbox unexplained.
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
+NOT_TEXT_NAME_REASON = (f"it is not a text file: only {', '.join(TEXT_SUFFIXES)} files are taken "
+                        "(rename it if it is UTF-8 text; audio must be transcribed first)")
 
+
+def is_text_name(name: str) -> bool:
+    return name.lower().endswith(TEXT_SUFFIXES)
 
 
 class InboxWatcher:
@@ -86,14 +96,14 @@ class InboxWatcher:
         with _open_dir(self.root, follow=True) as root_fd:
             for entry in _entries(root_fd):
                 if entry.is_symlink():
-                    if entry.name.startswith("_") and not entry.name.endswith(".txt"):
+                    if entry.name.startswith("_") and not is_text_name(entry.name):
                         continue  # where a folder of this name would be skipped, so is the link
                     # A linked .txt or a linked folder: reject the link, never its target.
                     handled += self._guarded(self._reject, root_fd, entry.name, Path(entry.name), LINK_REASON)
                 elif entry.is_dir(follow_symlinks=False):
                     if not entry.name.startswith("_"):
                         handled += self._scan_folder(root_fd, entry.name, now, seen)
-                elif entry.name.endswith(".txt"):
+                else:
                     handled += self._consider(root_fd, entry, Path(entry.name), None, now, seen)
             self._seen = seen
             self._make_folders(root_fd)  # an agent folder rejected as a link is replaced by a real one
@@ -108,13 +118,13 @@ class InboxWatcher:
                 self._log.warning("Inbox folder skipped", folder=name, error_type=type(exc).__name__)
                 return 0
             for entry in _entries(folder_fd):
-                if entry.name.endswith(".txt"):
+                if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
                     handled += self._consider(folder_fd, entry, Path(name, entry.name), name, now, seen)
         return handled
 
     def _consider(self, folder_fd: int, entry: os.DirEntry, relative: Path, agent: str | None,
                   now: float, seen: dict) -> int:
-        """Take, reject or wait for one `.txt` entry; returns 1 if it was handled now."""
+        """Take, reject or wait for one file; returns 1 if it was handled now."""
         if entry.is_symlink():
             return self._guarded(self._reject, folder_fd, entry.name, relative, LINK_REASON)
         try:
@@ -129,6 +139,9 @@ class InboxWatcher:
         if now - since < self.settle_seconds:
             seen[str(relative)] = (signature, since)
             return 0
+        if not is_text_name(entry.name):
+            # Settled first, like any file: a large file still being copied is moved whole.
+            return self._guarded(self._reject, folder_fd, entry.name, relative, NOT_TEXT_NAME_REASON)
         if not self._guarded(self._take, folder_fd, entry.name, relative, agent, info):
             seen[str(relative)] = (signature, since)  # failed: retried next scan
             return 0

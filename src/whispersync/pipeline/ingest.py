@@ -76,6 +76,9 @@ class Receipt:
     key: str
     correlation_id: str
     trace_id: str
+    # W3C traceparent of the ingest span of the request that got this receipt, for the
+    # answer's header; not in to_dict (the JSON body is unchanged).
+    traceparent: str = dataclasses.field(default="", compare=False)  # two receipts of one memo are equal
 
     def to_dict(self) -> dict[str, str]:
         return {"id": self.id, "key": self.key, "correlation_id": self.correlation_id, "trace_id": self.trace_id}
@@ -229,15 +232,19 @@ class Ingestor:
         *,
         correlation_id: str | None = None,
         memo_id: str | None = None,
+        traceparent: str | None = None,
     ) -> Receipt:
         """Store and enqueue one transcript; raises InputError (nothing stored) if it is bad.
 
         `memo_id` makes a retried submission idempotent (the inbox derives it from the
         file); a second accept of the same id returns the first receipt.
+        `traceparent` (a caller's W3C trace context) makes the ingest span a child of
+        the caller's span, so the memo's trace is the caller's; a malformed one is
+        ignored and a new trace starts, as W3C Trace Context asks.
         """
         cid = resolve_correlation_id(header=correlation_id)
         tracer = self.telemetry.tracer
-        with correlation_scope(cid), tracer.span("ingest", kind="SERVER") as span:
+        with correlation_scope(cid), tracer.span("ingest", kind="SERVER", parent=traceparent) as span:
             span.put_annotation("source", transcript.source)
             try:
                 transcript = self.validate(transcript)
@@ -249,7 +256,8 @@ class Ingestor:
             memo_id = memo_id or uuid.uuid4().hex
             existing = self._existing(memo_id)
             if existing is not None:
-                return existing
+                # The body names the first memo's trace; the header names this request's span.
+                return dataclasses.replace(existing, traceparent=span.traceparent)
             folder = f"{catalog.TRANSCRIPTS_PREFIX}/{transcript.agent}" if transcript.agent else catalog.TRANSCRIPTS_PREFIX
             key = f"{folder}/{memo_id}.txt"
             span.put_annotation("memo_id", memo_id)
@@ -281,7 +289,7 @@ class Ingestor:
             self._log.info("Transcript accepted", memo_id=memo_id, transcript_key=key,
                            agent_type=transcript.agent, source=transcript.source,
                            transcript_size=len(transcript.text))
-            return Receipt(memo_id, key, cid, span.trace_id)
+            return Receipt(memo_id, key, cid, span.trace_id, span.traceparent)
 
     def resend(self, memo: Memo) -> None:
         """Send the message of a stored memo that has none (the sweeper found it), in its own trace."""

@@ -51,6 +51,7 @@ CREATE INDEX IF NOT EXISTS memos_correlation ON memos (correlation_id);
 class RecordStore(Protocol):
     def create(self, memo: Memo) -> None: ...
     def get(self, memo_id: str) -> Memo: ...
+    def find_by_prefix(self, prefix: str, limit: int = 10) -> list[str]: ...
     def update(self, memo_id: str, **fields: Any) -> None: ...
     def list(self, *, status: MemoStatus | None = None, limit: int = 100) -> list[Memo]: ...
     def queued_ids_before(self, cutoff: float) -> list[str]: ...
@@ -100,8 +101,8 @@ class SqliteRecordStore:
         return cursor
 
     def create(self, memo: Memo) -> None:
-        row = memo.to_dict()
-        values = [_encode(c, row[c]) for c in _COLUMNS]
+        # The stored row keeps epoch seconds; to_dict() is the JSON shape (ISO times).
+        values = [_encode(c, getattr(memo, c)) for c in _COLUMNS]
         self._execute(
             "writes",
             f"INSERT INTO memos ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
@@ -113,6 +114,18 @@ class SqliteRecordStore:
         if row is None:
             raise NotFound(f"no memo with id {memo_id!r}")
         return _decode(row)
+
+    def find_by_prefix(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids starting with ``prefix`` (at most ``limit``, sorted), as git resolves a short hash.
+
+        One id means the prefix is unique; more means it is ambiguous (list them to the user).
+        """
+        if not prefix:
+            return []
+        # A range on the primary key, not LIKE: '%' and '_' in a prefix are literal.
+        rows = self._execute("reads", "SELECT id FROM memos WHERE id >= ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+                             (prefix, len(prefix), prefix, limit))
+        return [memo_id for (memo_id,) in rows]
 
     def find_by_correlation_id(self, correlation_id: str) -> list[Memo]:
         rows = self._execute("reads", "SELECT * FROM memos WHERE correlation_id = ?", (correlation_id,))

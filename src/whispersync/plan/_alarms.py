@@ -98,6 +98,9 @@ class MetricAlarm:
     metrics: tuple[MetricDataQuery, ...] = ()
     datapoints_to_alarm: int | None = None
     treat_missing_data: str = "missing"
+    # PutMetricAlarm's EvaluateLowSampleCountPercentile: "evaluate" (the default when
+    # None) or "ignore", which keeps the state while a percentile has too few samples.
+    evaluate_low_sample_count_percentile: str | None = None
     priority: str = "P3"
     description: str = ""
     alarm_actions: tuple[str, ...] = ()
@@ -122,6 +125,9 @@ class MetricAlarm:
                f"must be an integer from 1 to evaluation_periods ({self.evaluation_periods}), got {m!r}")
         _check(self.treat_missing_data in TREAT_MISSING_DATA, "treat_missing_data",
                f"must be one of {', '.join(TREAT_MISSING_DATA)}, got {self.treat_missing_data!r}")
+        _check(self.evaluate_low_sample_count_percentile in (None, "evaluate", "ignore"),
+               "evaluate_low_sample_count_percentile",
+               f"must be evaluate or ignore, got {self.evaluate_low_sample_count_percentile!r}")
         if self.metrics:
             _check(self.namespace is None and self.metric_name is None, "metrics",
                    "give either metrics (metric math) or namespace and metric_name, not both")
@@ -175,6 +181,9 @@ class MetricAlarm:
             "insufficient_data_actions": list(self.insufficient_data_actions),
             "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
         }
+        if self.evaluate_low_sample_count_percentile is not None:
+            # Only when set, so plans and stored alarms without it keep their shape.
+            data["evaluate_low_sample_count_percentile"] = self.evaluate_low_sample_count_percentile
         if self.metrics:
             data["metrics"] = [q.to_dict() for q in self.metrics]
         else:

@@ -8,9 +8,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# CloudWatch's statistics; percentiles are pNN or pNN.NN.
+# CloudWatch's statistics ("CloudWatch statistics definitions", CloudWatch User
+# Guide): the five simple ones; percentiles pNN with "up to 10 decimal places"
+# (p99.9999999999 is not, p99.0000000001 is); IQM, which is TM(25%:75%); and the
+# trimmed/windowed statistics TM (trimmed mean), WM (winsorized mean), TC (trimmed
+# count), TS (trimmed sum) and PR (percentile rank). TM/WM/TC/TS take a short form
+# with one upper percentage (``tm99``: drop the highest 1%) or a range ``TM(a:b)``
+# whose bounds are percentages (``10%``, 0..100, up to 10 decimals) or absolute
+# values (``TM(:0.5)``, ``TM(150:1000)``); either bound may be left out. PR takes
+# absolute values only (``PR(:300)``, ``PR(100:2000)``). The docs write the short
+# forms in lower case and the ranges in upper case; we accept either case.
 SIMPLE_STATISTICS = ("Sum", "Average", "Minimum", "Maximum", "SampleCount")
-_PERCENTILE = re.compile(r"^p(\d{1,3}(?:\.\d{1,2})?)$")
+_DECIMAL = r"\d{1,3}(?:\.\d{1,10})?"
+_PERCENTILE = re.compile(rf"^p({_DECIMAL})$")
+_SHORT_TRIMMED = re.compile(rf"^(tm|wm|tc|ts)({_DECIMAL})$", re.IGNORECASE)
+_BOUND = r"(-?\d+(?:\.\d{1,10})?(?:[eE][-+]?\d+)?%?)?"
+_RANGE = re.compile(rf"^(TM|WM|TC|TS|PR)\(\s*{_BOUND}\s*:\s*{_BOUND}\s*\)$", re.IGNORECASE)
 _HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 
 
@@ -21,16 +34,56 @@ def check_period(period: Any) -> int:
     return period
 
 
+# A bound of a trimmed statistic: (value, is_percent), or None when left out.
+Bound = tuple[float, bool] | None
+
+
+def parse_statistic(statistic: Any) -> tuple[str, Bound, Bound]:
+    """``(kind, lower, upper)`` of a statistic CloudWatch documents, else raise ValueError.
+
+    ``kind`` is the simple statistic's name, ``"p"`` (``upper`` holds the
+    percentile), or ``TM``/``WM``/``TC``/``TS``/``PR`` (IQM and the short forms
+    are given as their ``X(a%:b%)`` equivalents).
+    """
+    if statistic in SIMPLE_STATISTICS:
+        return statistic, None, None
+    text = statistic if isinstance(statistic, str) else ""
+    if text.upper() == "IQM":
+        return "TM", (25.0, True), (75.0, True)
+    m = _PERCENTILE.match(text)
+    if m and float(m.group(1)) <= 100:
+        return "p", None, (float(m.group(1)), True)
+    m = _SHORT_TRIMMED.match(text)
+    if m and float(m.group(2)) <= 100:
+        return m.group(1).upper(), None, (float(m.group(2)), True)
+    m = _RANGE.match(text)
+    if m and (m.group(2) or m.group(3)):
+        kind = m.group(1).upper()
+        lower, upper = (_bound(b) for b in (m.group(2), m.group(3)))
+        bounds = [b for b in (lower, upper) if b is not None]
+        if kind == "PR" and any(pct for _, pct in bounds):
+            raise ValueError(f"statistic {statistic!r}: PR takes absolute values, not percentages (PR(100:2000))")
+        if any(pct and not 0 <= v <= 100 for v, pct in bounds):
+            raise ValueError(f"statistic {statistic!r}: a percentage bound must be between 0% and 100%")
+        if lower and upper and lower[1] == upper[1] and lower[0] > upper[0]:
+            raise ValueError(f"statistic {statistic!r}: the lower bound is above the upper one")
+        return kind, lower, upper
+    raise ValueError(
+        f"unknown statistic {statistic!r}; use Sum, Average, Minimum, Maximum, SampleCount,"
+        " a percentile p0..p100 with up to 10 decimals (p99, p99.9), IQM, tm99/wm99/tc99/ts99,"
+        " or TM/WM/TC/TS(a:b) with percentages or values, or PR(a:b) with values (TM(10%:90%), PR(:300))"
+    )
+
+
+def _bound(text: str | None) -> Bound:
+    if not text:
+        return None
+    return (float(text[:-1]), True) if text.endswith("%") else (float(text), False)
+
+
 def check_statistic(statistic: Any) -> str:
     """Return ``statistic`` if it is one we compute, else raise ValueError."""
-    if statistic in SIMPLE_STATISTICS:
-        return statistic
-    m = _PERCENTILE.match(statistic) if isinstance(statistic, str) else None
-    if m is None or float(m.group(1)) > 100:
-        raise ValueError(
-            f"unknown statistic {statistic!r}; use Sum, Average, Minimum, Maximum, SampleCount"
-            " or a percentile p0..p100 with up to two decimals (p99, p99.9)"
-        )
+    parse_statistic(statistic)
     return statistic
 
 
@@ -44,6 +97,10 @@ class MetricStat:
     statistic: str = "Sum"
     period: int = 60
     unit: str | None = None
+
+    # ``(kind, lower, upper)`` of a statistic string (see ``parse_statistic``), for
+    # the engines that compute it.
+    parse_statistic = staticmethod(parse_statistic)
 
 
 @dataclass(frozen=True)

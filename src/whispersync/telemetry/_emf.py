@@ -6,7 +6,9 @@ format") is the authority here; the limits below are quoted from it.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -120,12 +122,42 @@ def _check_string(value: Any, what: str, max_len: int) -> str:
     return value
 
 
+# A Lambda function's stdout line as CloudWatch Logs stores it: the runtime puts
+# "<timestamp>\t<request id>\t" (and, for console.log-style loggers, "<LEVEL>\t")
+# before what the function printed, e.g.
+#   2026-12-02T03:08:37.969Z\t5b1f…\tINFO\t{"_aws": {...}, ...}
+# The EMF document is the JSON object after that prefix.
+_LAMBDA_PREFIX = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}T[0-9:.]+Z?\t)?(?:[0-9A-Fa-f-]{8,64}\t)?(?:(?:TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t)?(?={)"
+)
+
+
+def emf_from_log_line(line: str | bytes) -> Any:
+    """The JSON document of one log line: a bare EMF line, or one behind a Lambda prefix.
+
+    Raises ValueError when the line holds no JSON object.
+    """
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    text = text.strip()
+    m = _LAMBDA_PREFIX.match(text)
+    if m is None:
+        raise _fail("the line is neither a JSON object nor a Lambda log line (timestamp, request id, JSON)")
+    try:
+        return json.loads(text[m.end():])
+    except json.JSONDecodeError as exc:
+        raise _fail(f"not JSON: {exc}") from None
+
+
 def parse_emf(doc: Any) -> list[dict[str, Any]]:
     """Extract metric records from an EMF document, as CloudWatch Logs would.
 
+    ``doc`` is the parsed document, or a log line as text: a bare JSON line or a
+    Lambda one with its "timestamp<TAB>request id<TAB>" prefix (``emf_from_log_line``).
     One record per value, per metric, per DimensionSet. Raises ValueError
     naming the first rule of the specification the document breaks.
     """
+    if isinstance(doc, (str, bytes)):
+        doc = emf_from_log_line(doc)
     if not isinstance(doc, dict):
         raise _fail("the root node must be a JSON object")
     meta = doc.get("_aws")

@@ -1,8 +1,9 @@
 """The alarms over HTTP: the same engine and JSON shapes as `whispersync alarms … --json`.
 
     GET  /v1/alarms[?state=ALARM]      every alarm with its state
-    GET  /v1/alarms/{name}/history     state changes, actions, configuration updates
-    POST /v1/alarms/evaluate           one evaluation cycle; body {"at": ISO 8601 | epoch ms} optional
+    GET  /v1/alarms/{name}/history     state changes, actions, configuration updates (with next_token)
+    POST /v1/alarms/evaluate           one evaluation cycle; body {"at": ISO 8601 | epoch ms, "dry_run"} optional;
+                                       a time before an alarm's last state change is a dry run (nothing changes)
     POST /v1/alarms/{name}/state       SetAlarmState; body {"state", "reason", "reason_data"?}
     PUT  /v1/alarms                    PutMetricAlarm / PutCompositeAlarm request JSON (or a list)
     DELETE /v1/alarms/{name}           delete a stored alarm
@@ -17,7 +18,7 @@ from whispersync.app import Runtime
 from whispersync.errors import InputError, NotFound
 from whispersync.plan import STATES
 from whispersync.web._json import read_json
-from whispersync.web._params import client_time
+from whispersync.web._params import client_time, page
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -35,22 +36,26 @@ def build_router(runtime: Runtime) -> APIRouter:
         return {"alarms": engine().describe(state)}
 
     @router.get("/v1/alarms/{name}/history")
-    def alarm_history(name: str, limit: int = 100) -> dict:
+    def alarm_history(name: str, limit: int = 100, next_token: str | None = None) -> dict:
         try:
-            items = engine().history(name, max(1, min(limit, 1000)))
+            items, token = page(lambda n: engine().history(name, n), limit, next_token)
         except KeyError:
             raise NotFound(f"no alarm named {name!r}") from None
-        return {"name": name, "history": items}
+        return {"name": name, "history": items, "next_token": token}
 
     @router.post("/v1/alarms/evaluate")
     async def evaluate(request: Request) -> dict:
         payload = await read_json(request, required=False)
-        if not isinstance(payload, dict) or set(payload) - {"at"}:
-            raise InputError("the body is optional; it may hold only {\"at\": ISO 8601 or epoch ms}")
+        if not isinstance(payload, dict) or set(payload) - {"at", "dry_run"}:
+            raise InputError("the body is optional; it may hold only {\"at\": ISO 8601 or epoch ms, \"dry_run\": true}")
         at_ms = client_time(payload.get("at"), "at")
+        if payload.get("dry_run") not in (None, True, False):
+            raise InputError("dry_run must be true or false")
+        # A time before an alarm's last state change is a dry run either way (the engine decides).
+        dry_run = True if payload.get("dry_run") else None
         # DuckDB and SQLite block: off the event loop.
-        results = await run_in_threadpool(engine().evaluate, at_ms)
-        return {"alarms": [r.to_dict() for r in results]}
+        results = await run_in_threadpool(lambda: engine().evaluate(at_ms, dry_run=dry_run))
+        return {"alarms": [r.to_dict() for r in results], "dry_run": bool(dry_run) or any(r.dry_run for r in results)}
 
     @router.post("/v1/alarms/{name}/state")
     async def set_state(name: str, request: Request) -> dict:

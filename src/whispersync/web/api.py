@@ -45,6 +45,7 @@ from whispersync.errors import (
 )
 from whispersync.web import alarms, logs, metrics, notifications, traces
 from whispersync.web._guard import RequestGuard
+from whispersync.web._params import page
 from whispersync.web._json import (
     BodyTooLarge,
     UnsupportedMediaType,
@@ -171,8 +172,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     if settings.allowed_origins:  # CORS stays closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type", "X-Correlation-ID", "Idempotency-Key"],
-                           expose_headers=["X-Correlation-ID"])
+                           allow_headers=["Authorization", "Content-Type", "X-Correlation-ID", "Idempotency-Key",
+                                          "traceparent"],
+                           expose_headers=["X-Correlation-ID", "traceparent"])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -247,20 +249,23 @@ def create_app(runtime: Runtime) -> FastAPI:
         else:
             raise UnsupportedMediaType(f"content type {content_type[:60]!r} is not accepted; "
                                        "send application/json or text/plain")
+        # An incoming W3C traceparent is continued (a malformed one starts a new trace);
+        # the answer's traceparent names the ingest span, for the client's next span.
         receipt = await blocking(runtime.ingestor.accept, transcript,
-                                 correlation_id=request.headers.get("x-correlation-id"), memo_id=memo_id)
+                                 correlation_id=request.headers.get("x-correlation-id"), memo_id=memo_id,
+                                 traceparent=request.headers.get("traceparent"))
         if isinstance(receipt, JSONResponse):
             return receipt
         return JSONResponse(receipt.to_dict(), status_code=202,
-                            headers={"X-Correlation-ID": receipt.correlation_id})
+                            headers={"X-Correlation-ID": receipt.correlation_id, "traceparent": receipt.traceparent})
 
     @app.get("/v1/memos")
-    def list_memos(status: str | None = None, limit: int = 100):
+    def list_memos(status: str | None = None, limit: int = 100, next_token: str | None = None):
         if status is not None and status not in {s.value for s in MemoStatus}:
             raise InputError(f"unknown status {status[:40]!r}; one of: {', '.join(s.value for s in MemoStatus)}")
-        limit = max(1, min(limit, 1000))
-        memos = runtime.records.list(status=MemoStatus(status) if status else None, limit=limit)
-        return {"memos": [m.to_dict() for m in memos]}
+        wanted = MemoStatus(status) if status else None
+        memos, token = page(lambda n: runtime.records.list(status=wanted, limit=n), limit, next_token)
+        return {"memos": [m.to_dict() for m in memos], "next_token": token}
 
     @app.get("/v1/memos/{memo_id}")
     def get_memo(memo_id: str):

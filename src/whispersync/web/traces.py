@@ -10,7 +10,7 @@ from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.monitoring.times import lookback_start
 from whispersync.monitoring.traces import get_trace, search_traces
-from whispersync.web._params import client_duration, client_time
+from whispersync.web._params import client_duration, client_time, page
 
 __all__ = ["build_router"]
 
@@ -29,18 +29,24 @@ def build_router(runtime: Runtime) -> APIRouter:
         start_ms: int | None = None,
         end_ms: int | None = None,
         limit: int = 100,
+        next_token: str | None = None,
     ):
         start_ms, end_ms = client_time(start_ms, "start_ms"), client_time(end_ms, "end_ms")
         if start_ms is None:
             start_ms = lookback_start(int(time.time() * 1000), client_duration(since, "since"))
         if slowest is not None and slowest < 1:
             raise InputError("slowest must be at least 1")
-        # A filter that does not parse raises TraceFilterError: a 400 from the app's handler.
-        found = search_traces(runtime.store, filter=filter, correlation_id=correlation_id, errors=errors,
-                              min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
-                              slowest=slowest, limit=max(1, min(limit, 1000)),
-                              timeout=runtime.settings.request_timeout)
-        return {"traces": [t.to_dict() for t in found]}
+        if slowest is not None:
+            next_token = None  # the N slowest are one answer, not a list to page through
+
+        def fetch(n: int) -> list:
+            # A filter that does not parse raises TraceFilterError: a 400 from the app's handler.
+            return search_traces(runtime.store, filter=filter, correlation_id=correlation_id, errors=errors,
+                                 min_duration_ms=min_duration_ms, start_ms=start_ms, end_ms=end_ms,
+                                 slowest=slowest, limit=n, timeout=runtime.settings.request_timeout)
+
+        found, token = page(fetch, limit, next_token)
+        return {"traces": [t.to_dict() for t in found], "next_token": None if slowest is not None else token}
 
     @router.get("/v1/traces/{trace_id}")
     def show(trace_id: str):

@@ -8,7 +8,7 @@ import pytest
 
 from whispersync.monitoring.alarms import AlarmInputError, parse_alarm_request, parse_alarm_requests
 from whispersync.monitoring.alarms import rule_of
-from whispersync.plan import CompositeAlarm, MetricAlarm
+from whispersync.plan import CompositeAlarm, MetricAlarm, alarm_from_dict
 
 PUT_METRIC_ALARM = {
     "AlarmName": "HighErrors",
@@ -156,3 +156,11 @@ class TestErrorsNameTheField:
     def test_an_item_of_a_list_is_numbered(self):
         with pytest.raises(AlarmInputError, match=r"^\[1\]\.Period: "):
             parse_alarm_requests([PUT_METRIC_ALARM, _with(Period=7)])
+
+
+def test_evaluate_low_sample_count_percentile_is_kept_not_dropped():
+    """Issue 9: the field was validated, then ignored; now the alarm carries it."""
+    alarm = parse_alarm_request(_with(Statistic=..., ExtendedStatistic="p99", EvaluateLowSampleCountPercentile="ignore"))
+    assert alarm.evaluate_low_sample_count_percentile == "ignore"
+    assert alarm.to_dict()["evaluate_low_sample_count_percentile"] == "ignore"
+    assert alarm_from_dict(alarm.to_dict()) == alarm

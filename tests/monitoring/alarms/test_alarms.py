@@ -345,3 +345,38 @@ class TestPlan:
         path.write_text("ALARMS = [1/0]\n")
         with pytest.raises(PlanError, match=r"(?s)bad.py: 1 problem.*ZeroDivisionError"):
             effective_plan(path)
+
+
+class TestEvaluateInThePast:
+    """`alarms evaluate --at T` with T before the last state change is a dry run: it changes nothing."""
+
+    def _fired(self, store, tmp_path):
+        alarm = _alarm(name="Errors", evaluation_periods=1, comparison_operator="GreaterThanOrEqualToThreshold",
+                       treat_missing_data="notBreaching", alarm_actions=("topic:critical",),
+                       ok_actions=("topic:critical",))
+        engine, notifier = _engine(store, tmp_path, [alarm])
+        _put(store, "M", [0, 12, 3])
+        engine.evaluate(T0 + 61_000)
+        assert engine.evaluate(T0 + 125_000)[0].state == ALARM
+        return engine, notifier
+
+    def test_an_earlier_time_says_what_it_would_be_and_stores_nothing(self, store, tmp_path):
+        engine, notifier = self._fired(store, tmp_path)
+        before = (engine.alarm_store.states(), engine.history("Errors"), len(notifier.published))
+        [result] = engine.evaluate(T0 + 61_000)
+        assert result.dry_run and (result.previous, result.state, result.changed) == (ALARM, OK, True)
+        assert result.to_dict()["dry_run"] is True
+        assert (engine.alarm_store.states(), engine.history("Errors"), len(notifier.published)) == before
+
+    def test_now_or_later_is_a_real_evaluation(self, store, tmp_path):
+        engine, _ = self._fired(store, tmp_path)
+        [result] = engine.evaluate(T0 + 185_000)
+        assert not result.dry_run and result.state == OK
+        assert engine.alarm_store.states()["Errors"]["updated_ms"] == T0 + 185_000
+
+    def test_a_dry_run_can_be_asked_for(self, store, tmp_path):
+        engine, notifier = self._fired(store, tmp_path)
+        published = len(notifier.published)
+        [result] = engine.evaluate(T0 + 185_000, dry_run=True)
+        assert result.dry_run and result.state == OK
+        assert engine.alarm_store.states()["Errors"]["state"] == ALARM and len(notifier.published) == published

@@ -112,3 +112,45 @@ def test_a_rule_at_the_nesting_limit_evaluates() -> None:
 def test_a_long_chain_within_the_length_limit_evaluates() -> None:
     rule = parse(" OR ".join(["ALARM(a)"] * 800))
     assert rule.evaluate({"a": "ALARM"}) is True
+
+
+class TestDocumentedSpellingsAndAtLeast:
+    """TRUE/FALSE as CloudWatch's pages spell them, and AT_LEAST(M, STATE, (alarms))."""
+
+    @pytest.mark.parametrize("rule, expected", [
+        ("True", True), ("false", False), ("ALARM(a) AND true", True), ("NOT False", True),
+    ])
+    def test_true_and_false_in_any_case(self, rule, expected):
+        assert parse(rule).evaluate(STATES) is expected
+
+    @pytest.mark.parametrize("rule, expected", [
+        ("AT_LEAST(1, ALARM, (a, b, c))", True),          # a is in ALARM
+        ("AT_LEAST(2, ALARM, (a, b, c))", False),
+        ("AT_LEAST(2, ALARM, (a, \"my alarm-1\", b))", True),
+        ("AT_LEAST(2, NOT OK, (a, b, c))", True),         # a and c are not OK
+        ("AT_LEAST(3, NOT OK, (a, b, c))", False),
+        ("AT_LEAST(50%, ALARM, (a, b))", True),           # 1 of 2 is 50%
+        ("AT_LEAST(60%, ALARM, (a, b))", False),
+        ("AT_LEAST(100%, INSUFFICIENT_DATA, (c, missing))", True),  # unknown names are INSUFFICIENT_DATA
+        ("NOT AT_LEAST(1, OK, (a, c)) AND ALARM(a)", True),
+    ])
+    def test_at_least(self, rule, expected):
+        assert parse(rule).evaluate(STATES) is expected
+
+    def test_at_least_names_are_references(self):
+        rule = parse("AT_LEAST(1, ALARM, (x, arn:aws:cloudwatch:us-east-1:123:alarm:y)) OR OK(z)")
+        assert rule.references == {"x", "y", "z"}
+        assert rule.terms() == [("ALARM", "x"), ("ALARM", "y"), ("OK", "z")]
+
+    @pytest.mark.parametrize("rule, message", [
+        ("AT_LEAST(ALARM, (a))", "count or a percentage"),
+        ("AT_LEAST(1.5, ALARM, (a, b))", "whole number"),
+        ("AT_LEAST(150%, ALARM, (a))", "at most 100%"),
+        ("AT_LEAST(3, ALARM, (a, b))", "can never hold"),
+        ("AT_LEAST(1, WARN, (a))", "needs a state"),
+        ("AT_LEAST(1, ALARM, ())", "needs alarm names"),
+        ("AT_LEAST(1, ALARM, (a, b)", "to close AT_LEAST"),
+    ])
+    def test_at_least_errors(self, rule, message):
+        with pytest.raises(RuleSyntaxError, match=message):
+            parse(rule)

@@ -70,7 +70,7 @@ class TestTermPatterns:
             ('"MISSING ARGUMENTS" ?x', []),  # a ? term is required when present
             ("error", []),  # case-sensitive
             ("%4[01]9%", [3]),  # a regex
-            ("%^\\[ERROR 4[02]0\\]%", [1, 4]),
+            ("%^\\[ERROR\\s4[02]0\\]%", [1, 4]),
         ],
     )
     def test_it_matches_the_documented_examples(self, pattern: str, expected: list[int]) -> None:
@@ -178,6 +178,9 @@ class TestPatternErrors:
             ("[a, a]", 4),
             ('"unterminated', 0),
             ("%a(b)%", 2),
+            ("%something!%", 10),  # the docs' own example of a refused character
+            ("%a b%", 2),          # a space is not in the documented list (write \\s)
+            ("%caf\u00e9%", 4),     # nor a multibyte character
         ],
     )
     def test_it_points_at_the_position(self, pattern: str, position: int) -> None:
@@ -285,9 +288,12 @@ class TestLinearMatching:
     @pytest.mark.parametrize(
         "glob,value,matches",
         [
-            ("*", "", True), ("a*", "abc", True), ("*c", "abc", True), ("a*c", "ac", True),
-            ("a*c", "a", False), ("ab*bc", "abc", False), ("ab*bc", "abbc", True), ("*b*", "abc", True),
-            ("*b*b*", "abc", False), ("a**b", "ab", True), ("x*y*z", "xyyz", True), ("x*y*z", "xzy", False),
+            ("*", "", True), ("a*", "abc", True), ("*c", "abc", True), ("a*c", "a", False),
+            ("*b*", "abc", True), ("*b*b*", "abc", False), ("x*y*z", "xzy", False),
+            # Issue 9: * is a wildcard only at the start or end of a value; inside, it is literal.
+            ("a*c", "ac", False), ("a*c", "abc", False), ("a*c", "a*c", True),
+            ("ab*bc", "abbc", False), ("a**b", "ab", False), ("x*y*z", "xyyz", False),
+            ("*b*b*", "ab*bc", True), ("1.2.*", "1.2.3.4", True), ("*.log", "app.log", True),
         ],
     )
     def test_wildcards_still_match_the_whole_value(self, glob: str, value: str, matches: bool) -> None:

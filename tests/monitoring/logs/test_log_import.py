@@ -23,3 +23,108 @@ class TestImportRedaction:
         assert "sk-live-123456" not in stored
         assert "abcdef0123456789abcdef" not in stored
         store.close()
+
+
+def _events_file(events: list[dict]) -> bytes:
+    return orjson.dumps({"events": events}, option=orjson.OPT_INDENT_2)
+
+
+class TestImportIsIdempotent:
+    """Importing the same file twice stores each event once (issue 9 §4)."""
+
+    def test_cloudwatch_events_are_known_by_their_event_id(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        events = [{"timestamp": 1795780800000 + i, "message": f'{{"level": "INFO", "n": {i}}}',
+                   "logStreamName": "s", "eventId": f"3700000000000000000000000000000000000000000000000{i}"}
+                  for i in range(3)]
+        first = import_logs(store, _events_file(events), log_group="/aws/lambda/x")
+        again = import_logs(store, _events_file(events), log_group="/aws/lambda/x")
+        # A later export overlapping the first: only the new event is stored.
+        later = events[1:] + [{**events[0], "eventId": "38", "message": "new"}]
+        third = import_logs(store, b"\n".join(orjson.dumps(e) for e in later))
+        assert (first.imported, first.already_imported) == (3, 0)
+        assert (again.imported, again.already_imported) == (0, 3)
+        assert (third.imported, third.already_imported) == (1, 2)
+        assert len(store.logs(start_ms=0)) == 4
+        store.close()
+
+    def test_plain_lines_are_known_by_content_and_repeated_lines_count_apart(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        line = {"timestamp": "2026-11-27T12:00:00.000Z", "level": "INFO", "message": "heartbeat"}
+        data = b"".join(orjson.dumps(x) + b"\n" for x in [line, line, {**line, "message": "other"}])
+        assert import_logs(store, data).imported == 3  # two identical lines are two events
+        again = import_logs(store, data)
+        assert (again.imported, again.already_imported) == (0, 3)
+        grown = data + orjson.dumps(line) + b"\n"  # the file grew: one more heartbeat
+        assert import_logs(store, grown).imported == 1
+        assert len(store.logs(start_ms=0)) == 4
+        store.close()
+
+    def test_it_survives_the_store_being_reopened(self, tmp_path) -> None:
+        data = orjson.dumps({"timestamp": 1795780800000, "level": "INFO", "message": "once"}) + b"\n"
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, data)
+        store.close()
+        store = TelemetryStore(tmp_path / "telemetry")
+        assert import_logs(store, data).already_imported == 1
+        assert len(store.logs(start_ms=0)) == 1
+        store.close()
+
+    def test_a_large_reimport_is_fast(self, tmp_path) -> None:
+        import time
+
+        store = TelemetryStore(tmp_path / "telemetry")
+        data = b"".join(orjson.dumps({"timestamp": 1795780800000 + i, "level": "INFO", "message": f"m{i}"}) + b"\n"
+                        for i in range(20_000))
+        import_logs(store, data)
+        started = time.monotonic()
+        report = import_logs(store, data)
+        assert report.already_imported == 20_000 and report.imported == 0
+        assert time.monotonic() - started < 10  # one indexed lookup per batch, no scan of the logs
+        store.close()
+
+
+class TestImportCommandsAreIdempotent:
+    """`logs import` and `metrics import` run twice over one file store each event once, and say so."""
+
+    @staticmethod
+    def _cli(tmp_path):
+        from typer.testing import CliRunner
+
+        from whispersync.cli._common import app
+
+        runner = CliRunner()
+        return lambda *args: runner.invoke(app, ["--home", str(tmp_path / "home"), *args])
+
+    def test_logs_import_twice(self, tmp_path) -> None:
+        cli = self._cli(tmp_path)
+        path = tmp_path / "events.json"
+        path.write_bytes(_events_file([{"timestamp": 1795780800000 + i, "message": f"line {i}", "eventId": f"e{i}"}
+                                       for i in range(3)]))
+        first = cli("logs", "import", str(path), "--json")
+        again = cli("logs", "import", str(path))
+        assert first.exit_code == 0 and again.exit_code == 0, again.output
+        assert orjson.loads(first.stdout) == {"imported": 3, "already_imported": 0, "errors": []}
+        assert "imported 0 log events, skipped 3 already imported" in " ".join(again.stdout.split())
+        count = cli("logs", "query", "stats count(*) as n", "--start", "2026-11-27T11:00:00Z",
+                    "--end", "2026-11-27T13:00:00Z", "--json")
+        assert orjson.loads(count.stdout)["rows"] == [[3]]
+
+    def test_metrics_import_twice_with_lambda_lines_and_exported_events(self, tmp_path) -> None:
+        cli = self._cli(tmp_path)
+        doc = {"_aws": {"Timestamp": 1767225630000, "CloudWatchMetrics": [
+            {"Namespace": "WhisperSync/T", "Dimensions": [["Fn"]],
+             "Metrics": [{"Name": "Duration", "Unit": "Milliseconds"}]}]}, "Fn": "a", "Duration": 10}
+        lambda_line = b"2026-01-01T00:00:30.000Z\t8f5b0c4e-1d2a-4f3b-9c7d-000000000001\t" + orjson.dumps(doc)
+        event = {"timestamp": 1767225690000, "eventId": "e1",
+                 "message": orjson.dumps({**doc, "_aws": {**doc["_aws"], "Timestamp": 1767225690000}}).decode()}
+        path = tmp_path / "lambda-emf.log"
+        path.write_bytes(b"\n".join([orjson.dumps(doc), lambda_line, orjson.dumps(event)]) + b"\n")
+        first = cli("metrics", "import", str(path), "--json")
+        again = cli("metrics", "import", str(path), "--json")
+        assert first.exit_code == 0 and again.exit_code == 0, again.output
+        assert orjson.loads(first.stdout) == {"imported": 3, "already_imported": 0, "skipped": []}
+        assert orjson.loads(again.stdout) == {"imported": 0, "already_imported": 3, "skipped": []}
+        got = cli("metrics", "get", "WhisperSync/T", "Duration", "--dim", "Fn=a", "--stat", "SampleCount",
+                  "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T00:05:00Z", "--json")
+        assert sum(orjson.loads(got.stdout)["values"]) == 3

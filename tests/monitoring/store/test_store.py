@@ -431,7 +431,7 @@ class TestMetricStatistics:
         assert store.metric_statistics(self.NS, "Delta", statistic="p50", **q).values == []
         assert store.metric_statistics(self.NS, "Delta", statistic="Sum", **q).values == [1.0]
 
-    @pytest.mark.parametrize("statistic", ["sum", "p101", "p99.999", "tm90", ""])
+    @pytest.mark.parametrize("statistic", ["sum", "p101", "p99.12345678901", "tm101", "TM(90%:10%)", "PR(10%:)", "TM(:)", ""])
     def test_unknown_statistics_are_rejected(self, series, statistic: str) -> None:
         with pytest.raises(ValueError):
             series(statistic)
@@ -569,3 +569,84 @@ class TestTimestampOffsets:
         store.flush()
         series = store.metric_statistics("N", "M", start_ms=T0_MS - 3_600_000, end_ms=T0_MS + 3_600_000)
         assert (series.timestamps, series.values) == ([T0_MS], [3.0])
+
+
+class TestDocumentedStatistics:
+    """Issue 9 §5: statistic sets, trimmed/windowed statistics, 10-decimal percentiles, value limits."""
+
+    NS = "WhisperSync/Business"
+    Q = dict(start_ms=T0_MS, end_ms=T0_MS + 60_000)
+
+    def stat(self, store: TelemetryStore, statistic: str, name: str = "S") -> list[float]:
+        return store.metric_statistics(self.NS, name, statistic=statistic, **self.Q).values
+
+    def put(self, store: TelemetryStore, values: list[float], name: str = "S") -> None:
+        store.put_metrics([{**metric(v, name=name)} for v in values])
+
+    @pytest.mark.parametrize(("statistic", "expected"), [
+        ("IQM", 5.0),                  # TM(25%:75%) of 1..10 keeps ranks 3..7 (2.5 < i <= 7.5)
+        ("TM(25%:75%)", 5.0),
+        ("tm90", 5.0),                 # drops the highest 10%: 1..9
+        ("TM90", 5.0),
+        ("TM(10%:90%)", 5.5),          # 2..9
+        ("TM(:5)", 3.0),               # absolute: x <= 5
+        ("TM(2:5)", 4.0),              # 2 < x <= 5: 3, 4, 5
+        ("TM(:0.5)", None),            # nothing kept: no value
+        ("tc90", 9.0),
+        ("TC(2:5)", 3.0),
+        ("ts90", 45.0),
+        ("TS(80%:)", 19.0),            # the top 20%: 9 + 10
+        ("wm80", 5.3),                 # 9 and 10 count as 8: (36 + 8 + 8) / 10 ... see below
+        ("WM(10%:90%)", 5.5),          # 1 -> 2, 10 -> 9
+        ("PR(:3)", 30.0),
+        ("PR(3:5)", 20.0),             # 4 and 5
+        ("p50.0000000001", 6.0),       # ten decimals: rank ceil(5.000000000001) = 6
+    ])
+    def test_trimmed_and_windowed_statistics(self, store: TelemetryStore, statistic, expected) -> None:
+        self.put(store, [float(v) for v in range(1, 11)])
+        if statistic == "wm80":
+            expected = (sum(range(1, 9)) + 8 + 8) / 10
+        assert self.stat(store, statistic) == ([] if expected is None else [pytest.approx(expected)])
+
+    def test_statistic_sets_count_as_their_samples(self, store: TelemetryStore) -> None:
+        """StatisticValues: SampleCount samples with that Sum, Minimum and Maximum."""
+        store.put_metrics([
+            {**metric(0, name="S"), "value": None,
+             "statistic_values": {"SampleCount": 4, "Sum": 20, "Minimum": 2, "Maximum": 8}},
+        ])
+        self.put(store, [10.0])
+        assert self.stat(store, "SampleCount") == [5.0]
+        assert self.stat(store, "Sum") == [30.0]
+        assert self.stat(store, "Average") == [6.0]
+        assert self.stat(store, "Minimum") == [2.0]
+        assert self.stat(store, "Maximum") == [10.0]
+        # Percentiles need raw data: a set with Min != Max and SampleCount != 1 has none.
+        assert self.stat(store, "p50") == []
+        assert self.stat(store, "IQM") == []
+
+    def test_percentiles_over_sets_whose_min_equals_max(self, store: TelemetryStore) -> None:
+        """GetMetricStatistics: percentiles are available when SampleCount is 1 or Min == Max."""
+        store.put_metrics([
+            {**metric(0, name="E"), "value": None,
+             "statistic_values": {"SampleCount": 3, "Sum": 6, "Minimum": 2, "Maximum": 2}},
+            {**metric(0, name="E"), "value": None,
+             "statistic_values": {"SampleCount": 1, "Sum": 9, "Minimum": 9, "Maximum": 9}},
+        ])
+        assert self.stat(store, "p50", "E") == [2.0]   # samples 2, 2, 2, 9
+        assert self.stat(store, "p100", "E") == [9.0]
+        assert self.stat(store, "SampleCount", "E") == [4.0]
+
+    @pytest.mark.parametrize("bad", [
+        {"value": 2.0 ** 361}, {"value": -(2.0 ** 361)}, {"value": 2.0 ** -361}, {"value": float("nan")},
+        {"value": 1.0, "statistic_values": {"SampleCount": 1, "Sum": 1, "Minimum": 1, "Maximum": 1}},
+        {"value": None, "statistic_values": {"SampleCount": 1, "Sum": 1, "Minimum": 1}},
+        {"value": None, "statistic_values": {"SampleCount": 2, "Sum": 1, "Minimum": 3, "Maximum": 1}},
+        {"value": None, "statistic_values": {"SampleCount": 1, "Sum": 2.0 ** 400, "Minimum": 1, "Maximum": 1}},
+    ])
+    def test_put_metric_data_limits(self, store: TelemetryStore, bad: dict) -> None:
+        with pytest.raises(ValueError, match="datapoint 0"):
+            store.put_metrics([{**metric(1), **bad}])
+
+    def test_values_inside_the_limits_are_kept(self, store: TelemetryStore) -> None:
+        store.put_metrics([metric(v, name="L") for v in (0.0, 2.0 ** 360, -(2.0 ** -360))])
+        assert self.stat(store, "SampleCount", "L") == [3.0]

@@ -10,6 +10,8 @@ from whispersync.errors import InputError, NotFound, QueryTimeout
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.monitoring.traces._search import (
     TraceFilterError,
+    find_correlation_ids,
+    find_trace_ids,
     get_trace,
     parse_trace_filter,
     search_traces,
@@ -69,7 +71,7 @@ class TestSearch:
         assert ids(found) == ["c", "b", "a"]
         a = found[2].to_dict()
         assert a == {
-            "trace_id": A, "root_span": "process_memo", "start": "2026-11-27T13:45:00.000Z", "start_ms": T0_MS,
+            "trace_id": A, "root_span": "process_memo", "started_at": "2026-11-27T13:45:00.000Z", "start_ms": T0_MS,
             "duration_ms": 800.0, "correlation_id": "cid-a", "has_error": True, "span_count": 3,
             "annotations": {"agent_type": "work", "success": False, "retries": 2},
         }
@@ -192,3 +194,17 @@ class TestLimits:
     def test_a_search_past_its_budget_is_a_query_timeout(self, store) -> None:
         with pytest.raises(QueryTimeout):
             search_traces(store, filter="error", timeout=0)
+
+
+class TestFindByPrefix:
+    """Trace and correlation ids usable at any width, as git accepts short hashes."""
+
+    def test_trace_ids_by_prefix(self, store):
+        assert find_trace_ids(store, "aaaa") == [A]
+        assert find_trace_ids(store, A) == [A]
+        assert find_trace_ids(store, "d") == [] and find_trace_ids(store, "") == []
+
+    def test_correlation_ids_by_prefix_with_like_wildcards_literal(self, store):
+        assert find_correlation_ids(store, "cid-") == ["cid-a", "cid-b", "cid-c"]
+        assert find_correlation_ids(store, "cid-", limit=2) == ["cid-a", "cid-b"]
+        assert find_correlation_ids(store, "cid_") == [] and find_correlation_ids(store, "%") == []

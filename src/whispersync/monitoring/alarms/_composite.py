@@ -7,7 +7,16 @@
 The grammar is PutCompositeAlarm's: the functions ``ALARM(name)``, ``OK(name)``
 and ``INSUFFICIENT_DATA(name)`` are TRUE when the named alarm is in that state;
 ``TRUE`` and ``FALSE``; the operators ``AND``, ``OR`` and ``NOT``; parentheses to
-group. Alarm names may be surrounded with double quotes "but do not have to be";
+group. ``TRUE`` and ``FALSE`` are accepted in any case: CloudWatch's own pages
+spell them ``TRUE``, ``True`` and ``false`` (the composite-alarm guide and the
+CDK's ``AlarmRule.fromBoolean`` rules), so a rule copied from them must parse.
+
+``AT_LEAST(M, STATE, (alarm1, alarm2, ...))`` (PutCompositeAlarm's AlarmRule,
+"Composite alarms" guide; CDK ``AlarmRule.atLeast``/``atLeastNot``) is TRUE when
+at least ``M`` of the listed alarms are in ``STATE``; ``M`` is a count (``2``)
+or a percentage of the listed alarms (``50%``), and ``STATE`` is ``ALARM``,
+``OK`` or ``INSUFFICIENT_DATA``, optionally preceded by ``NOT`` (at least M are
+*not* in that state). Alarm names may be surrounded with double quotes "but do not have to be";
 an unquoted name runs to the closing parenthesis, so it may hold spaces and
 dashes. CloudWatch does not document operator precedence; we use the usual
 one (``NOT`` binds tighter than ``AND``, which binds tighter than ``OR``), so
@@ -44,7 +53,7 @@ class RuleSyntaxError(QuerySyntaxError):
 
 @dataclass(frozen=True)
 class _Node:
-    op: str  # STATE, CONST, NOT, AND, OR
+    op: str  # STATE, CONST, NOT, AND, OR, AT_LEAST (args: threshold, is_percent, negate, state, names)
     args: tuple = ()
 
 
@@ -75,6 +84,8 @@ class Rule:
 def _collect(node: _Node, refs: set[str]) -> None:
     if node.op == "STATE":
         refs.add(node.args[1])
+    elif node.op == "AT_LEAST":
+        refs.update(node.args[4])
     elif node.op != "CONST":
         for arg in node.args:
             _collect(arg, refs)
@@ -83,6 +94,8 @@ def _collect(node: _Node, refs: set[str]) -> None:
 def _terms(node: _Node, out: list[tuple[str, str]]) -> None:
     if node.op == "STATE":
         out.append(node.args)
+    elif node.op == "AT_LEAST":
+        out.extend((node.args[3], name) for name in node.args[4])
     elif node.op != "CONST":
         for arg in node.args:
             _terms(arg, out)
@@ -96,6 +109,11 @@ def _eval(node: _Node, states: Mapping[str, str]) -> bool:
         return node.args[0]
     if op == "NOT":
         return not _eval(node.args[0], states)
+    if op == "AT_LEAST":
+        threshold, is_percent, negate, state, names = node.args
+        hits = sum((states.get(n, "INSUFFICIENT_DATA") == state) != negate for n in names)
+        # A percentage is of the listed alarms: "at least 50%" of 3 needs 2 (hits*100 >= 50*3).
+        return hits * 100 >= threshold * len(names) if is_percent else hits >= threshold
     if op == "AND":
         return all(_eval(a, states) for a in node.args)
     return any(_eval(a, states) for a in node.args)
@@ -184,9 +202,11 @@ class _Parser:
             self.nesting -= 1
             return node
         word = self.peek_word()
-        if word in ("TRUE", "FALSE"):
+        if word is not None and word.upper() in ("TRUE", "FALSE"):
             self.take_word(word)
-            return _Node("CONST", (word == "TRUE",))
+            return _Node("CONST", (word.upper() == "TRUE",))
+        if word == "AT_LEAST":
+            return self.at_least()
         if word in _STATES:
             self.take_word(word)
             self.skip_space()
@@ -196,11 +216,75 @@ class _Parser:
             return _Node("STATE", (word, self.alarm_name(word)))
         if word is None:
             raise self.error(f"unexpected {self.text[self.pos]!r}")
-        if word.upper() in _STATES + ("TRUE", "FALSE", "AND", "OR", "NOT") and word != word.upper():
+        if word.upper() in _STATES + ("AT_LEAST", "AND", "OR", "NOT") and word != word.upper():
             raise self.error(f"keywords are upper case: write {word.upper()}, not {word}")
         raise self.error(
-            f"unexpected {word!r}; expected ALARM(name), OK(name), INSUFFICIENT_DATA(name), TRUE, FALSE, NOT or '('"
+            f"unexpected {word!r}; expected ALARM(name), OK(name), INSUFFICIENT_DATA(name), AT_LEAST(...),"
+            " TRUE, FALSE, NOT or '('"
         )
+
+    def expect(self, char: str, what: str) -> None:
+        self.skip_space()
+        if self.pos >= len(self.text) or self.text[self.pos] != char:
+            raise self.error(f"expected {char!r} {what}")
+        self.pos += 1
+
+    def at_least(self) -> _Node:
+        """``AT_LEAST(M, [NOT] STATE, (name, name, ...))``; the caller saw the word."""
+        usage = "like AT_LEAST(2, ALARM, (a, b, c)) or AT_LEAST(50%, NOT OK, (a, b))"
+        self.take_word("AT_LEAST")
+        self.expect("(", f"after AT_LEAST, {usage}")
+        self.skip_space()
+        m = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)").match(self.text, self.pos)
+        if m is None:
+            raise self.error(f"AT_LEAST needs a count or a percentage first, {usage}")
+        at = self.pos
+        threshold, is_percent = float(m.group(1)), m.group(2) == "%"
+        if not is_percent and not threshold.is_integer():
+            raise self.error("AT_LEAST's count must be a whole number (or a percentage such as 50%)", at)
+        if is_percent and threshold > 100:
+            raise self.error("AT_LEAST's percentage must be at most 100%", at)
+        self.pos = m.end()
+        self.expect(",", f"after AT_LEAST's threshold, {usage}")
+        negate = self.peek_word() == "NOT"
+        if negate:
+            self.take_word("NOT")
+        state = self.peek_word()
+        if state not in _STATES:
+            raise self.error(f"AT_LEAST needs a state (ALARM, OK or INSUFFICIENT_DATA), {usage}")
+        self.take_word(state)
+        self.expect(",", f"after AT_LEAST's state, {usage}")
+        self.expect("(", f"to open AT_LEAST's list of alarms, {usage}")
+        names = [self.list_name()]
+        self.skip_space()
+        while self.pos < len(self.text) and self.text[self.pos] == ",":
+            self.pos += 1
+            names.append(self.list_name())
+            self.skip_space()
+        self.expect(")", "to close AT_LEAST's list of alarms")
+        self.expect(")", "to close AT_LEAST(...)")
+        if not is_percent and threshold > len(names):
+            raise self.error(f"AT_LEAST({int(threshold)}, ...) can never hold: it lists {len(names)} alarms", at)
+        return _Node("AT_LEAST", (threshold, is_percent, negate, state, tuple(names)))
+
+    def list_name(self) -> str:
+        """One alarm name of AT_LEAST's list: quoted, or running to the next ',' or ')'."""
+        self.skip_space()
+        start = self.pos
+        if self.pos < len(self.text) and self.text[self.pos] == '"':
+            end = self.text.find('"', self.pos + 1)
+            if end < 0:
+                raise self.error("unterminated quoted alarm name", start)
+            name = self.text[self.pos + 1:end]
+            self.pos = end + 1
+        else:
+            m = re.compile(r'[^,()"]*').match(self.text, self.pos)
+            name = m.group(0).strip()
+            self.pos = m.end()
+        if not name:
+            raise self.error("AT_LEAST's list needs alarm names separated by commas", start)
+        arn = _ARN.match(name)
+        return arn.group(1) if arn else name
 
     def alarm_name(self, function: str) -> str:
         self.skip_space()

@@ -215,10 +215,12 @@ class EvaluationResult:
     changed: bool
     reason: str
     priority: str
+    dry_run: bool = False  # what the state would be; nothing was stored and no action ran
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "state": self.state, "previous_state": self.previous,
-                "changed": self.changed, "reason": self.reason, "priority": self.priority}
+                "changed": self.changed, "reason": self.reason, "priority": self.priority,
+                "dry_run": self.dry_run}
 
 
 class AlarmEngine:
@@ -252,12 +254,20 @@ class AlarmEngine:
 
     # -- one cycle
 
-    def evaluate(self, at_ms: int | None = None) -> list[EvaluationResult]:
-        """One evaluation cycle at ``at_ms`` (default now): metric alarms, then composites in dependency order."""
+    def evaluate(self, at_ms: int | None = None, *, dry_run: bool | None = None) -> list[EvaluationResult]:
+        """One evaluation cycle at ``at_ms`` (default now): metric alarms, then composites in dependency order.
+
+        A dry run (``dry_run=True``) says what each state would be and changes nothing: no
+        state, history or action. By default (None) a cycle is a dry run when ``at_ms`` is
+        before an alarm's last state change: evaluating the past must not move states, and
+        their "since" times, backwards.
+        """
         at_ms = int(self._clock() * 1000) if at_ms is None else int(at_ms)
         with self._lock:
             alarms = self.alarms()
             states = self.alarm_store.states()
+            if dry_run is None:
+                dry_run = self.is_in_the_past(at_ms, states)
             metric_alarms = [a for a in alarms.values() if isinstance(a, MetricAlarm)]
             ranges = self._fetch(metric_alarms, at_ms)
             results: list[EvaluationResult] = []
@@ -276,7 +286,7 @@ class AlarmEngine:
                         reason, data = explain(decision, alarm, timestamps, previous, at_ms)
                     else:
                         reason, data = "", {}
-                results.append(self._settle(alarm, previous, decision_state, reason, data, at_ms, states))
+                results.append(self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run))
                 current[alarm.name] = decision_state
             for name in _composite_order(alarms):
                 alarm = alarms[name]
@@ -284,16 +294,24 @@ class AlarmEngine:
                 value = rule_of(alarm.rule).evaluate(current)
                 new = ALARM if value else OK
                 reason, data = ("", {}) if new == previous else _composite_reason(alarm, current, states, new, at_ms)
-                results.append(self._settle(alarm, previous, new, reason, data, at_ms, states))
+                results.append(self._settle(alarm, previous, new, reason, data, at_ms, states, dry_run))
                 current[name] = new
             return results
 
+    def is_in_the_past(self, at_ms: int, states: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
+        """True when ``at_ms`` is before some alarm's last state change (an evaluation there is a dry run)."""
+        states = self.alarm_store.states() if states is None else states
+        return any(s["updated_ms"] is not None and at_ms < s["updated_ms"] for s in states.values())
+
     def _settle(self, alarm: Alarm, previous: str, new: str, reason: str, data: dict, at_ms: int,
-                states: Mapping[str, Mapping[str, Any]]) -> EvaluationResult:
+                states: Mapping[str, Mapping[str, Any]], dry_run: bool = False) -> EvaluationResult:
         known = alarm.name in states
         if new == previous and known:
             return EvaluationResult(alarm.name, alarm.kind, new, previous, False, states[alarm.name]["reason"],
-                                    alarm.priority)
+                                    alarm.priority, dry_run)
+        if dry_run:
+            return EvaluationResult(alarm.name, alarm.kind, new, previous, new != previous,
+                                    reason or "Unchecked: Initial alarm creation", alarm.priority, True)
         if new == previous:
             # First evaluation confirms the initial INSUFFICIENT_DATA; record it without actions.
             reason = reason or "Unchecked: Initial alarm creation"
@@ -306,6 +324,9 @@ class AlarmEngine:
                    at_ms: int) -> None:
         """Record a state change and run the actions for the new state."""
         self.alarm_store.set_state(alarm.name, new, reason, dict(data), at_ms, previous=previous)
+        if self._log is not None:  # `up` shows it as it happens
+            self._log.warning("Alarm state changed", alarm=alarm.name, previous_state=previous, new_state=new,
+                              reason=reason, priority=alarm.priority)
         if not alarm.actions_enabled:
             return
         actions = {ALARM: alarm.alarm_actions, OK: alarm.ok_actions,
@@ -408,6 +429,8 @@ class AlarmEngine:
                     raise RuntimeError("no remediation registry is configured")
                 result = self.remediation.run(target, alarm=alarm.name, state=new, previous_state=previous,
                                               reason=reason, at_ms=at_ms)
+                if self._log is not None:
+                    self._log.info("Remediation ran", handler=target, alarm=alarm.name, new_state=new)
             else:
                 if self.notifier is None:
                     raise RuntimeError("no notifier is configured")

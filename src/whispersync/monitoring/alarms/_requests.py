@@ -68,7 +68,9 @@ _MODEL_TO_REQUEST = {
     "namespace": "Namespace", "metric_name": "MetricName", "dimensions": "Dimensions", "statistic": "Statistic",
     "period": "Period", "unit": "Unit", "evaluation_periods": "EvaluationPeriods",
     "datapoints_to_alarm": "DatapointsToAlarm", "threshold": "Threshold", "comparison_operator": "ComparisonOperator",
-    "treat_missing_data": "TreatMissingData", "metrics": "Metrics", "rule": "AlarmRule", "priority": "Priority",
+    "treat_missing_data": "TreatMissingData",
+    "evaluate_low_sample_count_percentile": "EvaluateLowSampleCountPercentile",
+    "metrics": "Metrics", "rule": "AlarmRule", "priority": "Priority",
     "tags": "Tags",
 }
 _UNITS_HINT = "a CloudWatch standard unit such as Count, Seconds, Milliseconds, Bytes, Percent or None"
@@ -159,6 +161,8 @@ def _metric_alarm(payload: Mapping[str, Any], common: dict[str, Any]) -> MetricA
     low = payload.get("EvaluateLowSampleCountPercentile")
     if low is not None and low not in ("evaluate", "ignore"):
         raise AlarmInputError("EvaluateLowSampleCountPercentile", f"must be evaluate or ignore, got {low!r}")
+    if low is not None:
+        fields["evaluate_low_sample_count_percentile"] = low
     if payload.get("Metrics") is not None:
         for key in ("Namespace", "MetricName", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit"):
             if payload.get(key) is not None:

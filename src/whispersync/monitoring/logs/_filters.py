@@ -142,11 +142,29 @@ class _Regex:
         raise NotImplementedError  # regex values are searched, never fully matched
 
 
+# "Filter pattern syntax for metric filters, subscription filters, filter log events,
+# and Live Tail" (CloudWatch Logs User Guide), "Supported regular expressions (regex)
+# syntax": a regex "can only include" alphanumeric characters (A-Z, a-z, 0-9), the
+# symbols ':', '_', '#', '=', '@', '/', ';', ',' and '-', and the operators '^', '$',
+# '?', '[', ']', '{', '}', '|', '\\', '*', '+' and '.'; "The () operators are not
+# supported" and "Multibyte characters are not supported". ("%something!% would be
+# rejected since '!' is not supported"; a space is written \s.)
+_REGEX_ALLOWED = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" ":_#=@/;,-" "^$?[]{}|\\*+."
+)
+
+
 def _compile_regex(body: str, text: str, position: int) -> _Regex:
-    # CloudWatch does not allow ( and ) in filter-pattern regexes.
     for i, ch in enumerate(body):
         if ch in "()":
             raise FilterPatternError("parentheses are not supported in a regex", text, position + 1 + i)
+        if ch not in _REGEX_ALLOWED:
+            shown = "a space (write \\s)" if ch == " " else repr(ch)
+            raise FilterPatternError(
+                f"{shown} is not allowed in a regex: CloudWatch allows letters, digits,"
+                " : _ # = @ / ; , - and the operators ^ $ ? [ ] { } | \\ * + .",
+                text, position + 1 + i,
+            )
     try:
         return _Regex(re2.compile(body, _RE2_OPTIONS))
     except re2.error as exc:
@@ -237,7 +255,18 @@ class _Value:
 
 
 def _glob(value: str) -> tuple[str, ...] | None:
-    return tuple(value.split("*")) if "*" in value else None
+    """The wildcard parts of a JSON pattern's string value, or None for an exact match.
+
+    CloudWatch's JSON filter patterns take ``*`` as a wildcard only at the start
+    or the end of a value (``{ $.eventType = "Update*" }``,
+    ``{ $.sourceIPAddress != 123.123.* }``: "Using filter patterns to match terms
+    in JSON log events"); an asterisk inside a value is the character itself.
+    """
+    lead, trail = value.startswith("*"), len(value) > 1 and value.endswith("*")
+    if not lead and not trail:
+        return None
+    middle = value[1 if lead else 0 : len(value) - 1 if trail else len(value)]
+    return ("", middle, "") if lead and trail else ("", middle) if lead else (middle, "")
 
 
 def _glob_match(parts: tuple[str, ...], text: str) -> bool:

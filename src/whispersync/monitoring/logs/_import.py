@@ -10,10 +10,19 @@ Two shapes are understood, line by line or as one JSON document:
   a JSON object its keys become fields, as CloudWatch discovers them.
 
 A bad line is reported with its number and reason and skipped; the rest load.
+
+Importing is idempotent: each event is stored once however often its file is
+imported (a re-export that overlaps an earlier one adds only the new events). An
+event's key is its CloudWatch ``eventId`` when it has one (unique in CloudWatch);
+any other line or event is keyed by its content (with the ``--log-group`` it is
+filed under) and by how many identical lines came before it in the same file, so
+two identical lines are two events, and a file that grew imports only its new lines.
+The keys live in the store's ImportLedger.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from whispersync.monitoring.store import ImportLedger, content_key
 from whispersync.telemetry import redact
 
 if TYPE_CHECKING:
@@ -30,35 +40,60 @@ if TYPE_CHECKING:
 __all__ = ["ImportReport", "import_logs"]
 
 _EVENT_KEYS = frozenset({"timestamp", "message", "logStreamName", "logGroupName", "ingestionTime", "eventId"})
-_FLUSH_EVERY = 50_000  # records; keeps the store's in-memory buffer far below its cap
+_FLUSH_EVERY = 20_000  # records; keeps the store's in-memory buffer far below its cap
 
 
 @dataclass
 class ImportReport:
     imported: int = 0
+    already_imported: int = 0  # events an earlier import stored: skipped
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
 
 def import_logs(store: TelemetryStore, source: Path | str | bytes, *, log_group: str | None = None) -> ImportReport:
-    """Import the log lines or events in ``source`` (a path, or the file's bytes)."""
+    """Import the log lines or events in ``source`` (a path, or the file's bytes); see the module doc."""
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     report = ImportReport()
-    pending = 0
-    for lineno, item in _items(data, report):
-        try:
-            record = _record(item, log_group)
-        except ValueError as exc:
-            report.errors.append((lineno, str(exc)))
+    occurrence: Counter[str] = Counter()
+    batch: list[tuple[str, dict]] = []  # (key, record)
+    with ImportLedger(store.root, retention_days=store.retention_days) as ledger:
+        for lineno, item in _items(data, report):
+            try:
+                record = _record(item, log_group)
+            except ValueError as exc:
+                report.errors.append((lineno, str(exc)))
+                continue
+            batch.append((_key(item, record, log_group, occurrence), record))
+            if len(batch) >= _FLUSH_EVERY:
+                _store_new(store, ledger, batch, report)
+                batch = []
+        _store_new(store, ledger, batch, report)
+    return report
+
+
+def _store_new(store: TelemetryStore, ledger: ImportLedger, batch: list[tuple[str, dict]],
+               report: ImportReport) -> None:
+    """Store the records of ``batch`` not imported before, then record their keys."""
+    known = ledger.known(key for key, _ in batch)
+    new: set[str] = set()
+    for key, record in batch:
+        if key in known or key in new:  # stored earlier, or twice in this file (one eventId)
+            report.already_imported += 1
             continue
         # Secrets are masked before a line is stored, imported ones too (DESIGN: telemetry formats).
         store.emit("logs", redact(record))
-        report.imported += 1
-        pending += 1
-        if pending >= _FLUSH_EVERY:
-            store.flush()
-            pending = 0
+        new.add(key)
     store.flush()
-    return report
+    if new:
+        ledger.add(new)  # after the flush: a crash in between duplicates, never loses
+    report.imported += len(new)
+
+
+def _key(item: dict, record: dict, log_group: str | None, occurrence: Counter[str]) -> str:
+    event_id = item.get("eventId")
+    if "@message" in record and isinstance(event_id, str) and event_id:
+        return f"logs:event:{event_id}"
+    return content_key("logs", item, occurrence, log_group or "")
 
 
 def _items(data: bytes, report: ImportReport) -> Iterator[tuple[int, Any]]:

@@ -4,6 +4,7 @@ Writers append JSON-lines segments (``_segments``); the store compacts them to
 Parquet and answers reads and metric statistics with DuckDB (``_schema``, ``_store``).
 """
 
+from whispersync.monitoring.store._imports import ImportLedger, content_key
 from whispersync.monitoring.store._schema import PROMOTED_LOG_FIELDS
 from whispersync.monitoring.store._store import (
     DEFAULT_QUERY_TIMEOUT,
@@ -19,12 +20,14 @@ from whispersync.monitoring.store._store import (
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT",
+    "ImportLedger",
     "PROMOTED_LOG_FIELDS",
     "MetricKey",
     "MetricSeries",
     "StatisticGroup",
     "TelemetryStore",
     "close_to_files",
+    "content_key",
     "dims_key",
     "metric_key",
     "run_with_deadline",

@@ -96,6 +96,13 @@ SCHEMAS: dict[str, list[Column]] = {
         ("dims", "VARCHAR", _DIMS),
         ("dimensions", "VARCHAR", "coalesce(CAST(j->'dimensions' AS VARCHAR), '{}')"),
         ("value", "DOUBLE", "try_cast(j->>'value' AS DOUBLE)"),
+        # A statistic set (PutMetricData's StatisticValues): NULL for a raw data point,
+        # whose `value` is then the one sample. A set's `value` is Sum/SampleCount, so
+        # readers that know nothing of sets still see a sensible number.
+        ("set_count", "DOUBLE", "try_cast(j->'statistic_values'->>'SampleCount' AS DOUBLE)"),
+        ("set_sum", "DOUBLE", "try_cast(j->'statistic_values'->>'Sum' AS DOUBLE)"),
+        ("set_min", "DOUBLE", "try_cast(j->'statistic_values'->>'Minimum' AS DOUBLE)"),
+        ("set_max", "DOUBLE", "try_cast(j->'statistic_values'->>'Maximum' AS DOUBLE)"),
     ],
     "spans": [
         ("ts", "TIMESTAMP", "make_timestamp(CAST(j->>'start_time_unix_nano' AS BIGINT) // 1000)"),

@@ -99,12 +99,14 @@ _GRACE_SECONDS = 5.0
 _MAX_BUFFERED = 1_000_000
 _HOUR = 3600
 _DAY = 86400
+# A statistic set (StatisticValues) counts as SampleCount samples with that Sum,
+# Minimum and Maximum; a raw point (set_* NULL) as one sample of `value`.
 _SIMPLE_STATISTICS = {
-    "Sum": "sum(value)",
-    "Average": "avg(value)",
-    "Minimum": "min(value)",
-    "Maximum": "max(value)",
-    "SampleCount": "CAST(count(value) AS DOUBLE)",
+    "Sum": "sum(coalesce(set_sum, value))",
+    "Average": "sum(coalesce(set_sum, value)) / sum(coalesce(set_count, 1))",
+    "Minimum": "min(coalesce(set_min, value))",
+    "Maximum": "max(coalesce(set_max, value))",
+    "SampleCount": "CAST(sum(coalesce(set_count, 1)) AS DOUBLE)",
 }
 # Codec of compacted Parquet. Logs Insights' `@message like` has to scan the `raw`
 # line of every event in range, so decompression speed bounds most queries.
@@ -695,7 +697,8 @@ class TelemetryStore:
     def put_metrics(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Record datapoints like PutMetricData and flush, so the next query sees them.
 
-        Each record: ``namespace``, ``name``, ``value``, optional ``unit`` (a
+        Each record: ``namespace``, ``name``, ``value`` or ``statistic_values`` (a
+        ``{SampleCount, Sum, Minimum, Maximum}`` statistic set), optional ``unit`` (a
         CloudWatch standard unit, default None), ``dimensions`` (at most 30) and
         ``timestamp`` (epoch ms, default now). Every record is checked before any
         is written; a bad one raises ValueError naming its index. Returns the count.
@@ -741,54 +744,118 @@ class StatisticGroup:
 def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[str, list[Any]]:
     """The one place the statistic SQL is built: rows (namespace, name, dims, bucket, value, units)."""
     period_ms = check_period(group.period) * 1000
-    statistic = check_statistic(group.statistic)
+    kind, lower, upper = MetricStat.parse_statistic(check_statistic(group.statistic))
     origin = int(group.origin_ms or 0)
-    params: list[Any] = []
-    having = ""
-    if statistic in _SIMPLE_STATISTICS:
-        aggregate = _SIMPLE_STATISTICS[statistic]
-    else:
-        # CloudWatch documents pNN as the value that NN% of the period's data lies
-        # below, computed from raw data points, with p0.0..p100 and up to two
-        # decimals, and "not available when any of the metric values are negative"
-        # (GetMetricStatistics ExtendedStatistics). It does not document an
-        # interpolation, so we use the nearest-rank method: the smallest sample
-        # such that at least NN% of samples are <= it, i.e. the ceil(NN/100 * n)-th
-        # of the sorted samples (p0 = Minimum, p100 = Maximum). It always returns a
-        # value that was actually published, as CloudWatch's percentiles do for
-        # raw data. Buckets holding a negative value are omitted. Rank arithmetic
-        # is DECIMAL so p99.9 of 1000 samples is exactly rank 999.
-        aggregate = (
-            "list_sort(list(value))[CAST(greatest(1, ceil("
-            "CAST(? AS DECIMAL(9, 4)) * count(value) / 100)) AS BIGINT)]"
-        )
-        params.append(statistic[1:])
-        having = "HAVING min(value) >= 0"
     namespaces = sorted({k[0] for k in group.metrics})
     names = sorted({k[1] for k in group.metrics})
     dims = sorted({k[2] for k in group.metrics})
     # The IN lists narrow the scan; the caller keeps only the exact keys it asked for.
     where = [
-        "ts >= ?", "ts < ?", "value IS NOT NULL",
+        "ts >= ?", "ts < ?", "(value IS NOT NULL OR set_count IS NOT NULL)",
         f"namespace IN ({', '.join('?' * len(namespaces)) or 'NULL'})",
         f"name IN ({', '.join('?' * len(names)) or 'NULL'})",
         f"dims IN ({', '.join('?' * len(dims)) or 'NULL'})",
     ]
-    params += [group.start_ms, group.end_ms, *namespaces, *names, *dims]
+    params: list[Any] = [group.start_ms, group.end_ms, *namespaces, *names, *dims]
     if group.unit is not None:
         where.append("coalesce(unit, 'None') = ?")
         params.append(group.unit)
     units_sql = "list_distinct(list(unit) FILTER (WHERE unit IS NOT NULL))" if units else "NULL"
     # Integer bucket arithmetic relative to the origin; ``//`` floors, so points
     # before the origin still land in the bucket that contains them.
+    bucket = f"(ts - {origin}) // {period_ms} * {period_ms} + {origin}"
+    if kind in _SIMPLE_STATISTICS:
+        sql = f"""
+            SELECT namespace, name, dims, {bucket} AS bucket,
+                   {_SIMPLE_STATISTICS[kind]} AS value, {units_sql} AS units
+            FROM metrics
+            WHERE {' AND '.join(where)}
+            GROUP BY namespace, name, dims, bucket
+        """
+        return sql, params
+    # Every other statistic needs the period's raw samples, sorted. "CloudWatch
+    # needs raw data points to calculate percentile statistics. If you publish data
+    # using a statistic set instead, you can only retrieve percentile statistics for
+    # this data if ... the SampleCount value of the statistic set is 1 [or] the Min
+    # and the Max values of the statistic set are equal" (GetMetricStatistics): such
+    # a set is SampleCount copies of its Minimum; a bucket holding any other set has
+    # no value for these statistics. Percentiles "are not available for metrics when
+    # any of the metric values are negative numbers" (ExtendedStatistics): such a
+    # bucket is omitted too.
+    samples = (
+        "list_sort(list_concat(list(value) FILTER (WHERE set_count IS NULL),"
+        " coalesce(flatten(list(list_resize([set_min], CAST(ceil(set_count) AS BIGINT), set_min))"
+        " FILTER (WHERE set_count IS NOT NULL)), [])))"
+    )
+    having = ["bool_and(set_count IS NULL OR set_count = 1 OR set_min = set_max)"]
+    if kind == "p":
+        having.append("min(coalesce(set_min, value)) >= 0")
     sql = f"""
-        SELECT namespace, name, dims, (ts - {origin}) // {period_ms} * {period_ms} + {origin} AS bucket,
-               {aggregate} AS value, {units_sql} AS units
-        FROM metrics
-        WHERE {' AND '.join(where)}
-        GROUP BY namespace, name, dims, bucket {having}
+        SELECT namespace, name, dims, bucket, {_sample_statistic(kind, lower, upper)} AS value, units
+        FROM (
+            SELECT namespace, name, dims, {bucket} AS bucket, {samples} AS s, {units_sql} AS units
+            FROM metrics
+            WHERE {' AND '.join(where)}
+            GROUP BY namespace, name, dims, bucket
+            HAVING {' AND '.join(having)}
+        )
     """
     return sql, params
+
+
+def _decimal(number: float) -> str:
+    """A validated bound as an exact SQL DECIMAL: rank arithmetic must not round (p99.9 of 1000 is rank 999)."""
+    return f"CAST('{number:.10f}' AS DECIMAL(28, 10))"
+
+
+def _sample_statistic(kind: str, lower: Any, upper: Any) -> str:
+    """SQL over ``s``, a bucket's sorted samples, for a percentile or a trimmed statistic.
+
+    Bounds come from ``parse_statistic`` (validated numbers, written as literals).
+    """
+    if kind == "p":
+        # CloudWatch documents pNN as the value that NN% of the period's data lies
+        # below, with p0.0..p100 and up to 10 decimals. It does not document an
+        # interpolation, so we use the nearest-rank method: the smallest sample
+        # such that at least NN% of samples are <= it, i.e. the ceil(NN/100 * n)-th
+        # of the sorted samples (p0 = Minimum, p100 = Maximum). It always returns a
+        # value that was actually published, as CloudWatch's percentiles do for
+        # raw data.
+        return f"s[CAST(greatest(1, ceil({_decimal(upper[0])} * len(s) / 100)) AS BIGINT)]"
+    # "CloudWatch statistics definitions": TM/WM/TC/TS keep the samples between two
+    # boundaries. Percentage bounds are ranks: TM(10%:90%) drops the lowest 10% and
+    # the highest 10% of the samples, so the i-th smallest (1-based) of n is kept when
+    # lo*n/100 < i <= hi*n/100 (tm90 keeps i <= 0.9n). Absolute bounds are values:
+    # "TM(150:1000) calculates the average after removing all data points that are
+    # less than or equal to 150, or higher than 1000", so lo < x <= hi; PR documents
+    # the same, "exclusive on the lower bound and inclusive on the upper bound".
+    keep = []
+    for bound, op in ((lower, ">"), (upper, "<=")):
+        if bound is None:
+            continue
+        number, is_percent = bound
+        if is_percent:
+            keep.append(f"i {op} {_decimal(number)} * len(s) / 100")
+        else:
+            keep.append(f"x {op} {number!r}")
+    kept = f"list_filter(s, lambda x, i: {' AND '.join(keep)})"
+    if kind == "TM":
+        return f"list_avg({kept})"
+    if kind == "TC":
+        return f"CAST(len({kept}) AS DOUBLE)"
+    if kind == "TS":
+        return f"list_sum({kept})"
+    if kind == "PR":
+        # "the percentage of values that meet a fixed threshold": PR(:300) is the
+        # share of samples <= 300, in percent.
+        return f"100.0 * len({kept}) / len(s)"
+    # WM: "values that are outside of the boundaries ... are considered to be equal
+    # to the value at the edge of the appropriate boundary", then averaged over all
+    # samples. The edges are the smallest and largest kept samples.
+    return (
+        f"(SELECT list_avg(list_transform(s, lambda x: least(greatest(x, list_min(k)), list_max(k))))"
+        f" FROM (SELECT {kept} AS k))"
+    )
 
 
 def _metric_series(req: MetricStat, rows: list[StatisticRow]) -> MetricSeries:
@@ -819,8 +886,21 @@ def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], flo
         if not isinstance(value, str) or not 1 <= len(value) <= 255:
             raise bad(f"{key} must be a string of 1-255 characters")
     value = rec.get("value")
-    if type(value) not in (int, float) or not math.isfinite(value):
-        raise bad(f"value must be a finite number, got {value!r}")
+    stats = rec.get("statistic_values")
+    if (value is None) == (stats is None):
+        raise bad("give exactly one of value and statistic_values")
+    if stats is not None:
+        if not isinstance(stats, Mapping) or set(stats) != set(_STATISTIC_SET):
+            raise bad(f"statistic_values must hold exactly {', '.join(_STATISTIC_SET)}")
+        for key in _STATISTIC_SET:
+            _check_value(stats[key], f"statistic_values.{key}", bad)
+        count, total, low, high = (float(stats[k]) for k in _STATISTIC_SET)
+        if count <= 0 or low > high:
+            raise bad("statistic_values need SampleCount > 0 and Minimum <= Maximum")
+        stats = dict(zip(_STATISTIC_SET, (count, total, low, high)))
+        value = total / count
+    else:
+        _check_value(value, "value", bad)
     unit = rec.get("unit") or "None"
     if unit not in Unit.ALL:
         raise bad(f"unit {unit!r} is not a CloudWatch standard unit")
@@ -844,7 +924,28 @@ def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], flo
         "unit": unit,
         "value": float(value),
         "dimensions": dimensions,
+        **({"statistic_values": stats} if stats is not None else {}),
     }
+
+
+# PutMetricData's StatisticSet, in the order the CLI and the docs list it.
+_STATISTIC_SET = ("SampleCount", "Sum", "Minimum", "Maximum")
+# MetricDatum.Value (PutMetricData API reference): "CloudWatch rejects values that
+# are either too small or too large. Values must be in the range of -2^360 to
+# 2^360. In addition, special values (for example, NaN, +Infinity, -Infinity) are
+# not supported." Earlier editions of the page give the small end as well: "in the
+# range of 8.515920e-109 to 1.174271e+108 (Base 10) or 2e-360 to 2e360 (Base 2)",
+# i.e. a non-zero magnitude below 2^-360 is refused. (Issue 9 says 2^-260; the
+# docs say 2^-360, which we follow. Zero itself is a value.)
+_MAX_MAGNITUDE = 2.0 ** 360
+_MIN_MAGNITUDE = 2.0 ** -360
+
+
+def _check_value(value: Any, what: str, bad: Callable[[str], ValueError]) -> None:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise bad(f"{what} must be a finite number, got {value!r}")
+    if abs(value) > _MAX_MAGNITUDE or (value != 0 and abs(value) < _MIN_MAGNITUDE):
+        raise bad(f"{what} {value!r} is outside CloudWatch's range: 0 or a magnitude from 2^-360 to 2^360")
 
 
 def _where(clauses: list[str]) -> str:

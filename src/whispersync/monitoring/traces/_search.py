@@ -32,7 +32,8 @@ import orjson
 from whispersync.errors import NotFound, QuerySyntaxError
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT
 
-__all__ = ["TraceFilterError", "TraceSummary", "get_trace", "parse_trace_filter", "search_traces"]
+__all__ = ["TraceFilterError", "TraceSummary", "find_correlation_ids", "find_trace_ids", "get_trace",
+           "parse_trace_filter", "search_traces"]
 
 
 class TraceFilterError(QuerySyntaxError):
@@ -43,11 +44,11 @@ class TraceFilterError(QuerySyntaxError):
 
 @dataclass
 class TraceSummary:
-    """One trace as search returns it; ``start`` is ISO 8601 UTC, ``start_ms`` epoch ms."""
+    """One trace as search returns it; ``started_at`` is ISO 8601 UTC (docs/json.md), ``start_ms`` epoch ms."""
 
     trace_id: str
     root_span: str | None
-    start: str
+    started_at: str
     start_ms: int
     duration_ms: float
     correlation_id: str | None
@@ -356,7 +357,7 @@ def _summary(trace_id, root_span, start_ns, duration_ms, correlation_id, has_err
     return TraceSummary(
         trace_id=trace_id,
         root_span=root_span,
-        start=datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        started_at=datetime.fromtimestamp(start_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         start_ms=start_ms,
         duration_ms=round(float(duration_ms), 3),
         correlation_id=correlation_id,
@@ -373,3 +374,23 @@ def get_trace(store: Any, trace_id: str) -> dict[str, Any]:
         raise NotFound(f"no trace {trace_id!r} (telemetry reaches the store within a second or two)")
     found = search_traces(store, trace_id=trace_id, limit=1)
     return {"trace_id": trace_id, "summary": found[0].to_dict() if found else None, "spans": spans}
+
+
+def find_trace_ids(store: Any, prefix: str, limit: int = 10) -> list[str]:
+    """Trace ids starting with ``prefix`` (at most ``limit``, sorted), as git resolves a short hash."""
+    return _distinct_with_prefix(store, "spans", "trace_id", prefix, limit)
+
+
+def find_correlation_ids(store: Any, prefix: str, limit: int = 10) -> list[str]:
+    """Correlation ids seen in spans or logs that start with ``prefix`` (at most ``limit``, sorted)."""
+    found = set(_distinct_with_prefix(store, "spans", "correlation_id", prefix, limit))
+    found.update(_distinct_with_prefix(store, "logs", "correlation_id", prefix, limit))
+    return sorted(found)[:limit]
+
+
+def _distinct_with_prefix(store: Any, table: str, column: str, prefix: str, limit: int) -> list[str]:
+    if not prefix:
+        return []
+    # starts_with, not LIKE: '%' and '_' in what the user typed are literal.
+    sql = f"SELECT DISTINCT {column} FROM {table} WHERE starts_with({column}, ?) ORDER BY {column} LIMIT ?"
+    return [value for (value,) in store._query(sql, [prefix, limit])]
