@@ -10,6 +10,9 @@ from typing import Any
 AGENTS: tuple[str, ...] = ("work", "memory", "github_ideas")
 """Agents a memo can be routed to. Voice is a reply, not an agent."""
 
+TEXT_SUFFIXES: tuple[str, ...] = (".txt", ".text", ".md", ".markdown")
+"""The file names read as transcripts (case-insensitive), by the inbox and by `submit` of a folder alike."""
+
 
 class MemoStatus(str, enum.Enum):
     QUEUED = "queued"          # accepted and enqueued; not yet finished

@@ -42,6 +42,7 @@ class TestCli:
         assert result.exit_code == 0, result.output
         [failed] = orjson.loads(result.stdout)["deliveries"]
         assert failed["channel"] == "slack_high" and failed["attempts"][0]["http_status"] == 410
+        assert failed["attempts"][0]["attempted_at"].endswith("Z") and failed["created_at"].endswith("Z")
 
         result = runner.invoke(app, ["--home", str(settings.home), "notifications", "retry", "--json"])
         assert orjson.loads(result.stdout) == {"requeued": 1}

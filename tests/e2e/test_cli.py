@@ -19,7 +19,9 @@ def _json(result) -> object:
 
 def test_a_demo_memo_can_be_followed_through_trace_logs_and_metrics(server, cli_env) -> None:
     server.start()
-    results = _json(run_cli(cli_env, "demo", "--json"))
+    document = _json(run_cli(cli_env, "demo", "--json"))
+    assert set(document) == {"results"}  # docs/json.md: one object at the top, never a bare list
+    results = document["results"]
     accepted = [r for r in results if "id" in r]
     refused = [r for r in results if "error" in r]
     assert len(accepted) >= 25 and len(refused) >= 3

@@ -117,8 +117,8 @@ def test_the_demo_twice_into_the_same_home_adds_nothing(server, cli_env) -> None
     assert first.returncode == 0, first.stderr
     again = run_cli(cli_env, "demo", "--json", timeout=300)
     assert again.returncode == 0, again.stderr
-    ids = [r["id"] for r in orjson.loads(first.stdout) if "id" in r]
-    results = orjson.loads(again.stdout)
+    ids = [r["id"] for r in orjson.loads(first.stdout)["results"] if "id" in r]
+    results = orjson.loads(again.stdout)["results"]
     assert ids and [r["id"] for r in results if "id" in r] == ids
     assert all(r["already_submitted"] for r in results if "id" in r)
     memos = httpx.get(f"{server.url}/v1/memos").json()["memos"]

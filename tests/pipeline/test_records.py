@@ -137,3 +137,13 @@ def test_to_dict_writes_iso_times_and_the_store_keeps_epoch_seconds(store):
     assert got.created_at == 1_767_225_600.25
     assert (got.to_dict()["created_at"], got.to_dict()["updated_at"]) == ("2026-01-01T00:00:00.250Z",
                                                                           "2026-01-01T00:00:01.000Z")
+
+
+@pytest.mark.parametrize("status", [None, MemoStatus.QUEUED])
+def test_memos_created_in_the_same_instant_list_in_one_stable_order(store, status):
+    """Newest first, then by id descending, so pages (limit) never shuffle between calls."""
+    for memo_id in ("m-b", "m-d", "m-a", "m-c"):  # inserted out of id order, one timestamp
+        store.create(memo(memo_id, created_at=1_000.0))
+    store.create(memo("m-0", created_at=2_000.0))
+    assert [m.id for m in store.list(status=status)] == ["m-0", "m-d", "m-c", "m-b", "m-a"]
+    assert [m.id for m in store.list(status=status, limit=3)] == ["m-0", "m-d", "m-c"]

@@ -204,3 +204,24 @@ class TestLambdaLogLines:
     def test_other_lines_are_refused_with_a_reason(self, line):
         with pytest.raises(ValueError, match="invalid EMF document"):
             parse_emf(line)
+
+
+class TestStorageResolution:
+    """MetricDefinition.StorageResolution (EMF specification): 1 marks a high-resolution
+    metric, 60 (the default) a standard one; it survives parse and render."""
+
+    def test_one_marks_the_records_high_resolution(self):
+        doc = copy.deepcopy(SPEC_EXAMPLE)
+        doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["StorageResolution"] = 1
+        [rec] = parse_emf(doc)
+        assert rec["storage_resolution"] == 1
+        assert "storage_resolution" not in parse_emf(SPEC_EXAMPLE)[0]  # 60: standard, not marked
+
+    def test_round_trip(self):
+        records = [{**record(), "storage_resolution": 1}, record(name="Other")]
+        doc = emf_document(records)
+        assert doc["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+            {"Name": "TranscriptsProcessed", "Unit": "Count", "StorageResolution": 1},
+            {"Name": "Other", "Unit": "Count"},
+        ]
+        assert parse_emf(doc) == records

@@ -96,3 +96,20 @@ class TestFaults:
         telemetry.flush()
         telemetry.close()
         assert telemetry.faults == 5
+
+
+class TestStorageResolution:
+    """PutMetricData's StorageResolution: 1 (high resolution) or 60 (standard, the default)."""
+
+    def test_high_resolution_is_recorded_and_standard_is_the_default(self, telemetry, sink):
+        telemetry.metrics.put("N", "Fast", 1, storage_resolution=1)
+        telemetry.metrics.put("N", "Slow", 1)
+        telemetry.metrics.put("N", "Slow", 1, storage_resolution=60)
+        fast, *slow = sink.records["metrics"]
+        assert fast["storage_resolution"] == 1
+        assert all("storage_resolution" not in r for r in slow)
+
+    @pytest.mark.parametrize("resolution", [0, 5, 30, "1", 1.0, True])
+    def test_other_values_are_refused(self, telemetry, resolution):
+        with pytest.raises(ValueError, match="storage_resolution"):
+            telemetry.metrics.put("N", "M", 1, storage_resolution=resolution)

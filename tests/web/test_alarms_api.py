@@ -79,7 +79,7 @@ class TestEvaluateInThePast:
         first = {a["name"]: a for a in body["alarms"]}["First"]
         assert (first["previous_state"], first["state"], first["dry_run"]) == ("ALARM", "INSUFFICIENT_DATA", True)
         after = {a["name"]: a for a in api.get("/v1/alarms").json()["alarms"]}["First"]
-        assert (after["state"], after["updated"]) == ("ALARM", before["updated"])
+        assert (after["state"], after["updated_at"]) == ("ALARM", before["updated_at"])
 
     def test_a_dry_run_can_be_asked_for_and_must_be_a_boolean(self, api):
         response = api.post("/v1/alarms/evaluate", json={"dry_run": True})

@@ -19,5 +19,8 @@ class TestHttp:
             body = httpx.get(f"{server.url}/v1/notifications").json()
             statuses = {d["channel"]: d["status"] for d in body["deliveries"]}
             assert statuses["pagerduty"] == "skipped" and statuses["console"] == "pending"
+            assert {d["created_at"] for d in body["deliveries"]} == {
+                body["deliveries"][0]["created_at"]}  # one publish, one time
+            assert body["deliveries"][0]["created_at"].endswith("Z")  # ISO UTC, docs/json.md
             assert httpx.get(f"{server.url}/v1/notifications", params={"status": "skipped"}).status_code == 200
             assert httpx.get(f"{server.url}/v1/notifications", params={"status": "bogus"}).status_code == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from helpers import ServerThread
-from monitoring.traces.test_traces import A, make_spans
+from monitoring.traces.test_traces import A, make_spans, span
 
 from whispersync.web import create_app
 
@@ -38,3 +38,23 @@ class TestTracesApi:
 
     def test_an_unknown_trace_is_404(self, api) -> None:
         assert api.get("/v1/traces/" + "0" * 32).status_code == 404
+
+    def test_it_shows_a_trace_by_a_unique_prefix_as_the_cli_does(self, api) -> None:
+        response = api.get(f"/v1/traces/{A[:6]}")
+        assert response.status_code == 200, response.text
+        assert response.json()["trace_id"] == A
+
+    def test_an_ambiguous_prefix_is_a_400_listing_the_candidates(self, api, runtime) -> None:
+        twins = ["dddd" + "1" * 28, "dddd" + "2" * 28]
+        for n, trace_id in enumerate(twins):
+            runtime.store.emit("spans", span(trace_id, f"{n:016x}", None, "process_memo", 0, 10))
+        runtime.store.flush()
+        response = api.get("/v1/traces/dddd")
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "ambiguous_id"
+        assert all(t in error["message"] for t in twins)
+
+    def test_a_prefix_too_short_or_unknown_is_a_404(self, api) -> None:
+        assert api.get(f"/v1/traces/{A[:3]}").status_code == 404
+        assert api.get("/v1/traces/eeeeeeee").status_code == 404

@@ -58,6 +58,11 @@ def _engine(plan: Path | None, *, read_only: bool = False) -> Iterator[AlarmEngi
         fail(str(exc))
 
 
+def _table_time(iso: str | None) -> str:
+    """"2026-12-02T02:23:13.123Z" as a table shows it: "2026-12-02 02:23:13" (the header says UTC)."""
+    return iso[:19].replace("T", " ") if iso else ""
+
+
 @alarms_app.command("list")
 def alarms_list(
     state: Annotated[Optional[str], typer.Option(help="Only alarms in this state: OK, ALARM, INSUFFICIENT_DATA.")] = None,
@@ -78,8 +83,8 @@ def alarms_list(
         err_console.print("no alarms")
         return
     headers = ("name", "state", "priority", "since (UTC)", "kind", "source", "reason")
-    rows = [[a["name"], _colour(a["state"]), a["priority"], a["updated"] or "", a["kind"], a["source"], a["reason"]]
-            for a in found]
+    rows = [[a["name"], _colour(a["state"]), a["priority"], _table_time(a["updated_at"]), a["kind"], a["source"],
+             a["reason"]] for a in found]
     # At 80 columns: one line per alarm, the reason cut short (the full reason: --json or `alarms history`).
     console.print(fitted_table(headers, rows, drop=("source", "kind", "since (UTC)", "priority"), cut=("reason",)))
 
@@ -108,7 +113,7 @@ def alarms_history(
     for item in items:
         data = item["data"]
         detail = data.get("newState", {}).get("stateReason") or data.get("error") or ""
-        rows.append([item["timestamp"], item["type"], item["summary"], detail])
+        rows.append([_table_time(item["timestamp"]), item["type"], item["summary"], detail])
     console.print(fitted_table(headers, rows, drop=("type",), cut=("summary",), wrap=("reason / result",)))
 
 

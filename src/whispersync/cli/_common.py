@@ -126,3 +126,14 @@ def self_command() -> str:
         return str(here.relative_to(Path.cwd()))
     except ValueError:
         return str(here) if here.name == "whispersync" else "whispersync"
+
+
+def known_memo(records, memo_id: str) -> bool:
+    """Whether a memo with this id was already submitted (submissions are idempotent)."""
+    from whispersync.errors import NotFound
+
+    try:
+        records.get(memo_id)
+    except NotFound:
+        return False
+    return True

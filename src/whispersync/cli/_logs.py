@@ -37,18 +37,21 @@ def logs_search(
     trace_id: Annotated[Optional[str], typer.Option("--trace-id", help="Only lines of this trace (its id or a unique prefix).")] = None,
     level: Annotated[Optional[str], typer.Option(help="Only this level (INFO, WARNING, ERROR…).")] = None,
     since: Annotated[str, typer.Option(help="How far back to look: 30m, 1h, 7d.")] = "24h",
-    limit: Annotated[int, typer.Option(min=1, help="At most this many lines.")] = 1000,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many lines: the newest (with --order asc, the oldest).")] = 1000,
+    order: Annotated[str, typer.Option(help="desc: newest first; asc: oldest first, as a log file reads.")] = "desc",
     as_json: JsonOption = False,
 ) -> None:
-    """Show log lines, oldest first (as a log file reads); --json prints {"events": [...]}."""
+    """Show log lines, newest first (--order asc: as a log file reads); --json prints {"events": [...]}."""
     from whispersync.app import open_store
 
     from whispersync.cli._inspect import complete_ids
 
+    if order not in ("desc", "asc"):
+        fail(f"--order must be desc or asc, not {order!r}")
     correlation_id, trace_id = complete_ids(correlation_id, trace_id)  # a unique prefix is enough
     start_ms = int((time.time() - parse_since(since)) * 1000)
     rows = open_store(load_settings(read_only=True)).logs(start_ms=start_ms, correlation_id=correlation_id, trace_id=trace_id,
-                                         level=level.upper() if level else None, limit=limit)
+                                         level=level.upper() if level else None, limit=limit, order=order)
     if as_json:
         print_json({"events": rows})
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -19,10 +18,8 @@ from whispersync.cli._common import (
 from whispersync.cli._inspect import MIN_PREFIX, fitted_table, short_ids
 
 
-def _when(epoch: float | None) -> str:
-    if epoch is None:
-        return ""
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+def _when(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else ""
 
 
 @notifications_app.command("list")

@@ -29,6 +29,7 @@ from whispersync.cli._common import (
     console,
     err_console,
     fail,
+    known_memo,
     load_settings,
     print_json,
     self_command,
@@ -178,7 +179,7 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
             data = path.read_bytes()
             text = ingestor.decode(data)
             memo_id = _demo_memo_id(entry["file"], entry.get("agent"), data)
-            already = _known(records, memo_id)
+            already = known_memo(records, memo_id)
             receipt = ingestor.accept(Transcript(text=text, agent=entry.get("agent"), title=path.stem, source="cli"),
                                       memo_id=memo_id)
             results.append({"file": entry["file"], **receipt.to_dict(), "already_submitted": already})
@@ -210,15 +211,6 @@ def _run_demo(ingestor, records, out: Console) -> list[dict[str, Any]]:
     return results
 
 
-def _known(records, memo_id: str) -> bool:
-    from whispersync.errors import NotFound
-
-    try:
-        records.get(memo_id)
-    except NotFound:
-        return False
-    return True
-
 
 def _demo_memo_id(name: str, agent: str | None, data: bytes) -> str:
     """The same sample is the same memo: a second demo into the same home adds nothing."""
@@ -242,7 +234,7 @@ def demo(as_json: JsonOption = False) -> None:
         runtime.telemetry.flush()
         runtime.telemetry.close()
     if as_json:
-        print_json(results)
+        print_json({"results": results})  # one object at the top (docs/json.md)
 
 
 def _server_running(settings: Settings, httpx) -> bool:

@@ -12,10 +12,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from whispersync.cli._common import JsonOption, app, console, err_console, fail, load_settings, print_json
+from whispersync.cli._common import (
+    JsonOption,
+    app,
+    console,
+    err_console,
+    fail,
+    known_memo,
+    load_settings,
+    print_json,
+)
 from whispersync.cli._serve import wait_for
-from whispersync.domain import AGENTS, Transcript
-from whispersync.errors import InputError, NotFound
+from whispersync.domain import AGENTS, TEXT_SUFFIXES, Transcript
+from whispersync.errors import InputError
 
 
 _LINK_REFUSAL = "it is a symbolic link; links inside a submitted folder are not followed"
@@ -38,7 +47,7 @@ def _expand(paths: Iterable[Path]) -> list[tuple[Path, str | None]]:
             base = Path(parent)
             found.extend((base / name, _LINK_REFUSAL) for name in folders if (base / name).is_symlink())
             for name in names:
-                if name.endswith(".txt"):
+                if name.lower().endswith(TEXT_SUFFIXES):  # the inbox's list: a folder there or here reads the same
                     found.append((base / name, _LINK_REFUSAL if (base / name).is_symlink() else None))
         files.extend(sorted(found))
     return files
@@ -55,7 +64,7 @@ def _memo_id(path: Path, agent: str | None, data: bytes) -> str:
 
 @app.command()
 def submit(
-    paths: Annotated[list[Path], typer.Argument(help="Transcript files or folders of .txt files.")],
+    paths: Annotated[list[Path], typer.Argument(help="Transcript files, or folders of .txt, .text, .md and .markdown files.")],
     agent: Annotated[Optional[str], typer.Option(help=f"Agent to use ({', '.join(AGENTS)}); default: the router decides.")] = None,
     wait: Annotated[bool, typer.Option("--wait", metavar="", help="Wait until every memo is processed.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 120.0,
@@ -91,7 +100,7 @@ def submit(
                     data = runtime.ingestor.read_file(path, follow_symlinks=path in named)
                     text = runtime.ingestor.decode(data)
                     memo_id = None if force else _memo_id(path, agent, data)
-                    duplicate = memo_id is not None and _known(runtime.records, memo_id)
+                    duplicate = memo_id is not None and known_memo(runtime.records, memo_id)
                     receipt = runtime.ingestor.accept(Transcript(text=text, agent=agent, title=path.stem, source="cli"),
                                                       memo_id=memo_id)
                     result = {"file": str(path), **receipt.to_dict(), "duplicate": duplicate}
@@ -125,13 +134,6 @@ def submit(
     if any("id" not in r for r in results) or any(r.get("status") == "failed" for r in results):
         raise typer.Exit(1)
 
-
-def _known(records, memo_id: str) -> bool:
-    try:
-        records.get(memo_id)
-    except NotFound:
-        return False
-    return True
 
 
 def _report(result: dict[str, Any], progress: Progress) -> None:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from whispersync.domain import Transcript
+from whispersync.domain import TEXT_SUFFIXES, Transcript
 from whispersync.errors import InputError
 from whispersync.pipeline.ingest import (
     LINK_REASON,
@@ -48,7 +48,6 @@ REJECTED = "_rejected"
 DEFAULT_SETTLE_SECONDS = 2.0
 # File names taken as transcripts (any case): plain text and Markdown, read as UTF-8 text.
 # Any other file is rejected with this reason rather than left lying in the inbox unexplained.
-TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
 NOT_TEXT_NAME_REASON = (f"it is not a text file: only {', '.join(TEXT_SUFFIXES)} files are taken "
                         "(rename it if it is UTF-8 text; audio must be transcribed first)")
 

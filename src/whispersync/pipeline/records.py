@@ -142,12 +142,13 @@ class SqliteRecordStore:
             raise NotFound(f"no memo with id {memo_id!r}")
 
     def list(self, *, status: MemoStatus | None = None, limit: int = 100) -> list[Memo]:
+        """Newest first; the id breaks ties so memos created in the same instant keep one order across pages."""
         if status is None:
-            rows = self._execute("reads", "SELECT * FROM memos ORDER BY created_at DESC LIMIT ?", (limit,))
+            rows = self._execute("reads", "SELECT * FROM memos ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
         else:
             rows = self._execute(
                 "reads",
-                "SELECT * FROM memos WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                "SELECT * FROM memos WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?",
                 (MemoStatus(status).value, limit),
             )
         return [_decode(r) for r in rows]

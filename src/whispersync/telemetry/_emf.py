@@ -75,6 +75,7 @@ def emf_document(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     namespace, timestamp, dimensions = first["namespace"], first["timestamp"], first["dimensions"] or {}
     values: dict[str, list[float]] = {}
     units: dict[str, str] = {}
+    high_resolution: set[str] = set()
     for rec in records:
         if rec["namespace"] != namespace:
             raise ValueError(f"records mix namespaces {namespace!r} and {rec['namespace']!r}")
@@ -87,6 +88,11 @@ def emf_document(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"metric name {name!r} collides with a dimension or _aws")
         if units.setdefault(name, unit) != unit:
             raise ValueError(f"metric {name!r} has two units, {units[name]!r} and {unit!r}")
+        resolution = rec.get("storage_resolution", 60)
+        if name in values and (name in high_resolution) != (resolution == 1):
+            raise ValueError(f"metric {name!r} has two storage resolutions")
+        if resolution == 1:
+            high_resolution.add(name)
         values.setdefault(name, []).append(rec["value"])
     if len(values) > MAX_METRICS:
         raise ValueError(f"{len(values)} metrics in one document; EMF allows {MAX_METRICS}")
@@ -97,7 +103,11 @@ def emf_document(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 {
                     "Namespace": namespace,
                     "Dimensions": [list(dimensions)],
-                    "Metrics": [{"Name": n, "Unit": units[n]} for n in values],
+                    # StorageResolution 1 marks a high-resolution metric; 60, the default, is left out.
+                    "Metrics": [
+                        {"Name": n, "Unit": units[n], **({"StorageResolution": 1} if n in high_resolution else {})}
+                        for n in values
+                    ],
                 }
             ],
         }
@@ -190,7 +200,7 @@ def parse_emf(doc: Any) -> list[dict[str, Any]]:
         dimension_sets = _parse_dimension_sets(doc, directive["Dimensions"], where)
         metrics = _parse_metric_definitions(doc, directive["Metrics"], where)
         for dims in dimension_sets:
-            for name, unit, vals in metrics:
+            for name, unit, resolution, vals in metrics:
                 for value in vals:
                     records.append(
                         {
@@ -200,6 +210,8 @@ def parse_emf(doc: Any) -> list[dict[str, Any]]:
                             "unit": unit,
                             "value": float(value),
                             "dimensions": dict(dims),
+                            # Only high resolution is marked: a record without it is standard (60).
+                            **({"storage_resolution": 1} if resolution == 1 else {}),
                         }
                     )
     return records
@@ -232,7 +244,7 @@ def _parse_dimension_sets(doc: dict, dimension_sets: Any, where: str) -> list[di
     return parsed
 
 
-def _parse_metric_definitions(doc: dict, definitions: Any, where: str) -> list[tuple[str, str, list]]:
+def _parse_metric_definitions(doc: dict, definitions: Any, where: str) -> list[tuple[str, str, int, list]]:
     if not isinstance(definitions, list):
         raise _fail(f"{where}.Metrics must be an array of MetricDefinition objects")
     if len(definitions) > MAX_METRICS:
@@ -248,10 +260,10 @@ def _parse_metric_definitions(doc: dict, definitions: Any, where: str) -> list[t
         unit = definition.get("Unit", Unit.NONE)
         if not isinstance(unit, str) or unit not in Unit.ALL:
             raise _fail(f"{at}.Unit {unit!r} is not a CloudWatch standard unit")
-        if "StorageResolution" in definition:
-            resolution = definition["StorageResolution"]
-            if type(resolution) is not int or resolution not in STORAGE_RESOLUTIONS:
-                raise _fail(f"{at}.StorageResolution must be 1 or 60, got {resolution!r}")
+        # MetricDefinition.StorageResolution (EMF specification): 1 or 60, default 60.
+        resolution = definition.get("StorageResolution", 60)
+        if type(resolution) is not int or resolution not in STORAGE_RESOLUTIONS:
+            raise _fail(f"{at}.StorageResolution must be 1 or 60, got {resolution!r}")
         if name not in doc:
             raise _fail(f"metric {name!r} has no target member on the root node")
         target = doc[name]
@@ -267,5 +279,5 @@ def _parse_metric_definitions(doc: dict, definitions: Any, where: str) -> list[t
             vals = [target]
         else:
             raise _fail(f"metric target {name!r} must be a number or an array of numbers")
-        parsed.append((name, unit, vals))
+        parsed.append((name, unit, resolution, vals))
     return parsed

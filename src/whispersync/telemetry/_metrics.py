@@ -48,8 +48,15 @@ class Metrics:
         unit: str = "None",
         dimensions: Mapping[str, str] | None = None,
         timestamp_ms: int | None = None,
+        storage_resolution: int = 60,
     ) -> None:
-        """Record one datapoint, e.g. ``put("WhisperSync/Business", "TranscriptsProcessed", 1, unit="Count")``."""
+        """Record one datapoint, e.g. ``put("WhisperSync/Business", "TranscriptsProcessed", 1, unit="Count")``.
+
+        ``storage_resolution=1`` makes it a high-resolution point (PutMetricData's
+        StorageResolution), queryable at periods under a minute; 60 is standard.
+        """
+        if type(storage_resolution) is not int or storage_resolution not in (1, 60):
+            raise ValueError(f"storage_resolution must be 1 or 60, got {storage_resolution!r}")
         if unit not in _UNITS:
             raise ValueError(f"unit {unit!r} is not a CloudWatch standard unit (see Unit.ALL)")
         if type(namespace) is not str or not 0 < len(namespace) <= MAX_NAME:
@@ -86,5 +93,6 @@ class Metrics:
                 "unit": unit,
                 "value": float(value),
                 "dimensions": dict(dimensions) if dimensions else {},
+                **({"storage_resolution": 1} if storage_resolution == 1 else {}),
             },
         )

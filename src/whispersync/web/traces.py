@@ -9,10 +9,16 @@ from fastapi import APIRouter
 from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.monitoring.times import lookback_start
-from whispersync.monitoring.traces import get_trace, search_traces
+from whispersync.monitoring.traces import find_trace_ids, get_trace, search_traces
 from whispersync.web._params import client_duration, client_time, page
 
 __all__ = ["build_router"]
+
+MIN_PREFIX = 4  # as the CLI's: shorter prefixes name too much to be meant
+
+
+class AmbiguousTraceId(InputError):
+    code = "ambiguous_id"
 
 
 def build_router(runtime: Runtime) -> APIRouter:
@@ -50,6 +56,14 @@ def build_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/v1/traces/{trace_id}")
     def show(trace_id: str):
+        """A trace by its id, or by a unique prefix of it (as `traces show` and git's short hashes)."""
+        if len(trace_id) >= MIN_PREFIX:
+            found = find_trace_ids(runtime.store, trace_id)
+            if len(found) > 1 and trace_id not in found:
+                raise AmbiguousTraceId(f"the trace id {trace_id!r} is ambiguous; it starts: {', '.join(found)}. "
+                                       "Give more characters.")
+            if len(found) == 1:
+                trace_id = found[0]
         return get_trace(runtime.store, trace_id)  # NotFound -> 404 by the app's handler
 
     return router

@@ -201,6 +201,24 @@ class TestEngine:
         assert notifier.published[1][1].priority == "P1"
         assert sum(1 for h in history if h["type"] == "Action") == 3
 
+    def test_describe_and_history_write_iso_times_with_z_and_reason_data_keeps_cloudwatchs(self, store, tmp_path):
+        """docs/json.md: our shapes say `updated_at` / `timestamp` as ISO UTC with Z; only the
+        CloudWatch reason data keeps its own `+0000` format."""
+        alarm = _alarm(name="Errors", evaluation_periods=1, treat_missing_data="notBreaching")
+        engine, _ = _engine(store, tmp_path, [alarm])
+        _put(store, "M", [50])
+        engine.evaluate(T0 + 61_000)
+        [described] = engine.describe()
+        assert "updated" not in described
+        assert described["updated_at"] == "2026-11-27T14:01:01.000Z"
+        assert described["reason_data"]["evaluatedDatapoints"][0]["timestamp"] == "2026-11-27T14:00:00.000+0000"
+        [update] = [h for h in engine.history("Errors") if h["type"] == "StateUpdate"]
+        assert update["timestamp"] == "2026-11-27T14:01:01.000Z" and "timestamp_ms" not in update
+        assert update["data"]["newState"]["stateReasonData"]["startDate"].endswith("+0000")
+        assert engine.describe()[0]["updated_at"] is not None
+        (tmp_path / "fresh").mkdir()
+        assert _engine(store, tmp_path / "fresh", [_alarm(name="New")])[0].describe()[0]["updated_at"] is None
+
     def test_it_evaluates_the_last_complete_periods_only(self, store, tmp_path):
         """A datapoint in the period still running at `at` does not count yet."""
         alarm = _alarm(evaluation_periods=1, treat_missing_data="notBreaching")
@@ -380,3 +398,48 @@ class TestEvaluateInThePast:
         [result] = engine.evaluate(T0 + 185_000, dry_run=True)
         assert result.dry_run and result.state == OK
         assert engine.alarm_store.states()["Errors"]["state"] == ALARM and len(notifier.published) == published
+
+
+class TestLowSampleCountPercentile:
+    """EvaluateLowSampleCountPercentile ("Percentile-based alarms and low data samples"):
+    for p in [0.5, 1) a period with fewer than 10/(1-p) samples is too small, for p < 0.5
+    fewer than 10/p; with `ignore` the alarm then keeps its state."""
+
+    @staticmethod
+    def _setup(store, tmp_path, low, statistic="p90", low_value=1.0):
+        alarm = _alarm(name="Slow", statistic=statistic, evaluation_periods=1, threshold=5,
+                       comparison_operator="GreaterThanOrEqualToThreshold",
+                       evaluate_low_sample_count_percentile=low)
+        # Minute 0: exactly 100 samples 1..100 (p90 = 90, enough for p90's minimum of 100).
+        # Minute 1: 99 samples, one short of it.
+        store.put_metrics([{"namespace": "NS", "name": "M", "value": float(v), "timestamp": T0 + v * 100}
+                           for v in range(1, 101)])
+        store.put_metrics([{"namespace": "NS", "name": "M", "value": low_value, "timestamp": T0 + 60_000 + v * 100}
+                           for v in range(99)])
+        return _engine(store, tmp_path, [alarm])[0]
+
+    def test_ignore_keeps_the_state_when_a_period_has_too_few_samples(self, store, tmp_path):
+        engine = self._setup(store, tmp_path, "ignore")
+        assert engine.evaluate(T0 + 60_000)[0].state == ALARM  # 100 samples: evaluated
+        kept = engine.evaluate(T0 + 120_000)[0]
+        assert (kept.state, kept.changed) == (ALARM, False)
+        assert kept.reason == ("Low sample count: 99 samples at 27/11/26 14:01:00, fewer than the 100 that p90 needs;"
+                               " the alarm keeps its state (EvaluateLowSampleCountPercentile: ignore).")
+        assert engine.describe()[0]["state"] == ALARM
+
+    def test_evaluate_is_the_default_and_changes_state(self, store, tmp_path):
+        engine = self._setup(store, tmp_path, None)
+        assert engine.evaluate(T0 + 60_000)[0].state == ALARM
+        assert engine.evaluate(T0 + 120_000)[0].state == OK
+
+    def test_a_low_percentile_uses_ten_over_p(self, store, tmp_path):
+        """p10 needs 10/0.1 = 100 samples, as p90 does; p10 of minute 0 is 10 (>= 5)."""
+        engine = self._setup(store, tmp_path, "ignore", statistic="p10")
+        assert engine.evaluate(T0 + 60_000)[0].state == ALARM
+        assert engine.evaluate(T0 + 120_000)[0].state == ALARM
+
+    def test_enough_samples_are_evaluated(self, store, tmp_path):
+        """p50 needs only 10/(1-0.5) = 20 samples: minute 1's 99 are plenty, so it moves to OK."""
+        engine = self._setup(store, tmp_path, "ignore", statistic="p50")
+        assert engine.evaluate(T0 + 60_000)[0].state == ALARM
+        assert engine.evaluate(T0 + 120_000)[0].state == OK

@@ -76,9 +76,20 @@ class TestStatistics:
     @pytest.mark.parametrize(("period", "stamps"), [(1, [0, 1000, 10_000]), (10, [0, 10_000]),
                                                     (60, [0]), (120, [0])])
     def test_high_resolution_and_minute_periods(self, store, period, stamps) -> None:
-        put(store, "M", [(0, 1), (500, 2), (1000, 3), (10_000, 4)])
+        """StorageResolution 1 is queryable at 1-second periods (MetricStat.Period)."""
+        store.put_metrics([
+            {"namespace": NS, "name": "M", "value": v, "timestamp": T0 + ms, "unit": "Count", "storage_resolution": 1}
+            for ms, v in [(0, 1), (500, 2), (1000, 3), (10_000, 4)]
+        ])
         (result,) = query(store, metric("m1", "M", "Sum", period))
         assert [t - T0 for t in result.timestamps] == stamps
+
+    @pytest.mark.parametrize("period", [1, 10, 60])
+    def test_standard_resolution_points_answer_per_minute(self, store, period) -> None:
+        """Unmarked points are standard resolution: one-minute granularity at any shorter period."""
+        put(store, "M", [(0, 1), (500, 2), (1000, 3), (10_000, 4), (61_000, 5)])
+        (result,) = query(store, metric("m1", "M", "Sum", period))
+        assert ([t - T0 for t in result.timestamps], result.values) == ([0, 60_000], [10, 5])
 
     @pytest.mark.parametrize("period", [0, 7, 45, 90, -60])
     def test_other_periods_are_refused(self, store, period) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+from datetime import datetime
 
 import orjson
 import pytest
@@ -21,6 +23,32 @@ from whispersync.plan import ROUTES as DEFAULT_ROUTES
 
 def _by_channel(notifier: Notifier) -> dict[str, dict]:
     return {d["channel"]: d for d in notifier.deliveries()}
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+class TestOutput:
+    def test_deliveries_write_times_as_iso_utc_with_milliseconds(self, make_settings, receivers, clock, cap):
+        """docs/json.md: a point in time is ISO 8601 UTC with milliseconds, under a key ending in _at."""
+        receivers["slack"].down()
+        notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock, rng=random.Random(7))
+        notifier.publish("critical", notification())
+        notifier.deliver_due()
+        found = notifier.deliveries()
+        pending = next(d for d in found if d["status"] == "pending")
+        delivered = next(d for d in found if d["status"] == "delivered")
+        for value in (pending["created_at"], pending["next_attempt_at"], delivered["delivered_at"],
+                      pending["attempts"][0]["attempted_at"], delivered["attempts"][0]["attempted_at"]):
+            assert isinstance(value, str) and ISO_MS.match(value), value
+        assert abs(_epoch(pending["created_at"]) - clock.now) < 0.001
+        assert set(delivered["attempts"][0]) == {"attempt", "attempted_at", "outcome", "http_status", "error",
+                                                 "duration_ms"}
+        notifier.close()
 
 
 class TestRouting:
@@ -102,7 +130,7 @@ class TestRetries:
         assert slack["status"] == "pending"
         assert slack["attempts"][0]["outcome"] == "retry"
         assert "could not reach http://127.0.0.1" in slack["attempts"][0]["error"]
-        assert slack["next_attempt_at"] <= clock.now + 1.0  # first backoff ceiling: base 1 s
+        assert _epoch(slack["next_attempt_at"]) <= clock.now + 1.0  # first backoff ceiling: base 1 s
 
         receivers["slack"].up()
         receivers["slack"].status, receivers["slack"].body = 503, b"rollup_error"
@@ -110,7 +138,7 @@ class TestRetries:
         notifier.deliver_due()
         slack = _by_channel(notifier)["slack_high"]
         assert slack["attempts"][1]["http_status"] == 503
-        assert slack["next_attempt_at"] - clock.now <= 2.0  # second ceiling: 2 s
+        assert _epoch(slack["next_attempt_at"]) - clock.now <= 2.0  # second ceiling: 2 s
 
         receivers["slack"].status, receivers["slack"].body = 200, b"ok"
         clock.advance(2.0)  # past the second ceiling, whatever the jitter drew
@@ -186,7 +214,7 @@ class TestRetryAfter:
         notifier.deliver_due()
         slack = _by_channel(notifier)["slack_high"]
         assert slack["status"] == "pending" and slack["attempts"][0]["http_status"] == 429
-        assert slack["next_attempt_at"] >= clock.now + 30  # not the 0-1 s of the first backoff
+        assert _epoch(slack["next_attempt_at"]) >= clock.now + 30 - 0.001  # not the 0-1 s of the first backoff
 
         receivers["slack"].status, receivers["slack"].body, receivers["slack"].headers = 200, b"ok", {}
         clock.advance(29)
@@ -208,7 +236,7 @@ class TestRetryAfter:
         notifier.deliver_due()
         assert self._slack_posts(receivers) == 1  # the second waits out the first's Retry-After
         [second] = [d for d in notifier.deliveries() if (d["alarm_name"], d["channel"]) == ("Second", "slack_high")]
-        assert second["attempts"] == [] and second["next_attempt_at"] >= clock.now + 14
+        assert second["attempts"] == [] and _epoch(second["next_attempt_at"]) >= clock.now + 14
 
         receivers["slack"].status, receivers["slack"].body, receivers["slack"].headers = 200, b"ok", {}
         clock.advance(16)
@@ -223,7 +251,7 @@ class TestRetryAfter:
         notifier = Notifier(notifier_config(make_settings()), telemetry=cap.telemetry, clock=clock)
         notifier.publish("high", notification(priority="P2"))
         notifier.deliver_due()
-        wait = _by_channel(notifier)["slack_high"]["next_attempt_at"] - clock.now
+        wait = _epoch(_by_channel(notifier)["slack_high"]["next_attempt_at"]) - clock.now
         assert wait <= notifier.max_retry_after == 300
         notifier.close()
 

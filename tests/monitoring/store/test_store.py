@@ -437,8 +437,9 @@ class TestMetricStatistics:
             series(statistic)
 
     def test_periods_follow_cloudwatch(self, series) -> None:
-        """1, 5, 10, 30 or a multiple of 60 seconds."""
-        assert series("Sum", period=10).values == [1.0 + 2 + 3 + 4 + 5 + 6 + 7 + 8 + 9, 10.0, 7.0, 3.0]
+        """1, 5, 10, 30 or a multiple of 60 seconds; these points are standard resolution,
+        so a 10 s period still answers per minute (see TestStorageResolution)."""
+        assert series("Sum", period=10).values == [55.0, 10.0]
         with pytest.raises(ValueError):
             series("Sum", period=90)
 
@@ -650,3 +651,84 @@ class TestDocumentedStatistics:
     def test_values_inside_the_limits_are_kept(self, store: TelemetryStore) -> None:
         store.put_metrics([metric(v, name="L") for v in (0.0, 2.0 ** 360, -(2.0 ** -360))])
         assert self.stat(store, "SampleCount", "L") == [3.0]
+
+
+class TestUnitsAggregatedSeparately:
+    """"Metric data points that specify a unit of measure, such as Percent, are aggregated
+    separately" (PutMetricAlarm, Unit); GetMetricStatistics without Unit returns each
+    unit's data with its unit. Our single-series answer: the unit with the most data
+    points, and a message naming the others."""
+
+    @pytest.fixture
+    def mixed(self, store: TelemetryStore) -> TelemetryStore:
+        for v in (1.0, 2.0, 3.0):
+            store.emit("metrics", {**metric(v, ms=T0_MS + int(v) * 1000, name="Mixed")})
+        store.emit("metrics", {**metric(100.0, ms=T0_MS + 5000, name="Mixed"), "unit": "Seconds"})
+        store.flush()
+        return store
+
+    def test_without_a_unit_the_most_published_unit_answers_alone(self, mixed: TelemetryStore) -> None:
+        series = mixed.metric_statistics("WhisperSync/Business", "Mixed", start_ms=T0_MS, end_ms=T0_MS + 60_000)
+        assert (series.values, series.unit) == ([6.0], "Count")
+        assert series.messages == [
+            "Data points in 2 units (Count, Seconds) are aggregated separately; without a unit this answers"
+            " for Count, the unit with the most data points. Ask for a unit to see another."]
+
+    def test_get_metric_data_passes_the_message_on(self, mixed: TelemetryStore) -> None:
+        from whispersync.monitoring.metrics import get_metric_data
+        from whispersync.plan import MetricDataQuery, MetricStat
+
+        query = MetricDataQuery("m", MetricStat("WhisperSync/Business", "Mixed", {}, "Sum", 60))
+        [result] = get_metric_data(mixed, [query], start_ms=T0_MS, end_ms=T0_MS + 60_000)
+        assert result.values == [6.0] and "aggregated separately" in result.messages[0]
+        assert result.to_aws()["Messages"][0]["Code"] == "Info"
+
+    def test_each_unit_when_asked(self, mixed: TelemetryStore) -> None:
+        q = dict(start_ms=T0_MS, end_ms=T0_MS + 60_000)
+        seconds = mixed.metric_statistics("WhisperSync/Business", "Mixed", unit="Seconds", **q)
+        assert (seconds.values, seconds.unit, seconds.messages) == ([100.0], "Seconds", [])
+        assert mixed.metric_statistics("WhisperSync/Business", "Mixed", statistic="Average", **q).values == [2.0]
+
+    def test_the_grouped_read_never_mixes_units(self, mixed: TelemetryStore) -> None:
+        """The alarm engine's read: the same choice, so an alarm never sums seconds with counts."""
+        key = ("WhisperSync/Business", "Mixed", "")
+        [found] = mixed.grouped_statistics(
+            [store_module.StatisticGroup(frozenset([key]), "Maximum", 60, T0_MS, T0_MS + 60_000)], units=False)
+        assert [value for _, value, _ in found[key]] == [3.0]
+
+
+class TestStorageResolution:
+    """MetricStat.Period: "For metrics with regular resolution, a period can be as short as
+    one minute (60 seconds)"; high-resolution metrics, "stored by a PutMetricData call that
+    includes a StorageResolution of 1 second", can be read at 1, 5, 10, 20, 30 s."""
+
+    def test_a_high_resolution_point_keeps_its_second_and_a_standard_one_its_minute(
+            self, store: TelemetryStore) -> None:
+        store.put_metrics([
+            {"namespace": "NS", "name": "Hi", "value": 1.0, "timestamp": T0_MS + 1000, "storage_resolution": 1},
+            {"namespace": "NS", "name": "Hi", "value": 2.0, "timestamp": T0_MS + 2000, "storage_resolution": 1},
+            {"namespace": "NS", "name": "Std", "value": 1.0, "timestamp": T0_MS + 1000, "storage_resolution": 60},
+            {"namespace": "NS", "name": "Std", "value": 2.0, "timestamp": T0_MS + 2000},
+        ])
+        q = dict(period=1, start_ms=T0_MS, end_ms=T0_MS + 60_000)
+        hi = store.metric_statistics("NS", "Hi", **q)
+        assert (hi.timestamps, hi.values) == ([T0_MS + 1000, T0_MS + 2000], [1.0, 2.0])
+        std = store.metric_statistics("NS", "Std", **q)
+        assert (std.timestamps, std.values) == ([T0_MS], [3.0])
+
+    def test_other_resolutions_are_refused(self, store: TelemetryStore) -> None:
+        with pytest.raises(ValueError, match="storage_resolution"):
+            store.put_metrics([{"namespace": "NS", "name": "M", "value": 1.0, "storage_resolution": 10}])
+
+    def test_parquet_files_without_the_column_read_null(self, tmp_path) -> None:
+        """A file written before the column existed reads storage_resolution NULL (standard, 60)."""
+        path = tmp_path / "old.parquet"
+        con = duckdb.connect()
+        con.execute(
+            f"COPY (SELECT {T0_MS + 1000}::BIGINT AS ts, 'NS' AS namespace, 'Old' AS name, 'Count' AS unit,"
+            " '' AS dims, '{}' AS dimensions, 5.0::DOUBLE AS value, NULL::DOUBLE AS set_count,"
+            " NULL::DOUBLE AS set_sum, NULL::DOUBLE AS set_min, NULL::DOUBLE AS set_max)"
+            f" TO '{path}' (FORMAT parquet)")
+        con.execute(store_module._schema.view_sql("metrics", [str(path)], []))
+        assert con.execute("SELECT value, storage_resolution FROM metrics").fetchall() == [(5.0, None)]
+        con.close()

@@ -34,9 +34,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any, Protocol
+
+from whispersync.domain import iso_utc
 
 from whispersync.monitoring.alarms import _composite as composite
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
@@ -56,6 +59,7 @@ from whispersync.plan import (
     Alarm,
     CompositeAlarm,
     MetricAlarm,
+    MetricStat,
 )
 
 __all__ = [
@@ -273,20 +277,26 @@ class AlarmEngine:
             results: list[EvaluationResult] = []
             current = {name: s["state"] for name, s in states.items()}
             for alarm in metric_alarms:
-                timestamps, values = ranges[alarm.name]
+                timestamps, values, counts = ranges[alarm.name]
                 previous = current.get(alarm.name, INSUFFICIENT_DATA)
+                kept = None
                 if isinstance(values, Exception):
                     # A broken math expression: INSUFFICIENT_DATA with the error as reason.
                     decision_state = INSUFFICIENT_DATA
                     reason, data = f"Evaluation error: {values}", {"version": "1.0", "error": str(values)}
                 else:
                     decision = decide(values, alarm)
-                    decision_state = decision.state if decision.state is not None else previous
-                    if decision.state is not None and decision.state != previous:
+                    kept = _low_sample_reason(decision, alarm, timestamps, counts)
+                    decision_state = decision.state if decision.state is not None and kept is None else previous
+                    if decision_state != previous:
                         reason, data = explain(decision, alarm, timestamps, previous, at_ms)
                     else:
                         reason, data = "", {}
-                results.append(self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run))
+                result = self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run)
+                if kept is not None and not result.changed:
+                    # No transition, so nothing is written to the history: the cycle's result says why.
+                    result = replace(result, reason=kept)
+                results.append(result)
                 current[alarm.name] = decision_state
             for name in _composite_order(alarms):
                 alarm = alarms[name]
@@ -369,7 +379,8 @@ class AlarmEngine:
             out.append({"name": name, "kind": alarm.kind, "priority": alarm.priority,
                         "state": current["state"], "reason": current["reason"],
                         "reason_data": current["reason_data"],
-                        "updated": _iso(current["updated_ms"]) if current["updated_ms"] is not None else None,
+                        "updated_at": iso_utc(current["updated_ms"] / 1000) if current["updated_ms"] is not None
+                        else None,
                         "source": "stored" if name in stored else "plan", "definition": alarm.to_dict()})
         return out
 
@@ -413,9 +424,10 @@ class AlarmEngine:
     def history(self, name: str, limit: int = 100) -> list[dict[str, Any]]:
         if name not in self.alarms() and not self.alarm_store.history(name, limit=1):
             raise KeyError(name)
+        """Newest first; `timestamp` in our ISO form (the `+0000` form stays inside CloudWatch's data)."""
         out = self.alarm_store.history(name, limit=limit)
         for item in out:
-            item["timestamp"] = _iso(item["timestamp_ms"])
+            item["timestamp"] = iso_utc(item.pop("timestamp_ms") / 1000)
         return out
 
     # -- actions
@@ -474,14 +486,16 @@ class AlarmEngine:
 
     # -- metric reads
 
-    def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any]]:
-        """Each alarm's evaluation range as (timestamps, values-or-None), with batched reads.
+    def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any, Any]]:
+        """Each alarm's evaluation range as (timestamps, values-or-None, sample counts), with batched reads.
 
         Plain metric alarms are read in one ``TelemetryStore.grouped_statistics`` call, a
         group per (period, statistic, unit) over the union of their metrics; math alarms
-        run their own GetMetricData.
+        run their own GetMetricData. Sample counts (per timestamp, None when missing) are
+        read, in the same call, only for percentile alarms with
+        ``evaluate_low_sample_count_percentile = "ignore"``; otherwise they are None.
         """
-        out: dict[str, tuple[list[int], Any]] = {}
+        out: dict[str, tuple[list[int], Any, Any]] = {}
         groups: dict[tuple[int, str, str | None], list[MetricAlarm]] = {}
         for alarm in alarms:
             if alarm.metrics:
@@ -491,18 +505,30 @@ class AlarmEngine:
             self.store.flush()
             kinds = list(groups)
             windows = [[evaluation_window(a, at_ms) for a in groups[kind]] for kind in kinds]
-            found = self.store.grouped_statistics([
+            requests = [
                 StatisticGroup(frozenset(_metric_key(a) for a in groups[kind]), statistic=kind[1], period=kind[0],
                                start_ms=min(s for s, _, _ in spans), end_ms=spans[0][1], unit=kind[2])
                 for kind, spans in zip(kinds, windows)
-            ], units=False)
-            for kind, spans, by_key in zip(kinds, windows, found):
+            ]
+            # The SampleCount of the same buckets, for the alarms that ignore low sample counts.
+            counted = [i for i, kind in enumerate(kinds)
+                       if any(_low_sample_minimum(a) is not None for a in groups[kind])]
+            requests += [replace(requests[i], statistic="SampleCount") for i in counted]
+            found = self.store.grouped_statistics(requests, units=False)
+            counts_found = dict(zip(counted, found[len(kinds):]))
+            for index, (kind, spans, by_key) in enumerate(zip(kinds, windows, found)):
                 period_ms = kind[0] * 1000
                 points_of = {key: {bucket: value for bucket, value, _ in rows} for key, rows in by_key.items()}
+                counts_of = {key: {bucket: value for bucket, value, _ in rows}
+                             for key, rows in counts_found.get(index, {}).items()}
                 for alarm, (a_start, _, periods) in zip(groups[kind], spans):
                     points = points_of.get(_metric_key(alarm), {})
                     timestamps = [a_start + k * period_ms for k in range(periods)]
-                    out[alarm.name] = (timestamps, [points.get(t) for t in timestamps])
+                    counts = None
+                    if index in counts_found:
+                        by_bucket = counts_of.get(_metric_key(alarm), {})
+                        counts = [by_bucket.get(t) for t in timestamps]
+                    out[alarm.name] = (timestamps, [points.get(t) for t in timestamps], counts)
         for alarm in alarms:
             if not alarm.metrics:
                 continue
@@ -513,10 +539,52 @@ class AlarmEngine:
                 if len(results) != 1:
                     raise ValueError(f"the expression returned {len(results)} time series; an alarm needs one")
                 points = dict(zip(results[0].timestamps, results[0].values))
-                out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps])
+                out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps], None)
             except (MetricQueryError, ValueError) as exc:  # the expression's fault, or ours just above
-                out[alarm.name] = (timestamps, exc)
+                out[alarm.name] = (timestamps, exc, None)
         return out
+
+
+def _low_sample_minimum(alarm: MetricAlarm) -> Fraction | None:
+    """The fewest samples a period needs before a percentile alarm with ``ignore`` evaluates it.
+
+    "Percentile-based alarms and low data samples" (CloudWatch User Guide,
+    percentiles-with-low-samples.html): "For percentiles between 0.5 (inclusive) and
+    1.00 (exclusive), this setting is used when there are fewer than 10/(1-percentile)
+    data points during the evaluation period [...] For percentiles between 0 and 0.5
+    (exclusive), the setting is used when there are fewer than 10/percentile data
+    points." None when the setting does not apply (not ``ignore``, not a percentile,
+    or p0/p100, which the docs leave out). Exact fractions: 10/(1-0.9) is 100, not
+    100.00000000000001.
+    """
+    if alarm.evaluate_low_sample_count_percentile != "ignore" or alarm.metrics or not alarm.statistic:
+        return None
+    kind, _, upper = MetricStat.parse_statistic(alarm.statistic)
+    if kind != "p":
+        return None
+    p = Fraction(str(upper[0])) / 100
+    if not 0 < p < 1:
+        return None
+    return 10 / (1 - p) if p >= Fraction(1, 2) else 10 / p
+
+
+def _low_sample_reason(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int],
+                       counts: Sequence[float | None] | None) -> str | None:
+    """Why the alarm keeps its state, when an evaluated datapoint has too few samples; else None.
+
+    With ``ignore`` "the alarm state does not change during periods with too few data
+    points to be statistically significant" (PutMetricAlarm, EvaluateLowSampleCountPercentile).
+    """
+    minimum = _low_sample_minimum(alarm)
+    if minimum is None or counts is None:
+        return None
+    for i, value, _ in decision.evaluated:
+        count = counts[i]
+        if value is not None and count is not None and count < minimum:
+            return (f"Low sample count: {_plural(int(count), 'sample')} at {_fmt_ts(timestamps[i])}, fewer than "
+                    f"the {math.ceil(minimum)} that {alarm.statistic} needs; the alarm keeps its state "
+                    f"(EvaluateLowSampleCountPercentile: ignore).")
+    return None
 
 
 def _finite(value: float | None) -> float | None:

@@ -140,6 +140,7 @@ def get_metric_data(
     # One snapshot for every metric; grouped by origin because it is per call.
     fetched: dict[str, Series] = {}
     units: dict[str, str | None] = {}
+    notes: dict[str, list[str]] = {}  # the store's word on a series (units left out)
     for origin in sorted(set(origins.values())):
         group = [q for q in metric_queries if origins[q.id] == origin]
         series = store.metric_statistics_batch(
@@ -149,6 +150,7 @@ def get_metric_data(
         for q, s in zip(group, series):
             fetched[q.id] = Series(s.timestamps, s.values, q.label or s.label)
             units[q.id] = s.unit
+            notes[q.id] = list(s.messages)
 
     default_period = min((q.metric_stat.period for q in metric_queries), default=60)  # type: ignore[union-attr]
     values: dict[str, metric_math.Value] = dict(fetched)
@@ -187,7 +189,7 @@ def get_metric_data(
             )
         if isinstance(value, Series):
             label = q.label if q.label is not None else value.label if q.metric_stat else q.id
-            results.append(_result(q.id, label, value, units.get(q.id), scan_by))
+            results.append(_result(q.id, label, value, units.get(q.id), scan_by, notes.get(q.id, [])))
         else:
             for s in value:
                 label = f"{q.label} {s.label}".strip() if q.label else s.label
@@ -195,12 +197,13 @@ def get_metric_data(
     return results
 
 
-def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str) -> MetricDataResult:
+def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str,
+            messages: list[str] | None = None) -> MetricDataResult:
     ts, vs = list(s.timestamps), list(s.values)
     if scan_by == "TimestampDescending":
         ts.reverse()
         vs.reverse()
-    return MetricDataResult(qid, label, ts, vs, unit=unit)
+    return MetricDataResult(qid, label, ts, vs, unit=unit, messages=list(messages or []))
 
 
 def validate_queries(queries: Sequence[MetricDataQuery]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from whispersync import catalog
+from whispersync.domain import iso_utc
 from whispersync.telemetry import Telemetry
 
 from .channels import ChannelConfig, build_channels
@@ -207,7 +208,7 @@ class Notifier:
 
     def deliveries(self, *, status: str | None = None, limit: int = 100,
                    ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Deliveries, newest first, each with every attempt (time, outcome, http status, error).
+        """Deliveries, newest first, each with every attempt (attempted_at, outcome, http status, error).
 
         Targets are ``scheme://host`` only and errors are scrubbed of secrets.
         """
@@ -215,13 +216,18 @@ class Notifier:
             raise ValueError(f"status must be one of {list(DELIVERY_STATUSES)}, not {status!r}")
         out = []
         for row, attempts in self._outbox.rows(status=status, limit=max(1, limit), ids=ids):
+            # The outbox keeps epoch seconds (it compares and orders them); answers write ISO (docs/json.md).
+            attempts = [{"attempt": a["attempt"], "attempted_at": iso_utc(a["time"]), "outcome": a["outcome"],
+                         "http_status": a["http_status"], "error": a["error"], "duration_ms": a["duration_ms"]}
+                        for a in attempts]
+            next_attempt_at = row.next_attempt_at if row.status == "pending" else None
             out.append({
                 "id": row.id, "notification_id": row.notification_id, "topic": row.topic,
                 "channel": row.channel, "kind": row.kind, "target": row.target,
                 "alarm_name": row.alarm_name, "priority": row.priority, "old_state": row.old_state,
                 "new_state": row.new_state, "status": row.status, "attempt_count": row.attempts,
-                "created_at": row.created_at, "next_attempt_at": row.next_attempt_at if row.status == "pending"
-                else None, "delivered_at": row.delivered_at, "last_error": row.last_error, "attempts": attempts,
+                "created_at": iso_utc(row.created_at), "next_attempt_at": _iso_or_none(next_attempt_at),
+                "delivered_at": _iso_or_none(row.delivered_at), "last_error": row.last_error, "attempts": attempts,
             })
         return out
 
@@ -236,6 +242,10 @@ class Notifier:
 
     def __repr__(self) -> str:
         return f"<Notifier channels={sorted(self.channels)} db={self.config.outbox_path}>"
+
+
+def _iso_or_none(epoch: float | None) -> str | None:
+    return None if epoch is None else iso_utc(epoch)
 
 
 def _delivery_id(notification_id: str, channel: str) -> str:

@@ -103,6 +103,9 @@ SCHEMAS: dict[str, list[Column]] = {
         ("set_sum", "DOUBLE", "try_cast(j->'statistic_values'->>'Sum' AS DOUBLE)"),
         ("set_min", "DOUBLE", "try_cast(j->'statistic_values'->>'Minimum' AS DOUBLE)"),
         ("set_max", "DOUBLE", "try_cast(j->'statistic_values'->>'Maximum' AS DOUBLE)"),
+        # PutMetricData's StorageResolution: 1 for a high-resolution point; NULL (files
+        # and lines written before the column, or points without it) means 60, standard.
+        ("storage_resolution", "INTEGER", "try_cast(j->>'storage_resolution' AS INTEGER)"),
     ],
     "spans": [
         ("ts", "TIMESTAMP", "make_timestamp(CAST(j->>'start_time_unix_nano' AS BIGINT) // 1000)"),

@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -128,13 +128,16 @@ class MetricSeries:
     """Statistics of one metric per period, like CloudWatch's GetMetricStatistics.
 
     ``timestamps`` are bucket starts in epoch milliseconds, ascending; only
-    buckets holding data appear.
+    buckets holding data appear. ``messages`` say what the caller should know
+    about the answer (GetMetricData's MetricDataResult Messages), such as units
+    left out.
     """
 
     label: str
     unit: str | None
     timestamps: list[int]
     values: list[float]
+    messages: list[str] = field(default_factory=list)
 
 
 def dims_key(dimensions: Mapping[str, Any] | None) -> str:
@@ -521,8 +524,13 @@ class TelemetryStore:
         trace_id: str | None = None,
         level: str | None = None,
         limit: int = 1000,
+        order: str = "asc",
     ) -> list[dict]:
-        """The original log records, oldest first; ``start_ms``/``end_ms`` both inclusive."""
+        """The original log records, oldest first (``order="desc"``: newest first);
+        ``start_ms``/``end_ms`` both inclusive. The order applies before the limit, so
+        ``desc`` with a limit keeps the newest records of the window."""
+        if order not in ("asc", "desc"):
+            raise ValueError(f"order must be 'asc' or 'desc', not {order!r}")
         where, params = _conditions(
             ("ts >= epoch_ms(CAST(? AS BIGINT))", start_ms),
             ("ts <= epoch_ms(CAST(? AS BIGINT))", end_ms),
@@ -530,7 +538,8 @@ class TelemetryStore:
             ("trace_id = ?", trace_id),
             ("level = ?", level),
         )
-        sql = f"SELECT raw FROM logs {where} ORDER BY ts NULLS FIRST, raw LIMIT ?"
+        ordering = "ts NULLS FIRST, raw" if order == "asc" else "ts DESC NULLS LAST, raw DESC"  # one the other's mirror
+        sql = f"SELECT raw FROM logs {where} ORDER BY {ordering} LIMIT ?"
         return [orjson.loads(raw) for (raw,) in self._query(sql, [*params, limit])]
 
     def spans(
@@ -637,12 +646,15 @@ class TelemetryStore:
             )
             for (statistic, period, unit), members in by_kind.items()
         ]
-        found = self.grouped_statistics(groups, timeout=timeout)
+        found, notes = self._grouped_statistics(groups, units=True, timeout=timeout)
         out: list[MetricSeries | None] = [None] * len(requests)
-        for members, rows in zip(by_kind.values(), found):
+        for members, rows, group_notes in zip(by_kind.values(), found, notes):
             for i in members:
                 req = requests[i]
-                out[i] = _metric_series(req, rows.get(metric_key(req.namespace, req.name, req.dimensions), []))
+                key = metric_key(req.namespace, req.name, req.dimensions)
+                out[i] = _metric_series(req, rows.get(key, []))
+                if key in group_notes:
+                    out[i].messages.append(group_notes[key])
         return out  # type: ignore[return-value]
 
     def grouped_statistics(
@@ -652,16 +664,24 @@ class TelemetryStore:
 
         For every group, ``{metric_key: [(bucket, value, units), ...]}`` with buckets
         ascending; metrics and buckets without data are absent. Semantics are
-        ``metric_statistics``'s (see there); ``units`` are the distinct units of the
-        bucket's points (always empty with ``units=False``, which saves ~15% of the
-        query). The alarm engine and ``metric_statistics_batch`` read here.
+        ``metric_statistics``'s (see there); ``units`` is the one unit of the series
+        (empty with ``units=False``). A metric published in several units answers
+        for one of them only, see ``_one_unit``. The alarm engine and
+        ``metric_statistics_batch`` read here.
         """
-        statements = [_grouped_statistics_sql(g, units) for g in groups]  # validates before any I/O
+        return self._grouped_statistics(groups, units=units, timeout=timeout)[0]
+
+    def _grouped_statistics(
+        self, groups: Sequence[StatisticGroup], *, units: bool, timeout: float | None
+    ) -> tuple[list[dict[MetricKey, list[StatisticRow]]], list[dict[MetricKey, str]]]:
+        """``grouped_statistics``, and per group a message for each metric whose other units were left out."""
+        statements = [_grouped_statistics_sql(g) for g in groups]  # validates before any I/O
         if self._buffer:
             self.flush()  # a process reads its own writes
         found: list[dict[MetricKey, list[StatisticRow]]] = [{} for _ in groups]
+        notes: list[dict[MetricKey, str]] = [{} for _ in groups]
         if not groups:
-            return found
+            return found, notes
         deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in range(2):
             con = None
@@ -681,11 +701,18 @@ class TelemetryStore:
                 params = [p for _, ps in statements for p in ps]
                 left = None if deadline is None else deadline - time.monotonic()
                 rows = run_with_deadline(con, union + " ORDER BY grp, bucket", params, timeout=left)
-                for grp, namespace, name, dims, bucket, value, bucket_units in rows:
+                by_unit: list[dict[MetricKey, list[tuple[int, float, str, int]]]] = [{} for _ in groups]
+                for grp, namespace, name, dims, bucket, value, unit, points in rows:
                     key = (namespace, name, dims or "")
                     if value is not None and key in groups[grp].metrics:
-                        found[grp].setdefault(key, []).append((int(bucket), float(value), bucket_units or []))
-                return found
+                        by_unit[grp].setdefault(key, []).append((int(bucket), float(value), unit, int(points)))
+                for grp, series in enumerate(by_unit):
+                    for key, unit_rows in series.items():
+                        kept, note = _one_unit(unit_rows)
+                        found[grp][key] = [(bucket, value, [unit] if units else []) for bucket, value, unit in kept]
+                        if note:
+                            notes[grp][key] = note
+                return found, notes
             except duckdb.IOException:
                 if attempt:
                     raise
@@ -741,8 +768,34 @@ class StatisticGroup:
 # CloudWatch periods: 1, 5, 10, 20, 30 (high resolution), 60 and multiples of 60.
 
 
-def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[str, list[Any]]:
-    """The one place the statistic SQL is built: rows (namespace, name, dims, bucket, value, units)."""
+def _one_unit(rows: list[tuple[int, float, str, int]]) -> tuple[list[tuple[int, float, str]], str | None]:
+    """One series from a metric's per-unit rows (bucket, value, unit, data points), and a note if units were left out.
+
+    CloudWatch aggregates "metric data points that specify a unit of measure, such
+    as Percent, ... separately" (PutMetricAlarm, Unit), and GetMetricStatistics
+    without a Unit returns "all data that was collected with any unit ..., along
+    with the corresponding units" (GetMetricStatistics, Unit): one statistic per
+    unit, never one over mixed units. Our answers hold one series, so they answer
+    for the unit with the most data points in the range (ties: the first name) and
+    say which units were left out; asking for a unit gives that unit's series.
+    """
+    counts: dict[str, int] = {}
+    for _, _, unit, points in rows:
+        counts[unit] = counts.get(unit, 0) + points
+    if len(counts) == 1:
+        return [(bucket, value, unit) for bucket, value, unit, _ in rows], None
+    chosen = min(counts, key=lambda u: (-counts[u], u))
+    note = (f"Data points in {len(counts)} units ({', '.join(sorted(counts))}) are aggregated separately;"
+            f" without a unit this answers for {chosen}, the unit with the most data points."
+            " Ask for a unit to see another.")
+    return [(bucket, value, unit) for bucket, value, unit, _ in rows if unit == chosen], note
+
+
+def _grouped_statistics_sql(group: StatisticGroup) -> tuple[str, list[Any]]:
+    """The one place the statistic SQL is built: rows (namespace, name, dims, bucket, value, unit, data points).
+
+    Each unit is its own row (see ``_one_unit``); a point stored without a unit has the unit None.
+    """
     period_ms = check_period(group.period) * 1000
     kind, lower, upper = MetricStat.parse_statistic(check_statistic(group.statistic))
     origin = int(group.origin_ms or 0)
@@ -760,17 +813,26 @@ def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[
     if group.unit is not None:
         where.append("coalesce(unit, 'None') = ?")
         params.append(group.unit)
-    units_sql = "list_distinct(list(unit) FILTER (WHERE unit IS NOT NULL))" if units else "NULL"
+    unit = "coalesce(unit, 'None')"
     # Integer bucket arithmetic relative to the origin; ``//`` floors, so points
     # before the origin still land in the bucket that contains them.
-    bucket = f"(ts - {origin}) // {period_ms} * {period_ms} + {origin}"
+    ts = "ts"
+    if period_ms < 60_000:
+        # MetricStat.Period: "For metrics with regular resolution, a period can be as
+        # short as one minute"; only points "stored by a PutMetricData call that
+        # includes a StorageResolution of 1 second" have sub-minute periods. CloudWatch
+        # keeps standard-resolution data at one-minute granularity, so asked at a
+        # shorter period such a point counts at the start of its minute: one datapoint
+        # per minute, whatever the period.
+        ts = "(CASE WHEN storage_resolution = 1 THEN ts ELSE ts // 60000 * 60000 END)"
+    bucket = f"({ts} - {origin}) // {period_ms} * {period_ms} + {origin}"
     if kind in _SIMPLE_STATISTICS:
         sql = f"""
             SELECT namespace, name, dims, {bucket} AS bucket,
-                   {_SIMPLE_STATISTICS[kind]} AS value, {units_sql} AS units
+                   {_SIMPLE_STATISTICS[kind]} AS value, {unit} AS u, count(*) AS points
             FROM metrics
             WHERE {' AND '.join(where)}
-            GROUP BY namespace, name, dims, bucket
+            GROUP BY namespace, name, dims, bucket, u
         """
         return sql, params
     # Every other statistic needs the period's raw samples, sorted. "CloudWatch
@@ -791,12 +853,12 @@ def _grouped_statistics_sql(group: StatisticGroup, units: bool = True) -> tuple[
     if kind == "p":
         having.append("min(coalesce(set_min, value)) >= 0")
     sql = f"""
-        SELECT namespace, name, dims, bucket, {_sample_statistic(kind, lower, upper)} AS value, units
+        SELECT namespace, name, dims, bucket, {_sample_statistic(kind, lower, upper)} AS value, u, points
         FROM (
-            SELECT namespace, name, dims, {bucket} AS bucket, {samples} AS s, {units_sql} AS units
+            SELECT namespace, name, dims, {bucket} AS bucket, {samples} AS s, {unit} AS u, count(*) AS points
             FROM metrics
             WHERE {' AND '.join(where)}
-            GROUP BY namespace, name, dims, bucket
+            GROUP BY namespace, name, dims, bucket, u
             HAVING {' AND '.join(having)}
         )
     """
@@ -917,6 +979,11 @@ def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], flo
         timestamp = int(clock() * 1000)
     elif type(timestamp) not in (int, float) or timestamp < 0:
         raise bad(f"timestamp must be epoch milliseconds, got {timestamp!r}")
+    # PutMetricData's MetricDatum.StorageResolution: "Valid values are 1 and 60"; 60
+    # (standard) is the default and is not stored (a missing value reads as 60).
+    resolution = rec.get("storage_resolution", 60)
+    if type(resolution) is not int or resolution not in (1, 60):
+        raise bad(f"storage_resolution must be 1 or 60, got {resolution!r}")
     return {
         "timestamp": int(timestamp),
         "namespace": rec["namespace"],
@@ -925,6 +992,7 @@ def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], flo
         "value": float(value),
         "dimensions": dimensions,
         **({"statistic_values": stats} if stats is not None else {}),
+        **({"storage_resolution": 1} if resolution == 1 else {}),
     }
 
 

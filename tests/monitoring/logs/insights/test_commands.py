@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from whispersync.monitoring.logs.insights import InsightsQueryError, run_query
@@ -234,3 +235,55 @@ class TestTimeRange:
         store._clock = lambda: 4_000_000_000.0  # far future: every segment is closed
         store.compact()
         assert run_query(store, "stats count() by bin(5m)", start_ms=START, end_ms=END)["rows"] == before["rows"]
+
+
+class TestNaturalSort:
+    """CloudWatch's documented sort order (CWL_QuerySyntax-Sort): non-number values
+    first, digit runs compared by length then value, other parts by Unicode."""
+
+    VALUES = ["item10", "item9", "Item2", "abc", "10", "9"]
+    ASCENDING = ["Item2", "abc", "item9", "item10", "9", "10"]
+    # The docs' own example, in their ascending order.
+    DOCS = ["!:", "#", "*%04", "0#", "5A", "111A", "2345_", "@", "@_", "A", "A9876fghj", "a12345hfh",
+            "0", "01", "1", "2", "3"]
+
+    @staticmethod
+    def _sorted(tmp_path, values, direction):
+        from whispersync.monitoring.logs import import_logs
+        from whispersync.monitoring.store import TelemetryStore
+
+        store = TelemetryStore(tmp_path / "telemetry")
+        try:
+            # Reversed timestamps, so the default newest-first order is not the answer by luck.
+            lines = [orjson.dumps({"timestamp": T0 + (len(values) - i) * 1000, "name": v})
+                     for i, v in enumerate(values)]
+            lines.append(orjson.dumps({"timestamp": T0, "other": 1}))  # no `name`: sorts last both ways
+            assert import_logs(store, b"\n".join(lines) + b"\n", log_group="/t").imported == len(values) + 1
+            result = run_query(store, f"sort name {direction} | fields name", start_ms=START, end_ms=END)
+            return [r[0] for r in rows(result)]
+        finally:
+            store.close()
+
+    def test_ascending(self, tmp_path):
+        assert self._sorted(tmp_path, self.VALUES, "asc") == [*self.ASCENDING, None]
+
+    def test_descending_is_the_reverse(self, tmp_path):
+        assert self._sorted(tmp_path, self.VALUES, "desc") == [*reversed(self.ASCENDING), None]
+
+    def test_the_documented_example(self, tmp_path):
+        shuffled = self.DOCS[::2] + self.DOCS[1::2]
+        assert self._sorted(tmp_path, shuffled, "asc") == [*self.DOCS, None]
+
+    def test_a_typed_text_column(self, tmp_path):
+        """`level` is a typed column of the logs view: the same order applies."""
+        from whispersync.monitoring.logs import import_logs
+        from whispersync.monitoring.store import TelemetryStore
+
+        store = TelemetryStore(tmp_path / "telemetry")
+        try:
+            lines = [orjson.dumps({"timestamp": T0 + i * 1000, "level": v}) for i, v in enumerate(self.VALUES)]
+            import_logs(store, b"\n".join(lines) + b"\n", log_group="/t")
+            result = run_query(store, "sort level asc | fields level", start_ms=START, end_ms=END)
+            assert [r[0] for r in rows(result)] == self.ASCENDING
+        finally:
+            store.close()

@@ -292,9 +292,8 @@ class _Compiler:
     def order_by(self, expr: ast.Expr, desc: bool, layer: _Layer) -> list[str]:
         col = self.expr(expr, layer)
         direction = "DESC" if desc else "ASC"
-        if col.kind in ("json", "json_text"):
-            # Numbers sort as numbers, the rest as text after them.
-            return [f"{col.as_num} {direction} NULLS LAST", f"{col.as_str} {direction} NULLS LAST"]
+        if col.kind in ("json", "json_text", "str"):
+            return [f"{key} {direction} NULLS LAST" for key in _natural_sort_keys(col)]
         return [f"{col.sql} {direction} NULLS LAST"]
 
     def alias(self) -> str:
@@ -446,6 +445,34 @@ class _Compiler:
         fn = "arg_min" if name == "earliest" else "arg_max"
         value = col.sql if col.kind in ("ts", "num") else col.as_str
         return Col(f"{fn}({value}, {ts.sql})", col.kind if col.kind in ("ts", "num") else "str")
+
+
+def _natural_sort_keys(col: Col) -> list[str]:
+    """ORDER BY keys giving CloudWatch's documented natural sort order for text values.
+
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Sort.html:
+    "All non-number values come before all number values"; for non-number values
+    consecutive digits and consecutive other characters form chunks, "non-numeric
+    portions by their Unicode values", "numeric portions by their length first and
+    then by their numerical value"; descending is the reverse. A number value is
+    one that reads as a number (as comparisons read it), compared by value, ties
+    by text (the docs list 01 before 1). Missing values stay last both ways.
+
+    A chunk's key is a struct compared field by field: a digit run is ('0',
+    length, digits): a digit sorts against any other character as '0' does, and
+    equal-length digit runs compare by value as text; any other chunk is (chunk,
+    0, ''). DuckDB compares the lists of them lexicographically.
+    """
+    text, num = col.as_str, col.as_num
+    chunks = (f"[CASE WHEN c[1] BETWEEN '0' AND '9' THEN {{'a': '0', 'b': length(c), 'c': c}}"
+              f" ELSE {{'a': c, 'b': 0, 'c': ''}} END"
+              f" for c in regexp_extract_all({text}, '[0-9]+|[^0-9]+')]")
+    return [
+        f"(CASE WHEN {text} IS NOT NULL THEN {num} IS NOT NULL END)",  # non-numbers (false) first
+        num,
+        f"(CASE WHEN {num} IS NULL THEN {chunks} END)",
+        text,
+    ]
 
 
 def _escape(text: str) -> str:
