@@ -145,3 +145,25 @@ def test_put_prints_what_it_stored(cli) -> None:
         "timestamp": "2026-01-01T00:01:30.000Z"}}
     plain = cli("metrics", "put", "WhisperSync/T", "Errors", "4", "--dim", "Fn=a")
     assert plain.exit_code == 0 and "stored WhisperSync/T Errors value 4" in plain.stdout
+
+
+def test_a_statistic_set_is_put_and_read_back(cli) -> None:
+    """put-metric-data --statistic-values: the four numbers are the set, and Sum/Average read it."""
+    assert cli("metrics", "put", "WhisperSync/T", "Latency", "--statistic-values",
+               "SampleCount=4,Sum=20,Minimum=2,Maximum=8", "--unit", "Milliseconds",
+               "--timestamp", "2026-01-01T00:01:30Z").exit_code == 0
+    for stat, expected in (("Sum", 20.0), ("Average", 5.0), ("Maximum", 8.0), ("SampleCount", 4.0)):
+        result = cli("metrics", "get", "WhisperSync/T", "Latency", "--stat", stat, "--start", START, "--end", END,
+                     "--json")
+        assert orjson.loads(result.stdout)["values"] == [expected], (stat, result.output)
+    bad = cli("metrics", "put", "WhisperSync/T", "Latency", "--statistic-values", "SampleCount=4,Sum=x")
+    assert bad.exit_code == 2
+
+
+def test_a_high_resolution_datapoint_is_queryable_per_second(cli) -> None:
+    for second, value in ((1, "1"), (2, "2")):
+        cli("metrics", "put", "WhisperSync/T", "Hi", value, "--storage-resolution", "1",
+            "--timestamp", f"2026-01-01T00:00:0{second}Z")
+    result = cli("metrics", "get", "WhisperSync/T", "Hi", "--period", "1", "--start", START, "--end", END, "--json")
+    assert orjson.loads(result.stdout)["values"] == [1.0, 2.0], result.output
+    assert cli("metrics", "put", "WhisperSync/T", "Hi", "1", "--storage-resolution", "5").exit_code == 2

@@ -215,6 +215,8 @@ def metrics_put(
     statistic_values: Annotated[str | None, typer.Option(
         "--statistic-values",
         help="A statistic set instead of a value: SampleCount=N,Sum=S,Minimum=MIN,Maximum=MAX.")] = None,
+    storage_resolution: Annotated[int, typer.Option(
+        "--storage-resolution", help="60 (standard, per minute) or 1 (high resolution, queryable per second).")] = 60,
     as_json: JsonOption = False,
 ) -> None:
     """Record one datapoint or statistic set, like put-metric-data; the next query sees it.
@@ -233,6 +235,8 @@ def metrics_put(
         fail(str(exc))
     record = {"namespace": namespace, "name": name, "unit": unit,
               "dimensions": _parse_dims(dim), "timestamp": ts}
+    if storage_resolution != 60:
+        record["storage_resolution"] = storage_resolution
     if statistic_values is None:
         record["value"] = value
     else:
