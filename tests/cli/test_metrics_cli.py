@@ -167,3 +167,12 @@ def test_a_high_resolution_datapoint_is_queryable_per_second(cli) -> None:
     result = cli("metrics", "get", "WhisperSync/T", "Hi", "--period", "1", "--start", START, "--end", END, "--json")
     assert orjson.loads(result.stdout)["values"] == [1.0, 2.0], result.output
     assert cli("metrics", "put", "WhisperSync/T", "Hi", "1", "--storage-resolution", "5").exit_code == 2
+
+
+def test_series_are_oldest_first_unless_order_desc(cli) -> None:
+    for minute, value in ((1, "1"), (2, "2")):
+        cli("metrics", "put", "WhisperSync/T", "Ord", value, "--timestamp", f"2026-01-01T00:0{minute}:00Z")
+    q = ("metrics", "get", "WhisperSync/T", "Ord", "--start", START, "--end", END, "--json")
+    assert orjson.loads(cli(*q).stdout)["values"] == [1.0, 2.0]
+    assert orjson.loads(cli(*q, "--order", "desc").stdout)["values"] == [2.0, 1.0]
+    assert cli(*q, "--order", "sideways").exit_code == 2

@@ -98,6 +98,9 @@ def _parse_metric_spec(spec: str, stat: str, period: int):
     return MetricDataQuery(qid, request, return_data=False)
 
 
+_SCAN_BY = {"asc": "TimestampAscending", "desc": "TimestampDescending"}
+
+
 @metrics_app.command("get")
 def metrics_get(
     namespace: Annotated[str | None, typer.Argument(help="e.g. WhisperSync/Business")] = None,
@@ -112,6 +115,7 @@ def metrics_get(
     expression: Annotated[str | None, typer.Option(help="Metric math over metric ids, e.g. 'errors/invocations*100'. The positional metric, if given, is id m1.")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", help=_METRIC_SPEC_HELP)] = None,
     label: Annotated[str | None, typer.Option(help="Label of the result.")] = None,
+    order: Annotated[str, typer.Option("--order", help="asc (oldest first) or desc (newest first).")] = "asc",
     as_json: JsonOption = False,
 ) -> None:
     """Statistics of one metric per period, or a metric math expression, like GetMetricData.
@@ -133,6 +137,8 @@ def metrics_get(
     from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
     from whispersync.plan import MetricDataQuery, MetricStat
 
+    if order not in _SCAN_BY:
+        fail(f"--order is asc or desc, not {order!r}")
     if (namespace is None) != (name is None):
         fail("give both NAMESPACE and NAME, or neither (with --expression)")
     if namespace is None and expression is None:
@@ -156,7 +162,7 @@ def metrics_get(
         queries.append(MetricDataQuery("expr", expression=expression, label=label or expression, period=period))
     try:
         results = get_metric_data(open_store(load_settings(read_only=True)), queries, start_ms=start_ms, end_ms=end_ms,
-                                  scan_by="TimestampAscending", now_ms=now_ms)
+                                  scan_by=_SCAN_BY[order], now_ms=now_ms)
     except MetricQueryError as exc:
         fail(str(exc))
     if namespace is not None and not any(r.values for r in results):

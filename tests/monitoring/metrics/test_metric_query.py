@@ -188,7 +188,7 @@ class TestRequestParsing:
             "start": "2026-01-01T00:00:00Z", "end": T0 + 60_000,
         })
         assert queries[0].metric_stat == MetricStat(NS, "M", {"Fn": "a"}, "p99", 60)
-        assert (queries[1].label, start, end, scan_by, aws) == ("Twice", T0, T0 + 60_000, "TimestampDescending", False)
+        assert (queries[1].label, start, end, scan_by, aws) == ("Twice", T0, T0 + 60_000, "TimestampAscending", False)
 
     def test_getmetricdata_field_names(self) -> None:
         queries, start, end, _, aws = parse_request({

@@ -327,7 +327,8 @@ def parse_request(payload: Any) -> tuple[list[MetricDataQuery], int, int, str, b
         raw_queries = payload.get("queries")
         start_ms = _time(_required(payload, "start"))
         end_ms = _time(_required(payload, "end"))
-        scan_by = payload.get("scan_by", "TimestampDescending")
+        # Our shape follows docs/json.md's one rule for series: oldest first unless asked.
+        scan_by = payload.get("scan_by", "TimestampAscending")
     if not isinstance(raw_queries, list) or not raw_queries:
         raise MetricQueryError(f"{'MetricDataQueries' if aws else 'queries'} must be a non-empty list")
     queries = [_aws_query(q, i) if aws else _query(q, i) for i, q in enumerate(raw_queries)]
