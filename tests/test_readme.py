@@ -167,3 +167,19 @@ def test_the_example_config_file_loads(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("WHISPERSYNC_CONFIG", str(ROOT / "examples" / "whispersync.toml"))
     settings = Settings.load(home=tmp_path / "home")
     assert (settings.workers, settings.retention_days) == (2, 14)
+
+
+def test_every_variable_notifications_list_asks_for_is_in_the_readme() -> None:
+    """`notifications list` names the variable a skipped channel needs; the README must use the same."""
+    from whispersync.monitoring.notify import ChannelConfig
+    from whispersync.monitoring.notify.channels import build_channels
+    from whispersync.telemetry import NullSink, Telemetry
+
+    channels = build_channels(ChannelConfig(), {}, log=Telemetry(NullSink()).logger("t"), clock=time.time)
+    asked = set()
+    for channel in channels.values():
+        reason = getattr(channel, "hint", "") or ""
+        asked.update(re.findall(r"\bWHISPERSYNC_[A-Z0-9_]+", reason))
+    assert asked, "no unconfigured channel names a variable"
+    readme = README.read_text(encoding="utf-8")
+    assert {name for name in asked if f"`{name}`" not in readme} == set()
