@@ -14,10 +14,7 @@ from pathlib import Path
 from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
-from whispersync.monitoring.alarms import AlarmStore
-from whispersync.monitoring.alarms import AlarmEngine
-from whispersync.monitoring.plan_check import check_plan
-from whispersync.plan import Alarm, Plan, PlanError, effective_plan
+from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
 from whispersync.monitoring.logs import MetricFilterListener
 from whispersync.monitoring.notify import (
     SECRET_NAMES,
@@ -26,16 +23,18 @@ from whispersync.monitoring.notify import (
     NotifierConfig,
     read_secrets,
 )
+from whispersync.monitoring.plan_check import check_plan
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
+from whispersync.periodic import PeriodicTask
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher
 from whispersync.pipeline.ingest import SWEEP_INTERVAL_SECONDS, Ingestor, UnsentSweeper
-from whispersync.periodic import PeriodicTask
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
+from whispersync.plan import Alarm, Plan, PlanError, effective_plan
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 
