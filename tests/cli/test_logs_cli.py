@@ -45,7 +45,7 @@ class TestLogsCli:
         """Imported lines are queryable at once; the bad line is reported with its number."""
         imported = cli("logs", "import", str(log_file), "--log-group", "/local/app", "--json")
         assert imported.exit_code == 0, imported.output
-        assert orjson.loads(imported.stdout) == {"imported": 3, "already_imported": 0, "errors": [
+        assert orjson.loads(imported.stdout) == {"imported": 3, "already_imported": 0, "without_timestamp": [], "errors": [
             {"line": 4, "reason": imported_reason(imported.stdout)}]}
         result = cli("logs", "query", "filter level = 'INFO' | fields correlation_id, @log, duration_ms",
                      "--start", START, "--end", END, "--json")

@@ -193,6 +193,10 @@ class TestLambdaLogLines:
     @pytest.mark.parametrize("prefix", [
         "", "2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\t",
         "2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\tINFO\t",
+        # The Python runtime's logging handler (awslambdaric's bootstrap) writes
+        # "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s".
+        "[INFO]\t2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\t",
+        "[WARNING]\t2026-12-02T03:08:37.969Z\t5b1f6a0e-8c9d-4c44-9f0e-2c7d1f0b3a11\t",
     ])
     def test_the_document_after_the_prefix_is_extracted(self, prefix):
         line = prefix + orjson.dumps(self.DOC).decode() + "\n"
@@ -200,7 +204,11 @@ class TestLambdaLogLines:
         assert (rec["name"], rec["value"], rec["unit"]) == ("time", 100, "Milliseconds")
         assert parse_emf(line.encode()) == [rec]
 
-    @pytest.mark.parametrize("line", ["START RequestId: 5b1f Version: $LATEST", "2026-12-02T03:08:37.969Z\tabc\t{oops"])
+    @pytest.mark.parametrize("line", [
+        "START RequestId: 5b1f Version: $LATEST", "2026-12-02T03:08:37.969Z\tabc\t{oops",
+        '[INFO]\t{"_aws": {}}',  # a bracketed level alone is not the Python runtime's prefix
+        '[INFO]\tnot-a-request-id!\t{"_aws": {}}', 'some text {"_aws": {}}',
+    ])
     def test_other_lines_are_refused_with_a_reason(self, line):
         with pytest.raises(ValueError, match="invalid EMF document"):
             parse_emf(line)
@@ -225,3 +233,4 @@ class TestStorageResolution:
             {"Name": "Other", "Unit": "Count"},
         ]
         assert parse_emf(doc) == records
+

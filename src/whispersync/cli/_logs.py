@@ -141,13 +141,36 @@ def logs_import(
         report = import_logs(store, file, log_group=log_group)
     finally:
         store.close()
+    stored_dated = report.imported - len(report.without_timestamp)
     if as_json:
         print_json({"imported": report.imported, "already_imported": report.already_imported,
+                    "without_timestamp": [{"line": n, "reason": r} for n, r in report.without_timestamp],
                     "errors": [{"line": n, "reason": r} for n, r in report.errors]})
     else:
         for lineno, reason in report.errors:
-            err_console.print(f"line {lineno}: {reason} (skipped)", highlight=False, markup=False)
-        console.print(f"imported {report.imported} log events, skipped {report.already_imported} already imported"
-                      f" and {len(report.errors)} invalid", highlight=False)
-    if report.errors and not (report.imported or report.already_imported):
+            err_console.print(f"line {lineno}: {reason} (skipped)", highlight=False, markup=False, soft_wrap=True)
+        _show_without_timestamp(report.without_timestamp)
+        untimed = len(report.without_timestamp)
+        console.print(f"{file}: imported {report.imported} log events"
+                      + (f" ({untimed} of them without a usable timestamp, placed at the import's time)" if untimed
+                         else "")
+                      + f", skipped {report.already_imported} already imported and {len(report.errors)} invalid",
+                      highlight=False, markup=False, soft_wrap=True)
+    # Nothing queryable came of the file: no event stored now or before, or none
+    # stored now with a time of its own. Say so with the exit status, not just words.
+    if not (report.imported or report.already_imported):
+        if not as_json:
+            err_console.print(f"{file}: no log event was imported", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1)
+    if report.imported and stored_dated == 0:
+        if not as_json:
+            err_console.print(f"{file}: no imported event had a usable timestamp", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _show_without_timestamp(lines: list[tuple[int, str]], shown: int = 20) -> None:
+    for lineno, reason in lines[:shown]:
+        err_console.print(f"line {lineno}: {reason} (stored at the import's time)", highlight=False, markup=False, soft_wrap=True)
+    if len(lines) > shown:
+        err_console.print(f"… and {len(lines) - shown} more lines without a usable timestamp (--json lists all)",
+                          highlight=False, markup=False, soft_wrap=True)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from whispersync.errors import InputError
 
-__all__ = ["MAX_LOOKBACK_SECONDS", "MAX_TIME_MS", "InvalidTime", "lookback_start", "parse_duration", "parse_time"]
+__all__ = [
+    "MAX_LOOKBACK_SECONDS", "MAX_TIME_MS", "InvalidTime", "lookback_start", "parse_duration", "parse_log_timestamp",
+    "parse_time",
+]
 
 # 9999-12-31T23:59:59.999Z, the last instant ISO 8601's four-digit years can write.
 MAX_TIME_MS = 253_402_300_799_999
@@ -23,6 +26,7 @@ MAX_TIME_MS = 253_402_300_799_999
 # before 1970 starts at 1970 (see `lookback_start`).
 MAX_LOOKBACK_SECONDS = 36_600 * 86_400
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DURATION = re.compile(r"\s*(\d{1,12}(?:\.\d{1,6})?)\s*([smhd])\s*")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -36,6 +40,57 @@ class InvalidTime(InputError):
 def parse_time(value: Any, *, numbers_in_seconds: bool = False) -> int:
     """ISO 8601 (UTC unless it says otherwise) or an epoch number to epoch milliseconds."""
     return _in_range(_to_ms(value, numbers_in_seconds), value)
+
+
+# What log producers write: ISO 8601 with "T" or a space, a "." or "," before the
+# fraction (Python logging's asctime, Powertools' default), any number of fraction
+# digits, and "Z", "+00:00", "+0000", "-0530", "+05" or nothing after it.
+_LOG_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?"
+    r"\s*(?:([Zz])|(?:UTC)?([+-])(\d{2}):?(\d{2})?)?"
+)
+
+
+def parse_log_timestamp(value: Any) -> int:
+    """A log record's time, in any form common producers write it, to epoch milliseconds.
+
+    Strings: ISO 8601 and its relatives (see ``_LOG_TIME``): Powertools' default
+    ``2026-12-02 03:08:37,969+0000`` and its ``datefmt`` variants, structlog's
+    ``2026-12-02T03:08:37.969123Z``, python-json-logger's ``2026-12-02 03:08:37,969``.
+    An offset is always applied; a time without one is taken as UTC (a log file does
+    not say which zone its writer lived in, and Lambda's is UTC). Epoch numbers, or
+    strings of digits, are told apart by magnitude: seconds below 10^11 (year 5138),
+    milliseconds below 10^14, microseconds below 10^17, nanoseconds above.
+    Raises ``InvalidTime`` for anything else.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"-?\d{1,20}(?:\.\d{1,9})?", text):
+            return _in_range(_epoch_by_magnitude(float(text) if "." in text else int(text), value), value)
+        match = _LOG_TIME.fullmatch(text) if len(text) <= 64 else None
+        if match is None:
+            return parse_time(value)  # its error message names the forms; the rest it reads too
+        year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+        micros = int((fraction or "0")[:6].ljust(6, "0"))
+        offset = 0 if zulu or not sign else (int(off_h) * 60 + int(off_m or 0)) * (1 if sign == "+" else -1)
+        try:
+            when = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                            micros, tzinfo=UTC)
+            ms = (when - _EPOCH) // timedelta(milliseconds=1) - offset * 60_000
+        except (ValueError, OverflowError):
+            raise InvalidTime(f"{text!r} is not a valid date and time") from None
+        return _in_range(ms, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return _in_range(_epoch_by_magnitude(value, value), value)
+    return parse_time(value)  # raises, naming the value
+
+
+def _epoch_by_magnitude(number: float, value: Any) -> int:
+    size = abs(number)
+    if size > 10 * MAX_TIME_MS * 1_000_000:
+        raise InvalidTime(f"{value!r} is out of range for a time")
+    divisor = 0.001 if size < 1e11 else 1 if size < 1e14 else 1_000 if size < 1e17 else 1_000_000
+    return int(number // divisor) if divisor >= 1 else round(number * 1000)
 
 
 def parse_duration(value: str) -> float:

@@ -132,13 +132,19 @@ def _check_string(value: Any, what: str, max_len: int) -> str:
     return value
 
 
-# A Lambda function's stdout line as CloudWatch Logs stores it: the runtime puts
+# A Lambda function's log line as CloudWatch Logs stores it: the runtime puts
 # "<timestamp>\t<request id>\t" (and, for console.log-style loggers, "<LEVEL>\t")
 # before what the function printed, e.g.
 #   2026-12-02T03:08:37.969Z\t5b1f…\tINFO\t{"_aws": {...}, ...}
-# The EMF document is the JSON object after that prefix.
+# The Python runtime's logging handler (awslambdaric) writes the level first, in brackets:
+#   [INFO]\t2026-12-02T03:08:37.969Z\t5b1f…\t{"_aws": {...}, ...}
+# The EMF specification counts a document after such metadata as valid; it is the
+# JSON object after the prefix.
+_TIMESTAMP = r"\d{4}-\d{2}-\d{2}T[0-9:.]+Z?"
+_REQUEST_ID = r"[0-9A-Fa-f-]{8,64}"
 _LAMBDA_PREFIX = re.compile(
-    r"^(?:\d{4}-\d{2}-\d{2}T[0-9:.]+Z?\t)?(?:[0-9A-Fa-f-]{8,64}\t)?(?:(?:TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t)?(?={)"
+    rf"^(?:\[(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\]\t{_TIMESTAMP}\t{_REQUEST_ID}\t"
+    rf"|(?:{_TIMESTAMP}\t)?(?:{_REQUEST_ID}\t)?(?:(?:TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\t)?)(?={{)"
 )
 
 

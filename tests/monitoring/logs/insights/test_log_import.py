@@ -35,8 +35,9 @@ class TestImport:
                            start_ms=T0 + 7_200_000, end_ms=T0 + 7_200_010)
         assert result["rows"] == [["2026/11/27/[$LATEST]abc", f"START RequestId: r{i}"] for i in range(3)]
 
-    def test_bad_lines_are_reported_and_skipped(self, store):
-        """Each bad line names its number and reason; the good ones load."""
+    def test_bad_lines_are_reported_and_lines_without_a_time_stored_and_named(self, store):
+        """A line that is not an event names its number and reason; a line without a usable
+        time is stored at the import's time and named (it is not lost, and not silent)."""
         data = b"\n".join([
             orjson.dumps({"timestamp": T0 + 7_200_000, "level": "INFO", "message": "one"}),
             b"not json",
@@ -47,12 +48,13 @@ class TestImport:
             orjson.dumps({"timestamp": "2026-11-27T14:00:01Z", "level": "INFO", "message": "two"}),
         ])
         report = import_logs(store, data)
-        assert report.imported == 2
-        assert [n for n, _ in report.errors] == [2, 3, 4, 5]
+        assert report.imported == 4
+        assert [n for n, _ in report.errors] == [2, 3]
         assert "not valid JSON" in report.errors[0][1]
         assert "expected a JSON object, got list" == report.errors[1][1]
-        assert "no 'timestamp'" in report.errors[2][1]
-        assert "'timestamp' is not ISO 8601" in report.errors[3][1]
+        assert [n for n, _ in report.without_timestamp] == [4, 5]
+        assert "no 'timestamp'" in report.without_timestamp[0][1]
+        assert "'yesterday'" in report.without_timestamp[1][1]
         result = run_query(store, "fields message | sort @timestamp asc", start_ms=T0 + 7_200_000,
                            end_ms=T0 + 7_201_000)
         assert result["rows"] == [["one"], ["two"]]
