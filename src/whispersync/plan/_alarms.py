@@ -172,15 +172,10 @@ class MetricAlarm:
                           self.statistic or "Sum", self.period, self.unit)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {
-            "kind": "metric", "name": self.name, "description": self.description, "priority": self.priority,
-            "threshold": float(self.threshold), "comparison_operator": self.comparison_operator,
-            "evaluation_periods": self.evaluation_periods, "datapoints_to_alarm": self.datapoints_to_alarm,
-            "treat_missing_data": self.treat_missing_data, "period": self.period,
-            "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
-            "insufficient_data_actions": list(self.insufficient_data_actions),
-            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
-        }
+        data = _common_dict(self, threshold=float(self.threshold), comparison_operator=self.comparison_operator,
+                            evaluation_periods=self.evaluation_periods,
+                            datapoints_to_alarm=self.datapoints_to_alarm,
+                            treat_missing_data=self.treat_missing_data, period=self.period)
         if self.evaluate_low_sample_count_percentile is not None:
             # Only when set, so plans and stored alarms without it keep their shape.
             data["evaluate_low_sample_count_percentile"] = self.evaluate_low_sample_count_percentile
@@ -215,15 +210,21 @@ class CompositeAlarm:
                f"must be 1-{_MAX_RULE} characters")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "composite", "name": self.name, "description": self.description, "priority": self.priority,
-            "rule": self.rule, "alarm_actions": list(self.alarm_actions), "ok_actions": list(self.ok_actions),
-            "insufficient_data_actions": list(self.insufficient_data_actions),
-            "actions_enabled": self.actions_enabled, "tags": dict(self.tags),
-        }
+        return _common_dict(self, rule=self.rule)
 
 
 Alarm = Union[MetricAlarm, CompositeAlarm]
+
+
+def _common_dict(alarm: Alarm, **specific: Any) -> dict[str, Any]:
+    """What every alarm's ``to_dict`` holds, with its kind's own fields after the priority."""
+    return {
+        "kind": alarm.kind, "name": alarm.name, "description": alarm.description, "priority": alarm.priority,
+        **specific,
+        "alarm_actions": list(alarm.alarm_actions), "ok_actions": list(alarm.ok_actions),
+        "insufficient_data_actions": list(alarm.insufficient_data_actions),
+        "actions_enabled": alarm.actions_enabled, "tags": dict(alarm.tags),
+    }
 
 
 def alarm_from_dict(data: Mapping[str, Any]) -> Alarm:
