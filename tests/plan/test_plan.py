@@ -16,6 +16,7 @@ from whispersync.plan import (
     MetricAlarm,
     Plan,
     PlanError,
+    alarm_from_dict,
     effective_plan,
     load_plan_file,
     plan_from_toml,
@@ -146,3 +147,65 @@ class TestLayers:
         alarm = MetricAlarm(name="Twice", namespace="X", metric_name="Y", threshold=1, evaluation_periods=1)
         with pytest.raises(ValueError, match="repeated: Twice"):
             Plan(alarms=(alarm, alarm))
+
+
+class TestActionsSuppressor:
+    """A composite alarm's actions suppressor in the model: checked, normalised, and round-tripped."""
+
+    def test_to_dict_always_has_the_three_keys_and_round_trips(self) -> None:
+        plain = CompositeAlarm(name="Health", rule="ALARM(SystemDown)")
+        assert {k: plain.to_dict()[k] for k in ("actions_suppressor", "actions_suppressor_wait_period",
+                                                 "actions_suppressor_extension_period")} == {
+            "actions_suppressor": None, "actions_suppressor_wait_period": None,
+            "actions_suppressor_extension_period": None}
+        held = CompositeAlarm(name="Health", rule="ALARM(SystemDown)", actions_suppressor="Maintenance",
+                              actions_suppressor_wait_period=120, actions_suppressor_extension_period=0)
+        assert held.to_dict()["actions_suppressor"] == "Maintenance"
+        assert alarm_from_dict(held.to_dict()) == held and alarm_from_dict(plain.to_dict()) == plain
+
+    def test_a_dict_stored_before_the_fields_existed_still_loads(self) -> None:
+        old = {"kind": "composite", "name": "Health", "description": "", "priority": "P1", "rule": "TRUE",
+               "alarm_actions": [], "ok_actions": [], "insufficient_data_actions": [], "actions_enabled": True,
+               "tags": {}}
+        assert alarm_from_dict(old).actions_suppressor is None
+
+    def test_an_alarm_arn_is_kept_as_the_alarm_name(self) -> None:
+        alarm = CompositeAlarm(name="Health", rule="TRUE",
+                               actions_suppressor="arn:aws:cloudwatch:eu-west-1:123456789012:alarm:Maintenance",
+                               actions_suppressor_wait_period=60, actions_suppressor_extension_period=60)
+        assert alarm.actions_suppressor == "Maintenance"
+
+    @pytest.mark.parametrize(("fields", "message"), [
+        ({"actions_suppressor": "Maintenance"}, "actions_suppressor_wait_period: is required"),
+        ({"actions_suppressor": "Maintenance", "actions_suppressor_wait_period": 60},
+         "actions_suppressor_extension_period: is required"),
+        ({"actions_suppressor_wait_period": 60}, "actions_suppressor_wait_period: only applies with"),
+        ({"actions_suppressor_extension_period": 60}, "actions_suppressor_extension_period: only applies with"),
+        ({"actions_suppressor": "Maintenance", "actions_suppressor_wait_period": -1,
+          "actions_suppressor_extension_period": 60}, "actions_suppressor_wait_period: must be a whole number"),
+        ({"actions_suppressor": "Maintenance", "actions_suppressor_wait_period": 60,
+          "actions_suppressor_extension_period": 60.0}, "actions_suppressor_extension_period: must be a whole"),
+        ({"actions_suppressor": "", "actions_suppressor_wait_period": 60,
+          "actions_suppressor_extension_period": 60}, "actions_suppressor: must be an alarm name or alarm ARN"),
+        ({"actions_suppressor": "Health", "actions_suppressor_wait_period": 60,
+          "actions_suppressor_extension_period": 60}, "cannot suppress its own actions"),
+        ({"actions_suppressor": "arn:aws:sns:eu-west-1:123456789012:page", "actions_suppressor_wait_period": 60,
+          "actions_suppressor_extension_period": 60}, "must be an alarm name or an alarm ARN"),
+    ])
+    def test_it_refuses_what_put_composite_alarm_refuses(self, fields, message) -> None:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            CompositeAlarm(name="Health", rule="TRUE", **fields)
+
+    def test_a_toml_composite_takes_the_fields_by_their_model_names(self) -> None:
+        plan = plan_from_toml(b'[[alarms]]\nname = "Health"\nrule = "ALARM(SystemDown)"\n'
+                              b'actions_suppressor = "Maintenance"\nactions_suppressor_wait_period = 60\n'
+                              b'actions_suppressor_extension_period = 90\n')
+        [alarm] = plan.alarms
+        assert (alarm.actions_suppressor, alarm.actions_suppressor_wait_period,
+                alarm.actions_suppressor_extension_period) == ("Maintenance", 60, 90)
+
+    def test_a_toml_composite_missing_a_period_says_where(self) -> None:
+        with pytest.raises(PlanError) as caught:
+            plan_from_toml(b'[[alarms]]\nname = "Health"\nrule = "TRUE"\nactions_suppressor = "Maintenance"\n')
+        assert "alarms[0].actions_suppressor_wait_period: is required when actions_suppressor is given" in (
+            caught.value.problems)

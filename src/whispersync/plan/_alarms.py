@@ -8,6 +8,7 @@ parse: metric-math expressions and composite rules (``plan validate`` runs both)
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Union
@@ -41,6 +42,11 @@ _MAX_RULE = 10_240
 _DAY_S = 86_400
 _WEEK_S = 7 * _DAY_S
 _ACTION_FIELDS = ("alarm_actions", "ok_actions", "insufficient_data_actions")
+# PutCompositeAlarm's ActionsSuppressor: an alarm name or alarm ARN of at most 1600
+# characters (the AlarmArn shape); the periods are the API's 32-bit integers.
+_MAX_SUPPRESSOR = 1600
+_MAX_SUPPRESSOR_PERIOD = 2**31 - 1
+_ALARM_ARN = re.compile(r"^arn:aws[\w-]*:cloudwatch:[^:]*:[^:]*:alarm:(.+)$")
 
 
 def _check(condition: bool, field_name: str, message: str) -> None:
@@ -189,7 +195,14 @@ class MetricAlarm:
 
 @dataclass(frozen=True)
 class CompositeAlarm:
-    """An alarm whose state is a rule over other alarms' states (PutCompositeAlarm)."""
+    """An alarm whose state is a rule over other alarms' states (PutCompositeAlarm).
+
+    ``actions_suppressor`` names another alarm (an alarm ARN is accepted and kept as
+    the name) whose ALARM state holds this alarm's actions back; with it come
+    ``actions_suppressor_wait_period`` and ``actions_suppressor_extension_period``
+    in seconds, both required then ("WaitPeriod is required only when
+    ActionsSuppressor is specified", PutCompositeAlarm). The engine applies them.
+    """
 
     name: str
     rule: str
@@ -200,6 +213,9 @@ class CompositeAlarm:
     insufficient_data_actions: tuple[str, ...] = ()
     actions_enabled: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
+    actions_suppressor: str | None = None
+    actions_suppressor_wait_period: int | None = None
+    actions_suppressor_extension_period: int | None = None
 
     kind = "composite"
 
@@ -208,9 +224,38 @@ class CompositeAlarm:
         _check_common(self)
         _check(isinstance(self.rule, str) and 0 < len(self.rule) <= _MAX_RULE, "rule",
                f"must be 1-{_MAX_RULE} characters")
+        self._check_suppressor()
+
+    def _check_suppressor(self) -> None:
+        suppressor = self.actions_suppressor
+        periods = ("actions_suppressor_wait_period", "actions_suppressor_extension_period")
+        if suppressor is None:
+            for fname in periods:
+                _check(getattr(self, fname) is None, fname, "only applies with actions_suppressor; give one or"
+                                                            " leave this out")
+            return
+        _check(isinstance(suppressor, str) and 0 < len(suppressor) <= _MAX_SUPPRESSOR, "actions_suppressor",
+               f"must be an alarm name or alarm ARN of 1-{_MAX_SUPPRESSOR} characters")
+        arn = _ALARM_ARN.match(suppressor)
+        if arn:
+            suppressor = arn.group(1)
+            object.__setattr__(self, "actions_suppressor", suppressor)
+        _check(not suppressor.startswith("arn:"), "actions_suppressor",
+               "must be an alarm name or an alarm ARN (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME),"
+               f" got {suppressor!r}")
+        _check(len(suppressor) <= _MAX_NAME and suppressor.isascii() and suppressor == suppressor.strip(),
+               "actions_suppressor", f"must name an alarm (1-{_MAX_NAME} ASCII characters), got {suppressor!r}")
+        _check(suppressor != self.name, "actions_suppressor", f"alarm {self.name!r} cannot suppress its own actions")
+        for fname in periods:
+            value = getattr(self, fname)
+            _check(value is not None, fname, "is required when actions_suppressor is given")
+            _check(type(value) is int and 0 <= value <= _MAX_SUPPRESSOR_PERIOD, fname,
+                   f"must be a whole number of seconds from 0 to {_MAX_SUPPRESSOR_PERIOD}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return _common_dict(self, rule=self.rule)
+        return _common_dict(self, rule=self.rule, actions_suppressor=self.actions_suppressor,
+                            actions_suppressor_wait_period=self.actions_suppressor_wait_period,
+                            actions_suppressor_extension_period=self.actions_suppressor_extension_period)
 
 
 Alarm = Union[MetricAlarm, CompositeAlarm]

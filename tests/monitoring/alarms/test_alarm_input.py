@@ -145,7 +145,8 @@ class TestErrorsNameTheField:
     @pytest.mark.parametrize("request_, field, message", [
         ({"AlarmName": "c", "AlarmRule": "ALARM(a) AND"}, "AlarmRule", "line 1, column 13: "),
         ({"AlarmName": "c", "AlarmRule": "ALARM(c)"}, "AlarmRule", "refers to itself"),
-        ({"AlarmName": "c", "AlarmRule": "TRUE", "ActionsSuppressor": "x"}, "ActionsSuppressor", "not supported"),
+        ({"AlarmName": "c", "AlarmRule": "TRUE", "ActionsSuppressor": "x"}, "ActionsSuppressorWaitPeriod",
+         "is required when ActionsSuppressor is given"),
         ({"AlarmName": "c", "AlarmRule": "TRUE", "Threshold": 1}, "Threshold", "does not take it"),
     ])
     def test_composite_errors_name_the_field(self, request_, field, message):
@@ -164,3 +165,79 @@ def test_evaluate_low_sample_count_percentile_is_kept_not_dropped():
     assert alarm.evaluate_low_sample_count_percentile == "ignore"
     assert alarm.to_dict()["evaluate_low_sample_count_percentile"] == "ignore"
     assert alarm_from_dict(alarm.to_dict()) == alarm
+
+
+PUT_COMPOSITE_ALARM = {
+    "AlarmName": "SystemHealth",
+    "AlarmRule": "ALARM(HighErrors)",
+    "AlarmActions": ["arn:aws:sns:eu-west-1:123456789012:critical"],
+    "ActionsSuppressor": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:MaintenanceWindow",
+    "ActionsSuppressorWaitPeriod": 120,
+    "ActionsSuppressorExtensionPeriod": 180,
+}
+
+
+def _composite(**changes):
+    request = dict(PUT_COMPOSITE_ALARM)
+    for key, value in changes.items():
+        if value is ...:
+            request.pop(key, None)
+        else:
+            request[key] = value
+    return request
+
+
+class TestActionsSuppressor:
+    """PutCompositeAlarm's ActionsSuppressor, ActionsSuppressorWaitPeriod and ActionsSuppressorExtensionPeriod."""
+
+    def test_it_reads_the_suppressor_and_keeps_the_name_of_an_arn(self):
+        alarm = parse_alarm_request(PUT_COMPOSITE_ALARM)
+        assert isinstance(alarm, CompositeAlarm)
+        assert (alarm.actions_suppressor, alarm.actions_suppressor_wait_period,
+                alarm.actions_suppressor_extension_period) == ("MaintenanceWindow", 120, 180)
+        assert alarm_from_dict(alarm.to_dict()) == alarm
+
+    def test_a_name_is_taken_as_it_is_and_zero_seconds_are_allowed(self):
+        alarm = parse_alarm_request(_composite(ActionsSuppressor="MaintenanceWindow", ActionsSuppressorWaitPeriod=0,
+                                               ActionsSuppressorExtensionPeriod=0))
+        assert (alarm.actions_suppressor, alarm.actions_suppressor_wait_period,
+                alarm.actions_suppressor_extension_period) == ("MaintenanceWindow", 0, 0)
+
+    def test_without_a_suppressor_all_three_are_none(self):
+        request = _composite(ActionsSuppressor=..., ActionsSuppressorWaitPeriod=...,
+                             ActionsSuppressorExtensionPeriod=...)
+        alarm = parse_alarm_request(request)
+        assert (alarm.actions_suppressor, alarm.actions_suppressor_wait_period,
+                alarm.actions_suppressor_extension_period) == (None, None, None)
+        # An empty ActionsSuppressor, as `--generate-cli-skeleton` writes it, is none too.
+        assert parse_alarm_request({**request, "ActionsSuppressor": ""}).actions_suppressor is None
+
+    @pytest.mark.parametrize("changes, field, message", [
+        ({"ActionsSuppressorWaitPeriod": ...}, "ActionsSuppressorWaitPeriod",
+         "is required when ActionsSuppressor is given"),
+        ({"ActionsSuppressorExtensionPeriod": ...}, "ActionsSuppressorExtensionPeriod",
+         "is required when ActionsSuppressor is given"),
+        ({"ActionsSuppressor": ...}, "ActionsSuppressorWaitPeriod", "only applies with ActionsSuppressor"),
+        ({"ActionsSuppressorWaitPeriod": -1}, "ActionsSuppressorWaitPeriod", "must be at least 0, got -1"),
+        ({"ActionsSuppressorExtensionPeriod": "60"}, "ActionsSuppressorExtensionPeriod", "must be an integer"),
+        ({"ActionsSuppressorWaitPeriod": 1.5}, "ActionsSuppressorWaitPeriod", "must be an integer"),
+        ({"ActionsSuppressorWaitPeriod": True}, "ActionsSuppressorWaitPeriod", "must be an integer"),
+        ({"ActionsSuppressorExtensionPeriod": 2**31}, "ActionsSuppressorExtensionPeriod", "from 0 to 2147483647"),
+        ({"ActionsSuppressor": 7}, "ActionsSuppressor", "must be a string"),
+        ({"ActionsSuppressor": "arn:aws:sns:eu-west-1:123456789012:critical"}, "ActionsSuppressor",
+         "must be an alarm name or an alarm ARN"),
+        ({"ActionsSuppressor": "SystemHealth"}, "ActionsSuppressor", "cannot suppress its own actions"),
+        ({"ActionsSuppressor": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:SystemHealth"}, "ActionsSuppressor",
+         "cannot suppress its own actions"),
+        ({"ActionsSuppressor": "x" * 1601}, "ActionsSuppressor", "1-1600 characters"),
+        ({"ActionsSuppressor": "x" * 256}, "ActionsSuppressor", "must name an alarm"),
+    ])
+    def test_errors_name_the_field(self, changes, field, message):
+        with pytest.raises(AlarmInputError) as info:
+            parse_alarm_request(_composite(**changes))
+        assert info.value.field == field and message in str(info.value)
+
+    def test_a_metric_alarm_does_not_take_a_suppressor(self):
+        with pytest.raises(AlarmInputError) as info:
+            parse_alarm_request(_with(ActionsSuppressor="MaintenanceWindow"))
+        assert info.value.field == "ActionsSuppressor" and "does not take it" in str(info.value)

@@ -1,5 +1,5 @@
 """What only the engine can check in an alarm: its composite rule or metric-math
-expression, and how composite alarms refer to each other."""
+expression, and how composite alarms refer to each other (rules and actions suppressors)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.monitoring.metrics import MetricQueryError, validate_queries
 from whispersync.plan import Alarm, CompositeAlarm
 
-__all__ = ["check_alarm", "check_references", "rule_of"]
+__all__ = ["check_alarm", "check_references", "rule_of", "users_of"]
 
 
 @lru_cache(maxsize=4096)
@@ -38,7 +38,8 @@ def check_alarm(alarm: Alarm) -> None:
 
 
 def check_references(alarms: Iterable[Alarm]) -> None:
-    """ValueError when a composite names an alarm that does not exist, or composites form a cycle."""
+    """ValueError when a composite names an alarm (in its rule or as its actions suppressor)
+    that does not exist, or composites form a cycle."""
     by_name = {a.name: a for a in alarms}
     rules = {}
     for alarm in by_name.values():
@@ -47,5 +48,15 @@ def check_references(alarms: Iterable[Alarm]) -> None:
             unknown = sorted(references - set(by_name))
             if unknown:
                 raise AlarmError(f"rule: composite alarm {alarm.name!r} refers to unknown alarm(s) {', '.join(unknown)}")
+            if alarm.actions_suppressor is not None and alarm.actions_suppressor not in by_name:
+                # PutCompositeAlarm: the suppressor is "an AlarmName or [...] ARN from an existing alarm".
+                raise AlarmError(f"actions_suppressor: composite alarm {alarm.name!r} names unknown alarm "
+                                 f"{alarm.actions_suppressor!r} as its actions suppressor")
             rules[alarm.name] = references
     composite.check_cycles(rules)
+
+
+def users_of(name: str, alarms: Iterable[Alarm]) -> list[str]:
+    """The composite alarms that use alarm ``name`` in their rule or as their actions suppressor, sorted."""
+    return sorted(a.name for a in alarms if isinstance(a, CompositeAlarm)
+                  and (name in rule_of(a.rule).references or a.actions_suppressor == name))

@@ -26,6 +26,38 @@ What CloudWatch documents, and so what we do ("Using Amazon CloudWatch alarms",
   ``tests/monitoring/test_alarms.py`` holds the documentation's tables as cases.
 * Actions run on state *changes* only; ``set_state`` (SetAlarmState) changes the
   state until the next evaluation decides otherwise.
+
+A composite alarm's actions suppressor holds its actions back ("Suppressing
+composite alarm actions", CloudWatch User Guide, Create_Composite_Alarm_Suppression,
+whose six timeline examples are ``tests/monitoring/alarms/test_suppressor.py``):
+
+* When the composite changes state while the suppressor is in ALARM, the actions
+  of that change are suppressed by ``Alarm`` (example 4). Otherwise a
+  ``WaitPeriod`` starts: the actions wait that long for the suppressor to go into
+  ALARM (example 2: then they are suppressed by ``Alarm``); if it does not, they
+  run when the period ends (example 1).
+* When the suppressor leaves ALARM, an ``ExtensionPeriod`` starts; when it ends
+  the composite takes its actions (example 5).
+* A new state change of the composite discards a pending period and starts a new
+  WaitPeriod (examples 3 and 6): the earlier change's actions are dropped, not
+  queued, since "composite alarms take actions that are based on their current
+  states" when the periods become inactive. That holds for every action (ALARM,
+  OK, INSUFFICIENT_DATA): the page says the composite "stops taking actions".
+* "If you replace the action suppressor alarm, any active WaitPeriod or
+  ExtensionPeriod is discarded." The page does not say what then becomes of the
+  held actions; we decide at once by the new configuration: suppressed by Alarm
+  if the new suppressor is in ALARM, else the actions run (an alarm must not stay
+  silent because its suppressor was swapped).
+* An ExtensionPeriod starts only when actions are being held: the page's
+  examples have one, and a composite whose actions already ran has nothing to
+  extend (our reading; the page shows no other case). A period of 0 s runs the
+  actions at once.
+
+Periods end between evaluation cycles; each cycle runs what ended before it, so
+actions come at most one cycle late. A held action is written to the history
+(``Did not execute action ...``); the pending suppression lives in the alarm store
+and survives a restart; ``describe`` shows ``actions_suppressed_by`` and
+``actions_suppressed_reason`` (DescribeAlarms' ActionsSuppressedBy/Reason).
 """
 
 from __future__ import annotations
@@ -42,7 +74,7 @@ from typing import Any, Protocol
 from whispersync.domain import iso_utc
 
 from whispersync.monitoring.alarms import _composite as composite
-from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
+from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of, users_of
 from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
 from whispersync.monitoring.store import (
@@ -78,6 +110,10 @@ COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanThreshold": (lambda v, t: v < t, "less than"),
     "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
 }
+# DescribeAlarms' ActionsSuppressedBy values.
+SUPPRESSED_BY_WAIT_PERIOD = "WaitPeriod"
+SUPPRESSED_BY_EXTENSION_PERIOD = "ExtensionPeriod"
+SUPPRESSED_BY_ALARM = "Alarm"
 
 
 # ---------------------------------------------------------------------- one evaluation
@@ -292,7 +328,7 @@ class AlarmEngine:
                         reason, data = explain(decision, alarm, timestamps, previous, at_ms)
                     else:
                         reason, data = "", {}
-                result = self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run)
+                result = self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run, alarms)
                 if kept is not None and not result.changed:
                     # No transition, so nothing is written to the history: the cycle's result says why.
                     result = replace(result, reason=kept)
@@ -304,8 +340,10 @@ class AlarmEngine:
                 value = rule_of(alarm.rule).evaluate(current)
                 new = ALARM if value else OK
                 reason, data = ("", {}) if new == previous else _composite_reason(alarm, current, states, new, at_ms)
-                results.append(self._settle(alarm, previous, new, reason, data, at_ms, states, dry_run))
+                results.append(self._settle(alarm, previous, new, reason, data, at_ms, states, dry_run, alarms))
                 current[name] = new
+            if not dry_run:
+                self._advance_suppressions(alarms, current, at_ms)
             return results
 
     def is_in_the_past(self, at_ms: int, states: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
@@ -314,7 +352,8 @@ class AlarmEngine:
         return any(s["updated_ms"] is not None and at_ms < s["updated_ms"] for s in states.values())
 
     def _settle(self, alarm: Alarm, previous: str, new: str, reason: str, data: dict, at_ms: int,
-                states: Mapping[str, Mapping[str, Any]], dry_run: bool = False) -> EvaluationResult:
+                states: Mapping[str, Mapping[str, Any]], dry_run: bool = False,
+                alarms: Mapping[str, Alarm] | None = None) -> EvaluationResult:
         known = alarm.name in states
         if new == previous and known:
             return EvaluationResult(alarm.name, alarm.kind, new, previous, False, states[alarm.name]["reason"],
@@ -327,22 +366,118 @@ class AlarmEngine:
             reason = reason or "Unchecked: Initial alarm creation"
             self.alarm_store.set_state(alarm.name, new, reason, data, at_ms, previous=None)
             return EvaluationResult(alarm.name, alarm.kind, new, previous, False, reason, alarm.priority)
-        self.transition(alarm, previous, new, reason, data, at_ms)
+        self.transition(alarm, previous, new, reason, data, at_ms, alarms=alarms)
         return EvaluationResult(alarm.name, alarm.kind, new, previous, True, reason, alarm.priority)
 
     def transition(self, alarm: Alarm, previous: str, new: str, reason: str, data: Mapping[str, Any],
-                   at_ms: int) -> None:
-        """Record a state change and run the actions for the new state."""
+                   at_ms: int, *, alarms: Mapping[str, Alarm] | None = None) -> None:
+        """Record a state change and run the actions for the new state, unless an actions suppressor holds them.
+
+        ``alarms`` (default: the current definitions) finds the composites this alarm suppresses.
+        """
         self.alarm_store.set_state(alarm.name, new, reason, dict(data), at_ms, previous=previous)
         if self._log is not None:  # `up` shows it as it happens
             self._log.warning("Alarm state changed", alarm=alarm.name, previous_state=previous, new_state=new,
                               reason=reason, priority=alarm.priority)
+        self._suppressor_changed(alarm.name, previous, new, at_ms, alarms)
+        if isinstance(alarm, CompositeAlarm) and self._suppress(alarm, previous, new, at_ms):
+            return
         if not alarm.actions_enabled:
             return
-        actions = {ALARM: alarm.alarm_actions, OK: alarm.ok_actions,
-                   INSUFFICIENT_DATA: alarm.insufficient_data_actions}[new]
-        for action in actions:
+        for action in _actions_for(alarm, new):
             self._run_action(action, alarm, previous, new, reason, data, at_ms)
+
+    # -- action suppression (composite alarms with an actions suppressor; see the module docstring)
+
+    def _suppress(self, alarm: CompositeAlarm, previous: str, new: str, at_ms: int) -> bool:
+        """Hold back the actions of the composite's change ``previous`` -> ``new``; False when they run now.
+
+        Any pending suppression is replaced: its actions are dropped (examples 3 and 6).
+        """
+        pending = self.alarm_store.suppressions().get(alarm.name)
+        suppressor = alarm.actions_suppressor
+        if suppressor is None or not alarm.actions_enabled:
+            if pending is not None:
+                self.alarm_store.clear_suppression(alarm.name)
+            return False
+        if self.alarm_store.states().get(suppressor, {}).get("state") == ALARM:
+            by, until = SUPPRESSED_BY_ALARM, None
+        elif alarm.actions_suppressor_wait_period:
+            by, until = SUPPRESSED_BY_WAIT_PERIOD, at_ms + alarm.actions_suppressor_wait_period * 1000
+        else:  # a WaitPeriod of 0 s ends at once
+            if pending is not None:
+                self.alarm_store.clear_suppression(alarm.name)
+            return False
+        reason = _suppressed_reason(alarm, by, until)
+        self.alarm_store.set_suppression(alarm.name, suppressor=suppressor, suppressed_by=by, reason=reason,
+                                         previous=previous, state=new, since_ms=at_ms, until_ms=until)
+        for action in _actions_for(alarm, new):
+            # Written down so that `alarms history` says why nothing was sent.
+            kind, target = parse_action(action)
+            outcome = {"action": action, "kind": kind, "target": target, "suppressed": True,
+                       "actions_suppressed_by": by, "actions_suppressed_reason": reason}
+            summary = f"Did not execute action {action} ({previous} -> {new}): {reason}"
+            self.alarm_store.add_history(alarm.name, "Action", summary, outcome, at_ms)
+        return True
+
+    def _suppressor_changed(self, name: str, previous: str, new: str, at_ms: int,
+                            alarms: Mapping[str, Alarm] | None) -> None:
+        """Alarm ``name`` went into or out of ALARM: move on the suppressions of the composites it suppresses."""
+        if (previous == ALARM) == (new == ALARM):
+            return
+        pending = self.alarm_store.suppressions()
+        if not pending:
+            return
+        alarms = self.alarms() if alarms is None else alarms
+        for composite_name, record in pending.items():
+            alarm = alarms.get(composite_name)
+            if isinstance(alarm, CompositeAlarm) and alarm.actions_suppressor == name:
+                self._advance(alarm, record, new, at_ms)
+
+    def _advance_suppressions(self, alarms: Mapping[str, Alarm], current: Mapping[str, str], at_ms: int) -> None:
+        """End of a cycle: run the actions whose period has ended, and catch up with changed definitions."""
+        for name, record in self.alarm_store.suppressions().items():
+            alarm = alarms.get(name)
+            suppressor = alarm.actions_suppressor if isinstance(alarm, CompositeAlarm) else None
+            self._advance(alarm, record, current.get(suppressor) if suppressor else None, at_ms)
+
+    def _advance(self, alarm: Alarm | None, record: Mapping[str, Any], suppressor_state: str | None,
+                 at_ms: int) -> None:
+        """One pending suppression at ``at_ms``, its suppressor being in ``suppressor_state``."""
+        name = record["name"]
+        if not isinstance(alarm, CompositeAlarm) or not alarm.actions_enabled:
+            self.alarm_store.clear_suppression(name)  # the alarm is gone, or takes no actions any more
+            return
+        by, until = record["suppressed_by"], record["until_ms"]
+        if alarm.actions_suppressor != record["suppressor"]:
+            # Replaced: the pending period is discarded, the new suppressor decides now.
+            if alarm.actions_suppressor is None or suppressor_state != ALARM:
+                self._release(alarm, record, at_ms, "after its actions suppressor changed")
+                return
+        elif by == SUPPRESSED_BY_ALARM and suppressor_state != ALARM:
+            by = SUPPRESSED_BY_EXTENSION_PERIOD
+            until = at_ms + (alarm.actions_suppressor_extension_period or 0) * 1000
+        if suppressor_state == ALARM:
+            by, until = SUPPRESSED_BY_ALARM, None
+        if until is not None and until <= at_ms:
+            self._release(alarm, record, at_ms, f"after its {by} ended")
+            return
+        if (by, until, alarm.actions_suppressor) != (record["suppressed_by"], record["until_ms"], record["suppressor"]):
+            self.alarm_store.set_suppression(name, suppressor=alarm.actions_suppressor, suppressed_by=by,
+                                             reason=_suppressed_reason(alarm, by, until), previous=record["previous"],
+                                             state=record["state"], since_ms=record["since_ms"], until_ms=until)
+
+    def _release(self, alarm: CompositeAlarm, record: Mapping[str, Any], at_ms: int, note: str) -> None:
+        """The suppression is over: take the actions of the composite's current state."""
+        self.alarm_store.clear_suppression(alarm.name)
+        current = self.alarm_store.states().get(alarm.name)
+        if current is None:
+            return
+        new = current["state"]
+        previous = record["previous"] if record["state"] == new else record["state"]
+        for action in _actions_for(alarm, new):
+            self._run_action(action, alarm, previous, new, current["reason"], current["reason_data"], at_ms,
+                             note=note)
 
     def set_state(self, name: str, state: str, reason: str, reason_data: Mapping[str, Any] | None = None,
                   at_ms: int | None = None) -> None:
@@ -369,6 +504,7 @@ class AlarmEngine:
         alarms = self.alarms()
         stored = {a.name for a in self.alarm_store.definitions()}
         states = self.alarm_store.states()
+        suppressions = self.alarm_store.suppressions()
         out = []
         for name in sorted(alarms):
             alarm = alarms[name]
@@ -376,12 +512,18 @@ class AlarmEngine:
                                         "reason_data": {}, "updated_ms": None})
             if state is not None and current["state"] != state:
                 continue
-            out.append({"name": name, "kind": alarm.kind, "priority": alarm.priority,
-                        "state": current["state"], "reason": current["reason"],
-                        "reason_data": current["reason_data"],
-                        "updated_at": iso_utc(current["updated_ms"] / 1000) if current["updated_ms"] is not None
-                        else None,
-                        "source": "stored" if name in stored else "plan", "definition": alarm.to_dict()})
+            entry = {"name": name, "kind": alarm.kind, "priority": alarm.priority,
+                     "state": current["state"], "reason": current["reason"],
+                     "reason_data": current["reason_data"],
+                     "updated_at": iso_utc(current["updated_ms"] / 1000) if current["updated_ms"] is not None
+                     else None,
+                     "source": "stored" if name in stored else "plan", "definition": alarm.to_dict()}
+            if isinstance(alarm, CompositeAlarm):
+                # DescribeAlarms' ActionsSuppressedBy (WaitPeriod, ExtensionPeriod, Alarm) and its reason.
+                suppression = suppressions.get(name)
+                entry["actions_suppressed_by"] = suppression["suppressed_by"] if suppression else None
+                entry["actions_suppressed_reason"] = suppression["reason"] if suppression else None
+            out.append(entry)
         return out
 
     def put(self, alarm: Alarm) -> bool:
@@ -412,11 +554,10 @@ class AlarmEngine:
                 raise AlarmError(f"alarm {name!r} is declared in the monitoring plan; override or remove it in a"
                                  " plan file (--plan FILE) instead")
             return False
-        users = [a.name for a in self.alarms().values()
-                 if isinstance(a, CompositeAlarm) and name in rule_of(a.rule).references]
+        users = users_of(name, self.alarms().values())
         if users:
-            raise AlarmError(f"alarm {name!r} is used by composite alarm(s) {', '.join(sorted(users))}; "
-                             "change or delete those first")
+            raise AlarmError(f"alarm {name!r} is used by composite alarm(s) {', '.join(users)} (in a rule or as "
+                             "actions suppressor); change or delete those first")
         deleted = self.alarm_store.delete(name)
         # A plan alarm of the same name takes over again: it starts fresh.
         return deleted
@@ -433,7 +574,8 @@ class AlarmEngine:
     # -- actions
 
     def _run_action(self, action: str, alarm: Alarm, previous: str, new: str, reason: str,
-                    data: Mapping[str, Any], at_ms: int) -> None:
+                    data: Mapping[str, Any], at_ms: int, note: str = "") -> None:
+        """Run one action and record the outcome; ``note`` says why it runs late (a suppression ended)."""
         kind, target = parse_action(action)
         try:
             if kind == "remediation":
@@ -456,7 +598,7 @@ class AlarmEngine:
                 self._log.warning("Alarm action failed", alarm=alarm.name, action=action,
                                   error_type=type(exc).__name__)
         summary = (f"{'Successfully executed' if outcome['ok'] else 'Failed to execute'} action {action}"
-                   f" ({previous} -> {new})")
+                   f" ({previous} -> {new}){' ' + note if note else ''}")
         self.alarm_store.add_history(alarm.name, "Action", summary, outcome, at_ms)
 
     def _notification(self, alarm: Alarm, previous: str, new: str, reason: str, data: Mapping[str, Any],
@@ -616,7 +758,12 @@ def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:
             return
         seen.add(name)
         alarm = alarms[name]
-        for ref in sorted(rule_of(alarm.rule).references):  # type: ignore[union-attr]
+        depends_on = set(rule_of(alarm.rule).references)  # type: ignore[union-attr]
+        if alarm.actions_suppressor is not None:  # type: ignore[union-attr]
+            # A composite suppressor first, so its state of this cycle decides (a suppression
+            # refers to no rule, so it may close a loop; `seen` then keeps the first order).
+            depends_on.add(alarm.actions_suppressor)  # type: ignore[union-attr]
+        for ref in sorted(depends_on):
             if isinstance(alarms.get(ref), CompositeAlarm):
                 visit(ref)
         order.append(name)
@@ -625,6 +772,23 @@ def _composite_order(alarms: Mapping[str, Alarm]) -> list[str]:
         if isinstance(alarms[name], CompositeAlarm):
             visit(name)
     return order
+
+
+def _actions_for(alarm: Alarm, state: str) -> tuple[str, ...]:
+    return {ALARM: alarm.alarm_actions, OK: alarm.ok_actions, INSUFFICIENT_DATA: alarm.insufficient_data_actions}[state]
+
+
+def _suppressed_reason(alarm: CompositeAlarm, by: str, until_ms: int | None) -> str:
+    """ActionsSuppressedReason; CloudWatch's own begins "Actions suppressed by WaitPeriod"."""
+    suppressor = alarm.actions_suppressor
+    if by == SUPPRESSED_BY_ALARM:
+        return f"Actions suppressed by Alarm: actions suppressor {suppressor} is in ALARM"
+    until = iso_utc((until_ms or 0) / 1000)
+    if by == SUPPRESSED_BY_WAIT_PERIOD:
+        return (f"Actions suppressed by WaitPeriod: waiting {alarm.actions_suppressor_wait_period} s, until {until},"
+                f" for actions suppressor {suppressor} to go into ALARM")
+    return (f"Actions suppressed by ExtensionPeriod: actions suppressor {suppressor} left ALARM; waiting"
+            f" {alarm.actions_suppressor_extension_period} s more, until {until}")
 
 
 def _composite_reason(alarm: CompositeAlarm, current: Mapping[str, str],

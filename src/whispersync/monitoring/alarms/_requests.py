@@ -10,12 +10,15 @@ they already have::
      "Threshold": 5, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
      "TreatMissingData": "notBreaching", "AlarmActions": ["arn:aws:sns:eu-west-1:123456789012:critical"]}
 
-A request with ``AlarmRule`` is a PutCompositeAlarm. WhisperSync adds one field,
-``Priority`` (P1-P4; also read from a tag with Key ``Priority``; default P3).
+A request with ``AlarmRule`` is a PutCompositeAlarm; its ``ActionsSuppressor`` (an
+alarm name or ARN, kept as the name) needs ``ActionsSuppressorWaitPeriod`` and
+``ActionsSuppressorExtensionPeriod`` (seconds, 0 or more): "WaitPeriod is required
+only when ActionsSuppressor is specified" (PutCompositeAlarm). WhisperSync adds one
+field, ``Priority`` (P1-P4; also read from a tag with Key ``Priority``; default P3).
 Every problem raises ``AlarmInputError`` (an InputError) naming the field, e.g.
 ``Period: must be 10, 20, 30 or a multiple of 60 seconds, got 45``. Fields that
-CloudWatch accepts but we cannot honour (anomaly detection's ThresholdMetricId,
-actions suppressors) are refused by name rather than silently ignored.
+CloudWatch accepts but we cannot honour (anomaly detection's ThresholdMetricId)
+are refused by name rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -55,10 +58,8 @@ _COMPOSITE_FIELDS = {
 }
 _UNSUPPORTED = {
     "ThresholdMetricId": "anomaly detection alarms are not supported; use a static Threshold",
-    "ActionsSuppressor": "actions suppressors are not supported",
-    "ActionsSuppressorWaitPeriod": "actions suppressors are not supported",
-    "ActionsSuppressorExtensionPeriod": "actions suppressors are not supported",
 }
+_SUPPRESSOR_PERIODS = ("ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
 _STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)$")
 # Our model's field -> the request field, to name the request's field in errors.
@@ -71,7 +72,9 @@ _MODEL_TO_REQUEST = {
     "treat_missing_data": "TreatMissingData",
     "evaluate_low_sample_count_percentile": "EvaluateLowSampleCountPercentile",
     "metrics": "Metrics", "rule": "AlarmRule", "priority": "Priority",
-    "tags": "Tags",
+    "tags": "Tags", "actions_suppressor": "ActionsSuppressor",
+    "actions_suppressor_wait_period": "ActionsSuppressorWaitPeriod",
+    "actions_suppressor_extension_period": "ActionsSuppressorExtensionPeriod",
 }
 _UNITS_HINT = "a CloudWatch standard unit such as Count, Seconds, Milliseconds, Bytes, Percent or None"
 
@@ -127,7 +130,8 @@ def parse_alarm_request(payload: Any) -> Alarm:
     common["priority"] = _priority(payload, tags)
     try:
         if is_composite:
-            alarm: Alarm = CompositeAlarm(rule=_string(payload, "AlarmRule", required=True), **common)
+            alarm: Alarm = CompositeAlarm(rule=_string(payload, "AlarmRule", required=True), **common,
+                                          **_suppressor(payload))
         else:
             alarm = _metric_alarm(payload, common)
         check_alarm(alarm)  # the rule or math expression parses
@@ -139,6 +143,20 @@ def parse_alarm_request(payload: Any) -> Alarm:
         if field in _MODEL_TO_REQUEST and message:
             raise AlarmInputError(_MODEL_TO_REQUEST[field], message) from None
         raise AlarmInputError("request", str(exc)) from None
+
+
+def _suppressor(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """ActionsSuppressor and its two periods; an empty ActionsSuppressor (as in a CLI skeleton) is none."""
+    suppressor = _string(payload, "ActionsSuppressor") or None
+    periods = {key: _int(payload, key, minimum=0) for key in _SUPPRESSOR_PERIODS}
+    for key, value in periods.items():
+        if suppressor is None and value is not None:
+            raise AlarmInputError(key, "only applies with ActionsSuppressor; give one or leave this out")
+        if suppressor is not None and value is None:
+            raise AlarmInputError(key, "is required when ActionsSuppressor is given")
+    return {"actions_suppressor": suppressor,
+            "actions_suppressor_wait_period": periods["ActionsSuppressorWaitPeriod"],
+            "actions_suppressor_extension_period": periods["ActionsSuppressorExtensionPeriod"]}
 
 
 def _metric_alarm(payload: Mapping[str, Any], common: dict[str, Any]) -> MetricAlarm:

@@ -7,6 +7,12 @@ its own short transaction; a connection per thread.
 
 History items follow DescribeAlarmHistory: ``type`` is ``StateUpdate``,
 ``Action`` or ``ConfigurationUpdate``, with a ``summary`` and JSON ``data``.
+
+A composite alarm whose actions its actions suppressor holds back has a
+*suppression* row: what holds them (``WaitPeriod``, ``ExtensionPeriod`` or
+``Alarm``, as DescribeAlarms' ActionsSuppressedBy), until when, and which
+transition's actions are owed. It is kept here, not in memory, so a restart
+neither forgets a pending period nor sends what it suppressed.
 """
 
 from __future__ import annotations
@@ -46,7 +52,18 @@ CREATE TABLE IF NOT EXISTS alarm_history (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alarm_history_by_name ON alarm_history (name, id);
+CREATE TABLE IF NOT EXISTS alarm_suppression (
+    name TEXT PRIMARY KEY,
+    suppressor TEXT NOT NULL,
+    suppressed_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    previous TEXT NOT NULL,
+    state TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    until_ms INTEGER
+);
 """
+_SUPPRESSION_COLUMNS = ("name", "suppressor", "suppressed_by", "reason", "previous", "state", "since_ms", "until_ms")
 # CloudWatch keeps alarm history for two weeks.
 HISTORY_RETENTION_MS = 14 * 86_400_000
 
@@ -101,17 +118,19 @@ class AlarmStore:
         return replaced
 
     def delete(self, name: str, *, now_ms: int | None = None) -> bool:
-        """Delete a stored alarm, its state and history; False when there was none."""
+        """Delete a stored alarm, its state, suppression and history; False when there was none."""
         with self._tx() as con:
             cur = con.execute("DELETE FROM alarm_definitions WHERE name = ?", (name,))
             con.execute("DELETE FROM alarm_state WHERE name = ?", (name,))
+            con.execute("DELETE FROM alarm_suppression WHERE name = ?", (name,))
             con.execute("DELETE FROM alarm_history WHERE name = ?", (name,))
             return cur.rowcount > 0
 
     def forget(self, name: str) -> None:
-        """Drop the state and history of an alarm that no longer exists."""
+        """Drop the state, suppression and history of an alarm that no longer exists."""
         with self._tx() as con:
             con.execute("DELETE FROM alarm_state WHERE name = ?", (name,))
+            con.execute("DELETE FROM alarm_suppression WHERE name = ?", (name,))
             con.execute("DELETE FROM alarm_history WHERE name = ?", (name,))
 
     def definitions(self) -> list[Alarm]:
@@ -136,6 +155,27 @@ class AlarmStore:
                               {"version": "1.0", "oldState": {"stateValue": previous},
                                "newState": {"stateValue": state, "stateReason": reason,
                                             "stateReasonData": dict(reason_data)}}, at_ms)
+
+    # -- action suppression (composite alarms with an actions suppressor)
+
+    def suppressions(self) -> dict[str, dict[str, Any]]:
+        """Every composite alarm's pending suppression by name: ``suppressor``, ``suppressed_by``
+        (WaitPeriod, ExtensionPeriod or Alarm), ``reason``, the owed transition ``previous`` ->
+        ``state``, ``since_ms`` and ``until_ms`` (the end of a period; None for Alarm)."""
+        rows = self._con().execute(f"SELECT {', '.join(_SUPPRESSION_COLUMNS)} FROM alarm_suppression").fetchall()
+        return {row[0]: dict(zip(_SUPPRESSION_COLUMNS, row)) for row in rows}
+
+    def set_suppression(self, name: str, *, suppressor: str, suppressed_by: str, reason: str, previous: str,
+                        state: str, since_ms: int, until_ms: int | None) -> None:
+        """Create or replace the suppression of composite alarm ``name``."""
+        with self._tx() as con:
+            con.execute(f"INSERT OR REPLACE INTO alarm_suppression ({', '.join(_SUPPRESSION_COLUMNS)})"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (name, suppressor, suppressed_by, reason, previous, state, since_ms, until_ms))
+
+    def clear_suppression(self, name: str) -> None:
+        with self._tx() as con:
+            con.execute("DELETE FROM alarm_suppression WHERE name = ?", (name,))
 
     def add_history(self, name: str, type_: str, summary: str, data: Mapping[str, Any], at_ms: int) -> None:
         with self._tx() as con:
