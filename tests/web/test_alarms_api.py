@@ -85,3 +85,26 @@ class TestEvaluateInThePast:
         response = api.post("/v1/alarms/evaluate", json={"dry_run": True})
         assert response.status_code == 200 and response.json()["dry_run"] is True
         assert api.post("/v1/alarms/evaluate", json={"dry_run": "yes"}).status_code == 400
+
+
+class TestDescribeAlarmsShape:
+    """GET /v1/alarms?format=cloudwatch answers what `alarms list --format cloudwatch` prints."""
+
+    @pytest.fixture
+    def api(self, runtime):
+        with ServerThread(create_app(runtime)) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+
+    def test_it_is_describe_alarms_and_imports_back(self, api):
+        third = {"AlarmName": "Third", "AlarmRule": "ALARM(First)"}
+        assert api.put("/v1/alarms", json=[_with(AlarmName="First"), third]).status_code == 200
+        answer = api.get("/v1/alarms", params={"format": "cloudwatch"}).json()
+        assert set(answer) == {"MetricAlarms", "CompositeAlarms"}
+        first = next(a for a in answer["MetricAlarms"] if a["AlarmName"] == "First")
+        assert first["AlarmArn"].endswith(":alarm:First") and first["Threshold"] == 5.0
+        assert [a["AlarmRule"] for a in answer["CompositeAlarms"] if a["AlarmName"] == "Third"] == ["ALARM(First)"]
+
+    def test_an_unknown_format_is_a_clear_400(self, api):
+        response = api.get("/v1/alarms", params={"format": "xml"})
+        assert response.status_code == 400
+        assert "format=cloudwatch" in response.json()["error"]["message"]

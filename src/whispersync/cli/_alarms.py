@@ -1,9 +1,11 @@
-"""`alarms list | history | evaluate | set-state | put | delete`: the alarm engine from the shell.
+"""`alarms list | history | evaluate | set-state | put | import | delete`: the alarm engine from the shell.
 
 Each command builds the same AlarmEngine `whispersync up` runs (package plan,
-then `--plan FILE`, then alarms stored by `alarms put`). Notifications from
-`evaluate` and `set-state` go to the outbox; a running `up` delivers them within
-a second, else this command delivers what is due before it exits.
+then `--plan FILE`, then alarms stored by `alarms put` and `alarms import`).
+Notifications from `evaluate` and `set-state` go to the outbox; a running `up`
+delivers them within a second, else this command delivers what is due before it exits.
+`alarms list --format cloudwatch` and `alarms import` speak `aws cloudwatch
+describe-alarms`' JSON, so alarms travel between CloudWatch and a home both ways.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import orjson
 import typer
@@ -32,6 +35,9 @@ from whispersync.cli._common import (
 from whispersync.cli._inspect import fitted_table
 from whispersync.errors import ConfigError
 from whispersync.monitoring.alarms import AlarmEngine, AlarmError
+
+if TYPE_CHECKING:
+    from whispersync.monitoring.alarms import ImportReport
 
 # An alarm request file or a plan is a few KB; 1 MiB is far beyond any real one and
 # stops `alarms put /dev/zero` (or a mistaken 2 GB file) before it fills memory.
@@ -63,18 +69,35 @@ def _table_time(iso: str | None) -> str:
     return iso[:19].replace("T", " ") if iso else ""
 
 
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+    cloudwatch = "cloudwatch"
+
+
 @alarms_app.command("list")
 def alarms_list(
     state: Annotated[Optional[str], typer.Option(help="Only alarms in this state: OK, ALARM, INSUFFICIENT_DATA.")] = None,
     plan: PlanOption = None,
     as_json: JsonOption = False,
+    output_format: Annotated[Optional[ListFormat], typer.Option(
+        "--format", help="table (the default); json (as --json); cloudwatch: what `aws cloudwatch describe-alarms` "
+                         "prints, {\"MetricAlarms\": [...], \"CompositeAlarms\": [...]}, for `alarms import`.")] = None,
 ) -> None:
     """Every alarm (plan, plan file, stored) with its state and reason."""
+    from whispersync.monitoring.alarms import describe_alarms
     from whispersync.plan import STATES
 
+    if as_json and output_format not in (None, ListFormat.json):
+        fail(f"--json and --format {output_format.value} ask for two outputs; give one")
+    if output_format == ListFormat.json:
+        as_json = True
     if state is not None and state not in STATES:
         fail(f"unknown state {state!r}; one of: {', '.join(STATES)}")
     with _engine(plan, read_only=True) as engine:
+        if output_format == ListFormat.cloudwatch:
+            print_json(describe_alarms(engine, state))
+            return
         found = engine.describe(state)
     if as_json:
         print_json({"alarms": found})
@@ -205,6 +228,89 @@ def alarms_put(
         return
     for d in done:
         console.print(f"{'replaced' if d['replaced'] else 'created'} {d['kind']} alarm {d['name']}")
+
+
+@alarms_app.command("import")
+def alarms_import(
+    file: Annotated[Path, typer.Argument(help="What `aws cloudwatch describe-alarms` prints (MetricAlarms and "
+                                              "CompositeAlarms), one alarm object, or a list of them.")],
+    topics: Annotated[Optional[Path], typer.Option(
+        "--topics", help="JSON or TOML mapping action ARNs (or SNS topic names) to local actions, e.g. "
+                         "{\"arn:aws:sns:eu-west-1:123456789012:prod-critical\": \"critical\"}; a value is a topic "
+                         "(critical, high, medium, low), a priority (P1-P4) or remediation:NAME.")] = None,
+    keep_state: Annotated[bool, typer.Option(
+        "--keep-state", metavar="", help="Also take each alarm's StateValue and StateReason (no action runs).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", metavar="", help="Print what would be imported; write nothing.")]
+    = False,
+    plan: PlanOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Bring CloudWatch alarms home: create or update them from `aws cloudwatch describe-alarms` output.
+
+    Composites come after the alarms their rules name, and everything is stored in one
+    transaction. Alarm ARNs become names; SNS topics become local topics (by --topics,
+    else by a name ending in -critical, -high, -medium, -low or -p1 to -p4); actions that
+    cannot run here (Auto Scaling, EC2, Systems Manager, Lambda) are dropped and listed.
+    Importing the same file again changes nothing. Alarms WhisperSync cannot evaluate
+    (anomaly detection, for one) are skipped with the reason; exit status 1 when every
+    alarm was skipped.
+    """
+    from whispersync.monitoring.alarms import AlarmInputError, import_alarms, read_actions_map
+
+    try:
+        payload = orjson.loads(_read_file(file))
+    except orjson.JSONDecodeError as exc:
+        fail(f"{file} is not JSON: {exc}")
+    with _engine(plan, read_only=dry_run) as engine:
+        actions_map = None
+        if topics is not None:
+            try:
+                known = engine.remediation.names() if engine.remediation is not None else None
+                actions_map = read_actions_map(_read_file(topics), remediations=known)
+            except AlarmInputError as exc:
+                fail(f"--topics {topics}: {exc}")
+        try:
+            report = import_alarms(engine, payload, actions_map=actions_map, keep_state=keep_state, dry_run=dry_run)
+        except (AlarmInputError, AlarmError) as exc:  # the file's shape, a rule naming an alarm found nowhere, a cycle
+            fail(f"{file}: {exc}")
+    if as_json:
+        print_json({"file": str(file), **report.to_dict()})
+    else:
+        _print_import(file, report)
+    if report.alarms and report.count("skipped") == len(report.alarms):
+        raise typer.Exit(1)  # it ran, but nothing of the file came home
+    if not report.alarms:
+        if not as_json:
+            err_console.print(f"{file}: holds no alarms", highlight=False, markup=False)
+        raise typer.Exit(1)
+
+
+def _print_import(file: Path, report: ImportReport) -> None:
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
+    for item in report.alarms:
+        line = Text(f"{item.outcome:<10}", style={"skipped": "yellow", "created": "green", "updated": "cyan"}
+                    .get(item.outcome, ""))
+        line.append(f"{item.kind:<10}{item.name}")
+        if item.outcome == "skipped":
+            line.append(f": {item.reason}")
+        elif item.outcome == "updated":
+            line.append(f" ({' and '.join(item.changes)})")
+        console.print(line, soft_wrap=True)
+        written = item.outcome in ("created", "updated")
+        for mapped in item.mapped_actions if written else ():
+            console.print(f"  {mapped['field']}: {mapped['from']} -> {mapped['to']}", highlight=False, markup=False,
+                          soft_wrap=True)
+        for dropped in item.dropped_actions:
+            console.print(f"  {dropped['field']}: dropped {dropped['action']}: {dropped['reason']}", highlight=False,
+                          markup=False, soft_wrap=True)
+        if written and item.priority_from == "topic" and item.alarm is not None:
+            console.print(f"  priority {item.alarm.priority}, from the topics of its AlarmActions", highlight=False,
+                          markup=False)
+    counts = ", ".join(f"{report.count(o)} {o}" for o in ("created", "updated", "unchanged", "skipped"))
+    console.print(f"{file}: {counts}" + (" (dry run: nothing was written)" if report.dry_run else ""),
+                  highlight=False, markup=False, soft_wrap=True)
 
 
 @alarms_app.command("delete")

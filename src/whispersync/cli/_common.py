@@ -23,7 +23,7 @@ logs_app = typer.Typer(help="Search the structured logs.", no_args_is_help=True)
 metrics_app = typer.Typer(help="List and query metrics.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and redrive the dead-letter queue.", no_args_is_help=True)
 traces_app = typer.Typer(help="Search traces and show one as a span tree.", no_args_is_help=True)
-alarms_app = typer.Typer(help="Alarms: list, history, evaluate, set-state, put, delete.", no_args_is_help=True)
+alarms_app = typer.Typer(help="Alarms: list, history, evaluate, set-state, put, delete, import.", no_args_is_help=True)
 notifications_app = typer.Typer(help="Alarm notifications: deliveries, attempts, retries.", no_args_is_help=True)
 plan_app = typer.Typer(help="The monitoring plan: show the effective plan, validate a plan file.", no_args_is_help=True)
 for sub_app, sub_name in ((logs_app, "logs"), (metrics_app, "metrics"), (traces_app, "traces"), (dlq_app, "dlq"),

@@ -1,6 +1,7 @@
 """The alarms over HTTP: the same engine and JSON shapes as `whispersync alarms … --json`.
 
-    GET  /v1/alarms[?state=ALARM]      every alarm with its state
+    GET  /v1/alarms[?state=ALARM]      every alarm with its state; ?format=cloudwatch gives DescribeAlarms'
+                                       {"MetricAlarms", "CompositeAlarms"}, as `alarms list --format cloudwatch`
     GET  /v1/alarms/{name}/history     state changes, actions, configuration updates (with next_token)
     POST /v1/alarms/evaluate           one evaluation cycle; body {"at": ISO 8601 | epoch ms, "dry_run"} optional;
                                        a time before an alarm's last state change is a dry run (nothing changes)
@@ -16,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError, NotFound
+from whispersync.monitoring.alarms import describe_alarms
 from whispersync.plan import STATES
 from whispersync.web._json import read_json
 from whispersync.web._params import client_time, page
@@ -30,9 +32,14 @@ def build_router(runtime: Runtime) -> APIRouter:
         return runtime.alarms
 
     @router.get("/v1/alarms")
-    def list_alarms(state: str | None = None) -> dict:
+    def list_alarms(state: str | None = None, format: str | None = None) -> dict:
         if state is not None and state not in STATES:
-            raise InputError(f"unknown state {state!r}; one of: {', '.join(STATES)}")
+            raise InputError(f"unknown state {state[:40]!r}; one of: {', '.join(STATES)}")
+        if format is not None and format != "cloudwatch":
+            raise InputError(f"unknown format {format[:40]!r}; leave it out, or format=cloudwatch for "
+                             "DescribeAlarms' shape")
+        if format == "cloudwatch":
+            return describe_alarms(engine(), state)
         return {"alarms": engine().describe(state)}
 
     @router.get("/v1/alarms/{name}/history")

@@ -3,6 +3,14 @@ rules (``_composite``), PutMetricAlarm/PutCompositeAlarm requests (``_requests``
 the state store (``_state``). The alarm model itself is the plan's."""
 
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
+from whispersync.monitoring.alarms._cloudwatch import (
+    ImportedAlarm,
+    ImportReport,
+    describe_alarms,
+    import_alarms,
+    plan_import,
+    read_actions_map,
+)
 from whispersync.monitoring.alarms._composite import Rule, RuleSyntaxError
 from whispersync.monitoring.alarms._engine import (
     AlarmEngine,
@@ -26,13 +34,19 @@ __all__ = [
     "AlarmStore",
     "Decision",
     "EvaluationResult",
+    "ImportReport",
+    "ImportedAlarm",
     "Rule",
     "RuleSyntaxError",
     "check_alarm",
     "check_references",
     "decide",
+    "describe_alarms",
     "evaluation_window",
+    "import_alarms",
     "parse_alarm_request",
     "parse_alarm_requests",
+    "plan_import",
+    "read_actions_map",
     "rule_of",
 ]
