@@ -15,7 +15,7 @@ from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
 from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
-from whispersync.monitoring.logs import MetricFilterListener
+from whispersync.monitoring.logs import MetricFilterListener, MetricFilterStore
 from whispersync.monitoring.notify import (
     SECRET_NAMES,
     ChannelConfig,
@@ -34,19 +34,43 @@ from whispersync.pipeline.ingest import SWEEP_INTERVAL_SECONDS, Ingestor, Unsent
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
-from whispersync.plan import Alarm, Plan, PlanError, effective_plan
+from whispersync.plan import Alarm, MetricFilter, Plan, PlanError, effective_plan
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, Telemetry
 
 
 def open_store(settings: Settings, plan: Plan | None = None,
                log_listeners: Sequence[Callable[[list[dict]], Iterable[dict]]] = ()) -> TelemetryStore:
-    """The telemetry store. The plan's metric filters (and any ``log_listeners``, such as
-    `up`'s event printer) run on its writer thread (off the hot path) for every log line
-    written through it: the pipeline's and `logs import`'s."""
+    """The telemetry store. The metric filters (the plan's and those stored by `filters put`
+    or `filters import`, see `metric_filters`) and any ``log_listeners``, such as `up`'s
+    event printer, run on its writer thread (off the hot path) for every log line written
+    through it: the pipeline's and `logs import`'s."""
     plan = plan if plan is not None else load_plan(settings)
+    # Opened by the writer thread at its first batch of log lines; never closed before the
+    # process ends, as the writer may flush until then.
+    filters = metric_filters(plan, MetricFilterStore(settings.monitoring_db))
     return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
-                          log_listeners=[MetricFilterListener(plan.metric_filters), *log_listeners])
+                          log_listeners=[MetricFilterListener(filters), *log_listeners])
+
+
+def metric_filters(plan: Plan, filter_store: MetricFilterStore) -> Callable[[], tuple[MetricFilter, ...]]:
+    """The metric filters to run: the plan's, then the stored ones (a stored filter replaces
+    a plan filter of the same log group and name, as a stored alarm replaces a plan alarm).
+
+    Asked at every flush: the stored ones are read again only when another process changed
+    them, and the same tuple comes back while nothing changed (see MetricFilterListener)."""
+    plan_filters = tuple(plan.metric_filters)
+    last: dict[str, tuple[MetricFilter, ...]] = {}
+
+    def current() -> tuple[MetricFilter, ...]:
+        stored = filter_store.current()
+        if last.get("stored") is not stored:
+            replaced = {(f.log_group, f.name) for f in stored}
+            last["merged"] = tuple(f for f in plan_filters if (f.log_group, f.name) not in replaced) + stored
+            last["stored"] = stored
+        return last["merged"]
+
+    return current
 
 
 @dataclass
@@ -258,6 +282,16 @@ def open_notifier(settings: Settings) -> Iterator[Notifier]:
         yield notifier
     finally:
         notifier.close()
+
+
+@contextmanager
+def open_metric_filters(settings: Settings) -> Iterator[MetricFilterStore]:
+    """The stored metric filters (`filters put`/`import`/`delete`), closed on exit."""
+    store = MetricFilterStore(settings.monitoring_db)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @contextmanager

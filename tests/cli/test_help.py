@@ -17,7 +17,8 @@ COMMANDS = [
     ["metrics", "list"], ["metrics", "get"], ["metrics", "put"],
     ["traces", "search"], ["traces", "show"],
     ["alarms", "list"], ["alarms", "history"], ["alarms", "evaluate"], ["alarms", "set-state"],
-    ["alarms", "put"], ["alarms", "delete"],
+    ["alarms", "put"], ["alarms", "delete"], ["alarms", "import"],
+    ["filters", "list"], ["filters", "put"], ["filters", "delete"], ["filters", "import"],
     ["notifications", "list"], ["notifications", "retry"], ["plan", "show"], ["plan", "validate"],
 ]
 

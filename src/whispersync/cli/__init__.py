@@ -22,7 +22,10 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _traces,
 )
 from whispersync.cli._common import app, err_console
+from whispersync.cli._filters import filters_app
 from whispersync.errors import WhisperSyncError
+
+app.add_typer(filters_app, name="filters")
 
 __all__ = ["app", "main"]
 

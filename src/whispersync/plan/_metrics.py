@@ -154,6 +154,10 @@ class MetricFilter:
     CloudWatch documents, for a batch of ingested events of which none matched;
     CloudWatch does not allow it together with dimensions. The pattern's syntax is
     checked by the engine that runs it (``whispersync plan validate`` does both).
+
+    ``log_group`` scopes the filter as CloudWatch does (a filter belongs to one log
+    group, PutMetricFilter's ``logGroupName``): it sees only log events of that group.
+    ``None`` applies it to every log event, WhisperSync's own lines included.
     """
 
     name: str
@@ -164,30 +168,47 @@ class MetricFilter:
     unit: str | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)
     default_value: float | None = None
+    log_group: str | None = None
 
     def __post_init__(self) -> None:
         for fname in ("name", "namespace", "metric_name"):
             if not isinstance(getattr(self, fname), str) or not getattr(self, fname):
                 raise ValueError(f"{fname}: is required")
+        if self.log_group is not None and (not isinstance(self.log_group, str)
+                                           or not _LOG_GROUP_NAME.fullmatch(self.log_group)):
+            raise ValueError(f"log_group: {self.log_group!r} is not a log group name"
+                             " (1 to 512 of A-Z a-z 0-9 . - _ / #)")
         if not isinstance(self.pattern, str):
             raise ValueError("pattern: must be a string")
+        if not isinstance(self.dimensions, Mapping):
+            raise ValueError("dimensions: must map a dimension name to a $field")
         if self.dimensions and self.default_value is not None:
             raise ValueError("default_value: cannot be used with dimensions")
         if len(self.dimensions) > 3:
             raise ValueError(f"dimensions: at most 3, got {len(self.dimensions)}")
-        for source in (self.value, *self.dimensions.values()):
-            if not isinstance(source, str) or not source.startswith("$") and _as_number(source) is None:
-                raise ValueError(f"value: {source!r} is neither a number nor a $field")
+        if not isinstance(self.value, str) or not self.value.startswith("$") and _as_number(self.value) is None:
+            raise ValueError(f"value: {self.value!r} is neither a number nor a $field")
         for dim, source in self.dimensions.items():
-            if not source.startswith("$"):
-                raise ValueError(f"dimensions: {dim!r} must come from a $field")
+            if not isinstance(dim, str) or not isinstance(source, str) or not source.startswith("$"):
+                raise ValueError(f"dimensions: {dim!r} must come from a $field, got {source!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "pattern": self.pattern, "namespace": self.namespace,
                 "metric_name": self.metric_name, "value": self.value, "unit": self.unit,
-                "dimensions": dict(self.dimensions), "default_value": self.default_value}
+                "dimensions": dict(self.dimensions), "default_value": self.default_value,
+                "log_group": self.log_group}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricFilter:
+        """The filter ``to_dict`` described (a dict without ``log_group`` applies to every group)."""
+        return cls(name=data["name"], pattern=data["pattern"], namespace=data["namespace"],
+                   metric_name=data["metric_name"], value=data.get("value", "1"), unit=data.get("unit"),
+                   dimensions=dict(data.get("dimensions") or {}), default_value=data.get("default_value"),
+                   log_group=data.get("log_group"))
 
 
+# PutMetricFilter's logGroupName: 1 to 512 characters of [.-_/#A-Za-z0-9] (CloudWatch Logs API Reference).
+_LOG_GROUP_NAME = re.compile(r"[.\-_/#A-Za-z0-9]{1,512}")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 

@@ -16,11 +16,12 @@ from whispersync.monitoring.logs._filters import (
     CompiledFilter,
     FilterPatternError,
     MetricFilterListener,
+    field_reference_problem,
     parse_pattern,
     test_metric_filter,
 )
 from whispersync.monitoring.store import TelemetryStore
-from whispersync.plan import DEFAULT_PLAN, MetricFilter
+from whispersync.plan import DEFAULT_PLAN, MetricFilter, PlanError, plan_from_toml
 from whispersync.telemetry import Telemetry
 
 # The unstructured events of the CloudWatch page's term examples.
@@ -228,6 +229,110 @@ class TestMetricFilter:
     def test_a_bad_pattern_is_refused_when_compiled(self) -> None:
         with pytest.raises(FilterPatternError):
             CompiledFilter(MetricFilter(name="E", pattern="{ $.a = ", namespace="L", metric_name="E"))
+
+
+class TestLogGroupScope:
+    """A filter with a log group sees only that group's events, as a CloudWatch filter belongs to one group."""
+
+    ACCESS = MetricFilter(name="NotFound", pattern="[ip, id, user, timestamp, request, status_code = 404, size]",
+                          namespace="Web", metric_name="NotFound", log_group="MyApp/access.log")
+    EVERYWHERE = MetricFilter(name="Errors", pattern="ERROR", namespace="L", metric_name="Errors")
+
+    @staticmethod
+    def _event(message: str, group: str | None, ts: int) -> dict:
+        record = {"@timestamp": ts, "@message": message}
+        if group is not None:
+            record["log_group"] = group
+        return record
+
+    def test_a_scoped_filter_counts_only_events_of_its_group(self) -> None:
+        line = ACCESS_LOG_404 + " ERROR"  # eight fields: the 404 pattern wants seven
+        records = [self._event(ACCESS_LOG_404, "MyApp/access.log", 1), self._event(ACCESS_LOG_404, "other", 2),
+                   self._event(ACCESS_LOG_404, None, 3), self._event(line, "MyApp/access.log", 4)]
+        out = MetricFilterListener([self.ACCESS, self.EVERYWHERE])(records)
+        assert [(m["name"], m["timestamp"]) for m in out] == [("NotFound", 1), ("Errors", 4)]
+
+    def test_a_filter_without_a_group_sees_every_group(self) -> None:
+        records = [self._event("ERROR a", "a", 1), self._event("ERROR b", "b", 2), self._event("ERROR", None, 3)]
+        assert [m["timestamp"] for m in MetricFilterListener([self.EVERYWHERE])(records)] == [1, 2, 3]
+
+    def test_the_default_value_is_reported_only_for_a_batch_with_events_of_the_group(self) -> None:
+        f = MetricFilter(name="E", pattern="ERROR", namespace="L", metric_name="E", default_value=0, log_group="app")
+        listener = MetricFilterListener([f], clock_ms=lambda: 42)
+        assert listener([self._event("fine", "other", 5)]) == []
+        assert [(m["value"], m["timestamp"]) for m in listener([self._event("fine", "app", 7)])] == [(0.0, 7)]
+
+    def test_the_group_round_trips_through_to_dict(self) -> None:
+        assert MetricFilter.from_dict(self.ACCESS.to_dict()) == self.ACCESS
+        assert MetricFilter.from_dict(self.EVERYWHERE.to_dict()) == self.EVERYWHERE
+        assert self.EVERYWHERE.to_dict()["log_group"] is None
+
+    def test_a_plan_file_may_scope_a_filter(self) -> None:
+        plan = plan_from_toml(b'[[metric_filters]]\nname = "F"\npattern = "ERROR"\nnamespace = "X"\n'
+                              b'metric_name = "Y"\nlog_group = "/aws/lambda/whispersync-worker"\n')
+        assert plan.metric_filters[0].log_group == "/aws/lambda/whispersync-worker"
+
+    @pytest.mark.parametrize("group", ["", "has space", "x" * 513, 5])
+    def test_a_name_cloudwatch_would_refuse_is_refused(self, group) -> None:
+        with pytest.raises(ValueError, match="log_group: .* is not a log group name"):
+            MetricFilter(name="F", pattern="", namespace="X", metric_name="Y", log_group=group)
+        text = (b'[[metric_filters]]\nname = "F"\npattern = ""\nnamespace = "X"\nmetric_name = "Y"\n'
+                b"log_group = " + orjson.dumps(group) + b"\n")  # a TOML string or integer
+        with pytest.raises(PlanError, match=r"metric_filters\[0\]\.log_group: "):
+            plan_from_toml(text)
+
+
+class TestChangingFilters:
+    """A listener given a callable runs the filters it returns at each batch."""
+
+    def test_it_compiles_again_only_when_the_filters_change(self) -> None:
+        first = (MetricFilter(name="A", pattern="ERROR", namespace="L", metric_name="A"),)
+        current = {"filters": first}
+        listener = MetricFilterListener(lambda: current["filters"])
+        assert [m["name"] for m in listener([{"message": "ERROR"}])] == ["A"]
+        compiled = listener.filters
+        listener([{"message": "ERROR"}])
+        assert listener.filters is compiled  # the same tuple: nothing compiled again
+        current["filters"] = tuple(first)  # an equal tuple: compared, not compiled
+        listener([{"message": "ERROR"}])
+        assert listener.filters is compiled
+        current["filters"] = (*first, MetricFilter(name="B", pattern="WARN", namespace="L", metric_name="B"))
+        assert [m["name"] for m in listener([{"message": "ERROR WARN"}])] == ["A", "B"]
+
+    def test_a_filter_whose_pattern_does_not_compile_is_left_out_not_the_others(self) -> None:
+        bad = MetricFilter(name="Bad", pattern="{ $.a = ", namespace="L", metric_name="Bad")
+        good = MetricFilter(name="Good", pattern="ERROR", namespace="L", metric_name="Good")
+        listener = MetricFilterListener(lambda: (bad, good))
+        assert [m["name"] for m in listener([{"message": "ERROR"}])] == ["Good"]
+        assert [spec.name for spec, _ in listener.skipped] == ["Bad"]
+
+
+class TestPatternFacts:
+    """What a metric filter's checks need to know of a pattern."""
+
+    @pytest.mark.parametrize(("pattern", "count"), [
+        ("ERROR", 0), ("%ERROR%", 1), ("?%a% ?%b% c", 2), ('{ $.a = %x% || $.b = "%y%" }', 1),
+        ("[a = %x%, b = %y% || b = %z%]", 3), ("", 0),
+    ])
+    def test_it_counts_the_regular_expressions(self, pattern: str, count: int) -> None:
+        assert parse_pattern(pattern).regex_count == count
+
+    def test_a_space_delimited_pattern_names_its_fields(self) -> None:
+        assert parse_pattern("[ip, ..., status = 4*, size]").fields == {"ip", "status", "size"}
+
+    @pytest.mark.parametrize(("pattern", "source", "problem"), [
+        ("{ $.a = 1 }", "$.b.c[0]", None),
+        ("{ $.a = 1 }", "1", None),
+        ("{ $.a = 1 }", "$size", "$size is not a JSON field"),
+        ("{ $.a = 1 }", "$.a b", "$.a b is not a JSON field"),
+        ("[ip, size]", "$size", None),
+        ("[ip, size]", "$bytes", "$bytes is not a field of the pattern (its fields: ip, size)"),
+        ("ERROR", "$.x", "$.x refers to a field, but a text pattern names none"),
+        ("%ERR%", "$x", "$x refers to a field, but a regex pattern names none"),
+    ])
+    def test_it_says_why_a_field_reference_can_never_have_a_value(self, pattern, source, problem) -> None:
+        found = field_reference_problem(parse_pattern(pattern), source)
+        assert found == problem if problem is None else found.startswith(problem)
 
 
 class TestPlanLogErrors:

@@ -72,12 +72,20 @@ class Match:
 
 
 class FilterPattern:
-    """A compiled filter pattern; ``match`` returns a :class:`Match` or ``None``."""
+    """A compiled filter pattern; ``match`` returns a :class:`Match` or ``None``.
 
-    def __init__(self, text: str, kind: str, matcher: Callable[[str, Any], Match | None]) -> None:
+    ``regex_count`` is how many ``%regex%`` it holds (CloudWatch limits them per
+    metric filter); ``fields`` are the names a space-delimited pattern gives its
+    fields (``$name`` may refer to them), empty for the other kinds.
+    """
+
+    def __init__(self, text: str, kind: str, matcher: Callable[[str, Any], Match | None], *,
+                 regex_count: int = 0, fields: frozenset[str] = frozenset()) -> None:
         self.text = text
         self.kind = kind  # "all", "terms", "regex", "json" or "delimited"
         self._matcher = matcher
+        self.regex_count = regex_count
+        self.fields = fields
 
     def match(self, message: str, record: Any = _MISSING) -> Match | None:
         """Match one event message. ``record``, when given, is the message already parsed as JSON."""
@@ -114,13 +122,17 @@ def parse_pattern(text: str) -> FilterPattern:
     if not stripped:
         return FilterPattern(text, "all", lambda message, record: Match())
     if stripped[0] == "{":
-        return FilterPattern(text, "json", _JsonParser(text, offset).parse())
+        json_parser = _JsonParser(text, offset)
+        return FilterPattern(text, "json", json_parser.parse(), regex_count=json_parser.regex_count)
     if stripped[0] == "[":
-        return FilterPattern(text, "delimited", _DelimitedParser(text, offset).parse())
+        delimited = _DelimitedParser(text, offset)
+        return FilterPattern(text, "delimited", delimited.parse(), regex_count=delimited.regex_count,
+                             fields=frozenset(delimited.names))
     if len(stripped) > 1 and stripped[0] == "%" and stripped[-1] == "%" and " " not in stripped:
         regex = _compile_regex(stripped[1:-1], text, offset)
-        return FilterPattern(text, "regex", lambda m, r: Match() if regex.search(m) else None)
-    return FilterPattern(text, "terms", _parse_terms(text))
+        return FilterPattern(text, "regex", lambda m, r: Match() if regex.search(m) else None, regex_count=1)
+    matcher, regex_count = _parse_terms(text)
+    return FilterPattern(text, "terms", matcher, regex_count=regex_count)
 
 
 # --------------------------------------------------------------------- terms
@@ -175,11 +187,15 @@ def _compile_regex(body: str, text: str, position: int) -> _Regex:
         raise FilterPatternError(f"invalid regex: {reason}", text, position + 1 + max(at, 0)) from None
 
 
-def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
-    """Space-separated terms: all plain terms, at least one ``?`` term, no ``-`` term."""
+def _parse_terms(text: str) -> tuple[Callable[[str, Any], Match | None], int]:
+    """Space-separated terms: all plain terms, at least one ``?`` term, no ``-`` term.
+
+    Returns the matcher and how many of the terms are regexes.
+    """
     required: list[Callable[[str], bool]] = []
     optional: list[Callable[[str], bool]] = []
     excluded: list[Callable[[str], bool]] = []
+    regex_count = 0
     i, n = 0, len(text)
     while i < n:
         if text[i].isspace():
@@ -198,6 +214,7 @@ def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
                 raise FilterPatternError("unterminated regex: expected a closing %", text, i)
             regex = _compile_regex(text[i + 1 : end], text, i)
             bucket.append(regex.search)
+            regex_count += 1
             i = end + 1
         else:
             j = i
@@ -220,7 +237,7 @@ def _parse_terms(text: str) -> Callable[[str, Any], Match | None]:
             return None
         return Match()
 
-    return match
+    return match, regex_count
 
 
 def _read_quoted(text: str, i: int) -> tuple[str, int]:
@@ -337,6 +354,7 @@ class _JsonParser:
         self.end = len(text.rstrip())
         self.selectors: list[tuple[str, tuple]] = []
         self.depth = 0
+        self.regex_count = 0
 
     def parse(self) -> Callable[[str, Any], Match | None]:
         if self.text.rstrip()[-1] != "}":
@@ -471,6 +489,7 @@ class _JsonParser:
 
     def _value(self, op: str) -> _Value:
         value, self.pos = _read_value(self.text, self.pos, self.end, op)
+        self.regex_count += value.kind == "regex"
         return value
 
 
@@ -546,6 +565,8 @@ class _DelimitedParser:
         self.text = text
         self.start = offset
         self.end = len(text.rstrip())
+        self.names: set[str] = set()
+        self.regex_count = 0
 
     def parse(self) -> Callable[[str, Any], Match | None]:
         text = self.text
@@ -553,7 +574,7 @@ class _DelimitedParser:
             raise FilterPatternError("a space-delimited pattern must end with ]", text, self.end)
         pieces = _split_fields(text, self.start + 1, self.end - 1)
         fields: list[_Field] = []
-        names: set[str] = set()
+        names = self.names
         for start, stop in pieces:
             piece = text[start:stop]
             if not piece.strip():
@@ -572,7 +593,9 @@ class _DelimitedParser:
             rest_at = start + lead + m.end()
             test = None
             if text[rest_at:stop].strip():
-                test = _DelimitedCondition(text, start + lead, stop).parse()
+                condition = _DelimitedCondition(text, start + lead, stop)
+                test = condition.parse()
+                self.regex_count += condition.regex_count
             fields.append(_Field(name, test))
 
         def match(message: str, record: Any) -> Match | None:
@@ -619,6 +642,7 @@ class _DelimitedCondition:
         self.text = text
         self.pos = start
         self.stop = stop
+        self.regex_count = 0
 
     def parse(self) -> Callable[[dict[str, str]], bool]:
         node = self._or()
@@ -657,6 +681,7 @@ class _DelimitedCondition:
         name, op = m.group(1), m.group(2)
         self.pos = m.end()
         value, self.pos = _read_value(self.text, self.pos, self.stop, op)
+        self.regex_count += value.kind == "regex"
 
         def cond(fields: dict[str, str]) -> bool:
             actual = fields.get(name)
@@ -779,25 +804,87 @@ class CompiledFilter:
         return None
 
 
+def field_reference_problem(pattern: FilterPattern, source: str) -> str | None:
+    """Why the metric value or dimension ``source`` could never be read from an event
+    ``pattern`` matches; None when it can (or when it is a constant, not a ``$`` field).
+
+    Only JSON and space-delimited patterns name fields ("Publishing dimensions with
+    metrics from values in JSON or space-delimited log events", CloudWatch Logs User
+    Guide): ``$.path`` reads a JSON event, ``$name`` a field the delimited pattern names.
+    """
+    if not source.startswith("$"):
+        return None
+    if pattern.kind == "json":
+        if not source.startswith(("$.", "$[")):
+            return f"{source} is not a JSON field; a JSON pattern's fields are written $.name"
+        parser = _JsonParser("{" + source + "}", 0)
+        parser.end = len(source) + 1
+        try:
+            parser._selector()
+        except FilterPatternError as exc:
+            return f"{source} is not a JSON field: {exc.reason}"
+        if parser.pos != parser.end:
+            return f"{source} is not a JSON field: unexpected {source[parser.pos - 1:]!r}"
+        return None
+    if pattern.kind == "delimited":
+        if source[1:] not in pattern.fields:
+            named = ", ".join(sorted(pattern.fields)) or "none"
+            return f"{source} is not a field of the pattern (its fields: {named})"
+        return None
+    kind = {"terms": "a text pattern", "regex": "a regex pattern"}.get(pattern.kind, "an empty pattern")
+    return (f"{source} refers to a field, but {kind} names none; only JSON ({{ $.x = ... }}) and"
+            " space-delimited ([a, b, ...]) patterns do")
+
+
 class MetricFilterListener:
     """Applies metric filters to each batch of log records the store writes.
 
     Plugged into ``TelemetryStore(log_listeners=[...])``: called by the store's
     flush thread, so matching costs nothing on the hot path; returns the metric
     records to write alongside the batch.
+
+    ``filters`` is a fixed collection (compiled here: a bad pattern raises), or a
+    callable asked for the current filters at every batch, so filters stored while
+    the store runs take effect at its next flush. The callable should be cheap when
+    nothing changed and return the same sequence object then: a new sequence is
+    compared with the last one and compiled again only when it differs; a filter
+    whose pattern does not compile is left out (counted in ``skipped``).
+
+    A filter with a ``log_group`` sees only the records of that group (their
+    ``log_group`` field); its default value is reported only for a batch holding
+    records of its group, as CloudWatch reports it when events are ingested into
+    the group and none matched.
     """
 
-    def __init__(self, filters: Iterable[MetricFilter], clock_ms: Callable[[], int] | None = None) -> None:
-        self.filters = [CompiledFilter(f) for f in filters]
+    def __init__(self, filters: Iterable[MetricFilter] | Callable[[], Sequence[MetricFilter]],
+                 clock_ms: Callable[[], int] | None = None) -> None:
         self._clock_ms = clock_ms
+        self._specs: Sequence[MetricFilter] | None = None
+        self.filters: list[CompiledFilter] = []
+        self.skipped: list[tuple[MetricFilter, FilterPatternError]] = []
+        if callable(filters):
+            self._source = filters
+        else:
+            fixed = tuple(filters)
+            self.filters = [CompiledFilter(f) for f in fixed]
+            self._specs = fixed
+            self._source = lambda: fixed
 
     def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[dict]:
+        filters = self._current()
+        if not filters or not records:
+            return []
+        stamped = [(record, _timestamp_ms(record)) for record in records]
+        by_group: dict[Any, list[tuple[Mapping[str, Any], int | None]]] = {}
+        for item in stamped:
+            by_group.setdefault(item[0].get("log_group"), []).append(item)
         out: list[dict] = []
-        for f in self.filters:
+        for f in filters:
+            group = f.spec.log_group
+            batch = stamped if group is None else by_group.get(group, ())
             matched = False
             last_ts = None
-            for record in records:
-                ts = _timestamp_ms(record)
+            for record, ts in batch:
                 last_ts = ts if ts is not None else last_ts
                 match = f.pattern.match_record(record)
                 if match is None:
@@ -806,11 +893,26 @@ class MetricFilterListener:
                 metric = f.metric_for(match, record, ts if ts is not None else self._now())
                 if metric is not None:
                     out.append(metric)
-            if records and not matched:
+            if batch and not matched:
                 default = f.default_metric(last_ts if last_ts is not None else self._now())
                 if default is not None:
                     out.append(default)
         return out
+
+    def _current(self) -> list[CompiledFilter]:
+        specs = self._source()
+        if specs is self._specs:
+            return self.filters
+        if self._specs is None or list(specs) != list(self._specs):
+            compiled, skipped = [], []
+            for spec in specs:
+                try:
+                    compiled.append(CompiledFilter(spec))
+                except FilterPatternError as exc:
+                    skipped.append((spec, exc))
+            self.filters, self.skipped = compiled, skipped
+        self._specs = specs
+        return self.filters
 
     def _now(self) -> int:
         if self._clock_ms is not None:
