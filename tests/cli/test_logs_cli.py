@@ -92,6 +92,27 @@ class TestLogsCli:
         assert orjson.loads(result.stdout)["rows"] == [[3]]
 
 
+class TestLogsQueryLogGroups:
+    def test_log_group_name_reads_only_those_groups(self, cli, log_file, tmp_path):
+        """Like `aws logs start-query --log-group-names`: repeat the option for more groups."""
+        other = tmp_path / "other.log"
+        other.write_bytes(orjson.dumps(LINES[0]) + b"\n")
+        cli("logs", "import", str(log_file), "--log-group", "/local/app")
+        cli("logs", "import", str(other), "--log-group", "/local/other")
+        args = ("--start", START, "--end", END, "--json")
+        one = orjson.loads(cli("logs", "query", "stats count() as n", "--log-group-name", "/local/other", *args).stdout)
+        assert one["rows"] == [[1]] and one["statistics"]["recordsScanned"] == 1
+        both = cli("logs", "query", "stats count() as n", "--log-group-name", "/local/other",
+                   "--log-group-name", "/local/app", *args)
+        assert orjson.loads(both.stdout)["rows"] == [[4]]
+        source = cli("logs", "query", "SOURCE '/local/app' | stats count() as n", *args)
+        assert orjson.loads(source.stdout)["rows"] == [[3]]
+
+    def test_with_source_in_the_query_it_is_refused(self, cli):
+        result = cli("logs", "query", "SOURCE '/a' | fields x", "--log-group-name", "/b", "--since", "1h")
+        assert result.exit_code == 2 and "give them in one place" in result.output
+
+
 def imported_reason(stdout: str) -> str:
     reason = orjson.loads(stdout)["errors"][0]["reason"]
     assert reason.startswith("not valid JSON")

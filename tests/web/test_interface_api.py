@@ -106,7 +106,7 @@ class TestStartQueryFieldNames:
     def test_start_query_names_read_seconds_and_answer_the_same_as_ours(self, api) -> None:  # noqa: F811
         runtime, _, client = api
         at_ms = (int(time.time()) - 600) * 1000
-        _emit_logs(runtime, at_ms)
+        _emit_logs(runtime, at_ms, group="/aws/lambda/whispersync")  # logGroupNames scopes the query to it
         ours = client.post("/v1/logs/query", json={"query": "fields n | sort n", "start": at_ms - 1000,
                                                    "end": at_ms + 1000})
         theirs = client.post("/v1/logs/query", json={
@@ -146,6 +146,47 @@ class TestStartQueryFieldNames:
         body = client.post("/v1/logs/query", json={"queryString": "fields n", "startTime": at_ms // 1000 - 1,
                                                    "endTime": at_ms // 1000 + 1, "limit": 2}).json()
         assert len(body["rows"]) == 2
+
+
+class TestStartQueryLogGroups:
+    """logGroupName / logGroupNames / logGroupIdentifiers scope the query, as SOURCE does."""
+
+    @staticmethod
+    def _post(client, at_ms: int, **fields):
+        return client.post("/v1/logs/query", json={"queryString": "stats count(*) as n by @log | sort @log",
+                                                   "startTime": at_ms // 1000 - 1, "endTime": at_ms // 1000 + 1,
+                                                   **fields})
+
+    def test_each_field_reads_only_its_groups(self, api) -> None:  # noqa: F811
+        runtime, _, client = api
+        at_ms = (int(time.time()) - 600) * 1000
+        _emit_logs(runtime, at_ms, n=3, group="/aws/lambda/a")
+        _emit_logs(runtime, at_ms, n=2, group="/aws/lambda/b")
+        _emit_logs(runtime, at_ms, n=1)  # no group
+        everything = self._post(client, at_ms).json()
+        assert everything["rows"] == [["/aws/lambda/a", 3], ["/aws/lambda/b", 2], [None, 1]]
+        one = self._post(client, at_ms, logGroupName="/aws/lambda/b").json()
+        assert one["rows"] == [["/aws/lambda/b", 2]] and one["statistics"]["recordsScanned"] == 2
+        both = self._post(client, at_ms, logGroupNames=["/aws/lambda/a", "/aws/lambda/b", "/aws/lambda/none"]).json()
+        assert both["rows"] == [["/aws/lambda/a", 3], ["/aws/lambda/b", 2]]
+        arn = "arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/a"
+        by_arn = self._post(client, at_ms, logGroupIdentifiers=[arn, "/aws/lambda/b"]).json()
+        assert by_arn["rows"] == both["rows"]
+        assert self._post(client, at_ms, logGroupName="/aws/lambda/none").json()["rows"] == []
+
+    @pytest.mark.parametrize(("fields", "code", "words"), [
+        ({"logGroupNames": []}, "invalid_input", "at least one log group"),
+        ({"logGroupNames": [f"/g/{i}" for i in range(51)]}, "invalid_input", "at most 50 log groups"),
+        ({"logGroupName": ""}, "invalid_input", "may not be empty"),
+        ({"logGroupIdentifiers": ["arn:aws:logs:us-east-1:1:log-group:/x:*"]}, "invalid_input", "not a log group ARN"),
+        ({"logGroupNames": ["/a"], "queryString": "SOURCE '/b' | fields n"}, "bad_query", "give them in one place"),
+    ])
+    def test_bad_log_group_fields_are_a_400(self, api, fields, code, words) -> None:  # noqa: F811
+        _, _, client = api
+        response = self._post(client, int(time.time()) * 1000, **fields)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == code and words in error["message"]
 
 
 class TestGetQueryResultsShape:

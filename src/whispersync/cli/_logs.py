@@ -21,7 +21,7 @@ from whispersync.cli._common import (
     parse_time,
     print_json,
 )
-from whispersync.errors import QuerySyntaxError
+from whispersync.errors import InputError, QuerySyntaxError
 
 
 def show_where(exc: QuerySyntaxError) -> None:
@@ -76,6 +76,7 @@ def logs_query(
     start: Annotated[Optional[str], typer.Option("--start", "--start-time", help="Start of the range: ISO 8601 or epoch ms.")] = None,
     end: Annotated[Optional[str], typer.Option("--end", "--end-time", help="End of the range: ISO 8601 or epoch ms (default now).")] = None,
     saved: Annotated[Optional[str], typer.Option(help="Run a saved query: error_analysis, performance_analysis, user_activity.")] = None,
+    log_group_name: Annotated[Optional[list[str]], typer.Option("--log-group-name", metavar="NAME", help="Read only this log group (@log); repeat for more. Like `aws logs start-query --log-group-names`; a query may pick them with SOURCE instead.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a CloudWatch Logs Insights query over the local logs."""
@@ -104,10 +105,13 @@ def logs_query(
     else:
         start_ms = end_ms - int(parse_since(since or "1h") * 1000)
     try:
-        result = run_query(open_store(load_settings(read_only=True)), query, start_ms=start_ms, end_ms=end_ms)
+        result = run_query(open_store(load_settings(read_only=True)), query, start_ms=start_ms, end_ms=end_ms,
+                           log_groups=log_group_name or None)
     except InsightsQueryError as exc:
         show_where(exc)
         fail(f"bad query: {exc}")
+    except InputError as exc:
+        fail(str(exc))
     if as_json:
         print_json(result)
         return

@@ -9,9 +9,11 @@ parse is a 400 ``{"error": {"code": "bad_query", "message", "reason", "position"
 StartQuery's field names are accepted too: ``queryString`` (for ``query``),
 ``startTime``/``endTime`` in epoch SECONDS, both inclusive (the whole end second
 is read), ``limit`` (1..10000 rows), and one of ``logGroupName``,
-``logGroupNames`` or ``logGroupIdentifiers``. The log group fields are checked
-and then ignored: WhisperSync keeps one log store, and every query reads all of
-it (narrow it in the query: ``filter @log = "/aws/lambda/x"``).
+``logGroupNames`` or ``logGroupIdentifiers`` (names, or log group ARNs ending
+``:log-group:NAME``; up to 50). They scope the query to those log groups
+(``@log``), as ``SOURCE 'group'`` in the query does; a query with SOURCE may not
+come with them too (StartQuery takes one or the other). Without either, every
+log group is read.
 
 ``?format=cloudwatch`` answers in GetQueryResults' shape, ``{"status":
 "Complete", "results": [[{"field", "value"}]], "statistics"}``: each row a list
@@ -57,9 +59,10 @@ def build_router(runtime: Runtime) -> APIRouter:
         if unknown:
             raise InputError(f"unknown field(s): {', '.join(sorted(unknown))[:300]}")
         text, start_ms, end_ms, limit = _request(payload)
+        log_groups = _log_groups(payload)
         # A query that does not parse raises InsightsQueryError: a 400 from the app's handler.
         result = await run_in_threadpool(run_query, runtime.store, text, start_ms=start_ms, end_ms=end_ms,
-                                         timeout=runtime.settings.request_timeout)
+                                         timeout=runtime.settings.request_timeout, log_groups=log_groups)
         if limit is not None:
             result["rows"] = result["rows"][:limit]
         return _get_query_results(result) if format == "cloudwatch" else result
@@ -111,6 +114,35 @@ def _check_log_groups(payload: dict[str, Any]) -> None:
         value = payload.get(name)
         if name in payload and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             raise InputError(f"{name} must be a list of strings")
+        if name in payload and not value:
+            raise InputError(f"{name} must name at least one log group")  # at most 50: run_query checks
+
+
+def _log_groups(payload: dict[str, Any]) -> list[str] | None:
+    """The log group names the request scopes the query to; None for every group."""
+    if "logGroupName" in payload:
+        names = [payload["logGroupName"]]
+    elif "logGroupNames" in payload:
+        names = payload["logGroupNames"]
+    elif "logGroupIdentifiers" in payload:
+        names = [_name_of(identifier) for identifier in payload["logGroupIdentifiers"]]
+    else:
+        return None
+    if not all(names):
+        raise InputError("a log group name may not be empty")
+    return names
+
+
+def _name_of(identifier: str) -> str:
+    """A logGroupIdentifiers entry: a name, or an ARN ``arn:aws:logs:REGION:ACCOUNT:log-group:NAME``."""
+    if not identifier.startswith("arn:"):
+        return identifier
+    _, marker, name = identifier.partition(":log-group:")
+    if not marker or not name or name.endswith("*"):
+        # StartQuery: "If you specify an ARN, the ARN can't end with an asterisk (*)."
+        raise InputError(f"logGroupIdentifiers: {identifier[:200]!r} is not a log group ARN"
+                         " (arn:aws:logs:REGION:ACCOUNT:log-group:NAME, without a trailing *)")
+    return name
 
 
 def _get_query_results(result: dict[str, Any]) -> dict[str, Any]:

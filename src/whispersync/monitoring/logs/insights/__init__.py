@@ -1,8 +1,11 @@
 """CloudWatch Logs Insights, locally: parse a query, run it on the telemetry store.
 
-    from whispersync.monitoring.insights import run_query
+    from whispersync.monitoring.logs.insights import run_query
     result = run_query(store, "filter level = 'ERROR' | stats count() by bin(5m)")
     result["columns"], result["rows"], result["statistics"]
+
+Log groups (``@log``) are picked in the query (``SOURCE '/aws/lambda/f' | ...``) or,
+as StartQuery's logGroupNames, with ``run_query(..., log_groups=[...])``.
 
 The query is compiled to one DuckDB SQL statement over the store's ``logs``
 view (``_compiler``); the language follows CloudWatch's documentation, which is

@@ -5,14 +5,24 @@ Before the first ``stats`` every command works on log events: ``fields``,
 adds to the WHERE clause, and nothing is materialised. ``stats`` closes that
 layer into a GROUP BY subquery; later commands work on its columns. The time
 range is always the first predicate on ``ts``, so Parquet row groups outside it
-are skipped. ``__matched`` rides along in every layer: the number of events that
-passed the filters, for the statistics CloudWatch reports.
+are skipped; the log groups (SOURCE, or the request's) come second.
+``__matched`` rides along in every layer: the number of events that passed the
+filters, for the statistics CloudWatch reports.
+
+Each command works on the rows the commands before it left, in order: a command
+after ``limit`` closes the layer into a subquery first (``SELECT *`` of the
+events, so the scope's expressions over the logs view still apply), which is the
+only time events are materialised before ``stats``. ``sort`` alone does not
+close it: filtering or parsing sorted events keeps their order.
+
+A field no event has is NULL wherever it is used, before and after ``stats``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import re2
@@ -21,13 +31,16 @@ from whispersync.monitoring.store import PROMOTED_LOG_FIELDS
 from whispersync.monitoring.logs.insights import _parser as ast
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._functions import (
+    QUERY_WINDOW,
     SCALARS,
+    ArgumentError,
     Col,
     ceil_time,
     floor_time,
     json_field,
     promoted_field,
     sql_string,
+    struct_member,
 )
 
 # Names backed by typed columns of the logs view; anything else is looked up in the JSON line.
@@ -65,6 +78,7 @@ class OutputColumn:
 class CompiledQuery:
     sql: str
     columns: list[OutputColumn]
+    statistics_sql: str  # (events scanned, their bytes): the time range and log groups only
 
 
 @dataclass
@@ -73,6 +87,9 @@ class _Layer:
     where: list[str] = field(default_factory=list)
     scope: dict[str, Col] = field(default_factory=dict)
     events: bool = True  # rows are log events (no stats yet)
+    # Events only: the rows carry __matched, counted before an earlier limit (see wrap);
+    # False once a filter narrows them further, then the rows themselves are counted.
+    carries_matched: bool = False
     order: list[str] = field(default_factory=list)
     limit: int | None = None
     dedup: list[Col] | None = None
@@ -80,8 +97,10 @@ class _Layer:
     tiebreak: list[str] = field(default_factory=list)  # makes ties come out in a stable order
 
 
-def compile_query(query: ast.Query, start_ms: int, end_ms: int) -> CompiledQuery:
-    return _Compiler(query).compile(start_ms, end_ms)
+def compile_query(query: ast.Query, start_ms: int, end_ms: int,
+                  log_groups: Sequence[str] | None = None) -> CompiledQuery:
+    """``log_groups``: StartQuery's logGroupNames; a query with SOURCE may not have them too."""
+    return _Compiler(query).compile(start_ms, end_ms, log_groups)
 
 
 class _Compiler:
@@ -89,19 +108,25 @@ class _Compiler:
         self.query = query
         self.text = query.text
         self.counter = 0
+        # In a stats item, outside its aggregate functions: the names it may use
+        # (by-fields and earlier aliases of the same stats) → their SQL.
+        self.stats_names: dict[str, Col] | None = None
+        self.second_stats = False  # compiling the second stats: only the first one's fields exist
 
     def error(self, message: str, node: ast.Expr | None = None) -> InsightsQueryError:
         return InsightsQueryError(message, self.text, node.start if node else 0)
 
     # ------------------------------------------------------------- commands
 
-    def compile(self, start_ms: int, end_ms: int) -> CompiledQuery:
-        layer = _Layer(
-            source="logs",
-            where=[f"ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT))",
-                   f"ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"],
-            scope=dict(_BASE_SCOPE),
-        )
+    def compile(self, start_ms: int, end_ms: int, log_groups: Sequence[str] | None) -> CompiledQuery:
+        self.window = (int(start_ms), int(end_ms))
+        scanned = [f"ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT))",
+                   f"ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"]
+        groups = self.log_group_predicate(log_groups)
+        if groups:
+            scanned.append(groups)
+        statistics_sql = "SELECT count(*), coalesce(sum(bytes), 0) FROM logs WHERE " + " AND ".join(scanned)
+        layer = _Layer(source="logs", where=list(scanned), scope=dict(_BASE_SCOPE), tiebreak=["ts DESC"])
         shown: list[str] = []  # from `fields` since the last stats
         display: list[str] | None = None
         parsed: list[str] = []
@@ -124,6 +149,7 @@ class _Compiler:
                 if layer.order and not layer.events:
                     layer = self.wrap(layer)
                 layer.where.append(self.expr(cmd.expr, layer).as_bool)
+                layer.carries_matched = False
             elif isinstance(cmd, ast.Parse):
                 self.parse(cmd, layer)
                 parsed += [n for n in self.parse_names(cmd) if n not in parsed]
@@ -146,24 +172,44 @@ class _Compiler:
             names = stats_columns
         else:
             names = ["@timestamp", "@message"] + [p for p in parsed if p not in ("@timestamp", "@message")]
-        return self.final(layer, names)
+        return self.final(layer, names, statistics_sql)
 
-    def final(self, layer: _Layer, names: list[str]) -> CompiledQuery:
+    def log_group_predicate(self, log_groups: Sequence[str] | None) -> str | None:
+        """SQL keeping the events of the chosen log groups (``@log``); None for every group."""
+        source = self.query.source
+        if source is not None and log_groups is not None:
+            # StartQuery takes the log groups either as parameters or as SOURCE in the
+            # query ("one of the following"), not both.
+            raise InsightsQueryError("the query picks its log groups with SOURCE and the request names log groups"
+                                     " too; give them in one place", self.text, source.start)
+        if log_groups is not None:
+            names, prefixes = tuple(log_groups), ()
+        elif source is not None and not source.everything:
+            names, prefixes = source.names, source.prefixes
+        else:
+            return None
+        terms = []
+        if names:
+            terms.append(f"log_group IN ({', '.join(sql_string(n) for n in names)})")
+        terms += [f"starts_with(log_group, {sql_string(p)})" for p in prefixes]
+        return "(" + " OR ".join(terms) + ")"
+
+    def final(self, layer: _Layer, names: list[str], statistics_sql: str) -> CompiledQuery:
         columns, select = [], []
         for i, name in enumerate(dict.fromkeys(names)):
             col = self.lookup(name, layer)
             select.append(f"{col.as_out} AS c{i}")
             columns.append(OutputColumn(name, col.kind))
-        if layer.events:
+        if layer.events and not layer.carries_matched:
             # Matched events, counted before dedup and limit (window over the filtered rows).
             select.append(f"count(*) OVER () AS {MATCHED}")
-            if not layer.order:
-                layer.order = ["ts DESC"]  # CloudWatch's default: newest first
         else:
             select.append(MATCHED)
+        if layer.events and not layer.order:
+            layer.order = ["ts DESC"]  # CloudWatch's default: newest first
         sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
         sql += self.qualify(layer) + self.tail(layer, default_limit=True)
-        return CompiledQuery(sql, columns)
+        return CompiledQuery(sql, columns, statistics_sql)
 
     def where(self, layer: _Layer) -> str:
         return " WHERE " + " AND ".join(f"({w})" for w in layer.where) if layer.where else ""
@@ -189,39 +235,76 @@ class _Compiler:
 
     def wrap(self, layer: _Layer) -> _Layer:
         """Close ``layer`` into a subquery so later commands see its rows, in order."""
-        if layer.events:
-            raise InsightsQueryError(
-                "this command after 'limit' or 'sort' of log events is not supported; move it before them",
-                self.text, 0)
         self.counter += 1
+        if layer.events:
+            # The events themselves, every column of the logs view: the scope's
+            # expressions still read them. Unsorted, `limit n` keeps the newest n,
+            # the rows the query would show.
+            if not layer.order:
+                layer.order = ["ts DESC"]
+            # recordsMatched counts the events before the limit, as it does when limit comes last.
+            if layer.carries_matched:
+                columns = "*"
+            elif layer.source == "logs":
+                columns = f"*, count(*) OVER () AS {MATCHED}"
+            else:  # events an earlier limit kept, filtered since: count them afresh
+                columns = f"* REPLACE (count(*) OVER () AS {MATCHED})"
+            sql = (f"SELECT {columns} FROM {layer.source}{self.where(layer)}{self.qualify(layer)}"
+                   f"{self.tail(layer, False)}")
+            return _Layer(source=f"({sql}) AS w{self.counter}", scope=dict(layer.scope), tiebreak=["ts DESC"],
+                          carries_matched=True)
         sql = f"SELECT * FROM {layer.source}{self.where(layer)}{self.qualify(layer)}{self.tail(layer, False)}"
         scope = {name: Col(col.sql, col.kind) for name, col in layer.scope.items()}
         return _Layer(source=f"({sql}) AS w{self.counter}", scope=scope, events=False,
                       aggregates=dict(layer.aggregates))
 
     def stats(self, cmd: ast.Stats, layer: _Layer) -> tuple[_Layer, list[str]]:
-        if not layer.events and (layer.order or layer.dedup):
+        if not layer.events and layer.dedup:
             layer = self.wrap(layer)
+        # CWL_QuerySyntax-Stats: "In the second stats command ... you can refer only to
+        # fields that are defined in the first stats command."
+        self.second_stats = not layer.events
+        try:
+            return self._stats(cmd, layer)
+        finally:
+            self.second_stats = False
+
+    def _stats(self, cmd: ast.Stats, layer: _Layer) -> tuple[_Layer, list[str]]:
         select, group, scope, names = [], [], {}, []
         aggregates: dict[str, list[str]] = {}
+        grouped: dict[str, Col] = {}  # by-fields and earlier aliases, for items that compute with them
         for item in cmd.by:
             col = self.expr(item.expr, layer)
+            if col.kind == "json":
+                col = Col(col.as_str, "str")
+            elif col.kind == "null":
+                col = Col("CAST(NULL AS VARCHAR)", "null")  # no event has it: one group, of NULL
             alias = self.alias()
-            select.append(f"{col.sql if col.kind != 'json' else col.as_str} AS {alias}")
+            select.append(f"{col.sql} AS {alias}")
             group.append(alias)
-            scope[item.name] = Col(alias, "str" if col.kind == "json" else col.kind)
+            scope[item.name] = Col(alias, col.kind)
+            grouped[item.name] = col
             names.append(item.name)
         for item in cmd.aggregates:
-            col = self.expr(item.expr, layer, aggregate=True)
+            self.stats_names = grouped
+            try:
+                col = self.expr(item.expr, layer, aggregate=True)
+            finally:
+                self.stats_names = None
             alias = self.alias()
             select.append(f"{col.sql} AS {alias}")
             scope[item.name] = Col(alias, col.kind)
+            if item.aliased:
+                grouped[item.name] = col
             names.append(item.name)
             if isinstance(item.expr, ast.Call):
                 aggregates.setdefault(item.expr.name, []).append(alias)
-        matched = "count(*)" if layer.events else f"max({MATCHED})"
-        # Events matched: the sum over all groups, before any limit on groups.
-        select.append(f"sum({matched}) OVER () AS {MATCHED}")
+        if layer.events and not layer.carries_matched:
+            # Events matched: the sum over all groups, before any limit on groups.
+            select.append(f"sum(count(*)) OVER () AS {MATCHED}")
+        else:
+            # Counted already, and the same on every row: carry it through.
+            select.append(f"max(max({MATCHED})) OVER () AS {MATCHED}")
         sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
         if group:
             sql += " GROUP BY " + ", ".join(group)
@@ -236,12 +319,17 @@ class _Compiler:
         source = self.expr(cmd.source, layer).as_str
         pattern, names = self.parse_pattern(cmd)
         regex = sql_string(pattern)
+        # Every group up to the last named one, extracted at once into a struct {g1, g2, ...}:
+        # regexp_extract with a group number stops at 9 groups.
+        count = max(i for i, name in enumerate(names, start=1) if name)
+        keys = ", ".join(f"'g{i}'" for i in range(1, count + 1))
+        extract = f"regexp_extract({source}, {regex}, [{keys}])"
         for index, name in enumerate(names, start=1):
             if not name:
                 continue  # an unnamed group: numbered, not extracted
             # An event that does not match keeps its row, without the extracted fields.
             layer.scope[name] = Col(
-                f"CASE WHEN regexp_matches({source}, {regex}) THEN regexp_extract({source}, {regex}, {index}) END",
+                f"CASE WHEN regexp_matches({source}, {regex}) THEN struct_extract({extract}, 'g{index}') END",
                 "json_text")
 
     def parse_names(self, cmd: ast.Parse) -> list[str]:
@@ -281,8 +369,14 @@ class _Compiler:
                     names.append("")
             out.append(ch)
             i += 1
+        if cmd.names:  # `as a, b`: the capturing groups in order, named or not
+            if len(cmd.names) != len(names):
+                raise self.error(f"the regular expression has {len(names)} capturing groups but"
+                                 f" {len(cmd.names)} field names follow 'as'", cmd.pattern)
+            names = list(cmd.names)
         if not any(names):
-            raise self.error("expected a regular expression with named groups such as (?<name>...)", cmd.pattern)
+            raise self.error("expected a regular expression with named groups such as (?<name>...),"
+                             " or field names after it: /(...)/ as name", cmd.pattern)
         prefix = "(?" + "".join(f for f in cmd.pattern.flags if f in "ims") + ")" if cmd.pattern.flags else ""
         regex = prefix + "".join(out)
         _check_regex(regex, self.text, cmd.pattern.start)
@@ -291,10 +385,13 @@ class _Compiler:
 
     def order_by(self, expr: ast.Expr, desc: bool, layer: _Layer) -> list[str]:
         col = self.expr(expr, layer)
+        if col.kind == "null" or _is_constant(expr):
+            return []  # the same for every row (a field no row has): it orders nothing
         direction = "DESC" if desc else "ASC"
-        if col.kind in ("json", "json_text", "str"):
-            return [f"{key} {direction} NULLS LAST" for key in _natural_sort_keys(col)]
-        return [f"{col.sql} {direction} NULLS LAST"]
+        keys = _natural_sort_keys(col) if col.kind in ("json", "json_text", "str") else [col.sql]
+        # A literal (a field defined as `"x" as f`) orders nothing, and DuckDB reads
+        # ORDER BY 2 as "the second column": leave it out.
+        return [f"{key} {direction} NULLS LAST" for key in keys if not _LITERAL.fullmatch(key)]
 
     def alias(self) -> str:
         self.counter += 1
@@ -305,24 +402,45 @@ class _Compiler:
     def lookup(self, name: str, layer: _Layer, node: ast.Expr | None = None) -> Col:
         if name in layer.scope:
             return layer.scope[name]
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            # `m.http.status` where `m` is a map in scope (jsonParse(@message) as m): the dot access operator.
+            base = layer.scope.get(".".join(parts[:cut]))
+            if base is not None and base.kind == "struct":
+                return struct_member(base, list(parts[cut:]))
         if layer.events:
             return json_field(name)
         if name in layer.aggregates:
             # `stats count() by x | sort count desc` (the seed's query): a bare function
             # name refers to the one aggregate column computed with that function.
             return Col(layer.aggregates[name], "num")
-        return Col("NULL", "null")
+        if self.second_stats and node is not None:
+            known = ", ".join(layer.scope) or "none"
+            raise self.error(f"{name} is not a field of the first stats; the second can use only those"
+                             f" ({known})", node)
+        return _NULL
 
     def expr(self, node: ast.Expr, layer: _Layer, aggregate: bool = False) -> Col:
+        """``aggregate``: ``node`` is (part of) a stats item, outside its aggregate functions."""
         e = lambda n: self.expr(n, layer, aggregate)
         if isinstance(node, ast.Field):
+            if aggregate and self.stats_names is not None:
+                if node.name in self.stats_names:
+                    return self.stats_names[node.name]
+                raise self.error(f"{node.name} is a field of each event: in stats, use it inside an aggregate"
+                                 f" function such as max({node.name}), or after 'by'", node)
             return self.lookup(node.name, layer, node)
         if isinstance(node, ast.Number):
             if isinstance(node.value, float) and not math.isfinite(node.value):
                 raise self.error("the number is too large", node)  # repr() would be the name `inf`
+            if isinstance(node.value, float):
+                # DuckDB reads 2.5 as a DECIMAL, which would reach the client as one; a number is a double.
+                return Col(f"CAST({node.value!r} AS DOUBLE)", "num")
             return Col(repr(node.value), "num")
         if isinstance(node, ast.String):
             return Col(sql_string(node.value), "str")
+        if isinstance(node, ast.Boolean):
+            return Col("true" if node.value else "false", "bool")
         if isinstance(node, ast.Duration):
             raise self.error("a time period is only allowed in bin(), datefloor() or dateceil()", node)
         if isinstance(node, ast.Unary):
@@ -365,8 +483,9 @@ class _Compiler:
                 return Col(f"({left.as_num} {sql_op} {right.as_num})", "bool")
             return Col(f"({left.as_str} {sql_op} {right.as_str})", "bool")
         sql_op = {"^": "**"}.get(op, op)
-        if op == "/":
-            return Col(f"({left.as_num} / nullif({right.as_num}, 0))", "num")
+        if op in ("/", "%"):
+            # By zero: NULL, not DuckDB's "Division by zero" error.
+            return Col(f"({left.as_num} {op} nullif({right.as_num}, 0))", "num")
         return Col(f"({left.as_num} {sql_op} {right.as_num})", "num")
 
     def match(self, node: ast.Match, arg: Col) -> Col:
@@ -391,6 +510,8 @@ class _Compiler:
     def call(self, node: ast.Call, layer: _Layer, aggregate: bool) -> Col:
         name, args = node.name, node.args
         if name in ast._AGGREGATES:
+            if self.stats_names is not None and not aggregate:
+                raise self.error(f"{name}() is inside another aggregate function: they do not nest", node)
             if not aggregate:
                 raise self.error(f"{name}() is an aggregate function: use it in stats", node)
             return self.aggregate(node, layer)
@@ -401,22 +522,37 @@ class _Compiler:
                 shape = "bin(period)" if name == "bin" else f"{name}(timestamp, period)"
                 raise self.error(f"expected {shape} with a period such as 5m", node)
             period: ast.Duration = args[-1]  # type: ignore[assignment]
+            if name == "bin" and aggregate and self.stats_names is not None:
+                raise self.error("bin() groups events: use it after 'by'", node)
             ts = self.lookup("@timestamp", layer) if name == "bin" else e(args[0])
+            if name == "bin" and ts.kind == "null":
+                # CWL_QuerySyntax-Stats: bin() reads @timestamp, which a first stats drops unless it keeps it.
+                raise self.error("bin() needs @timestamp, which the stats before did not keep: add"
+                                 " max(@timestamp) as @t to it and use datefloor(@t, 5m)", node)
             if ts.kind != "ts":
                 ts = Col(f"TRY_CAST({ts.as_str} AS TIMESTAMP)", "ts")
             build = ceil_time if name == "dateceil" else floor_time
             return build(ts, period.ms, period.calendar, period.count)
+        if name in QUERY_WINDOW:  # queryStartTime() and kin: the range this query runs over
+            if args:
+                raise self.error(f"{name}() takes no arguments, got {len(args)}", node)
+            return QUERY_WINDOW[name](*self.window)
         if name not in SCALARS:
             raise self.error(f"unknown function {name}()", node)
         low, high, build = SCALARS[name]
         if len(args) < low or (high is not None and len(args) > high):
             count = str(low) if low == high else f"{low} to {high}" if high else f"at least {low}"
             raise self.error(f"{name}() takes {count} argument{'s' if count != '1' else ''}, got {len(args)}", node)
-        return build([e(a) for a in args])
+        values = [e(a) for a in args]
+        try:
+            return build(values)
+        except ArgumentError as exc:  # an argument no data can make right: point at it
+            at = args[exc.index] if 0 <= exc.index < len(args) else node
+            raise self.error(exc.reason, at) from None
 
     def aggregate(self, node: ast.Call, layer: _Layer) -> Col:
         name, args = node.name, node.args
-        inner = lambda n: self.expr(n, layer, aggregate=False)
+        inner = lambda n: self.expr(n, layer, aggregate=False)  # each event's value
         if name == "count":
             if not args or isinstance(args[0], ast.Star):
                 return Col("count(*)", "num")
@@ -445,6 +581,20 @@ class _Compiler:
         fn = "arg_min" if name == "earliest" else "arg_max"
         value = col.sql if col.kind in ("ts", "num") else col.as_str
         return Col(f"{fn}({value}, {ts.sql})", col.kind if col.kind in ("ts", "num") else "str")
+
+
+_NULL = Col("CAST(NULL AS VARCHAR)", "null")  # a field no row has
+_LITERAL = re.compile(r"\(?\s*-?\s*(?:[0-9.]+(?:e[+-]?[0-9]+)?|'(?:[^']|'')*'|NULL)\s*\)?", re.IGNORECASE)
+
+
+def _is_constant(expr: ast.Expr) -> bool:
+    if isinstance(expr, ast.Number | ast.String | ast.Boolean):
+        return True
+    if isinstance(expr, ast.Unary):
+        return _is_constant(expr.arg)
+    if isinstance(expr, ast.Binary):
+        return _is_constant(expr.left) and _is_constant(expr.right)
+    return False
 
 
 def _natural_sort_keys(col: Col) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
+from whispersync.errors import InputError
 from whispersync.monitoring.logs.insights._compiler import compile_query
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._parser import parse_query
@@ -24,6 +26,7 @@ DEFAULT_RANGE_MS = 3_600_000  # no time range given: the last hour
 _DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
 _MAX_DATABASES = 8
 _DATABASE_LOCK = threading.Lock()
+MAX_LOG_GROUPS = 50  # StartQuery: "You can include up to 50 log groups."
 
 
 def run_query(
@@ -34,6 +37,7 @@ def run_query(
     end_ms: int | None = None,
     now_ms: int | None = None,
     timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+    log_groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run a Logs Insights ``query`` over ``store``'s logs with ``start_ms <= @timestamp <= end_ms``.
 
@@ -42,20 +46,29 @@ def run_query(
     UTC. Without a range, the last hour. Raises ``InsightsQueryError`` for a bad
     query, ``QueryTimeout`` when it runs past ``timeout`` seconds.
 
+    ``log_groups`` (StartQuery's logGroupNames, up to 50) reads only the events of
+    those groups (``@log``), as a ``SOURCE`` in the query does; None reads every
+    group. A query may not have both: StartQuery takes either. A group without
+    events is no error: the answer is empty. recordsScanned and bytesScanned count
+    the events of the groups read.
+
     A query DuckDB cannot run is an InsightsQueryError whose message is ours;
     DuckDB's own text is in its ``detail`` (for the server log, not the client).
     """
+    if log_groups is not None:
+        if isinstance(log_groups, str) or not all(isinstance(g, str) for g in log_groups):
+            raise TypeError("log_groups must be a sequence of log group names")
+        if not log_groups or not all(log_groups):
+            raise InputError("name at least one log group, and no empty names")
+        if len(log_groups) > MAX_LOG_GROUPS:
+            raise InputError(f"a query reads at most {MAX_LOG_GROUPS} log groups, as StartQuery does")
     if end_ms is None:
         end_ms = now_ms if now_ms is not None else int(time.time() * 1000)
     if start_ms is None:
         start_ms = end_ms - DEFAULT_RANGE_MS
     if start_ms > end_ms:
         raise InsightsQueryError("the start of the time range is after its end")
-    compiled = compile_query(parse_query(query), start_ms, end_ms)
-    stats_sql = (
-        "SELECT count(*), coalesce(sum(bytes), 0) FROM logs"
-        f" WHERE ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT)) AND ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"
-    )
+    compiled = compile_query(parse_query(query), start_ms, end_ms, log_groups)
     store.flush()  # a process reads its own writes
     deadline = None if timeout is None else time.monotonic() + timeout
     for attempt in range(2):
@@ -67,7 +80,8 @@ def run_query(
         try:
             try:
                 rows = run_with_deadline(cursor, prefix + compiled.sql, timeout=_left(deadline))
-                ((scanned, scanned_bytes),) = run_with_deadline(cursor, prefix + stats_sql, timeout=_left(deadline))
+                ((scanned, scanned_bytes),) = run_with_deadline(cursor, prefix + compiled.statistics_sql,
+                                                                timeout=_left(deadline))
             except (duckdb.IOException, duckdb.InterruptException):
                 raise
             except duckdb.Error as exc:
@@ -139,12 +153,13 @@ def _category(exc: duckdb.Error) -> str:
     for kind, words in _CATEGORIES:
         if isinstance(exc, kind):
             return words
-    return "the query engine refused it"
+    # Anything else (a binder or parser error) is SQL we built wrongly, not the user's doing.
+    return "WhisperSync built SQL its engine refused, a bug in WhisperSync rather than in the query"
 
 
-def explain(query: str, start_ms: int, end_ms: int) -> str:
+def explain(query: str, start_ms: int, end_ms: int, log_groups: Sequence[str] | None = None) -> str:
     """The SQL a query compiles to (for debugging and benchmarks)."""
-    return compile_query(parse_query(query), start_ms, end_ms).sql
+    return compile_query(parse_query(query), start_ms, end_ms, log_groups).sql
 
 
 def format_timestamp(value: datetime) -> str:
@@ -156,7 +171,7 @@ def _value(value: Any, kind: str) -> Any:
         return None
     if isinstance(value, datetime):
         return format_timestamp(value)
-    if kind == "json" and isinstance(value, str):
+    if kind in ("json", "struct") and isinstance(value, str):  # JSON text: a map or list comes out decoded
         try:
             return orjson.loads(value)
         except orjson.JSONDecodeError:

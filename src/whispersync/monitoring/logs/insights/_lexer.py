@@ -2,7 +2,9 @@
 
 A ``/`` starts a regular expression unless the previous token ends a value (a
 field, a number, a string, ``)`` or ``]``), in which case it divides, so
-``filter @message like /x/`` and ``fields a / 2`` both read as meant.
+``filter @message like /x/`` and ``fields a / 2`` both read as meant; after
+``parse field`` it always starts one. Inside a regular expression a ``/`` ends it
+unless escaped (a backslash before it) or inside a character class (``[^/]``), as in JavaScript.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 
 # Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, EOF.
-_OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^")
+_OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^",
+              ":", "{", "}")  # only in SOURCE: logGroups(namePrefix: [...]), logGroupTags([{...}])
 _NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@$]*(?:\.(?:[A-Za-z0-9_@$]+|`[^`]*`))*")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # ASCII: "²".isdigit() is True
 # Units as CloudWatch spells them for bin(), datefloor() and dateceil().
@@ -100,12 +103,21 @@ def _string(query: str, start: int) -> Token:
 
 def _regex(query: str, start: int) -> Token:
     i = start + 1
+    in_class = False
     while i < len(query):
         ch = query[i]
         if ch == "\\":
             i += 2
             continue
-        if ch == "/":
+        if in_class:
+            if ch == "]":
+                in_class = False
+        elif ch == "[":
+            in_class = True
+            if query.startswith("[^]", i) or query.startswith("[]", i):
+                i += 3 if query[i + 1] == "^" else 2  # a leading `]` is a member, not the end
+                continue
+        elif ch == "/":
             body = query[start + 1 : i]
             j = i + 1
             while j < len(query) and query[j] in "imsx":

@@ -1,7 +1,9 @@
 """Query text → a pipeline of commands (the AST).
 
-    query   := command ("|" command)*
+    query   := (source "|")* command ("|" command)*  |  source ("|" source)*
+    source  := "SOURCE" string  |  "SOURCE" "logGroups" "(" [key ":" "[" string ("," string)* "]" ("," ...)*] ")"
     command := fields | display | filter | stats | sort | limit | parse | dedup
+    parse   := "parse" [field] (glob "as" names | regex ["as" names])   (names: one per `*` or group)
     expr    := or;  or := and ("or" and)*;  and := not ("and" not)*
     not     := "not" not | compare
     compare := sum (("=" | "!=" | "<" | "<=" | ">" | ">=") sum
@@ -9,11 +11,29 @@
                     | ["not"] "in" "[" expr ("," expr)* "]")?
     sum     := product (("+" | "-") product)*;  product := power (("*" | "/" | "%") power)*
     power   := unary ("^" unary)?;  unary := "-" unary | primary
-    primary := number | string | duration | field | name "(" args ")" | "(" expr ")"
+    primary := number | string | true | false | duration | field | name "(" args ")" | "(" expr ")"
 
 Keywords are case-insensitive, as in CloudWatch. Every node keeps its span in the
 query so errors and default column names (``count()``, ``bin(5m)``) come from
 the text the user typed.
+
+``SOURCE`` (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_QuerySyntax-Source.html)
+picks the log groups, before every other command. Two forms are read:
+
+- ``SOURCE 'group'`` (or ``"group"``), one group each, repeated for more:
+  ``SOURCE 'a' | SOURCE 'b' | fields ...``, the form CloudWatch dashboards'
+  log widgets (and the CDK's LogQueryWidget) save;
+- ``SOURCE logGroups(namePrefix: ['p1', 'p2'])``: the groups whose names start
+  with a prefix (at most five); ``logGroups()`` is every group. ``class:`` (or
+  ``logGroupClass:``) ``['STANDARD']`` is accepted, since every local group is in
+  the standard class; ``INFREQUENT_ACCESS`` and ``accountIdentifiers:`` are refused
+  with a reason: this store has no such groups and no AWS accounts, as are
+  ``dataSource(...)`` and ``logGroupTags(...)`` (no vended-log catalog, no tags).
+
+Command order follows the docs: ``stats`` at most twice, ``sort`` and ``limit``
+not before the second (CWL_QuerySyntax-Stats, "Notes and limitations"); only
+``limit`` after ``dedup``. A ``stats`` item may compute with the aliases of
+earlier items of the same ``stats`` (``max(a) as x, min(a) as y, x - y as spread``).
 """
 
 from __future__ import annotations
@@ -34,12 +54,23 @@ DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
 # StartQuery: a queryString is at most 10,000 characters.
 MAX_QUERY_LENGTH = 10_000
+# CWL_QuerySyntax-Source: "as many as five prefixes"; CWL_QuerySyntax-Stats: "a maximum of two stats commands".
+MAX_NAME_PREFIXES = 5
+MAX_STATS = 2
 # Parentheses, calls, `not` and signs nest at most MAX_NESTING deep, and an
 # expression tree is at most MAX_DEPTH deep (a chain a + b + c ... is as deep as
 # it is long): parsing and compiling recurse, and so does DuckDB's SQL parser.
 MAX_NESTING = 32
 MAX_DEPTH = 100
 
+
+# SOURCE selectors the docs give that a local store cannot honour, and why.
+_UNAVAILABLE_SELECTORS = {
+    "datasource": "SOURCE dataSource(...) picks CloudWatch's catalog of vended log types; this store has none:"
+                  " name log groups instead",
+    "loggrouptags": "SOURCE logGroupTags(...) picks log groups by their AWS tags; local log groups have none:"
+                    " name them, or give logGroups(namePrefix: [...])",
+}
 
 # ----------------------------------------------------------------- expressions
 
@@ -62,6 +93,11 @@ class Number(Expr):
 @dataclass(frozen=True)
 class String(Expr):
     value: str
+
+
+@dataclass(frozen=True)
+class Boolean(Expr):
+    value: bool
 
 
 @dataclass(frozen=True)
@@ -161,7 +197,7 @@ class Limit:
 class Parse:
     source: Expr
     pattern: String | Regex
-    names: tuple[str, ...]
+    names: tuple[str, ...]  # after `as`: one per glob `*`, or per regex group in order; () for named groups
 
 
 @dataclass(frozen=True)
@@ -173,9 +209,23 @@ Command = Fields | Filter | Stats | Sort | Limit | Parse | Dedup
 
 
 @dataclass(frozen=True)
+class Source:
+    """The log groups the query reads: those named, and those whose names start with a prefix.
+
+    ``everything`` (``SOURCE logGroups()``) reads every group, as no SOURCE does.
+    """
+
+    start: int  # the first SOURCE command, for errors
+    names: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+    everything: bool = False
+
+
+@dataclass(frozen=True)
 class Query:
     text: str
     commands: tuple[Command, ...] = field(default_factory=tuple)
+    source: Source | None = None  # None: no SOURCE command
 
 
 def parse_query(text: str) -> Query:
@@ -247,23 +297,47 @@ class _Parser:
 
     def query(self) -> Query:
         commands: list[Command] = []
+        starts: list[Token] = []  # each command's first token, for errors about its place
+        source: Source | None = None
         if self.tok.kind == "EOF":
             raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
         while True:
             if self.is_op("|"):
                 raise self.error("expected a command before '|'")
-            commands.append(self.command())
+            if self.is_kw("source"):
+                if commands:
+                    raise self.error("SOURCE must come first, before every other command")
+                source = self.cmd_source(self.advance(), source)
+            else:
+                starts.append(self.tok)
+                commands.append(self.command())
             if self.tok.kind == "EOF":
                 break
             if not self.is_op("|"):
                 raise self.error("expected '|' or the end of the query")
             self.advance()
+        self.check_order(commands, starts)
+        return Query(self.text, tuple(commands), source)
+
+    def check_order(self, commands: list[Command], starts: list[Token]) -> None:
+        """The documented rules on which command may follow which."""
+        stats_seen = 0
         for index, cmd in enumerate(commands):
             if isinstance(cmd, Dedup):
-                for later in commands[index + 1 :]:
+                for later, at in zip(commands[index + 1 :], starts[index + 1 :], strict=True):
                     if not isinstance(later, Limit):
-                        raise InsightsQueryError("only limit may follow dedup", self.text, 0)
-        return Query(self.text, tuple(commands))
+                        raise InsightsQueryError("only limit may follow dedup", self.text, at.pos)
+            if isinstance(cmd, Stats):
+                stats_seen += 1
+                if stats_seen > MAX_STATS:
+                    raise InsightsQueryError(f"a query may have at most {MAX_STATS} stats commands",
+                                             self.text, starts[index].pos)
+                if stats_seen == 2:
+                    for earlier, at in zip(commands[:index], starts[:index], strict=True):
+                        if isinstance(earlier, Sort | Limit):
+                            word = "sort" if isinstance(earlier, Sort) else "limit"
+                            raise InsightsQueryError(
+                                f"{word} must come after the second stats, not before it", self.text, at.pos)
 
     def command(self) -> Command:
         tok = self.tok
@@ -272,6 +346,74 @@ class _Parser:
             raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
         self.advance()
         return getattr(self, "cmd_" + word)(tok)
+
+    def cmd_source(self, tok: Token, before: Source | None) -> Source:
+        """One SOURCE command, added to those ``before`` it."""
+        names, prefixes, everything = [], [], False
+        if self.tok.kind == "STRING":
+            name_tok = self.advance()
+            if not name_tok.text:
+                raise self.error("expected a log group name, not an empty string", name_tok)
+            names.append(name_tok.text)
+            if self.is_op(","):
+                raise self.error("one log group per SOURCE; repeat it for more: SOURCE 'a' | SOURCE 'b'")
+        elif self.is_kw(*_UNAVAILABLE_SELECTORS):
+            raise InsightsQueryError(_UNAVAILABLE_SELECTORS[self.tok.text.lower()], self.text, self.tok.pos)
+        elif self.is_kw("loggroups") and self.tokens[self.i + 1].text == "(":
+            self.advance()
+            self.advance()
+            everything = True
+            while not self.is_op(")"):
+                key_tok = self.tok
+                key = key_tok.text if key_tok.kind == "NAME" else ""
+                if key.lower() not in ("nameprefix", "class", "loggroupclass", "accountidentifiers",
+                                       "accountidentifier"):
+                    raise self.error("expected namePrefix, class or accountIdentifiers in logGroups(")
+                self.advance()
+                self.expect_op(":", f"after {key}")
+                values = self.string_list(key)
+                if key.lower() == "nameprefix":
+                    if len(values) > MAX_NAME_PREFIXES:
+                        raise InsightsQueryError(f"namePrefix takes at most {MAX_NAME_PREFIXES} prefixes",
+                                                 self.text, key_tok.pos)
+                    prefixes += values
+                    everything = False
+                elif key.lower() in ("class", "loggroupclass"):
+                    if any(v.upper() != "STANDARD" for v in values):
+                        raise InsightsQueryError(
+                            "every log group here is in the STANDARD class; there are no INFREQUENT_ACCESS groups",
+                            self.text, key_tok.pos)
+                else:
+                    raise InsightsQueryError(
+                        f"{key}: this log store belongs to no AWS account, so there is none to pick; leave it out",
+                        self.text, key_tok.pos)
+                if not self.is_op(","):
+                    break
+                self.advance()
+            self.expect_op(")", "to close logGroups(")
+            if self.is_kw(*_UNAVAILABLE_SELECTORS):  # `logGroups(...) logGroupTags(...)`: both must hold
+                raise InsightsQueryError(_UNAVAILABLE_SELECTORS[self.tok.text.lower()], self.text, self.tok.pos)
+        else:
+            raise self.error("expected a log group name in quotes or logGroups(...) after 'SOURCE'")
+        if before is not None:
+            names = [*before.names, *names]
+            prefixes = [*before.prefixes, *prefixes]
+            everything = everything or before.everything
+        start = before.start if before is not None else tok.pos
+        return Source(start, tuple(dict.fromkeys(names)), tuple(dict.fromkeys(prefixes)), everything)
+
+    def string_list(self, key: str) -> list[str]:
+        self.expect_op("[", f"after '{key}:'")
+        values = []
+        while True:
+            if self.tok.kind != "STRING":
+                raise self.error(f"expected a quoted string in the list after '{key}:'")
+            values.append(self.advance().text)
+            if not self.is_op(","):
+                break
+            self.advance()
+        self.expect_op("]", "to close the list")
+        return values
 
     def cmd_fields(self, tok: Token, display: bool = False) -> Fields:
         items = [self.item(f"after '{tok.text}'")]
@@ -293,11 +435,15 @@ class _Parser:
         while self.is_op(","):
             self.advance()
             aggregates.append(self.item("after ','", what="an aggregate function such as count()"))
+        aliases: set[str] = set()
         for agg in aggregates:
-            if not _has_aggregate(agg.expr):
+            # An item computes with aggregates, or with the aliases of earlier items.
+            if not _has_aggregate(agg.expr) and not (_field_names(agg.expr) & aliases):
                 raise InsightsQueryError(
                     f"expected an aggregate function (count, sum, avg, ...) in stats, found {agg.name!r}",
                     self.text, agg.expr.start)
+            if agg.aliased:
+                aliases.add(agg.name)
         by: list[Item] = []
         if self.is_kw("by"):
             self.advance()
@@ -346,18 +492,22 @@ class _Parser:
             raise self.error("expected a pattern (\"glob * pattern\" or /regex/) after the field")
         self.advance()
         names: list[str] = []
-        if isinstance(pattern, String):
-            if not self.is_kw("as"):
-                raise self.error("expected 'as' and field names after the glob pattern")
+        if isinstance(pattern, String) and not self.is_kw("as"):
+            raise self.error("expected 'as' and field names after the glob pattern")
+        if self.is_kw("as"):  # a glob's `*`s, or a regex's groups in order: /(\d+)-(\d+)/ as a, b
             self.advance()
             names.append(self.name("after 'as'"))
             while self.is_op(","):
                 self.advance()
                 names.append(self.name("after ','"))
+        if isinstance(pattern, String):
             stars = pattern.value.count("*")
             if stars != len(names):
                 raise InsightsQueryError(
                     f"the pattern has {stars} '*' but {len(names)} field names follow 'as'", self.text, pat_tok.pos)
+        if self.is_kw("multi"):
+            raise InsightsQueryError("parse ... multi (a row for each match) is not supported; without multi,"
+                                     " parse extracts the first match", self.text, self.tok.pos)
         return Parse(source, pattern, tuple(names))
 
     def cmd_dedup(self, tok: Token) -> Dedup:
@@ -511,6 +661,8 @@ class _Parser:
                 return self.call(tok)
             if tok.text.lower() in {"and", "or", "by", "as", "like", "in"}:
                 raise self.error("expected a field name or value", tok)
+            if tok.text.lower() in ("true", "false") and self.text[tok.pos] != "`":
+                return Boolean(tok.pos, tok.end, tok.text.lower() == "true")
             return Field(tok.pos, tok.end, tok.text)
         if self.is_op("*"):
             raise self.error("expected a field name or value ('*' is only allowed as count(*))")
@@ -545,6 +697,21 @@ def _has_aggregate(expr: Expr) -> bool:
     if isinstance(expr, Unary):
         return _has_aggregate(expr.arg)
     return False
+
+
+def _field_names(expr: Expr) -> set[str]:
+    """The names of the fields ``expr`` reads, outside any aggregate function."""
+    if isinstance(expr, Field):
+        return {expr.name}
+    if isinstance(expr, Call):
+        return set() if expr.name in _AGGREGATES else set().union(*(_field_names(a) for a in expr.args))
+    if isinstance(expr, Binary):
+        return _field_names(expr.left) | _field_names(expr.right)
+    if isinstance(expr, Unary):
+        return _field_names(expr.arg)
+    if isinstance(expr, Match | InList):
+        return _field_names(expr.arg)
+    return set()
 
 
 def _duration(tok: Token, text: str) -> Duration:
