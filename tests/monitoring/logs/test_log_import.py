@@ -128,3 +128,58 @@ class TestImportCommandsAreIdempotent:
         got = cli("metrics", "get", "WhisperSync/T", "Duration", "--dim", "Fn=a", "--stat", "SampleCount",
                   "--start", "2026-01-01T00:00:00Z", "--end", "2026-01-01T00:05:00Z", "--json")
         assert sum(orjson.loads(got.stdout)["values"]) == 3
+
+
+def _flow_log_events(*lines: str, start_ms: int = 1795780800000) -> bytes:
+    """Flow log records as `aws logs filter-log-events` returns them from a flow log's group."""
+    return orjson.dumps({"events": [
+        {"timestamp": start_ms + i * 1000, "message": line, "logStreamName": "eni-0123456789abcdef0-all",
+         "eventId": f"flow{i}"} for i, line in enumerate(lines)]})
+
+
+class TestVpcFlowLogFields:
+    """Default-format VPC flow log records get the fields CloudWatch discovers
+    (CWL_AnalyzeLogData-discoverable-fields.html), whatever their log group is called."""
+
+    ACCEPT = ("2 123456789010 eni-0123456789abcdef0 172.31.16.139 172.31.16.21 20641 22 6 20 4249 "
+              "1418530010 1418530070 ACCEPT OK")
+    NODATA = "2 123456789010 eni-0123456789abcdef0 - - - - - - - 1431280876 1431280934 - NODATA"
+
+    def test_each_value_becomes_its_discovered_field(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(self.ACCEPT), log_group="my-network-logs")
+        from whispersync.monitoring.logs.insights import run_query
+
+        names = ["version", "accountId", "interfaceId", "srcAddr", "dstAddr", "srcPort", "dstPort", "protocol",
+                 "packets", "bytes", "startTime", "endTime", "action", "logStatus"]
+        result = run_query(store, "fields " + ", ".join(names), start_ms=1795780800000, end_ms=1795780900000)
+        assert result["rows"] == [[2, "123456789010", "eni-0123456789abcdef0", "172.31.16.139", "172.31.16.21",
+                                   20641, 22, 6, 20, 4249, 1418530010, 1418530070, "ACCEPT", "OK"]]
+        # Numbers compare and add up as numbers; the raw line stays @message.
+        assert run_query(store, "filter dstPort = 22 and bytes > 4000 | fields packets + 1, @message",
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"] == [[21, self.ACCEPT]]
+        store.close()
+
+    def test_a_dash_is_a_value_the_record_does_not_have(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(self.ACCEPT, self.NODATA))
+        from whispersync.monitoring.logs.insights import run_query
+
+        rows = run_query(store, "filter logStatus = 'NODATA' | fields ispresent(srcAddr), ispresent(action), startTime",
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"]
+        assert rows == [[0, 0, 1431280876]]
+        store.close()
+
+    def test_lines_of_another_shape_get_no_flow_log_fields(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(
+            self.ACCEPT.rsplit(" ", 1)[0],  # no log-status: not a default-format record
+            "3 123456789010 eni-0123456789abcdef0 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ACCEPT OK",  # another version
+            "2 123456789010 eni-0123456789abcdef0 10.0.0.1 10.0.0.2 1 2 6 1 1 1 2 ALLOW OK",  # no such action
+        ))
+        from whispersync.monitoring.logs.insights import run_query
+
+        rows = run_query(store, "stats count(*), count(srcAddr), count(logStatus)",
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"]
+        assert rows == [[3, 0, 0]]
+        store.close()

@@ -13,6 +13,9 @@ Two shapes are understood, line by line or as one JSON document:
   bare or after a timestamp and log stream as ``aws logs tail`` prints them: their
   values become the fields CloudWatch discovers, ``@type``, ``@requestId``,
   ``@duration`` …, under those names (see ``_platform_fields``).
+- VPC flow log records in the default (version 2) format, as CloudWatch events: their
+  fourteen values become the fields CloudWatch discovers, ``srcAddr``, ``bytes``,
+  ``logStatus`` … (see ``_flow_log_fields``).
 
 Every event is placed in time: ``timestamp`` (or python-json-logger's ``asctime``,
 or ``time``) is read in any form ``parse_log_timestamp`` knows and stored as ISO 8601
@@ -74,6 +77,20 @@ _REPORT_FIELDS = {
     "Init Duration": ("@initDuration", 1),
     "Restore Duration": ("@restoreDuration", 1),
 }
+# A VPC flow log record in the default format, version 2: "version account-id interface-id
+# srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+# (VPC User Guide, "Flow log records"). A value the record has not ("NODATA",
+# "SKIPDATA" records) is "-". Told apart by this shape, not by the log group's name:
+# flow logs go to any group their owner names, and nothing else writes this line.
+_FLOW_LOG = re.compile(
+    r"(?P<version>2) (?P<accountId>\d{12}|unknown) (?P<interfaceId>eni-[0-9a-f]+|-)"
+    r" (?P<srcAddr>[0-9a-fA-F.:]+|-) (?P<dstAddr>[0-9a-fA-F.:]+|-) (?P<srcPort>\d+|-) (?P<dstPort>\d+|-)"
+    r" (?P<protocol>\d+|-) (?P<packets>\d+|-) (?P<bytes>\d+|-) (?P<startTime>\d+|-) (?P<endTime>\d+|-)"
+    r" (?P<action>ACCEPT|REJECT|-) (?P<logStatus>OK|NODATA|SKIPDATA)"
+)
+# The names CloudWatch Logs Insights discovers for them ("Supported logs and discovered
+# fields", CWL_AnalyzeLogData-discoverable-fields.html); these hold numbers.
+_FLOW_LOG_NUMBERS = frozenset({"version", "srcPort", "dstPort", "protocol", "packets", "bytes", "startTime", "endTime"})
 _REPORT_VALUE = re.compile(r"(?P<name>[A-Z][A-Za-z ]*?): (?P<value>\S+)(?: (?:ms|MB))?(?=\s|$)")
 
 
@@ -229,7 +246,7 @@ def _event_record(event: dict, log_group: str | None, now: str) -> tuple[dict, s
             fields = parsed
             _add_trace_id(fields)
     else:
-        fields = _platform_fields(text)
+        fields = _platform_fields(text) or _flow_log_fields(text)
     record = {**fields, "@timestamp": at, "@message": message}
     group = log_group or event.get("logGroupName")
     if group is not None:
@@ -265,6 +282,19 @@ def _platform_fields(message: str) -> dict:
             number *= scale
             fields[key] = int(number) if number.is_integer() else number
     return fields
+
+
+def _flow_log_fields(message: str) -> dict:
+    """The fields CloudWatch discovers in a default-format VPC flow log record; {} for other lines.
+
+    A "-" is a value the record does not have: that field is left out, as for any
+    event without it, so ``ispresent(srcAddr)`` is false for a NODATA record.
+    """
+    match = _FLOW_LOG.fullmatch(message)
+    if match is None:
+        return {}
+    return {name: int(value) if name in _FLOW_LOG_NUMBERS else value
+            for name, value in match.groupdict().items() if value != "-"}
 
 
 def _place_in_time(record: dict, now: str) -> str | None:
