@@ -52,3 +52,14 @@ class TestCli:
         result = run_cli(cli_env, "plan", "validate", str(path))
         assert result.returncode == 0, result.stderr
         assert "valid (6 alarms" in result.stdout
+
+
+def test_validate_applies_cloudwatchs_checks_to_a_filter_of_one_log_group(cli_env, tmp_path) -> None:
+    """A plan filter scoped to a log group must be one CloudWatch would take, as `filters put` checks."""
+    path = tmp_path / "filters.toml"
+    path.write_bytes(b'[[metric_filters]]\nname = "Errors"\nlog_group = "/app/web"\npattern = "ERROR"\n'
+                     b'namespace = "App"\nmetric_name = "Errors:Count"\n')
+    result = run_cli(cli_env, "plan", "validate", str(path), "--json")
+    assert result.returncode == 1, result.stdout
+    (problem,) = orjson.loads(result.stdout)["problems"]
+    assert problem.startswith("metric_filters.Errors.metricTransformations[0].metricName:"), problem

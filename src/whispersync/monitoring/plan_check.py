@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from whispersync.errors import InputError
 from whispersync.monitoring.alarms import AlarmError, check_alarm, check_references
-from whispersync.monitoring.logs import parse_pattern
+from whispersync.monitoring.logs import check_metric_filter, parse_pattern
 from whispersync.plan import Plan
 
 __all__ = ["check_plan"]
@@ -29,7 +29,12 @@ def check_plan(plan: Plan) -> list[str]:
             problems.append(f"alarms.{exc}")
     for metric_filter in plan.metric_filters:
         try:
-            parse_pattern(metric_filter.pattern)
+            if metric_filter.log_group is not None:
+                # A filter of one log group is CloudWatch's kind: the same checks as `filters put`.
+                check_metric_filter(metric_filter)
+            else:
+                parse_pattern(metric_filter.pattern)
         except InputError as exc:
-            problems.append(f"metric_filters.{metric_filter.name}.pattern: {exc}")
+            where = "" if metric_filter.log_group is not None else "pattern: "
+            problems.append(f"metric_filters.{metric_filter.name}.{where}{exc}")
     return problems
