@@ -183,3 +183,54 @@ class TestVpcFlowLogFields:
                          start_ms=1795780800000, end_ms=1795780900000)["rows"]
         assert rows == [[3, 0, 0]]
         store.close()
+
+
+class TestRoute53QueryLogFields:
+    """Route 53 DNS query log lines get the fields CloudWatch discovers
+    (CWL_AnalyzeLogData-discoverable-fields.html); the lines are the Route 53 guide's example."""
+
+    LINES = (
+        "1.0 2017-12-13T08:16:02.130Z Z123412341234 example.com A NOERROR UDP FRA6 192.168.1.1 -",
+        "1.0 2017-12-13T08:15:50.235Z Z123412341234 example.com AAAA NOERROR TCP IAD12 192.168.3.1 192.168.222.0/24",
+        "1.0 2017-12-13T08:16:03.983Z Z123412341234 example.com ANY NOERROR UDP FRA6 2001:db8::1234 2001:db8:abcd::/48",
+        "1.0 2017-12-13T08:15:50.342Z Z123412341234 bad.example.com A NXDOMAIN UDP IAD12 192.168.3.1 192.168.111.0/24",
+    )
+
+    def test_each_value_becomes_its_discovered_field(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(self.LINES[0]), log_group="/aws/route53/example.com")
+        from whispersync.monitoring.logs.insights import run_query
+
+        names = ["version", "queryTimestamp", "hostZoneId", "queryName", "queryType", "responseCode", "protocol",
+                 "edgeLocation", "resolverIp"]
+        result = run_query(store, "fields " + ", ".join(names), start_ms=1795780800000, end_ms=1795780900000)
+        assert result["rows"] == [["1.0", "2017-12-13T08:16:02.130Z", "Z123412341234", "example.com", "A", "NOERROR",
+                                   "UDP", "FRA6", "192.168.1.1"]]
+        store.close()
+
+    def test_the_documented_sample_queries_count_them(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(*self.LINES))
+        from whispersync.monitoring.logs.insights import run_query
+
+        rows = run_query(store, "stats count(*) as n by resolverIp | sort n desc, resolverIp",
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"]
+        assert rows == [["192.168.3.1", 2], ["192.168.1.1", 1], ["2001:db8::1234", 1]]
+        rows = run_query(store, 'filter responseCode = "NXDOMAIN" | stats count(*) by queryName, queryType',
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"]
+        assert rows == [["bad.example.com", "A", 1]]
+        store.close()
+
+    def test_lines_of_another_shape_get_no_route53_fields(self, tmp_path) -> None:
+        store = TelemetryStore(tmp_path / "telemetry")
+        import_logs(store, _flow_log_events(
+            self.LINES[0].rsplit(" ", 1)[0],  # no EDNS client subnet column
+            self.LINES[0].replace("UDP", "SCTP"),  # no such protocol
+            "1.0 yesterday Z123412341234 example.com A NOERROR UDP FRA6 192.168.1.1 -",  # no query time
+        ))
+        from whispersync.monitoring.logs.insights import run_query
+
+        rows = run_query(store, "stats count(*), count(queryName), count(resolverIp)",
+                         start_ms=1795780800000, end_ms=1795780900000)["rows"]
+        assert rows == [[3, 0, 0]]
+        store.close()

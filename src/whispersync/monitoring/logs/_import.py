@@ -16,6 +16,8 @@ Two shapes are understood, line by line or as one JSON document:
 - VPC flow log records in the default (version 2) format, as CloudWatch events: their
   fourteen values become the fields CloudWatch discovers, ``srcAddr``, ``bytes``,
   ``logStatus`` … (see ``_flow_log_fields``).
+- Route 53 DNS query log lines, as CloudWatch events: ``queryName``, ``queryType``,
+  ``responseCode``, ``resolverIp`` … (see ``_route53_fields``).
 
 Every event is placed in time: ``timestamp`` (or python-json-logger's ``asctime``,
 or ``time``) is read in any form ``parse_log_timestamp`` knows and stored as ISO 8601
@@ -91,6 +93,14 @@ _FLOW_LOG = re.compile(
 # The names CloudWatch Logs Insights discovers for them ("Supported logs and discovered
 # fields", CWL_AnalyzeLogData-discoverable-fields.html); these hold numbers.
 _FLOW_LOG_NUMBERS = frozenset({"version", "srcPort", "dstPort", "protocol", "packets", "bytes", "startTime", "endTime"})
+# A Route 53 public DNS query log line: "version query-timestamp hosted-zone-id query-name query-type
+# response-code protocol edge-location resolver-ip edns-client-subnet", the subnet "-" when the
+# resolver sent none (Route 53 Developer Guide, "Values that appear in DNS query logs").
+_ROUTE53 = re.compile(
+    r"(?P<version>\d+\.\d+) (?P<queryTimestamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (?P<hostZoneId>Z[0-9A-Z]+)"
+    r" (?P<queryName>\S+) (?P<queryType>[A-Z0-9]+) (?P<responseCode>[A-Z0-9]+) (?P<protocol>UDP|TCP)"
+    r" (?P<edgeLocation>[A-Z0-9-]+) (?P<resolverIp>[0-9a-fA-F.:]+) (?:[0-9a-fA-F.:]+/\d+|-)"
+)
 _REPORT_VALUE = re.compile(r"(?P<name>[A-Z][A-Za-z ]*?): (?P<value>\S+)(?: (?:ms|MB))?(?=\s|$)")
 
 
@@ -246,7 +256,7 @@ def _event_record(event: dict, log_group: str | None, now: str) -> tuple[dict, s
             fields = parsed
             _add_trace_id(fields)
     else:
-        fields = _platform_fields(text) or _flow_log_fields(text)
+        fields = _platform_fields(text) or _flow_log_fields(text) or _route53_fields(text)
     record = {**fields, "@timestamp": at, "@message": message}
     group = log_group or event.get("logGroupName")
     if group is not None:
@@ -295,6 +305,17 @@ def _flow_log_fields(message: str) -> dict:
         return {}
     return {name: int(value) if name in _FLOW_LOG_NUMBERS else value
             for name, value in match.groupdict().items() if value != "-"}
+
+
+def _route53_fields(message: str) -> dict:
+    """The fields CloudWatch discovers in a Route 53 DNS query log line; {} for other lines.
+
+    All nine are text, as the line writes them (``version`` "1.0" stays "1.0"). The EDNS
+    client subnet is not among the fields CloudWatch discovers ("Supported logs and
+    discovered fields"), so it stays only in ``@message``.
+    """
+    match = _ROUTE53.fullmatch(message)
+    return match.groupdict() if match else {}
 
 
 def _place_in_time(record: dict, now: str) -> str | None:

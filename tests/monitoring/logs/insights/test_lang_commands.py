@@ -82,7 +82,7 @@ class TestParse:
     @pytest.mark.parametrize(("text", "position", "words"), [
         (r"parse @message /(\d+)-(\d+)/ as a", 15, "has 2 capturing groups but 1 field names"),
         (r"parse @message /\d+/", 15, "expected a regular expression with named groups"),
-        (r"parse @message /(\d+)/ as n multi", 28, "multi (a row for each match) is not supported"),
+        ('parse "x*" as n multi', 16, "not a glob"),
     ])
     def test_parse_errors_point_at_the_problem(self, query, text, position, words):
         with pytest.raises(InsightsQueryError) as info:

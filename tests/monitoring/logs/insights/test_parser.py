@@ -35,9 +35,11 @@ class TestParse:
         assert expr.left.right.left.op == "/"
 
     def test_it_reads_comments_backquotes_and_nested_names(self):
-        """`#` comments run to the end of the line; dotted names stay one field."""
+        """`#` comments run to the end of the line; dotted names stay one field. Backquotes quote
+        a name and are not part of it ("the log field foo-bar must be enclosed in backticks",
+        CWL_QuerySyntax-Guidelines.html), so the column of `my field` is the field my field."""
         q = parse_query("# errors only\nfields `my field`, http.status.code # trailing\n| limit 1")
-        assert [i.name for i in q.commands[0].items] == ["`my field`", "http.status.code"]
+        assert [i.name for i in q.commands[0].items] == ["my field", "http.status.code"]
         assert q.commands[0].items[0].expr.name == "my field"
 
     def test_parse_glob_and_regex(self):

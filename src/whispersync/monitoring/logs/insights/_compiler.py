@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 import re2
 
 from whispersync.monitoring.store import PROMOTED_LOG_FIELDS
+from whispersync.monitoring.logs.insights import _analytic
 from whispersync.monitoring.logs.insights import _parser as ast
+from whispersync.monitoring.logs.insights import _reshape
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._functions import (
     QUERY_WINDOW,
@@ -38,7 +40,9 @@ from whispersync.monitoring.logs.insights._functions import (
     ceil_time,
     floor_time,
     json_field,
+    member_of,
     promoted_field,
+    split_path,
     sql_string,
     struct_member,
 )
@@ -120,6 +124,7 @@ class _Compiler:
 
     def compile(self, start_ms: int, end_ms: int, log_groups: Sequence[str] | None) -> CompiledQuery:
         self.window = (int(start_ms), int(end_ms))
+        self.log_groups = log_groups  # for subqueries and join's right side without SOURCE
         scanned = [f"ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT))",
                    f"ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"]
         groups = self.log_group_predicate(log_groups)
@@ -132,7 +137,7 @@ class _Compiler:
         parsed: list[str] = []
         stats_columns: list[str] | None = None
         for cmd in self.query.commands:
-            if layer.limit is not None and not isinstance(cmd, ast.Fields | ast.Limit):
+            if layer.limit is not None and not isinstance(cmd, (ast.Fields, ast.Limit, *_analytic.AnalyticCommand)):
                 layer = self.wrap(layer)
             if isinstance(cmd, ast.Fields):
                 names = []
@@ -163,6 +168,16 @@ class _Compiler:
                 layer.limit = cmd.count if layer.limit is None else min(layer.limit, cmd.count)
             elif isinstance(cmd, ast.Dedup):
                 layer.dedup = [self.expr(f, layer) for f in cmd.fields]
+            elif isinstance(cmd, _reshape.COMMANDS):  # unnest, expand, join, parse csv/logfmt/multi, json
+                layer, defined = _reshape.compile_command(self, cmd, layer)
+                parsed += [n for n in defined if n not in parsed]
+            elif isinstance(cmd, _analytic.Estimate):
+                sql, statistics_sql = _analytic.estimate_sql(self, cmd, scanned)
+                return CompiledQuery(sql, [OutputColumn(_analytic.ESTIMATE_COLUMN, "num")], statistics_sql)
+            elif isinstance(cmd, _analytic.AnalyticCommand):  # addtotals, accum, ...: over the rows in order
+                out = _analytic.Output(shown, display, parsed, stats_columns)
+                layer = _analytic.compile_command(self, cmd, layer, out)
+                shown, display, parsed, stats_columns = out.shown, out.display, out.parsed, out.stats_columns
 
         if display is not None:
             names = display
@@ -399,17 +414,21 @@ class _Compiler:
 
     # ---------------------------------------------------------- expressions
 
-    def lookup(self, name: str, layer: _Layer, node: ast.Expr | None = None) -> Col:
+    def lookup(self, name: str, layer: _Layer, node: ast.Expr | None = None,
+               keys: tuple[str | int, ...] = ()) -> Col:
+        """The field ``name``, then its ``keys`` (``name[1].b``: ints index a list)."""
         if name in layer.scope:
-            return layer.scope[name]
-        parts = name.split(".")
+            return member_of(layer.scope[name], keys)
+        if (found := _reshape.lookup(self, name, layer)) is not None:  # join aliases, list items' members
+            return member_of(found, keys)
+        parts = split_path(name)
         for cut in range(len(parts) - 1, 0, -1):
             # `m.http.status` where `m` is a map in scope (jsonParse(@message) as m): the dot access operator.
             base = layer.scope.get(".".join(parts[:cut]))
             if base is not None and base.kind == "struct":
-                return struct_member(base, list(parts[cut:]))
+                return struct_member(base, [*parts[cut:], *keys])
         if layer.events:
-            return json_field(name)
+            return json_field(name, keys)
         if name in layer.aggregates:
             # `stats count() by x | sort count desc` (the seed's query): a bare function
             # name refers to the one aggregate column computed with that function.
@@ -462,8 +481,14 @@ class _Compiler:
             else:
                 sql = "false"
             return Col(f"(NOT ({sql}))" if node.negated else f"({sql})", "bool")
+        if isinstance(node, ast.Member):
+            if isinstance(node.base, ast.Field):  # one path, `m.users[1].action` as `items.0.id`
+                return self.lookup(node.base.name, layer, node.base, node.keys)
+            return member_of(e(node.base), node.keys)
         if isinstance(node, ast.Call):
             return self.call(node, layer, aggregate)
+        if isinstance(node, _reshape.InQuery):
+            return _reshape.in_query(self, node, layer)
         raise self.error("expected a value", node)
 
     def binary(self, node: ast.Binary, left: Col, right: Col) -> Col:

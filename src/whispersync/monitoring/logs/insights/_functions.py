@@ -18,8 +18,9 @@ a function cannot use gives null (or false, 0 for the functions documented so).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_network
 
@@ -107,11 +108,34 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def json_field(name: str) -> Col:
-    """A field discovered in the raw JSON line; dots walk into nested objects."""
-    parts = name.split(".")
-    path = "$" + "".join("." + _json_key(p) for p in parts)
-    return Col(f"(raw ->> {sql_string(path)})", "json", path)
+def split_path(name: str) -> list[str]:
+    """The members of a dotted field name; a backquoted member keeps its dots (``m.`user.id```).
+
+    CWL_QuerySyntax-operations-functions.html, "Structure types": "If an attribute in a map
+    contains special characters, use backticks to enclose the attribute name
+    (map.attributes.`special.char`)".
+    """
+    parts: list[str] = []
+    for match in _PATH_MEMBER.finditer(name):
+        parts.append(match["quoted"] if match["quoted"] is not None else match["plain"])
+    return parts or [name]
+
+
+def json_field(name: str, keys: tuple[str | int, ...] = ()) -> Col:
+    """A field discovered in the raw JSON line; dots walk into nested objects.
+
+    CloudWatch flattens a JSON array into numbered members, so
+    ``requestParameters.instancesSet.items.0.instanceId`` is the first item's id
+    (CWL_AnalyzeLogData-discoverable-fields.html, "Fields in JSON logs"); an object
+    with a key "0" flattens the same way, so a number member reads either. ``keys``
+    follow the name: ``[1]`` indexes (``m.users[1]``), strings are members.
+    """
+    paths = _json_paths([*split_path(name), *keys], in_object=True)
+    if len(paths) == 1:
+        return Col(f"(raw ->> {sql_string(paths[0])})", "json", paths[0])
+    # At most one path exists in a line: a value is an array or an object, not both.
+    return Col("coalesce(" + ", ".join(f"raw ->> {sql_string(p)}" for p in paths) + ")", "json",
+               out="coalesce(" + ", ".join(f"raw -> {sql_string(p)}" for p in paths) + ")")
 
 
 def promoted_field(name: str, numeric: bool) -> Col:
@@ -134,16 +158,58 @@ def struct_member(struct: Col, keys: list[str | int]) -> Col:
 
     For the compiler, when a dotted name starts with a name bound to a struct.
     A member that is itself a map or list is null for string and number use, and
-    its JSON for output, like a nested object of the log line. List indexes count from 0.
+    its JSON for output, like a nested object of the log line. List indexes count from 0;
+    an int key is a bracket index (``m.users[1]``), a number written as a member (``m.users.1``)
+    reads either way, as in ``json_field``.
     """
-    path = "$" + "".join(f"[{k}]" if isinstance(k, int) else "." + _json_key(k) for k in keys)
-    text, where = f"CAST({struct.sql} AS JSON)", sql_string(path)
-    return Col(f"(CASE WHEN json_type({text}, {where}) NOT IN ('OBJECT', 'ARRAY') THEN {text} ->> {where} END)",
-               "json", out=f"({text} -> {where})")
+    text = f"CAST({struct.sql} AS JSON)"
+    paths = [sql_string(p) for p in _json_paths(keys)]
+    scalar = [f"CASE WHEN json_type({text}, {p}) NOT IN ('OBJECT', 'ARRAY') THEN {text} ->> {p} END" for p in paths]
+    if len(paths) == 1:
+        return Col(f"({scalar[0]})", "json", out=f"({text} -> {paths[0]})")
+    return Col(f"coalesce({', '.join(scalar)})", "json",
+               out="coalesce(" + ", ".join(f"{text} -> {p}" for p in paths) + ")")
+
+
+def member_of(value: Col, keys: Sequence[str | int]) -> Col:
+    """``value[1].name``: a member of a map or list; null for a value that is neither."""
+    if not keys:
+        return value
+    if value.kind == "struct":
+        return struct_member(value, list(keys))
+    if value.kind == "json":  # a JSON field of the log line: its JSON, as a map or list would be
+        return struct_member(Col(value.as_out, "struct"), list(keys))
+    return Col("CAST(NULL AS VARCHAR)", "null")
+
+
+# A member of a dotted name: backquoted (dots and all), or up to the next dot.
+_PATH_MEMBER = re.compile(r"`(?P<quoted>[^`]*)`|(?P<plain>[^.`]+)")
+# Numbered members read both ways (array item, object key) up to this many times in a
+# name; past that, as array items only: each doubles the JSONPaths tried.
+_MAX_EITHER_WAY = 4
+
+
+def _json_paths(members: Sequence[str | int], *, in_object: bool = False) -> list[str]:
+    """The JSONPaths that ``members`` may mean: an int indexes a list (``[1]``), a string is a
+    member, and a string that is a number reads either way, as CloudWatch flattens JSON.
+    ``in_object``: the root is an object (a log line), so its first member is a key.
+    """
+    steps: list[list[str]] = []
+    either_way = 0
+    for member in members:
+        if isinstance(member, int):
+            steps.append([f"[{member}]"])
+        elif member.isdigit() and member.isascii() and str(int(member)) == member and not (in_object and not steps):
+            either_way += 1
+            steps.append([f"[{member}]", "." + _json_key(member)] if either_way <= _MAX_EITHER_WAY
+                         else [f"[{member}]"])
+        else:
+            steps.append(["." + _json_key(member)])
+    return ["$" + "".join(combo) for combo in itertools.product(*steps)]
 
 
 def _json_key(part: str) -> str:
-    if part.replace("_", "").isalnum() and not part[0].isdigit():
+    if part and part.replace("_", "").isalnum() and not part[0].isdigit():
         return part
     return '"' + part.replace('"', '\\"') + '"'
 

@@ -14,13 +14,25 @@ from dataclasses import dataclass
 
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 
-# Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, EOF.
-_OPERATORS = ("=~", "!=", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^",
+# Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, MEMBER (`.name` right after `)`, `]`), EOF.
+_OPERATORS = ("=~", "!=", "!", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^",
               ":", "{", "}")  # only in SOURCE: logGroups(namePrefix: [...]), logGroupTags([{...}])
 _NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@$]*(?:\.(?:[A-Za-z0-9_@$]+|`[^`]*`))*")
+_BARE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s|,()]*")
+_MEMBER = re.compile(r"\.(?:(?P<plain>[A-Za-z0-9_@$]+)|`(?P<quoted>[^`]*)`)")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # ASCII: "²".isdigit() is True
-# Units as CloudWatch spells them for bin(), datefloor() and dateceil().
-_UNIT = re.compile(r"(ms|mon|mo|min|sec|s|m|hr|h|d|w|qtr|q|yr|y)(?![A-Za-z0-9_])")
+# Units as CloudWatch spells them for bin(), datefloor() and dateceil(), and the short unit
+# each means: "For all units and abbreviations that include more than one character, adding
+# s to pluralize is supported" (CWL_QuerySyntax-operations-functions.html, bin).
+_UNIT_SPELLINGS = {
+    "ms": ("millisecond", "ms", "msec"), "s": ("second", "sec"), "m": ("minute", "min"), "h": ("hour", "hr"),
+    "d": ("day",), "w": ("week",), "mo": ("month", "mo", "mon"), "q": ("quarter", "qtr"), "y": ("year", "yr"),
+}
+UNITS = {short: short for short in _UNIT_SPELLINGS} | {
+    spelled + plural: short for short, spellings in _UNIT_SPELLINGS.items() for spelled in spellings
+    for plural in ("", "s") if len(spelled) > 1
+}
+_UNIT = re.compile("(" + "|".join(sorted(UNITS, key=len, reverse=True)) + ")(?![A-Za-z0-9_])")
 
 
 @dataclass(frozen=True)
@@ -46,11 +58,16 @@ def tokenize(query: str) -> list[Token]:
             continue
         if ch in "\"'":
             tokens.append(_string(query, i))
-        elif ch == "`":
-            close = query.find("`", i + 1)
+        elif ch == "`" or (ch == "@" and query.startswith("`", i + 1)):
+            # `foo-bar` names the field foo-bar; @`x` the system field @x (CWL_QuerySyntax-Guidelines.html).
+            opening = query.index("`", i)
+            close = query.find("`", opening + 1)
             if close < 0:
                 raise InsightsQueryError("unterminated backquoted name", query, i)
-            tokens.append(Token("NAME", query[i + 1 : close], i, close + 1))
+            tokens.append(Token("NAME", query[i:opening] + query[opening + 1 : close], i, close + 1))
+        elif ch == "." and _after_value_end(tokens, i) and (m := _MEMBER.match(query, i)):
+            # `jsonParse(x).startTime`, `m.users[1].action`: one member a token, its name without backquotes.
+            tokens.append(Token("MEMBER", m["plain"] if m["plain"] is not None else m["quoted"], i, m.end()))
         elif ch == "/" and not _ends_value(tokens):
             tokens.append(_regex(query, i))
         elif m := _NUMBER.match(query, i):
@@ -59,6 +76,10 @@ def tokenize(query: str) -> list[Token]:
                 tokens.append(Token("DURATION", query[i : unit.end()], i, unit.end()))
             else:
                 tokens.append(Token("NUMBER", m.group(), i, m.end()))
+        elif m := _BARE_URL.match(query, i):
+            # The docs' Apache sample writes `referrer= http://...` unquoted; as tokens that is a
+            # field, a ':' and an empty regex `//`: say what is wrong instead.
+            raise InsightsQueryError(f'a text value must be quoted: "{m.group()}"', query, i)
         elif m := _NAME.match(query, i):
             tokens.append(Token("NAME", m.group(), i, m.end()))
         else:
@@ -73,6 +94,14 @@ def tokenize(query: str) -> list[Token]:
     return tokens
 
 
+def _after_value_end(tokens: list[Token], i: int) -> bool:
+    """Whether offset ``i`` directly follows a `)`, `]` or member: where a `.member` may follow."""
+    last = tokens[-1] if tokens else None
+    if last is None or last.end != i:
+        return False
+    return last.kind == "MEMBER" or (last.kind == "OP" and last.text in (")", "]"))
+
+
 def _ends_value(tokens: list[Token]) -> bool:
     if not tokens:
         return False
@@ -81,7 +110,7 @@ def _ends_value(tokens: list[Token]) -> bool:
         return False  # `parse field /regex/`
     if last.kind == "NAME":
         return last.text.lower() not in {"like", "and", "or", "not", "in", "parse", "filter", "as", "by"}
-    return last.kind in {"NUMBER", "DURATION", "STRING"} or last.text in {")", "]"}
+    return last.kind in {"NUMBER", "DURATION", "STRING", "MEMBER"} or last.text in {")", "]"}
 
 
 def _string(query: str, start: int) -> Token:

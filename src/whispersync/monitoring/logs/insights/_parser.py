@@ -3,15 +3,18 @@
     query   := (source "|")* command ("|" command)*  |  source ("|" source)*
     source  := "SOURCE" string  |  "SOURCE" "logGroups" "(" [key ":" "[" string ("," string)* "]" ("," ...)*] ")"
     command := fields | display | filter | stats | sort | limit | parse | dedup
-    parse   := "parse" [field] (glob "as" names | regex ["as" names])   (names: one per `*` or group)
+             | where (filter) | unnest | expand | join | json     (those four: see _reshape)
+    parse   := "parse" [field] (glob "as" names | regex ["as" names] ["multi"] | ("csv" | "logfmt") "as" names)
+               (names: one per `*` or group; multi, csv and logfmt: see _reshape)
     expr    := or;  or := and ("or" and)*;  and := not ("and" not)*
-    not     := "not" not | compare
+    not     := ("not" | "!") not | compare
     compare := sum (("=" | "!=" | "<" | "<=" | ">" | ">=") sum
                     | ["not"] "like" (string | regex) | "=~" (string | regex)
-                    | ["not"] "in" "[" expr ("," expr)* "]")?
+                    | ["not"] "in" ("[" expr ("," expr)* "]" | "(" subquery ")"))?
     sum     := product (("+" | "-") product)*;  product := power (("*" | "/" | "%") power)*
     power   := unary ("^" unary)?;  unary := "-" unary | primary
-    primary := number | string | true | false | duration | field | name "(" args ")" | "(" expr ")"
+    primary := number | string | true | false | duration | (field | name "(" args ")") postfix* | "(" expr ")"
+    postfix := "[" whole-number "]" | "." member     (written adjacent: `m.users[1].action`)
 
 Keywords are case-insensitive, as in CloudWatch. Every node keeps its span in the
 query so errors and default column names (``count()``, ``bin(5m)``) come from
@@ -38,17 +41,24 @@ earlier items of the same ``stats`` (``max(a) as x, min(a) as y, x - y as spread
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from whispersync.monitoring.logs.insights import _analytic
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
-from whispersync.monitoring.logs.insights._lexer import Token, tokenize
+from whispersync.monitoring.logs.insights._lexer import UNITS, Token, tokenize
 
 _UNIT_MS = {
     "ms": 1, "s": 1000, "sec": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "hr": 3_600_000,
     "d": 86_400_000, "w": 7 * 86_400_000,
 }
+_UNIT_CAPS = {"ms": 1000, "s": 60, "m": 60, "h": 24}  # "The cap for ms is 1000, the caps for s and m are 60 ..."
 _CALENDAR_UNITS = {"mo": "month", "mon": "month", "q": "quarter", "qtr": "quarter", "y": "year", "yr": "year"}
 COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup")
+COMMANDS += _analytic.WORDS  # addtotals, accum, ...: parsed and compiled in _analytic
+COMMANDS += ("where", "unnest", "expand", "join", "json")  # where is filter; the others are in _reshape
+_EXPECTED_COMMAND = "expected a command ({})".format(", ".join(dict.fromkeys(  # the common ones first
+    ("fields", "filter", "stats", "sort", "limit", "parse", "display", "dedup", *COMMANDS))))
 # CloudWatch: without `limit` a query returns up to 10,000 rows; `limit` may ask for up to 100,000.
 DEFAULT_LIMIT = 10_000
 MAX_LIMIT = 100_000
@@ -124,6 +134,14 @@ class Star(Expr):
 class Call(Expr):
     name: str  # lower case
     args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Member(Expr):
+    """``base[1].name``: ints index a list, strings are members of a map."""
+
+    base: Expr
+    keys: tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -300,7 +318,7 @@ class _Parser:
         starts: list[Token] = []  # each command's first token, for errors about its place
         source: Source | None = None
         if self.tok.kind == "EOF":
-            raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
+            raise self.error(_EXPECTED_COMMAND)
         while True:
             if self.is_op("|"):
                 raise self.error("expected a command before '|'")
@@ -343,8 +361,10 @@ class _Parser:
         tok = self.tok
         word = tok.text.lower() if tok.kind == "NAME" else ""
         if word not in COMMANDS:
-            raise self.error("expected a command (fields, filter, stats, sort, limit, parse, display, dedup)")
+            raise self.error(_EXPECTED_COMMAND)
         self.advance()
+        if word in _analytic.WORDS:
+            return _analytic.parse_command(self, word, tok)
         return getattr(self, "cmd_" + word)(tok)
 
     def cmd_source(self, tok: Token, before: Source | None) -> Source:
@@ -427,8 +447,26 @@ class _Parser:
 
     def cmd_filter(self, tok: Token) -> Filter:
         if self.tok.kind == "EOF" or self.is_op("|"):
-            raise self.error("expected a condition after 'filter'")
+            raise self.error(f"expected a condition after '{tok.text}'")
         return Filter(self.expr())
+
+    cmd_where = cmd_filter  # CWL_QuerySyntax-Where.html: "where" is another name for filter
+
+    def cmd_unnest(self, tok: Token):  # type: ignore[no-untyped-def]
+        from whispersync.monitoring.logs.insights import _reshape
+        return _reshape.parse_unnest(self, tok)
+
+    def cmd_expand(self, tok: Token):  # type: ignore[no-untyped-def]
+        from whispersync.monitoring.logs.insights import _reshape
+        return _reshape.parse_expand(self, tok)
+
+    def cmd_join(self, tok: Token):  # type: ignore[no-untyped-def]
+        from whispersync.monitoring.logs.insights import _reshape
+        return _reshape.parse_join(self, tok)
+
+    def cmd_json(self, tok: Token):  # type: ignore[no-untyped-def]
+        from whispersync.monitoring.logs.insights import _reshape
+        return _reshape.parse_json(self, tok)
 
     def cmd_stats(self, tok: Token) -> Stats:
         aggregates = [self.item("after 'stats'", what="an aggregate function such as count()")]
@@ -468,6 +506,10 @@ class _Parser:
             self.advance()
 
     def cmd_limit(self, tok: Token) -> Limit:
+        if self.is_kw("any"):
+            # CWL_QuerySyntax-Limit, "limit any": any N matching events, in no particular order;
+            # the newest N are as good as any.
+            self.advance()
         if self.tok.kind != "NUMBER" or not self.tok.text.isdigit():
             raise self.error("expected a whole number after 'limit'")
         number = self.advance()
@@ -477,7 +519,9 @@ class _Parser:
         return Limit(count)
 
     def cmd_parse(self, tok: Token) -> Parse:
-        if self.tok.kind in ("STRING", "REGEX"):
+        from whispersync.monitoring.logs.insights import _reshape
+        bare_mode = self.is_kw("csv", "logfmt") and self.tokens[self.i + 1].text.lower() == "as"
+        if self.tok.kind in ("STRING", "REGEX") or bare_mode:
             source: Expr = Field(tok.end, tok.end, "@message")
         else:
             if self.tok.kind != "NAME":
@@ -488,6 +532,8 @@ class _Parser:
             pattern: String | Regex = String(pat_tok.pos, pat_tok.end, pat_tok.text)
         elif pat_tok.kind == "REGEX":
             pattern = Regex(pat_tok.pos, pat_tok.end, pat_tok.text, pat_tok.flags)
+        elif self.is_kw("csv", "logfmt"):  # CWL_QuerySyntax-Parse.html, "CSV mode" and "Logfmt mode"
+            return _reshape.parse_mode(self, source, pat_tok)  # type: ignore[return-value]
         else:
             raise self.error("expected a pattern (\"glob * pattern\" or /regex/) after the field")
         self.advance()
@@ -505,9 +551,12 @@ class _Parser:
             if stars != len(names):
                 raise InsightsQueryError(
                     f"the pattern has {stars} '*' but {len(names)} field names follow 'as'", self.text, pat_tok.pos)
-        if self.is_kw("multi"):
-            raise InsightsQueryError("parse ... multi (a row for each match) is not supported; without multi,"
-                                     " parse extracts the first match", self.text, self.tok.pos)
+        if self.is_kw("multi"):  # CWL_QuerySyntax-Parse.html, "Multi-match mode": a row for each match
+            if isinstance(pattern, String):
+                raise InsightsQueryError("multi works with a /regular expression/, not a glob pattern",
+                                         self.text, self.tok.pos)
+            self.advance()
+            return _reshape.ParseMulti(source, pattern, tuple(names))  # type: ignore[return-value]
         return Parse(source, pattern, tuple(names))
 
     def cmd_dedup(self, tok: Token) -> Dedup:
@@ -524,6 +573,8 @@ class _Parser:
         if self.is_kw("as"):
             self.advance()
             return Item(expr, self.name("after 'as'"), aliased=True)
+        if isinstance(expr, Field):  # `detail-type` names the field detail-type: so does its column
+            return Item(expr, expr.name)
         return Item(expr, self.span(expr.start, expr.end))
 
     def name(self, context: str) -> str:
@@ -533,7 +584,7 @@ class _Parser:
 
     def field_ref(self, context: str) -> Field:
         tok = self.tok
-        return Field(tok.pos, tok.end, self.name(context))
+        return Field(tok.pos, tok.end, _field_name(self.name(context), self.text, tok.pos))
 
     # ---------------------------------------------------------- expressions
 
@@ -554,7 +605,7 @@ class _Parser:
         return left
 
     def not_(self) -> Expr:
-        if self.is_kw("not"):
+        if self.is_kw("not") or self.is_op("!"):  # `!ispresent(x)`: CWL_QuerySyntax-Join.html, example 2
             tok = self.advance()
             self.enter(tok)
             arg = self.not_()
@@ -587,6 +638,9 @@ class _Parser:
             return self.built(Match(left.start, tok.end, left, pattern, negated), tok, left)
         if self.is_kw("in"):
             self.advance()
+            if self.is_op("("):  # a subquery: CWL_QuerySyntax-Subqueries.html
+                from whispersync.monitoring.logs.insights import _reshape
+                return _reshape.parse_in_subquery(self, left, negated)
             self.expect_op("[", "after 'in'")
             items = []
             if not self.is_op("]"):
@@ -663,12 +717,12 @@ class _Parser:
                 raise self.error("expected a field name or value", tok)
             if tok.text.lower() in ("true", "false") and self.text[tok.pos] != "`":
                 return Boolean(tok.pos, tok.end, tok.text.lower() == "true")
-            return Field(tok.pos, tok.end, tok.text)
+            return self.postfix(Field(tok.pos, tok.end, _field_name(tok.text, self.text, tok.pos)))
         if self.is_op("*"):
             raise self.error("expected a field name or value ('*' is only allowed as count(*))")
         raise self.error("expected a field name or value")
 
-    def call(self, name: Token) -> Call:
+    def call(self, name: Token) -> Expr:
         self.enter(self.advance())  # "("
         args: list[Expr] = []
         if self.is_op("*") and self.tokens[self.i + 1].text == ")":
@@ -681,9 +735,32 @@ class _Parser:
                 args.append(self.expr())
         end = self.expect_op(")", f"to close {name.text}(")
         self.nesting -= 1
-        return self.built(Call(name.pos, end.end, name.text.lower(), tuple(args)), name, *args)  # type: ignore[return-value]
+        lowered = name.text.lower()
+        call = self.built(Call(name.pos, end.end, _ALIASES.get(lowered, lowered), tuple(args)), name, *args)
+        return self.postfix(call)
+
+    def postfix(self, base: Expr) -> Expr:
+        """``list[index]`` and ``.member`` right after a value: ``m.users[1].action``, ``jsonParse(x).startTime``
+        (CWL_QuerySyntax-operations-functions.html, "Structure types")."""
+        keys: list[str | int] = []
+        end = base.end
+        while self.tok.pos == self.prev_end():  # written adjacent, as `a[0]`: `x in [...]` has a space
+            if self.tok.kind == "MEMBER":
+                keys.append(self.tok.text)
+                end = self.advance().end
+            elif self.is_op("["):
+                self.advance()
+                if self.tok.kind != "NUMBER" or not self.tok.text.isdigit():
+                    raise self.error("expected a list index (a whole number from 0) after '['")
+                keys.append(int(self.advance().text))
+                end = self.expect_op("]", "to close the list index").end
+            else:
+                break
+        return self.built(Member(base.start, end, base, tuple(keys)), self.tokens[self.i - 1], base) if keys else base
 
 
+# AWS's own Sample queries page (Apache section) calls count_distinct as countDistinct.
+_ALIASES = {"countdistinct": "count_distinct"}
 _AGGREGATES = frozenset({
     "count", "count_distinct", "sum", "avg", "min", "max", "pct", "earliest", "latest", "stddev",
 })
@@ -696,6 +773,8 @@ def _has_aggregate(expr: Expr) -> bool:
         return _has_aggregate(expr.left) or _has_aggregate(expr.right)
     if isinstance(expr, Unary):
         return _has_aggregate(expr.arg)
+    if isinstance(expr, Member):
+        return _has_aggregate(expr.base)
     return False
 
 
@@ -711,17 +790,31 @@ def _field_names(expr: Expr) -> set[str]:
         return _field_names(expr.arg)
     if isinstance(expr, Match | InList):
         return _field_names(expr.arg)
+    if isinstance(expr, Member):
+        return _field_names(expr.base)
     return set()
 
 
+def _field_name(name: str, text: str, pos: int) -> str:
+    """``name``, unless it is a field only CloudWatch has: resource tags (``@aws.tag.env``,
+    CWL_QuerySyntax-Guidelines.html) are the AWS tags of a log group."""
+    if name.lower().startswith("@aws.tag."):
+        raise InsightsQueryError(f"{name} is a resource tag field: it reads the AWS tags of a log group,"
+                                 " and local log groups have none", text, pos)
+    return name
+
+
 def _duration(tok: Token, text: str) -> Duration:
-    digits = "".join(c for c in tok.text if c.isdigit() or c == ".")
-    unit = tok.text[len(digits):]
-    if "." in digits:
+    digits = re.match(r"[0-9.]+(?:[eE][+-]?[0-9]+)?", tok.text).group()  # type: ignore[union-attr]
+    unit = UNITS[tok.text[len(digits):]]
+    if not digits.isdigit():
         raise InsightsQueryError("expected a whole number before the time unit", text, tok.pos)
     count = int(digits)
     if count <= 0:
         raise InsightsQueryError("expected a positive period", text, tok.pos)
+    # "CloudWatch Logs caps your request according to the time unit ... if you specify bin(300s),
+    # CloudWatch Logs actually implements this as 60 seconds" (CWL_QuerySyntax-operations-functions.html).
+    count = min(count, _UNIT_CAPS.get(unit, count))
     if unit in _CALENDAR_UNITS:
         return Duration(tok.pos, tok.end, count, None, _CALENDAR_UNITS[unit])
     return Duration(tok.pos, tok.end, count, count * _UNIT_MS[unit])

@@ -80,6 +80,7 @@ TAGS = "resource tags are AWS tags on a log group; local log groups carry none"
 FIELD_INDEX = "filterIndex reads CloudWatch field indexes (field index policies); a local store builds none"
 LOOKUP_TABLE = "lookup tables are CloudWatch resources (an uploaded CSV, saved query results); none exist locally"
 RELEVANCE = "relevantfields ranks fields by CloudWatch's own relevance score, which the page does not define"
+NOT_BUILT = "not built yet: WhisperSync refuses this command (it is not supported yet)"
 LOGCOMPARE = ("logcompare compares the window with a shifted baseline as diff does; the page does not say what "
               "it returns, and diff's answer is CloudWatch pattern analysis")
 
@@ -333,10 +334,18 @@ SAMPLE_CASES += [
          '| filter status="200" and referrer= http://34.250.27.141/ and method= "GET"\n'
          "| stats countDistinct(remoteIP) as UniqueVisits\n| limit 10",
          data="apache",
+         undetermined="the page writes the referrer unquoted (referrer= http://...), which the query syntax "
+                      "does not allow for text; WhisperSync refuses it at the URL and asks for quotes"),
+    # The same query with the referrer quoted, as the syntax pages require (our correction).
+    Case("samples/apache/unique-home-visits-quoted", SAMPLES, "Queries for Apache server logs",
+         "fields @timestamp, remoteIP, method, status\n"
+         '| filter status="200" and referrer= "http://34.250.27.141/" and method= "GET"\n'
+         "| stats countDistinct(remoteIP) as UniqueVisits\n| limit 10",
+         data="apache",
          # GET, 200, referred by the home page: 198.51.100.10 (twice), .11, 203.0.113.51.
          columns=["UniqueVisits"], rows=[[3]],
-         note="the page writes the referrer unquoted and calls countDistinct (the stats page names "
-              "count_distinct); the answer is the one its prose describes"),
+         note="the page calls countDistinct (the stats page names count_distinct); the answer is the one "
+              "its prose describes"),
     Case("samples/apache/restarts", SAMPLES, "Queries for Apache server logs",
          "fields @timestamp, function, process, message\n"
          '| filter message like "resuming normal operations"\n| sort @timestamp desc\n| limit 20',
@@ -866,8 +875,10 @@ COMMAND_CASES += [
     Case("appendcols/other-log-group", page("Appendcols"), "Example",
          "fields svc\n| stats count(*) as cnt by svc\n"
          "| appendcols override=true ( SOURCE lg | stats avg(latency) as avgLat by svc )",
-         # The outer stats counts every group of the store: 3 events in main, 2 in lg.
-         data="appendcols", columns=["svc", "cnt", "avgLat"], rows=[["api", 5, 20]]),
+         # NOT BUILT YET: refused ("the appendcols command is not supported yet"). The answer, once it is:
+         # the outer stats counts every group of the store (3 events in main, 2 in lg): [["api", 5, 20]]
+         # with columns ["svc", "cnt", "avgLat"].
+         data="appendcols", reason=NOT_BUILT),
     Case("estimate/error-scan", page("Estimate"), "Example",
          "fields @timestamp, @message\n| filter @message like /error/\n| estimate",
          check=_one_positive_estimate),
