@@ -176,6 +176,11 @@ class TestOutlier:
         # Quartiles (interpolated) 10.25 and 12.75: the upper bound is 12.75 + 1 * 2.5.
         assert max(values) == pytest.approx(15.25) and min(values) == -80
 
+    def test_a_param_too_large_to_be_a_number_is_a_positioned_error(self, store_of):
+        with pytest.raises(InsightsQueryError) as info:
+            run(store_of(self.RECORDS), "fields v | outlier param=1e400 v")
+        assert info.value.position == 25 and "finite number" in info.value.reason
+
 
 class TestEstimateAndLimitAny:
     def test_estimate_is_the_bytes_of_the_range_scanned(self, store_of):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -288,6 +289,8 @@ def _parse_outlier(p: Any, tok: Any) -> Outlier:
         if opts["param"].kind != "NUMBER":
             raise p.error("expected a number after 'param='", opts["param"])
         param = float(opts["param"].text)
+        if not math.isfinite(param):  # 1e400 reads as inf, which SQL would take for a column name
+            raise p.error("expected a finite number after 'param='", opts["param"])
     uselower = _bool(p, opts["uselower"]) if "uselower" in opts else False
     mark = _bool(p, opts["mark"]) if "mark" in opts else False
     if _at_end(p):
