@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify"]
+WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards"]
 
 
 @pytest.mark.parametrize("wing", WINGS)

@@ -6,6 +6,7 @@
     traces/    trace search
     alarms/    evaluation, the engine, composite rules, alarm requests, state
     notify/    topics, routing, channels, the delivery outbox
+    dashboards/ CloudWatch dashboard bodies: parse, validate, render, each widget's data
     remediation.py, times.py, plan_check.py
 
 It runs the plan (``whispersync.plan``); importing this package imports none of them.
