@@ -15,6 +15,7 @@ from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
 from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
+from whispersync.monitoring.dashboards import DashboardStore
 from whispersync.monitoring.logs import MetricFilterListener, MetricFilterStore
 from whispersync.monitoring.notify import (
     SECRET_NAMES,
@@ -288,6 +289,16 @@ def open_notifier(settings: Settings) -> Iterator[Notifier]:
 def open_metric_filters(settings: Settings) -> Iterator[MetricFilterStore]:
     """The stored metric filters (`filters put`/`import`/`delete`), closed on exit."""
     store = MetricFilterStore(settings.monitoring_db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def open_dashboards(settings: Settings) -> Iterator[DashboardStore]:
+    """The stored dashboards (`dashboards import`/`delete`), closed on exit."""
+    store = DashboardStore(settings.monitoring_db)
     try:
         yield store
     finally:

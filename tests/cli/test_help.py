@@ -20,6 +20,8 @@ COMMANDS = [
     ["alarms", "put"], ["alarms", "delete"], ["alarms", "import"],
     ["filters", "list"], ["filters", "put"], ["filters", "delete"], ["filters", "import"],
     ["notifications", "list"], ["notifications", "retry"], ["plan", "show"], ["plan", "validate"],
+    ["dashboards", "list"], ["dashboards", "show"], ["dashboards", "import"], ["dashboards", "export"],
+    ["dashboards", "delete"],
 ]
 
 

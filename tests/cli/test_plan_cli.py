@@ -63,3 +63,14 @@ def test_validate_applies_cloudwatchs_checks_to_a_filter_of_one_log_group(cli_en
     assert result.returncode == 1, result.stdout
     (problem,) = orjson.loads(result.stdout)["problems"]
     assert problem.startswith("metric_filters.Errors.metricTransformations[0].metricName:"), problem
+
+
+def test_validate_reads_dashboards_as_put_dashboard_would(cli_env, tmp_path) -> None:
+    """A plan dashboard with a widget CloudWatch would refuse is a problem at `plan validate`, not at `show`."""
+    path = tmp_path / "dashboards.toml"
+    path.write_bytes(b'[[dashboards]]\nname = "mine"\n[[dashboards.widgets]]\ntype = "metric"\nwidth = 30\n'
+                     b'[dashboards.widgets.properties]\nmetrics = [["App", "Errors"]]\n')
+    result = run_cli(cli_env, "plan", "validate", str(path), "--json")
+    assert result.returncode == 1, result.stdout
+    problems = orjson.loads(result.stdout)["problems"]
+    assert any(p.startswith("dashboards.mine.widgets.0.width:") for p in problems), problems

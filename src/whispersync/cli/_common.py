@@ -26,8 +26,11 @@ traces_app = typer.Typer(help="Search traces and show one as a span tree.", no_a
 alarms_app = typer.Typer(help="Alarms: list, history, evaluate, set-state, put, delete, import.", no_args_is_help=True)
 notifications_app = typer.Typer(help="Alarm notifications: deliveries, attempts, retries.", no_args_is_help=True)
 plan_app = typer.Typer(help="The monitoring plan: show the effective plan, validate a plan file.", no_args_is_help=True)
+dashboards_app = typer.Typer(help="Dashboards: list, show one with its data, import and export CloudWatch bodies.",
+                             no_args_is_help=True)
 for sub_app, sub_name in ((logs_app, "logs"), (metrics_app, "metrics"), (traces_app, "traces"), (dlq_app, "dlq"),
-                          (alarms_app, "alarms"), (notifications_app, "notifications"), (plan_app, "plan")):
+                          (alarms_app, "alarms"), (notifications_app, "notifications"), (plan_app, "plan"),
+                          (dashboards_app, "dashboards")):
     app.add_typer(sub_app, name=sub_name)
 
 console = Console()

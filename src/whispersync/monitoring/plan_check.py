@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from whispersync.errors import InputError
 from whispersync.monitoring.alarms import AlarmError, check_alarm, check_references
+from whispersync.monitoring.dashboards import parse_body
 from whispersync.monitoring.logs import check_metric_filter, parse_pattern
 from whispersync.plan import Plan
 
@@ -37,4 +38,9 @@ def check_plan(plan: Plan) -> list[str]:
         except InputError as exc:
             where = "" if metric_filter.log_group is not None else "pattern: "
             problems.append(f"metric_filters.{metric_filter.name}.{where}{exc}")
+    for dashboard in plan.dashboards:
+        # PutDashboard's errors (a bad widget, a metric array it cannot read); warnings are not problems.
+        _, messages = parse_body(dashboard.body(), name=dashboard.name)
+        problems += [f"dashboards.{dashboard.name}{m.data_path.replace('/', '.')}: {m.message}"
+                     for m in messages if m.level == "error"]
     return problems

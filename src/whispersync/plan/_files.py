@@ -13,8 +13,27 @@ TOML uses the model's own field names:
     comparison_operator = "GreaterThanThreshold"
     priority = "P3"
 
+Dashboards are CloudWatch dashboard bodies, widgets as CloudWatch writes them; one
+named like a built-in dashboard replaces it:
+
+    [[dashboards]]
+    name = "my-errors"
+    start = "-PT6H"
+
+    [[dashboards.widgets]]
+    type = "metric"
+    x = 0
+    y = 0
+    width = 12
+    height = 6
+
+    [dashboards.widgets.properties]
+    title = "Worker errors"
+    period = 60
+    metrics = [["WhisperSync/Worker", "Errors", "FunctionName", "whispersync-worker", { stat = "Sum" }]]
+
 A Python file defines ``PLAN`` (a :class:`Plan`) or any of ``ALARMS``,
-``METRIC_FILTERS`` and ``ROUTES``. Every problem is reported at once, each with its
+``METRIC_FILTERS``, ``DASHBOARDS`` and ``ROUTES``. Every problem is reported at once, each with its
 path (``alarms[0].threshold: must be a finite number``).
 """
 
@@ -170,20 +189,21 @@ def _plan_from_python(path: Path) -> Plan:
     problems: list[str] = []
     alarms = namespace.get("ALARMS", ())
     filters = namespace.get("METRIC_FILTERS", ())
-    for name, items, kinds in (("ALARMS", alarms, (MetricAlarm, CompositeAlarm)), ("METRIC_FILTERS", filters, (MetricFilter,))):
+    dashboards = namespace.get("DASHBOARDS", ())
+    for name, items, kinds in (("ALARMS", alarms, (MetricAlarm, CompositeAlarm)),
+                               ("METRIC_FILTERS", filters, (MetricFilter,)), ("DASHBOARDS", dashboards, (Dashboard,))):
         if not isinstance(items, Iterable) or isinstance(items, (str, bytes, Mapping)):
             problems.append(f"{name} must be a list")
             continue
         problems.extend(f"{name}[{i}] is a {type(item).__name__}, not one of {', '.join(k.__name__ for k in kinds)}"
                         for i, item in enumerate(items) if not isinstance(item, kinds))
-    if "PLAN" not in namespace and "ALARMS" not in namespace and "METRIC_FILTERS" not in namespace \
-            and "ROUTES" not in namespace:
-        problems.append("it defines none of PLAN, ALARMS, METRIC_FILTERS, ROUTES")
+    if not any(key in namespace for key in ("PLAN", "ALARMS", "METRIC_FILTERS", "DASHBOARDS", "ROUTES")):
+        problems.append("it defines none of PLAN, ALARMS, METRIC_FILTERS, DASHBOARDS, ROUTES")
     if problems:
         raise PlanError(str(path), problems)
     try:
         routes = namespace.get("ROUTES")
-        return Plan(alarms=tuple(alarms), metric_filters=tuple(filters),
+        return Plan(alarms=tuple(alarms), metric_filters=tuple(filters), dashboards=tuple(dashboards),
                     **({"routes": {p: tuple(c) for p, c in routes.items()}} if routes else {}))
     except (ValueError, AttributeError) as exc:
         raise PlanError(str(path), [str(exc)]) from None

@@ -4,25 +4,74 @@ local engine, the CDK app, the exporters) reads one shape from day one."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 
+# PutDashboard's DashboardName: "can contain only alphanumerics, dash (-), and underscore (_)", up to 255.
+DASHBOARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+PERIOD_OVERRIDES = ("auto", "inherit")
+
+
 @dataclass(frozen=True)
 class Dashboard:
-    """A CloudWatch dashboard body (§5, §7, §9): `widgets` on a 24-column grid."""
+    """A CloudWatch dashboard (§5, §7, §9): its name and the fields of its body.
+
+    `widgets` are CloudWatch's own widget objects (``{"type": "metric", "x": 0, "y": 0,
+    "width": 12, "height": 6, "properties": {...}}``), so a body exported from the
+    console or written by the CDK can be pasted in as it is; the monitoring package's
+    dashboard engine checks them (the plan package cannot import it). `description` is
+    ours, not part of the body. https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/
+    CloudWatch-Dashboard-Body-Structure.html
+    """
 
     name: str
     widgets: tuple[Mapping[str, Any], ...] = ()
     start: str = "-PT3H"
+    end: str | None = None
     period_override: str = "auto"
+    variables: tuple[Mapping[str, Any], ...] = ()
+    description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError("name: is required")
-        if isinstance(self.widgets, list):
-            object.__setattr__(self, "widgets", tuple(self.widgets))
+        if not isinstance(self.name, str) or not DASHBOARD_NAME.fullmatch(self.name):
+            raise ValueError(f"name: must be 1 to 255 letters, digits, - or _, got {self.name!r}")
+        for fname in ("widgets", "variables"):
+            items = getattr(self, fname)
+            if not isinstance(items, (list, tuple)):
+                raise ValueError(f"{fname}: must be a list of tables")
+            for i, item in enumerate(items):
+                if not isinstance(item, Mapping):
+                    raise ValueError(f"{fname}[{i}]: must be a table")
+            object.__setattr__(self, fname, tuple(items))
+        if not isinstance(self.start, str) or not self.start:
+            raise ValueError(f"start: must be a duration such as -PT3H or an ISO 8601 time, got {self.start!r}")
+        if self.end is not None and not (isinstance(self.end, str) and self.end):
+            raise ValueError(f"end: must be an ISO 8601 time, got {self.end!r}")
+        if self.period_override not in PERIOD_OVERRIDES:
+            raise ValueError(f"period_override: must be one of {', '.join(PERIOD_OVERRIDES)},"
+                             f" got {self.period_override!r}")
+        if not isinstance(self.description, str):
+            raise ValueError("description: must be a string")
+
+    def body(self) -> dict[str, Any]:
+        """The CloudWatch dashboard body (what PutDashboard's DashboardBody holds, before JSON-encoding)."""
+        body: dict[str, Any] = {"widgets": [dict(w) for w in self.widgets], "start": self.start}
+        if self.end is not None:
+            body["end"] = self.end
+        body["periodOverride"] = self.period_override
+        if self.variables:
+            body["variables"] = [dict(v) for v in self.variables]
+        return body
+
+    @classmethod
+    def from_body(cls, name: str, body: Mapping[str, Any], *, description: str = "") -> Dashboard:
+        """The dashboard of a CloudWatch body; absent fields take CloudWatch's defaults."""
+        return cls(name=name, widgets=tuple(body.get("widgets") or ()), start=body.get("start") or "-PT3H",
+                   end=body.get("end"), period_override=body.get("periodOverride") or "auto",
+                   variables=tuple(body.get("variables") or ()), description=description)
 
 
 @dataclass(frozen=True)
