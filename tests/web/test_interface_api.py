@@ -45,7 +45,7 @@ class TestErrorShapeEverywhere:
             assert error["code"] == "method_not_allowed" and method in error["message"], (method, path)
             assert response.headers.get("allow"), (method, path)  # RFC 9110: a 405 lists what is allowed
 
-    @pytest.mark.parametrize("path", ["/", "/v1", "/v1/memo", "/v1/logs", "/v1/alarms/x/y/z", "/v2/memos"])
+    @pytest.mark.parametrize("path", ["/nothing-here", "/v1", "/v1/memo", "/v1/logs", "/v1/alarms/x/y/z", "/v2/memos"])
     def test_an_unknown_route_is_a_404_in_the_error_shape(self, api, path) -> None:  # noqa: F811
         _, _, client = api
         response = client.get(path)

@@ -109,6 +109,8 @@ def up(
             events.emit({"timestamp": iso_utc(time.time()), "level": "INFO", "event": "server_started",
                          "message": f"WhisperSync is up on {url}", "url": url, "home": str(home),
                          "pid": os.getpid()})
+        sign_in = "  (sign in with WHISPERSYNC_API_TOKEN)" if settings.api_token else ""
+        out.print(f"[bold green]Console:[/]   {url}/{sign_in}")
         out.print(f"[bold green]WhisperSync is up[/] on {url}  (workers: {settings.workers if workers is None else workers})")
         out.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
         out.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")

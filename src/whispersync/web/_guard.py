@@ -12,6 +12,9 @@ loopback so that even reads look same-origin. Two checks close both doors:
 * a state-changing request (POST, PUT, PATCH, DELETE) that carries an Origin must
   come from this server's own origin or one of `allowed_origins`. Scripts and the
   CLI send no Origin and are not affected.
+
+The console's own checks (a login session cookie, a CSRF token in every form) sit
+behind these two: see `web.console._sessions`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from urllib.parse import urlsplit
 from whispersync.settings import LOOPBACK_HOSTS, Settings
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 
 

@@ -44,7 +44,8 @@ from whispersync.errors import (
     WhisperSyncError,
 )
 from whispersync.web import alarms, logs, metrics, notifications, traces
-from whispersync.web._guard import RequestGuard
+from whispersync.web._guard import SAFE_METHODS, RequestGuard
+from whispersync.web.console import COOKIE, Sessions, console_routes
 from whispersync.web._params import page
 from whispersync.web._json import (
     BodyTooLarge,
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     settings = runtime.settings
     token = settings.api_token.get_secret_value() if settings.api_token else None
     guard = RequestGuard(settings)
+    sessions = Sessions()  # the console's logins; their secret lives in this process only
     app = FastAPI(title="WhisperSync", version="0.1.0")
     app.state.body_timeout = settings.http_body_timeout
     log = runtime.telemetry.logger("whispersync.api")
@@ -164,10 +166,18 @@ def create_app(runtime: Runtime) -> FastAPI:
         if token is not None and request.url.path.startswith("/v1/"):
             scheme, _, credential = request.headers.get("authorization", "").partition(" ")
             credential = credential.strip()
-            if scheme.lower() != "bearer" or not credential or not hmac.compare_digest(
-                    credential.encode(), token.encode()):
+            if (scheme.lower() != "bearer" or not credential or not hmac.compare_digest(
+                    credential.encode(), token.encode())) and not console_session(request):
                 return _error(401, "unauthorized", "missing or wrong bearer token")
         return await call_next(request)
+
+    def console_session(request: Request) -> bool:
+        """A console page's own requests to /v1 (charts, htmx): a logged-in session cookie, and for
+        a request that changes state also its CSRF token in X-CSRF-Token, as the forms carry it."""
+        sid = sessions.session_id(request.cookies.get(COOKIE), kinds=("auth",))
+        if sid is None:
+            return False
+        return request.method in SAFE_METHODS or sessions.csrf_ok(sid, request.headers.get("x-csrf-token"))
 
     if settings.allowed_origins:  # CORS stays closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
@@ -271,4 +281,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     def get_memo(memo_id: str):
         return runtime.records.get(memo_id).to_dict()
 
+    # After every API route, so /v1 and /healthz always win.
+    app.router.routes.extend(console_routes(runtime, sessions, token))
     return app

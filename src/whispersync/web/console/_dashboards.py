@@ -1,0 +1,74 @@
+"""The dashboards the console shows: the plan's, then the stored ones (as `whispersync dashboards list`),
+each widget's data from `monitoring.dashboards.widget_data`, the engine `dashboards show` uses."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from whispersync.app import Runtime, load_plan, open_dashboards
+from whispersync.errors import InputError, NotFound
+from whispersync.monitoring.dashboards import parse_body, widget_data
+from whispersync.monitoring.times import parse_duration
+
+# A body's relative `start`, an ISO 8601 duration before now (-PT3H, -P1D, -P2W). Seconds per
+# Y, M(onth), W, D, H, M(inute), S; CloudWatch does not say how long its months are: 30 days.
+# The same reading as the CLI's `dashboards show` (cli/_dashboards.py `_body_range`).
+_RELATIVE = re.compile(r"-P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
+_DEFAULT_RANGE_S = 3 * 3600  # CloudWatch's default for a body without `start`
+REFRESH_CHOICES = {"off": None, "10s": 10, "1m": 60, "5m": 300}
+
+
+@dataclass(frozen=True)
+class Listed:
+    name: str
+    body: Any
+    source: str
+    description: str = ""
+
+
+def listed(runtime: Runtime) -> list[Listed]:
+    """The plan's dashboards, then the stored ones; a stored one takes a plan one's place."""
+    settings = runtime.settings
+    plan = load_plan(settings)
+    by_name = {d.name: Listed(d.name, d.body(), plan.source_of("dashboards", d.name), d.description)
+               for d in plan.dashboards}
+    if settings.monitoring_db.exists():
+        with open_dashboards(settings) as store:
+            for stored in store.stored():
+                by_name[stored.name] = Listed(stored.name, stored.body, "stored")
+    return list(by_name.values())
+
+
+def show(runtime: Runtime, name: str, since: str | None) -> dict[str, Any]:
+    """One dashboard with each widget's data over `since` (1h, 24h...) or the body's own range."""
+    found = next((d for d in listed(runtime) if d.name == name), None)
+    if found is None:
+        raise NotFound(f"no dashboard named {name!r}")
+    body, messages = parse_body(found.body, name=found.name)
+    now_ms = int(time.time() * 1000)
+    if since:
+        try:
+            seconds = parse_duration(since)
+        except InputError as exc:
+            raise InputError(f"range: {exc}") from None
+    else:
+        seconds = _relative_seconds(body.start) or _DEFAULT_RANGE_S
+    start_ms = now_ms - int(seconds * 1000)
+    widgets = [{"x": w.x, "y": w.y, "width": w.width, "height": w.height,
+                **widget_data(w, store=runtime.store, alarms=runtime.alarms, start_ms=start_ms, end_ms=now_ms,
+                              now_ms=now_ms, timeout=runtime.settings.request_timeout)}
+               for w in sorted(body.widgets, key=lambda w: (w.y, w.x))]
+    return {"name": found.name, "source": found.source, "description": found.description, "widgets": widgets,
+            "messages": [m.to_dict() for m in messages if m.level == "error"], "start_ms": start_ms,
+            "end_ms": now_ms, "range_seconds": seconds}
+
+
+def _relative_seconds(start: str | None) -> float | None:
+    match = _RELATIVE.fullmatch(start or "")
+    if not match or not any(match.groups()):
+        return None  # an absolute start (or none): the console's own default range
+    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS) if n)
