@@ -109,3 +109,16 @@ def api_routes(app) -> list:
         return found
 
     return walk(app.routes)
+
+
+def wait_for_health(url: str, timeout: float = 30.0) -> None:
+    """Until `url`/healthz answers 200: the server is up and serving, not only listening."""
+    import httpx
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout=timeout, interval=0.1)
