@@ -95,7 +95,8 @@ def dashboards_show(
 
         whispersync dashboards show executive --since 1h --json
     """
-    from whispersync.monitoring.dashboards import parse_body, widget_data
+    from whispersync.errors import InputError
+    from whispersync.monitoring.dashboards import body_range, parse_body, widget_data
 
     if since is not None and (start is not None or end is not None):
         fail("--since and --start/--end both give the range; give one")
@@ -114,7 +115,10 @@ def dashboards_show(
     elif start is not None:
         start_ms, end_ms = parse_time(start), parse_time(end) if end is not None else now_ms
     else:
-        start_ms, end_ms = _body_range(body.start, body.end, now_ms)
+        try:
+            start_ms, end_ms = body_range(body.start, body.end, now_ms)
+        except InputError as exc:
+            fail(str(exc))
     if start_ms >= end_ms:
         fail("the range is empty: its start must be before its end")
     with _data_sources(settings) as (store, alarms):
@@ -310,29 +314,6 @@ def _name_from_file(file: Path) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,255}", stem):
         fail(f"{file.name} does not make a dashboard name (letters, digits, - and _): give one with --name")
     return stem
-
-
-# A dashboard's `start`/`end` relative form: an ISO 8601 duration before now, e.g. -PT3H, -P1D, -P2W.
-_RELATIVE = re.compile(r"-P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
-# Seconds per Y, M(onth), W, D, H, M(inute), S; CloudWatch does not say how long its months are: 30 days.
-_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
-
-
-def _body_range(start: str | None, end: str | None, now_ms: int) -> tuple[int, int]:
-    """The range a body asks for: `start` relative (-PT3H) or absolute (ISO 8601), `end` likewise; default 3 h."""
-    return _point(start or "-PT3H", now_ms, "start"), _point(end, now_ms, "end") if end else now_ms
-
-
-def _point(value: str, now_ms: int, what: str) -> int:
-    match = _RELATIVE.fullmatch(value)
-    if match and any(match.groups()):
-        seconds = sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS) if n)
-        return now_ms - seconds * 1000
-    try:
-        return parse_time(value)
-    except typer.BadParameter:
-        fail(f"the dashboard's {what} {value!r} is neither a relative time such as -PT3H nor an ISO 8601 time")
-        raise
 
 
 def _print_messages(messages: Sequence[Any]) -> None:

@@ -14,10 +14,12 @@ from whispersync.monitoring.dashboards._data import widget_data
 from whispersync.monitoring.dashboards._messages import DashboardBodyError, ValidationMessage
 from whispersync.monitoring.dashboards._model import Body, MetricEntry, Widget
 from whispersync.monitoring.dashboards._parse import body_of, check_name, parse_body
+from whispersync.monitoring.dashboards._range import DEFAULT_RANGE_SECONDS, body_range, relative_seconds
 from whispersync.monitoring.dashboards._render import render_body
 from whispersync.monitoring.dashboards._store import DashboardStore, StoredDashboard
 
 __all__ = [
+    "DEFAULT_RANGE_SECONDS",
     "Body",
     "DashboardBodyError",
     "DashboardStore",
@@ -26,8 +28,10 @@ __all__ = [
     "ValidationMessage",
     "Widget",
     "body_of",
+    "body_range",
     "check_name",
     "parse_body",
+    "relative_seconds",
     "render_body",
     "widget_data",
 ]

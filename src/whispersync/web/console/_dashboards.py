@@ -3,22 +3,15 @@ each widget's data from `monitoring.dashboards.widget_data`, the engine `dashboa
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from whispersync.app import Runtime, load_plan, open_dashboards
 from whispersync.errors import InputError, NotFound
-from whispersync.monitoring.dashboards import parse_body, widget_data
+from whispersync.monitoring.dashboards import DEFAULT_RANGE_SECONDS, parse_body, relative_seconds, widget_data
 from whispersync.monitoring.times import parse_duration
 
-# A body's relative `start`, an ISO 8601 duration before now (-PT3H, -P1D, -P2W). Seconds per
-# Y, M(onth), W, D, H, M(inute), S; CloudWatch does not say how long its months are: 30 days.
-# The same reading as the CLI's `dashboards show` (cli/_dashboards.py `_body_range`).
-_RELATIVE = re.compile(r"-P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
-_UNITS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
-_DEFAULT_RANGE_S = 3 * 3600  # CloudWatch's default for a body without `start`
 REFRESH_CHOICES = {"off": None, "10s": 10, "1m": 60, "5m": 300}
 
 
@@ -56,7 +49,7 @@ def show(runtime: Runtime, name: str, since: str | None) -> dict[str, Any]:
         except InputError as exc:
             raise InputError(f"range: {exc}") from None
     else:
-        seconds = _relative_seconds(body.start) or _DEFAULT_RANGE_S
+        seconds = relative_seconds(body.start) or DEFAULT_RANGE_SECONDS
     start_ms = now_ms - int(seconds * 1000)
     widgets = [{"x": w.x, "y": w.y, "width": w.width, "height": w.height,
                 **widget_data(w, store=runtime.store, alarms=runtime.alarms, start_ms=start_ms, end_ms=now_ms,
@@ -65,10 +58,3 @@ def show(runtime: Runtime, name: str, since: str | None) -> dict[str, Any]:
     return {"name": found.name, "source": found.source, "description": found.description, "widgets": widgets,
             "messages": [m.to_dict() for m in messages if m.level == "error"], "start_ms": start_ms,
             "end_ms": now_ms, "range_seconds": seconds}
-
-
-def _relative_seconds(start: str | None) -> float | None:
-    match = _RELATIVE.fullmatch(start or "")
-    if not match or not any(match.groups()):
-        return None  # an absolute start (or none): the console's own default range
-    return sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS) if n)
