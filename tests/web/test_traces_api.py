@@ -32,6 +32,12 @@ class TestTracesApi:
         error = response.json()["error"]
         assert error["code"] == "invalid_filter" and error["position"] == 12
 
+    def test_slowest_beyond_any_integer_the_store_holds_is_clamped_not_a_500(self, api) -> None:
+        # Found by the HTTP fuzz test: 2**63 overflowed the store's BIGINT.
+        response = api.get("/v1/traces", params={"slowest": str(2**63), "since": "36500d"})
+        assert response.status_code == 200
+        assert response.json()["traces"] and response.json()["next_token"] is None
+
     def test_it_shows_one_trace(self, api) -> None:
         body = api.get(f"/v1/traces/{A}").json()
         assert body["trace_id"] == A and len(body["spans"]) == 3

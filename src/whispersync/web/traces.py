@@ -10,7 +10,7 @@ from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.monitoring.times import lookback_start
 from whispersync.monitoring.traces import find_trace_ids, get_trace, search_traces
-from whispersync.web._params import client_duration, client_time, page
+from whispersync.web._params import MAX_LIMIT, client_duration, client_time, page
 
 __all__ = ["build_router"]
 
@@ -43,6 +43,7 @@ def build_router(runtime: Runtime) -> APIRouter:
         if slowest is not None and slowest < 1:
             raise InputError("slowest must be at least 1")
         if slowest is not None:
+            slowest = min(slowest, MAX_LIMIT)  # clamped like `limit`: one answer is at most a page
             next_token = None  # the N slowest are one answer, not a list to page through
 
         def fetch(n: int) -> list:
