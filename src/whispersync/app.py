@@ -6,14 +6,17 @@ place that decides which adapter backs which port.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
+from whispersync.errors import ConfigError
 from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
 from whispersync.monitoring.dashboards import DashboardStore
 from whispersync.monitoring.logs import MetricFilterListener, MetricFilterStore
@@ -283,6 +286,35 @@ def open_notifier(settings: Settings) -> Iterator[Notifier]:
         yield notifier
     finally:
         notifier.close()
+
+
+@dataclass(frozen=True)
+class ListedDashboard:
+    """A dashboard as the CLI and the console list it: a name, its CloudWatch body, where it comes from."""
+
+    name: str
+    body: Mapping[str, Any]
+    source: str  # "built-in", the plan file, or "stored"
+    description: str = ""
+    updated_ms: int | None = None
+
+
+def list_dashboards(settings: Settings) -> list[ListedDashboard]:
+    """The plan's dashboards, then the stored ones; a stored one takes a plan one's place.
+
+    ConfigError when the plan file cannot be used or the stored dashboards cannot be read."""
+    plan = load_plan(settings)
+    by_name = {d.name: ListedDashboard(d.name, d.body(), plan.source_of("dashboards", d.name), d.description)
+               for d in plan.dashboards}
+    if settings.monitoring_db.exists():
+        with open_dashboards(settings) as store:
+            try:
+                stored = store.stored()
+            except sqlite3.Error as exc:
+                raise ConfigError(f"cannot read the stored dashboards in {store.path}: {exc}") from None
+        for d in stored:
+            by_name[d.name] = ListedDashboard(d.name, d.body, "stored", updated_ms=d.updated_ms)
+    return list(by_name.values())
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -36,21 +35,9 @@ from whispersync.cli._common import (
 )
 from whispersync.domain import iso_utc
 
-STORED = "stored"
 # How many rows of a log widget the terminal shows (--json has them all).
 MAX_LOG_ROWS = 20
 SPARK = "▁▂▃▄▅▆▇█"
-
-
-@dataclass(frozen=True)
-class Listed:
-    """A dashboard as the commands see it: a name, its CloudWatch body, where it comes from."""
-
-    name: str
-    body: Mapping[str, Any]
-    source: str  # "built-in", the plan file, or "stored"
-    description: str = ""
-    updated_ms: int | None = None
 
 
 @dashboards_app.command("list")
@@ -270,24 +257,18 @@ def _plan(settings):
         fail(str(exc))
 
 
-def _dashboards(settings) -> list[Listed]:
-    """The plan's dashboards, then the stored ones; a stored one takes a plan one's place."""
-    from whispersync.app import open_dashboards
+def _dashboards(settings) -> list[Any]:
+    """The plan's dashboards, then the stored ones (app.list_dashboards), or a clear exit."""
+    from whispersync.app import list_dashboards
+    from whispersync.errors import ConfigError
 
-    plan = _plan(settings)
-    with open_dashboards(settings) as store:
-        try:
-            stored = store.stored() if settings.monitoring_db.exists() else []
-        except sqlite3.Error as exc:
-            fail(f"cannot read the stored dashboards in {store.path}: {exc}")
-    by_name = {d.name: Listed(d.name, d.body(), plan.source_of("dashboards", d.name), d.description)
-               for d in plan.dashboards}
-    for s in stored:
-        by_name[s.name] = Listed(s.name, s.body, STORED, updated_ms=s.updated_ms)
-    return list(by_name.values())
+    try:
+        return list_dashboards(settings)
+    except ConfigError as exc:
+        fail(str(exc))
 
 
-def _find(settings, name: str) -> Listed:
+def _find(settings, name: str) -> Any:
     dashboards = _dashboards(settings)
     for d in dashboards:
         if d.name == name:

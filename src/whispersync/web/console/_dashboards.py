@@ -4,10 +4,9 @@ each widget's data from `monitoring.dashboards.widget_data`, the engine `dashboa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from whispersync.app import Runtime, load_plan, open_dashboards
+from whispersync.app import ListedDashboard, Runtime, list_dashboards
 from whispersync.errors import InputError, NotFound
 from whispersync.monitoring.dashboards import DEFAULT_RANGE_SECONDS, parse_body, relative_seconds, widget_data
 from whispersync.monitoring.times import parse_duration
@@ -15,25 +14,8 @@ from whispersync.monitoring.times import parse_duration
 REFRESH_CHOICES = {"off": None, "10s": 10, "1m": 60, "5m": 300}
 
 
-@dataclass(frozen=True)
-class Listed:
-    name: str
-    body: Any
-    source: str
-    description: str = ""
-
-
-def listed(runtime: Runtime) -> list[Listed]:
-    """The plan's dashboards, then the stored ones; a stored one takes a plan one's place."""
-    settings = runtime.settings
-    plan = load_plan(settings)
-    by_name = {d.name: Listed(d.name, d.body(), plan.source_of("dashboards", d.name), d.description)
-               for d in plan.dashboards}
-    if settings.monitoring_db.exists():
-        with open_dashboards(settings) as store:
-            for stored in store.stored():
-                by_name[stored.name] = Listed(stored.name, stored.body, "stored")
-    return list(by_name.values())
+def listed(runtime: Runtime) -> list[ListedDashboard]:
+    return list_dashboards(runtime.settings)
 
 
 def show(runtime: Runtime, name: str, since: str | None) -> dict[str, Any]:
