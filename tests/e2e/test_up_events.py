@@ -88,6 +88,7 @@ def test_up_prints_each_notable_event_as_a_json_line(split_server, cli_env, slac
     assert (sent["alarm_name"], sent["new_state"]) == ("SystemDown", "ALARM")
     assert slack.url not in server.stdout.read_text()  # a webhook URL is a secret
     assert kinds["server_started"][0]["url"] == server.url
+    assert kinds["server_started"][0]["console_url"] == server.url + "/"
     assert "memo_failed" not in kinds and "Processing transcript" not in server.stdout.read_text()
 
     assert server.terminate() == 0

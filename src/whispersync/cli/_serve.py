@@ -103,12 +103,12 @@ def up(
                 return
             time.sleep(0.05)
         settings.server_file.write_bytes(orjson.dumps({"pid": os.getpid(), "url": url, "started_at": time.time()}))
-        log.info("WhisperSync is up", url=url, workers=runtime.pool.concurrency if runtime.pool else 0)
+        log.info("WhisperSync is up", url=url, console_url=f"{url}/", workers=runtime.pool.concurrency if runtime.pool else 0)
         home = settings.home.resolve()
         if events is not None and fmt == "json":
             events.emit({"timestamp": iso_utc(time.time()), "level": "INFO", "event": "server_started",
-                         "message": f"WhisperSync is up on {url}", "url": url, "home": str(home),
-                         "pid": os.getpid()})
+                         "message": f"WhisperSync is up on {url}", "url": url, "console_url": f"{url}/",
+                         "home": str(home), "pid": os.getpid()})
         sign_in = "  (sign in with WHISPERSYNC_API_TOKEN)" if settings.api_token else ""
         out.print(f"[bold green]Console:[/]   {url}/{sign_in}")
         out.print(f"[bold green]WhisperSync is up[/] on {url}  (workers: {settings.workers if workers is None else workers})")
