@@ -31,6 +31,8 @@ from whispersync.monitoring.plan_check import check_plan
 from whispersync.monitoring.remediation import default_registry
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.periodic import PeriodicTask
+# dead_letters: the DLQ operations the CLI, the API and the console share (they may not import pipeline).
+from whispersync.pipeline import dead_letters  # noqa: F401
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher

@@ -154,3 +154,20 @@ class TestIdPrefixes:
         assert result.exit_code == 2
         text = " ".join(result.output.split())
         assert "memo 0123456789" in text and "memo 0123456780" in text
+
+
+class TestDlqRedrive:
+    def test_memo_moves_only_that_memo_and_sets_it_queued(self, memo_home) -> None:
+        """`dlq redrive --memo ID` (the console's per-memo Redrive, from the shell)."""
+        from whispersync.app import open_records
+        from whispersync.domain import MemoStatus
+
+        home, _ = memo_home
+        failed = "0123456780" + "b" * 22
+        assert orjson.loads(invoke(home, "dlq", "redrive", "--memo", "0" * 32, "--json").stdout) == {"moved": 0}
+        result = invoke(home, "dlq", "redrive", "--memo", failed, "--json")
+        assert result.exit_code == 0, result.output
+        assert orjson.loads(result.stdout) == {"moved": 1}
+        with open_records(Settings.load(home=home)) as records:
+            assert records.get(failed).status is MemoStatus.QUEUED
+        assert orjson.loads(invoke(home, "dlq", "list", "--json").stdout) == {"messages": []}

@@ -127,6 +127,15 @@ class TestRedrive:
         assert [m.body for m in broker.queue("retry").receive(10)] == ["0", "1"]
         assert dlq.counts().visible == 1
 
+    def test_redrive_moves_only_the_chosen_messages(self, broker):
+        """message_ids picks which messages move; an id not in the DLQ is skipped."""
+        dlq = broker.queue("dlq")
+        ids = [dlq.send(str(i)) for i in range(3)]
+        assert broker.redrive("dlq", destination="retry", message_ids=[ids[2], ids[0], "no-such-id"]) == 2
+        assert sorted(m.body for m in broker.queue("retry").receive(10)) == ["0", "2"]
+        assert [m.message_id for m in dlq.peek()] == [ids[1]]
+        assert broker.redrive("dlq", destination="retry", message_ids=[]) == 0
+
     def test_redrive_leaves_messages_in_flight_in_the_dlq(self, broker):
         """A message someone is inspecting is not moved under them."""
         dlq = broker.queue("dlq")

@@ -23,7 +23,7 @@ from whispersync.cli._common import (
     load_settings,
     print_json,
 )
-from whispersync.domain import MemoStatus, iso_utc
+from whispersync.domain import MemoStatus
 from whispersync.errors import NotFound
 
 # Ids in narrow tables: at least this many characters, more where needed to stay unique (git shows 7).
@@ -288,11 +288,11 @@ def dlq_list(
     as_json: JsonOption = False,
 ) -> None:
     """Messages in the dead-letter queue, with the memo's last error."""
-    from whispersync.app import open_queues, open_records
+    from whispersync.app import dead_letters, open_queues, open_records
 
     settings = load_settings(read_only=True)
     with open_queues(settings) as queues, open_records(settings) as records:
-        rows = [_dlq_entry(message, records) for message in queues.dlq.peek(limit)]
+        rows = [dead_letters.entry(message, records) for message in queues.dlq.peek(limit)]
     if as_json:
         print_json({"messages": rows})
         return
@@ -308,50 +308,21 @@ def dlq_list(
     console.print(fitted_table(headers, full, short_rows=short, drop=("correlation id", "message id"), wrap=("error",)))
 
 
-def _dlq_entry(message, records) -> dict:
-    """A dead-lettered message, with its memo's last error when the body names a memo."""
-    try:
-        body = orjson.loads(message.body)
-    except orjson.JSONDecodeError:  # a malformed message the worker dead-lettered
-        body = message.body
-    entry = {"message_id": message.message_id, "body": body, "attributes": message.attributes,
-             "receive_count": message.receive_count, "sent_at": iso_utc(message.sent_at)}
-    try:
-        memo = records.get(body["memo_id"])
-        entry.update(memo_id=memo.id, error=memo.error, correlation_id=memo.correlation_id)
-    except (NotFound, KeyError, TypeError):
-        pass
-    return entry
-
-
 @dlq_app.command("redrive")
 def dlq_redrive(
     limit: Annotated[Optional[int], typer.Option(min=0, help="Move at most this many.")] = None,
+    memo: Annotated[Optional[list[str]], typer.Option(
+        "--memo", help="Move only this memo's message (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Move dead-lettered messages back to the transcripts queue for another try."""
-    from whispersync.app import open_queues, open_records
+    from whispersync.app import dead_letters, open_queues, open_records
 
     settings = load_settings()
     with open_queues(settings) as queues, open_records(settings) as records:
-        before = _dlq_memo_ids(queues.dlq)
-        moved = queues.broker.redrive(queues.dlq.name, destination=queues.queue.name, limit=limit)
-        for memo_id in before - _dlq_memo_ids(queues.dlq):
-            try:
-                records.update(memo_id, status=MemoStatus.QUEUED, updated_at=time.time())
-            except NotFound:
-                pass
+        result = dead_letters.redrive(queues.broker, dlq=queues.dlq, queue=queues.queue, records=records,
+                                      memo_ids=memo or None, limit=limit)
     if as_json:
-        print_json({"moved": moved})
+        print_json({"moved": result.moved})
     else:
-        console.print(f"moved {moved} message(s) back to the transcripts queue")
-
-
-def _dlq_memo_ids(dlq) -> set[str]:
-    ids = set()
-    for message in dlq.peek(1_000_000):
-        try:
-            ids.add(orjson.loads(message.body)["memo_id"])
-        except (ValueError, KeyError, TypeError):
-            pass
-    return ids
+        console.print(f"moved {result.moved} message(s) back to the transcripts queue")

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -229,7 +229,8 @@ class SqliteQueueBroker:
         return SqliteQueue(self, name, visibility_timeout=visibility_timeout, redrive=redrive)
 
     def redrive(
-        self, dead_letter_queue: str, *, destination: str | None = None, limit: int | None = None
+        self, dead_letter_queue: str, *, destination: str | None = None, limit: int | None = None,
+        message_ids: Collection[str] | None = None,
     ) -> int:
         """Move messages out of a DLQ, like SQS StartMessageMoveTask; returns how many moved.
 
@@ -237,13 +238,17 @@ class SqliteQueueBroker:
         dead-lettered from; a message that never came from another queue (sent
         straight to the DLQ) has nowhere to go and stays. Only visible messages
         move: one being inspected (in flight) waits, as a move task would skip it.
-        Moved messages start afresh: receive count 0, visible now.
+        Moved messages start afresh: receive count 0, visible now. With
+        `message_ids` only those messages move (SQS has no such filter; the
+        console redrives one memo at a time); ids not in the DLQ are skipped.
         """
         _check_queue_name(dead_letter_queue)
         if destination is not None:
             _check_queue_name(destination)
         if limit is not None and limit < 0:
             raise ValueError("limit must be >= 0")
+        if isinstance(message_ids, str):
+            raise TypeError("message_ids is a collection of ids, not one id")
         now = self._clock()
         sql = """
             UPDATE messages
@@ -253,6 +258,7 @@ class SqliteQueueBroker:
              WHERE seq IN (SELECT seq FROM messages
                             WHERE queue = :dlq AND visible_at <= :now
                               AND (:destination IS NOT NULL OR source_queue IS NOT NULL)
+                              AND (:ids IS NULL OR message_id IN (SELECT value FROM json_each(:ids)))
                             ORDER BY seq LIMIT :limit)
         """
         params = {
@@ -260,6 +266,7 @@ class SqliteQueueBroker:
             "now": now,
             "dlq": dead_letter_queue,
             "limit": -1 if limit is None else limit,
+            "ids": None if message_ids is None else orjson.dumps(list(message_ids)).decode(),
         }
         moved = self._conn().execute(sql, params).rowcount
         if moved:
