@@ -416,3 +416,84 @@ class TestBanner:
             assert page.status_code == 200 and 'data-testid="alarm-summary"' in page.text
         finally:
             assert server.terminate() == 0
+
+
+class TestLogsHistogram:
+    """The Logs page's bar chart of matching events over time, counted by the Insights engine."""
+
+    @staticmethod
+    def emit_marked(runtime, minutes_ago: list[int], marker: str) -> None:
+        import time
+
+        now = time.time()
+        for n, ago in enumerate(minutes_ago):
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - ago * 60))
+            runtime.store.emit("logs", {"timestamp": stamp, "level": "INFO", "message": f"event {n} a|b",
+                                        "marker": marker})
+        runtime.store.flush()
+
+    @staticmethod
+    def bars(html: str) -> list[int]:
+        return [int(c) for c in re.findall(r'data-testid="histogram-bar" data-count="(\d+)"', html)]
+
+    def test_the_bars_add_up_to_the_matching_events(self, console) -> None:
+        runtime, client, _ = console
+        self.emit_marked(runtime, [1, 2, 2, 10, 30, 31, 55], "histo")
+        self.emit_marked(runtime, [3, 4], "other")
+        # A limit below the match count, and a `|` inside a string: the bars count matches, not rows.
+        query = 'filter marker = "histo" and message like "a|b" | fields @timestamp, message | limit 2'
+        html = client.get("/logs", params={"query": query, "since": "1h"}).text
+        assert "histogram" in ids_in(html)
+        counts = self.bars(html)
+        assert sum(counts) == 7 and len(rows(html, "logs-row")) == 2
+        assert 1 < len(counts) <= 61 and sum(1 for c in counts if c) == 6  # two events share minute 2
+        assert "7 matched of" in html
+
+    def test_a_stats_query_counts_every_event_it_reads(self, console) -> None:
+        runtime, client, _ = console
+        self.emit_marked(runtime, [5, 6, 7], "histo")
+        html = client.get("/logs", params={"query": 'filter marker = "histo" | stats count(*) by level',
+                                           "since": "7d"}).text
+        counts = self.bars(html)
+        assert sum(counts) == 3 and len(counts) <= 61
+
+    def test_a_query_with_a_syntax_error_shows_no_histogram(self, console) -> None:
+        runtime, client, _ = console
+        self.emit_marked(runtime, [1], "histo")
+        response = client.get("/logs", params={"query": 'filter marker = "histo" | stats count(*) by'})
+        assert response.status_code == 400
+        assert "histogram" not in ids_in(response.text) and not self.bars(response.text)
+
+
+class TestDashboardRangesThresholdsAndTrends:
+    """The dashboard page's custom range, alarm thresholds on charts, and single values' change."""
+
+    def test_a_custom_range_is_shown_and_checked(self, console) -> None:
+        client = console[1]
+        html = client.get("/dashboards/queue-health",
+                          params={"start": "2026-01-01T00:00", "end": "1767229200000"}).text
+        shown = rows(html, "dashboard-shown-range")[0]
+        assert 'data-start-ms="1767225600000"' in shown and 'data-end-ms="1767229200000"' in shown
+        assert 'name="start" value="2026-01-01T00:00"' in html and 'name="end" value="2026-01-01T01:00"' in html
+        backwards = client.get("/dashboards/queue-health", params={"start": "2026-01-01T01:00",
+                                                                    "end": "2026-01-01T00:00"})
+        assert backwards.status_code == 400 and "end must be after start" in backwards.text
+        bad = client.get("/dashboards/queue-health", params={"start": "yesterday-ish"})
+        assert bad.status_code == 400 and "start:" in bad.text
+        assert client.get("/dashboards/queue-health", params={"end": "2026-01-01T00:00"}).status_code == 400
+
+    def test_alarm_thresholds_are_listed_with_their_state(self, console) -> None:
+        runtime, client, _ = console
+        runtime.alarms.set_state("SystemDown", "ALARM", "set by the console test")
+        html = client.get("/dashboards/worker-performance").text
+        assert rows(html, "threshold") == ['<li data-testid="threshold" data-kind="alarm" data-value="10.0" '
+                                           'data-state="ALARM">']
+        data = [orjson.loads(d) for d in re.findall(
+            r'<script type="application/json" class="chart-data">(.*?)</script>', html, re.S)]
+        assert [line["label"] for d in data for line in d["lines"]] == ["SystemDown"]
+
+    def test_executive_single_values_carry_their_change(self, console) -> None:
+        html = console[1].get("/dashboards/executive").text
+        trends = rows(html, "trend")
+        assert len(trends) == 4  # transcripts, success rate, processing time, availability
+        assert "vs the range before" in html

@@ -110,7 +110,8 @@ def dashboards_show(
         fail("the range is empty: its start must be before its end")
     with _data_sources(settings) as (store, alarms):
         shown = [{"x": w.x, "y": w.y, "width": w.width, "height": w.height,
-                  **widget_data(w, store=store, alarms=alarms, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms)}
+                  **widget_data(w, store=store, alarms=alarms, start_ms=start_ms, end_ms=end_ms, now_ms=now_ms,
+                              period_override=body.period_override)}
                  for w in body.widgets]
     if as_json:
         print_json({"name": found.name, "source": found.source, "start": iso_utc(start_ms / 1000),
@@ -326,12 +327,28 @@ def _print_metric(widget: Mapping[str, Any]) -> None:
     for s in series:
         label = s.get("label") or s.get("id")
         if "value" in s:  # singleValue, gauge, bar, pie: one number each
-            console.print(Text.assemble(f"{label}: ", (_number(s["value"]), "bold")), soft_wrap=True)
+            console.print(Text.assemble(f"{label}: ", (_number(s["value"]), "bold"), (_trend(s.get("trend")), "dim")),
+                          soft_wrap=True)
             continue
         values = [v for v in s.get("values") or [] if v is not None]
         last = _number(values[-1]) if values else "no data"
         console.print(Text.assemble(f"{label}: ", (last, "bold"), f"  {_sparkline(values)}",
                                     (f"  ({len(values)} points)", "dim")), soft_wrap=True)
+    for line in widget.get("lines") or []:  # horizontal annotations and alarm thresholds
+        state = f" ({line['state']})" if line.get("state") else ""
+        console.print(Text(f"--- {line.get('label') or line['kind']}: {_number(line['value'])}{state}", style="dim"),
+                      soft_wrap=True)
+
+
+def _trend(trend: Mapping[str, Any] | None) -> str:
+    """A single value's change against the range before (its ``trend``), or nothing."""
+    if not trend:
+        return ""
+    if trend["change"] is None:
+        return "  (no earlier value)"
+    arrow = "▲" if trend["change"] > 0 else "▼" if trend["change"] < 0 else "="
+    amount = f"{trend['change_percent']:+.1f}%" if trend["change_percent"] is not None else f"{trend['change']:+g}"
+    return f"  {arrow} {amount} vs the range before"
 
 
 def _print_log(widget: Mapping[str, Any]) -> None:

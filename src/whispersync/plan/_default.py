@@ -129,7 +129,9 @@ WORKER_PERFORMANCE = Dashboard(
                          _metric(catalog.WORKER_INVOCATIONS, id="invocations", stat="Sum", visible=False),
                          _math("errors/invocations*100", id="error_rate", label="Error %", yAxis="right")],
                 yAxis={"left": {"label": "Errors", "showUnits": False, "min": 0},
-                       "right": {"label": "Error %", "showUnits": False, "min": 0, "max": 100}}),
+                       "right": {"label": "Error %", "showUnits": False, "min": 0, "max": 100}},
+                # SystemDown watches this Sum of Errors per minute: its threshold is drawn on the chart.
+                annotations={"alarms": [SYSTEM_DOWN.name]}),
         _widget("metric", 0, 6, 12, 6, title="Duration", view="timeSeries", period=60,
                 metrics=[_metric(catalog.WORKER_DURATION, stat="Average", label="Average"),
                          _metric(catalog.WORKER_DURATION, stat="p99", label="p99"),
@@ -151,14 +153,17 @@ QUEUE_HEALTH = Dashboard(
     name="queue-health",
     description="§5: the transcripts queue and its dead-letter queue.",
     widgets=(
+        # HighQueueDepth watches the visible messages (its Maximum over 5 minutes): its threshold is drawn.
         _widget("metric", 0, 0, 12, 6, title="Queue depth", view="timeSeries", stat="Average", period=60,
                 metrics=[_metric(catalog.QUEUE_VISIBLE, _QUEUE, label="Visible"),
-                         _metric(catalog.QUEUE_NOT_VISIBLE, _QUEUE, label="In flight")]),
+                         _metric(catalog.QUEUE_NOT_VISIBLE, _QUEUE, label="In flight")],
+                annotations={"alarms": [HIGH_QUEUE_DEPTH.name]}),
         _widget("metric", 12, 0, 12, 6, title="Age of oldest message", view="timeSeries", stat="Maximum", period=60,
                 metrics=[_metric(catalog.QUEUE_OLDEST_AGE, _QUEUE, label="Oldest message (s)")]),
         # Maximum, as the DLQMessages alarm watches it (the CDK's default for this metric).
         _widget("metric", 0, 6, 12, 6, title="Messages in DLQ", view="singleValue", stat="Maximum", period=300,
-                metrics=[_metric(catalog.QUEUE_VISIBLE, _DLQ, label="Visible in the DLQ")]),
+                metrics=[_metric(catalog.QUEUE_VISIBLE, _DLQ, label="Visible in the DLQ")],
+                annotations={"alarms": [DLQ_MESSAGES.name]}),
         # The seed's "processing rate" is RATE(sent), but RATE is the change of a series per
         # second ("the difference between the latest data point value and the previous
         # data point value, divided by the time difference in seconds"): applied to the
@@ -176,27 +181,27 @@ EXECUTIVE = Dashboard(
     name="executive",
     description="§9: the last 24 hours at a glance, and the system-health alarm.",
     start="-P1D",
-    # "Change against the previous day" is not a dashboard-body feature (CloudWatch draws
-    # single values without it); the web console adds it (issue 10, part 2).
+    # "Change against the previous day": each single value has `trend`, its change against
+    # the range before it, which for the 24-hour range is the previous day.
     widgets=(
         # setPeriodToTimeRange: one value for the whole range. The seed's period of one day
         # shows the last daily bucket instead, which is not "today" for a rolling range.
-        _widget("metric", 0, 0, 6, 4, title="Transcripts processed", view="singleValue",
+        _widget("metric", 0, 0, 6, 4, title="Transcripts processed", view="singleValue", trend=True,
                 setPeriodToTimeRange=True, stat="Sum",
                 metrics=[_metric(catalog.TRANSCRIPTS_PROCESSED, label="Transcripts")]),
         # The seed names success/total metrics it never defines: the worker publishes
         # TranscriptsProcessed with a Status-only roll-up and a dimensionless total.
-        _widget("metric", 6, 0, 6, 4, title="Success rate", view="singleValue", setPeriodToTimeRange=True,
+        _widget("metric", 6, 0, 6, 4, title="Success rate", view="singleValue", trend=True, setPeriodToTimeRange=True,
                 metrics=[_metric(catalog.TRANSCRIPTS_PROCESSED, _SUCCESS, id="success", stat="Sum", visible=False),
                          _metric(catalog.TRANSCRIPTS_PROCESSED, id="total", stat="Sum", visible=False),
                          _math("100*success/total", id="success_rate", label="Success %")]),
-        _widget("metric", 12, 0, 6, 4, title="Average processing time", view="singleValue",
+        _widget("metric", 12, 0, 6, 4, title="Average processing time", view="singleValue", trend=True,
                 setPeriodToTimeRange=True, stat="Average",
                 metrics=[_metric(catalog.PROCESSING_DURATION, label="Processing time (ms)")]),
         # The seed's `system_health_metric` is never defined. Until the canaries of §6 publish
         # SuccessPercent, availability is the share of minutes in which the worker pool's
         # collector reported (its heartbeat): 100 for a minute with a report, 0 without.
-        _widget("metric", 18, 0, 6, 4, title="Availability", view="singleValue", period=60,
+        _widget("metric", 18, 0, 6, 4, title="Availability", view="singleValue", trend=True, period=60,
                 metrics=[_metric(catalog.WORKER_CONCURRENT_EXECUTIONS, id="heartbeat", stat="SampleCount",
                                  visible=False),
                          _math("TIME_SERIES(AVG(FILL(IF(heartbeat > 0, 100, 0), 0)))", id="availability",

@@ -150,3 +150,85 @@ class TestAlarmAndTextWidgets:
             "type": "text", "title": None, "markdown": "# Hi", "background": "solid"}
         body, _ = parse_body({"widgets": [{"type": "custom", "x": 0, "y": 0, "properties": {}}]})
         assert data(store, body.widgets[0])["error"]["code"] == "not_supported"
+
+
+class TestLines:
+    """Horizontal annotations and alarm thresholds come back as the lines to draw."""
+
+    def test_horizontal_annotations(self, store):
+        out = data(store, widget({"metrics": [[NS, "Errors", "AgentType", "work"]], "annotations": {"horizontal": [
+            {"value": 3, "label": "budget", "color": "#ff0000", "fill": "above", "yAxis": "right"},
+            {"value": 1.5, "color": "red; background: url(x)"},  # not a hex colour: the chart's own instead
+            {"value": 9, "label": "hidden", "visible": False}]}}))
+        assert out["lines"] == [
+            {"kind": "horizontal", "value": 3, "label": "budget", "color": "#ff0000", "fill": "above",
+             "y_axis": "right", "state": None},
+            {"kind": "horizontal", "value": 1.5, "label": None, "color": None, "fill": None, "y_axis": "left",
+             "state": None}]
+
+    def test_alarm_thresholds_are_labelled_and_coloured_by_state(self, store, tmp_path):
+        alarms = [MetricAlarm(name="many-errors", namespace=NS, metric_name="Errors", threshold=4,
+                              evaluation_periods=1),
+                  MetricAlarm(name="few-invocations", namespace=NS, metric_name="Invocations", threshold=2,
+                              evaluation_periods=1, comparison_operator="LessThanThreshold")]
+        engine = AlarmEngine(store, AlarmStore(tmp_path / "monitoring.sqlite3"), definitions=lambda: alarms)
+        engine.set_state("many-errors", "ALARM", "too many", at_ms=T0)
+        w = widget({"metrics": [[NS, "Errors", "AgentType", "work"]], "annotations": {"alarms": [
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:many-errors", "few-invocations", "no-such-alarm"]}})
+        out = data(store, w, alarms=engine)
+        assert out["lines"] == [
+            {"kind": "alarm", "value": 4.0, "label": "many-errors", "color": "#d62728", "state": "ALARM",
+             "fill": "above", "y_axis": "left"},
+            {"kind": "alarm", "value": 2.0, "label": "few-invocations", "color": "#7f7f7f",
+             "state": "INSUFFICIENT_DATA", "fill": "below", "y_axis": "left"}]
+        assert data(store, w)["lines"] == []  # no alarm engine: nothing to draw
+
+    def test_a_bad_fill_is_refused(self):
+        _, messages = parse_body({"widgets": [{"type": "metric", "properties": {
+            "metrics": [[NS, "Errors"]], "annotations": {"horizontal": [{"value": 1, "fill": "left"}]}}}]})
+        assert [(m.data_path, m.level) for m in messages] == [
+            ("/widgets/0/properties/annotations/horizontal/0/fill", "error")]
+
+
+class TestPeriodOverride:
+    WEEK = 7 * 86_400_000
+
+    def test_auto_period_keeps_a_series_within_1440_points(self):
+        from whispersync.monitoring.dashboards._data import auto_period
+
+        assert [auto_period(h * 3_600_000) for h in (1, 3, 24, 25, 24 * 7, 24 * 30, 24 * 365 * 5)] == [
+            60, 60, 60, 300, 900, 3600, 86400 * 2]
+
+    def test_auto_raises_the_period_for_a_long_range_and_inherit_keeps_it(self, store):
+        w = widget({"period": 60, "stat": "Sum", "metrics": [[NS, "Invocations", "AgentType", "work"]]})
+        auto = data(store, w, start=T0, end=T0 + self.WEEK)
+        assert auto["period"] == 900 and auto["series"][0]["values"] == [30]  # the 3 samples in one 15-minute bucket
+        inherit = data(store, w, start=T0, end=T0 + self.WEEK, period_override="inherit")
+        assert inherit["period"] == 60 and inherit["series"][0]["values"] == [10, 20]
+
+    def test_auto_never_lowers_a_period(self, store):
+        w = widget({"period": 3600, "metrics": [[NS, "Invocations", "AgentType", "work"]]})
+        assert data(store, w)["period"] == 3600
+
+
+class TestTrend:
+    def test_the_change_against_the_range_before(self, store):
+        # Minute 0 holds 4 + 6 invocations, minute 1 holds 20: minute 1 against minute 0.
+        w = widget({"view": "singleValue", "trend": True, "setPeriodToTimeRange": True, "stat": "Sum",
+                    "metrics": [[NS, "Invocations", "AgentType", "work"]]})
+        (series,) = data(store, w, start=T0 + 60_000, end=T0 + 120_000)["series"]
+        assert series["value"] == 20
+        assert series["trend"] == {"previous": 10, "change": 10, "change_percent": 100.0}
+
+    def test_no_earlier_value_and_no_trend_unless_asked(self, store):
+        w = widget({"view": "singleValue", "trend": True, "setPeriodToTimeRange": True, "stat": "Sum",
+                    "metrics": [[NS, "Invocations", "AgentType", "work"]]})
+        (series,) = data(store, w, start=T0, end=T0 + 120_000)["series"]
+        assert series["trend"] == {"previous": None, "change": None, "change_percent": None}
+        plain = widget({"view": "singleValue", "metrics": [[NS, "Invocations", "AgentType", "work"]]})
+        assert "trend" not in data(store, plain)["series"][0]
+
+    def test_trend_must_be_a_boolean(self):
+        _, messages = parse_body({"widgets": [{"type": "metric", "properties": {
+            "view": "singleValue", "trend": "yes", "metrics": [[NS, "Errors"]]}}]})
+        assert [(m.data_path, m.level) for m in messages] == [("/widgets/0/properties/trend", "error")]

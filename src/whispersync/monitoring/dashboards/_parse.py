@@ -52,7 +52,7 @@ _WIDGET_KEYS = {"type", "x", "y", "width", "height", "properties"}
 # Properties per widget type: honoured locally, or known but ignored (a warning each).
 _HONOURED = {
     "metric": {"view", "metrics", "stat", "period", "yAxis", "annotations", "setPeriodToTimeRange", "sparkline",
-               "stacked", "title", "legend", "table", "singleValueFullPrecision"},
+               "trend", "stacked", "title", "legend", "table", "singleValueFullPrecision"},
     "log": {"query", "view", "title", "stacked"},
     "alarm": {"alarms", "sortBy", "states", "title"},
     "text": {"markdown", "background"},
@@ -217,7 +217,7 @@ class _Parser:
             self.statistic(props["stat"], f"{path}/stat")
         if "period" in props:
             self.period(props["period"], f"{path}/period")
-        for key in ("stacked", "setPeriodToTimeRange", "sparkline", "singleValueFullPrecision"):
+        for key in ("stacked", "setPeriodToTimeRange", "sparkline", "trend", "singleValueFullPrecision"):
             if key in props and not isinstance(props[key], bool):
                 self.error(f"{path}/{key}", "Should be a boolean")
         if props.get("sparkline") and props.get("setPeriodToTimeRange"):
@@ -358,6 +358,11 @@ class _Parser:
                     number = item.get("value") if isinstance(item, Mapping) else None
                     if isinstance(number, bool) or not isinstance(number, (int, float)):
                         self.error(f"{path}/horizontal/{i}/value", "Should be a number")
+                    elif item.get("fill", "none") not in ("above", "below", "none"):
+                        self.error(f"{path}/horizontal/{i}/fill", "Should be equal to one of the allowed values: "
+                                   "above, below, none")
+                    elif item.get("yAxis", "left") not in ("left", "right"):
+                        self.error(f"{path}/horizontal/{i}/yAxis", "Should be 'left' or 'right'")
             elif key == "alarms":
                 for i, item in enumerate(items):
                     if not isinstance(item, str) or not item:

@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from whispersync.app import Runtime
+from whispersync.app import Runtime, dead_letters
 from whispersync.domain import MemoStatus
 from whispersync.errors import InputError, NotFound, QuerySyntaxError, WhisperSyncError
 from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query
@@ -33,7 +33,7 @@ from whispersync.monitoring.traces import find_trace_ids, get_trace, search_trac
 from whispersync.plan import STATES
 from whispersync.web._json import media_type, read_body
 from whispersync.web._params import client_duration, client_time
-from whispersync.web.console import _dashboards
+from whispersync.web.console import _actions, _dashboards
 from whispersync.web.console._sessions import COOKIE, Sessions
 from whispersync.web.console._waterfall import waterfall
 
@@ -173,6 +173,7 @@ def routes(runtime: Runtime, sessions: Sessions, token: str | None) -> list:
         Route("/dashboards/{name}", page(pages.dashboard), methods=["GET"], name="console_dashboard"),
         Route("/login", guarded_form(login), methods=["GET", "POST"], name="console_login"),
         Route("/logout", guarded_form(logout), methods=["POST"], name="console_logout"),
+        *_actions.routes(runtime, sessions, session_of=session_of, error_page=error_page, read_form=_form),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="console_static"),
     ]
 
@@ -207,6 +208,8 @@ class _Pages:
             "title": "Memos", "memos": memos, "status": status, "agent": agent,
             "statuses": [s.value for s in MemoStatus], "agents": sorted(self.runtime.agents),
             "durations": {m.id: _memo_duration_ms(m) for m in memos},
+            "dead_letters": [dead_letters.entry(m, self.runtime.records) for m in self.runtime.dlq.peek(_MAX_ROWS)],
+            "redriven": _redriven(params),
         })
 
     def memo(self, params: dict[str, str], ctx: Context) -> Page:
@@ -226,7 +229,9 @@ class _Pages:
             traces.append({"trace_id": trace_id, "rows": rows, "total_ms": total})
         logs = store.logs(correlation_id=memo.correlation_id, limit=_MAX_ROWS, order="asc")
         return Page("memo.html", {"title": f"Memo {memo.id}", "memo": memo, "transcript": transcript,
-                                  "traces": traces, "logs": logs, "duration_ms": _memo_duration_ms(memo)})
+                                  "traces": traces, "logs": logs, "duration_ms": _memo_duration_ms(memo),
+                                  "in_dlq": memo.id in dead_letters.memo_ids_in(self.runtime.dlq),
+                                  "redriven": _redriven(params)})
 
     def logs(self, params: dict[str, str], ctx: Context) -> Page:
         saved = params.get("saved") or None
@@ -238,17 +243,74 @@ class _Pages:
         since = params.get("since") or "1h"
         values: dict[str, Any] = {"title": "Logs", "query": text, "saved": saved, "saved_queries": SAVED_QUERIES,
                                   "since": since, "ranges": TIME_RANGES, "start": params.get("start") or "",
-                                  "end": params.get("end") or "", "result": None, "error": None}
+                                  "end": params.get("end") or "", "result": None, "error": None,
+                                  "histogram": None}
         if not text.strip():
             return Page("logs.html", values)
         start_ms, end_ms = _range(params, since)
+        end_ms = end_ms if end_ms is not None else int(time.time() * 1000)  # one range for both queries
         try:
             values["result"] = run_query(self.runtime.store, text, start_ms=start_ms, end_ms=end_ms,
                                          timeout=self.runtime.settings.request_timeout)
         except QuerySyntaxError as exc:
             values["error"] = _positioned(exc, text)
             return Page("logs.html", values, exc.http_status)
+        values["histogram"] = self._logs_histogram(text, start_ms, end_ms)
         return Page("logs.html", values)
+
+    # Bin widths for the histogram, in seconds: the smallest giving at most _MAX_BARS bars is used.
+    _BINS_S = (1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86_400, 7 * 86_400)
+    _MAX_BARS = 60
+    # Commands that only decide which events match (or name fields for that): kept for the histogram.
+    _EVENT_COMMANDS = ("source", "fields", "display", "parse", "filter", "where")
+
+    def _logs_histogram(self, text: str, start_ms: int, end_ms: int) -> dict[str, Any] | None:
+        """Matching events over time, as the Logs Insights console draws above the results.
+
+        The Insights engine counts them: the query's event part (its SOURCE, fields, parse
+        and filter commands, up to the first other command) followed by
+        `stats count(*) by bin(...)`, so the bars add up to the query's recordsMatched.
+        None when that query cannot run: the results are shown without it.
+        """
+        from datetime import UTC, datetime
+
+        from whispersync.monitoring.logs.insights import InsightsQueryError, parse_query
+
+        def event_part(query: str) -> str:
+            # Cut at the first `|` that starts another command; a `|` inside a string, a regex
+            # or a comment leaves a prefix that does not parse, or does not start a command.
+            for cut in (-1, *(i for i, char in enumerate(query) if char == "|")):
+                word = query[cut + 1:].split(None, 1)
+                if word and word[0].split("(")[0].lower() in self._EVENT_COMMANDS:
+                    continue
+                if cut == -1:
+                    return ""
+                try:
+                    parse_query(query[:cut])
+                except InsightsQueryError:
+                    continue
+                return query[:cut]
+            return query
+
+        span_s = max((end_ms - start_ms) / 1000, 1)
+        bin_s = next((b for b in self._BINS_S if span_s / b <= self._MAX_BARS), self._BINS_S[-1])
+        events = event_part(text)
+        # A newline before the pipe: the event part may end in a `#` comment.
+        counting = (events + "\n| " if events.strip() else "") + f"stats count(*) as events by bin({bin_s}s) as bin"
+        try:
+            answer = run_query(self.runtime.store, counting, start_ms=start_ms, end_ms=end_ms,
+                               timeout=self.runtime.settings.request_timeout)
+        except InsightsQueryError:
+            return None
+        bin_ms = bin_s * 1000
+        counts = dict.fromkeys(range(start_ms // bin_ms * bin_ms, end_ms + 1, bin_ms), 0)
+        for when, count in answer["rows"]:
+            at = int(datetime.strptime(when, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC).timestamp() * 1000)
+            counts[at] = counts.get(at, 0) + int(count)
+        tallest = max(counts.values(), default=0) or 1
+        bars = [{"start": datetime.fromtimestamp(at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S"), "count": count,
+                 "height": round(100 * count / tallest, 1)} for at, count in sorted(counts.items())]
+        return {"bars": bars, "bin_seconds": bin_s, "total": sum(counts.values())}
 
     def traces(self, params: dict[str, str], ctx: Context) -> Page:
         text = params.get("filter") or ""
@@ -315,9 +377,13 @@ class _Pages:
         refresh = params.get("refresh") or "off"
         if refresh not in _dashboards.REFRESH_CHOICES:
             raise InputError(f"refresh must be one of {', '.join(_dashboards.REFRESH_CHOICES)}")
-        shown = _dashboards.show(self.runtime, params["name"], since)
+        # A custom range (the form's datetime-local inputs, UTC; or ISO 8601 / epoch ms) wins over `range`.
+        start_ms = client_time(params.get("start") or None, "start")
+        end_ms = client_time(params.get("end") or None, "end")
+        custom = start_ms is not None or end_ms is not None
+        shown = _dashboards.show(self.runtime, params["name"], None if custom else since, start_ms, end_ms)
         return Page("dashboard.html", {"title": f"Dashboard {shown['name']}", "dashboard": shown, "range": since,
-                                       "ranges": TIME_RANGES, "refresh": refresh,
+                                       "custom": custom, "ranges": TIME_RANGES, "refresh": refresh,
                                        "refresh_seconds": _dashboards.REFRESH_CHOICES[refresh],
                                        "refreshes": list(_dashboards.REFRESH_CHOICES)})
 
@@ -380,6 +446,12 @@ def _format_ms(value: float | None) -> str:
     if value >= 1000:
         return f"{value / 1000:.2f} s"
     return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def _redriven(params: dict[str, str]) -> int | None:
+    """How many messages the Redrive form just moved (its 303 says so in `?redriven=`)."""
+    value = params.get("redriven") or ""
+    return int(value) if value.isdigit() and len(value) <= 9 else None
 
 
 def _here(request: Request) -> str:

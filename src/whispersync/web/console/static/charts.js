@@ -1,5 +1,7 @@
 // Draws each time-series widget with uPlot, over the numbers the page already shows as a
-// table (the page reads without this). Charts share one crosshair (cursor sync).
+// table (the page reads without this). Charts share one crosshair (cursor sync). Horizontal
+// annotations and alarm thresholds (the widget's "lines") are drawn across the plot in a
+// draw hook, and the y scales stretch to hold them, as CloudWatch keeps them in view.
 (function () {
   "use strict";
   // CloudWatch's first default line colours, so a chart reads as it does there.
@@ -30,8 +32,56 @@
       }
       // The x axis is the dashboard's range, not the data's: a lone point sits where it happened.
       var range = [data.start_ms / 1000, data.end_ms / 1000];
+      var lines = data.lines || [];
+      var hasRight = axes.length > 2;
+      function scaleOf(line) { return line.y_axis === "right" && hasRight ? "right" : "y"; }
+      function stretch(scale) {
+        return function (u, min, max) {
+          lines.forEach(function (l) {
+            if (scaleOf(l) !== scale) return;
+            min = min == null ? l.value : Math.min(min, l.value);
+            max = max == null ? l.value : Math.max(max, l.value);
+          });
+          if (min == null) return [0, 1];
+          return uPlot.rangeNum(min, max, 0.1, true);
+        };
+      }
+      var scales = {x: {time: true, range: function () { return range; }}, y: {range: stretch("y")}};
+      if (hasRight) scales.right = {range: stretch("right")};
+      function drawLines(u) {
+        var ctx = u.ctx, box2 = u.bbox, drawn = 0;
+        lines.forEach(function (l, i) {
+          var y = Math.round(u.valToPos(l.value, scaleOf(l), true));
+          if (!(y >= box2.top && y <= box2.top + box2.height)) return;
+          var color = l.color || PALETTE[(i + 3) % PALETTE.length];
+          ctx.save();
+          if (l.fill) {
+            ctx.globalAlpha = 0.08;
+            ctx.fillStyle = color;
+            if (l.fill === "above") ctx.fillRect(box2.left, box2.top, box2.width, y - box2.top);
+            else ctx.fillRect(box2.left, y, box2.width, box2.top + box2.height - y);
+            ctx.globalAlpha = 1;
+          }
+          ctx.strokeStyle = color;
+          ctx.lineWidth = 1.5 * uPlot.pxRatio;
+          ctx.setLineDash([6 * uPlot.pxRatio, 4 * uPlot.pxRatio]);
+          ctx.beginPath();
+          ctx.moveTo(box2.left, y);
+          ctx.lineTo(box2.left + box2.width, y);
+          ctx.stroke();
+          if (l.label) {
+            ctx.fillStyle = color;
+            ctx.font = (11 * uPlot.pxRatio) + "px sans-serif";
+            ctx.fillText(l.label + (l.state ? " (" + l.state + ")" : ""), box2.left + 4 * uPlot.pxRatio,
+                         y - 4 * uPlot.pxRatio);
+          }
+          ctx.restore();
+          drawn += 1;
+        });
+        box.setAttribute("data-lines-drawn", String(drawn));
+      }
       new uPlot({width: width, height: 200, series: series, axes: axes, cursor: {sync: {key: "dashboard"}},
-                 scales: {x: {time: true, range: function () { return range; }}}}, columns, box);
+                 scales: scales, hooks: {draw: [drawLines]}}, columns, box);
     });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
