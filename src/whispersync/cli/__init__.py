@@ -12,6 +12,7 @@ import sys
 from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help order
     _alarms,
     _dashboards,
+    _deploy,
     _filters,
     _inspect,
     _logs,
@@ -23,10 +24,12 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _traces,
 )
 from whispersync.cli._common import app, err_console
+from whispersync.cli._deploy import deploy_app
 from whispersync.cli._filters import filters_app
 from whispersync.errors import WhisperSyncError
 
 app.add_typer(filters_app, name="filters")
+app.add_typer(deploy_app, name="deploy")
 
 __all__ = ["app", "main"]
 
