@@ -497,3 +497,19 @@ class TestDashboardRangesThresholdsAndTrends:
         trends = rows(html, "trend")
         assert len(trends) == 4  # transcripts, success rate, processing time, availability
         assert "vs the range before" in html
+
+
+class TestTextWidgetMarkdown:
+    """A text widget's Markdown is rendered (as CloudWatch renders it), and cannot inject markup."""
+
+    def test_markdown_becomes_html_and_raw_html_stays_text(self, tmp_path):
+        from whispersync.web.console._pages import _markdown
+
+        html = str(_markdown("**Memory** is `ours`\n\n<script>alert(1)</script> [x](javascript:alert(1))"))
+        assert "<strong>Memory</strong>" in html and "<code>ours</code>" in html
+        assert "<script>" not in html and "&lt;script&gt;" in html
+        assert 'href="javascript:' not in html
+
+    def test_the_plan_text_widget_is_rendered_on_its_page(self, console) -> None:
+        html = console[1].get("/dashboards/worker-performance").text
+        assert "<strong>Memory utilization</strong>" in html and "**Memory" not in html

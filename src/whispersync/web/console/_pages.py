@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -75,6 +77,7 @@ def routes(runtime: Runtime, sessions: Sessions, token: str | None) -> list:
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["ms"] = _format_ms
+    env.filters["markdown"] = _markdown
     log = runtime.telemetry.logger("whispersync.console")
     pages = _Pages(runtime)
 
@@ -438,6 +441,16 @@ def _memo_duration_ms(memo) -> float | None:
     if memo.status not in (MemoStatus.DONE, MemoStatus.FAILED):
         return None
     return max(0.0, (memo.updated_at - memo.created_at) * 1000)
+
+
+# CommonMark with raw HTML off: a text widget's Markdown cannot inject markup or scripts
+# (markdown-it also refuses javascript: and data: links).
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def _markdown(text: str | None) -> Markup:
+    """A text widget's Markdown as HTML (CloudWatch renders it; so does the console)."""
+    return Markup(_MARKDOWN.render(text or ""))
 
 
 def _format_ms(value: float | None) -> str:
