@@ -122,6 +122,13 @@ class NotFound(WhisperSyncError):
     """The thing asked for does not exist."""
 
 
+class RecordExists(WhisperSyncError):
+    """A memo with this id is already recorded; a record store's `create` never overwrites one.
+
+    Both stores raise it (SQLite's primary key, DynamoDB's conditional put), so a memo
+    processed twice is written once whichever store backs the pipeline."""
+
+
 class QueueError(WhisperSyncError):
     """The durable queue refused an operation (unknown queue, bad receipt handle...)."""
 

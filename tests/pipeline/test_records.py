@@ -10,7 +10,7 @@ import pytest
 from contracts.record_store import RecordStoreContract, memo
 
 from whispersync.domain import MemoStatus
-from whispersync.errors import NotFound
+from whispersync.errors import NotFound, RecordExists
 from whispersync.pipeline.records import SqliteRecordStore
 
 
@@ -65,7 +65,7 @@ def test_operation_counts_split_reads_writes_and_both_kinds_of_error(store):
     store.list()
     with pytest.raises(NotFound):
         store.get("nope")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(RecordExists):
         store.create(memo("m-1"))
     store._conn().execute("DROP TABLE memos")
     with pytest.raises(sqlite3.OperationalError):

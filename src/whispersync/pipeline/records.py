@@ -17,7 +17,7 @@ import orjson
 
 from whispersync import sqlite_db
 from whispersync.domain import Memo, MemoStatus
-from whispersync.errors import NotFound
+from whispersync.errors import NotFound, RecordExists
 
 _COLUMNS = (
     "id", "key", "correlation_id", "trace_id", "status", "created_at", "updated_at",
@@ -103,11 +103,14 @@ class SqliteRecordStore:
     def create(self, memo: Memo) -> None:
         # The stored row keeps epoch seconds; to_dict() is the JSON shape (ISO times).
         values = [_encode(c, getattr(memo, c)) for c in _COLUMNS]
-        self._execute(
-            "writes",
-            f"INSERT INTO memos ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-            values,
-        )
+        try:
+            self._execute(
+                "writes",
+                f"INSERT INTO memos ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                values,
+            )
+        except sqlite3.IntegrityError:  # the primary key: never overwrite, as DynamoDB's conditional put
+            raise RecordExists(f"memo {memo.id!r} exists") from None
 
     def get(self, memo_id: str) -> Memo:
         row = self._execute("reads", "SELECT * FROM memos WHERE id = ?", (memo_id,)).fetchone()

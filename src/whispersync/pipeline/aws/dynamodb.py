@@ -44,7 +44,7 @@ from typing import Any
 import orjson
 
 from whispersync.domain import Memo, MemoStatus
-from whispersync.errors import NotFound, WhisperSyncError
+from whispersync.errors import NotFound, RecordExists, WhisperSyncError
 from whispersync.pipeline.records import StoreOpCounts
 
 __all__ = ["DynamoRecordStore", "RecordExists", "dynamodb_client", "ensure_table"]
@@ -59,10 +59,6 @@ _BY_STATUS = "by_status"
 _BY_ID = "by_id"
 _SHARD = "memo"  # the one partition key of by_id
 _PAGE = 1000  # items a Query of ids asks for per page (DynamoDB caps a page at 1 MB anyway)
-
-
-class RecordExists(WhisperSyncError):
-    """A memo with this id is already recorded; `create` never overwrites it."""
 
 
 def dynamodb_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
