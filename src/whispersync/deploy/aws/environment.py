@@ -41,6 +41,8 @@ class ENV:
     DLQ_URL = "WHISPERSYNC_DLQ_URL"
     TABLE = "WHISPERSYNC_TABLE"
     MAX_RECEIVE_COUNT = "WHISPERSYNC_MAX_RECEIVE_COUNT"
+    # Ingest's size limit, as Settings.max_transcript_bytes reads it locally (default 1 MiB).
+    MAX_TRANSCRIPT_BYTES = "WHISPERSYNC_MAX_TRANSCRIPT_BYTES"
     # Name of the SSM parameter / Secrets Manager secret holding channel secrets (JSON), never the secret.
     SECRETS_NAME = "WHISPERSYNC_SECRETS_NAME"
     # The worker's SQS event source mapping UUID: what remediation resizes (MaximumConcurrency).
