@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from typing import Protocol, runtime_checkable
-
-import httpx
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from whispersync.domain import AgentResult
 from whispersync.errors import ExternalServiceError, ProcessingError
 
 from . import _text
+
+if TYPE_CHECKING:
+    import httpx  # imported when an ElevenLabsVoice is built: the Lambda worker's cold start does without it
 
 MAX_REPLY_CHARS = 300
 """Spoken replies are a sentence or two; ElevenLabs bills per character."""
@@ -60,6 +61,8 @@ class ElevenLabsVoice:
         self.model_id = model_id
         self.output_format = output_format
         self.timeout = timeout
+        import httpx
+
         self._client = client or httpx.Client(timeout=timeout)
         self._owns_client = client is None
 
@@ -71,6 +74,8 @@ class ElevenLabsVoice:
             self._client.close()
 
     def synthesize(self, text: str) -> bytes:
+        import httpx
+
         if not text.strip():
             raise ValueError("nothing to say: text is empty")
         try:
@@ -129,6 +134,8 @@ class EspeakVoice:
         self.timeout = timeout
 
     def synthesize(self, text: str) -> bytes:
+        import httpx
+
         if not text.strip():
             raise ValueError("nothing to say: text is empty")
         try:
