@@ -21,7 +21,7 @@ COMMANDS = [
     ["filters", "list"], ["filters", "put"], ["filters", "delete"], ["filters", "import"],
     ["notifications", "list"], ["notifications", "retry"], ["plan", "show"], ["plan", "validate"],
     ["dashboards", "list"], ["dashboards", "show"], ["dashboards", "import"], ["dashboards", "export"],
-    ["dashboards", "delete"], ["deploy", "aws", "synth"], ["deploy", "aws", "outputs"],
+    ["dashboards", "delete"], ["deploy", "aws", "synth"], ["deploy", "aws", "outputs"], ["deploy", "aws", "check"],
 ]
 
 
