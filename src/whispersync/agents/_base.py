@@ -47,6 +47,10 @@ class Agent(Protocol):
     `process` must be idempotent per `memo.memo_id` and safe to call from several
     threads at once. It raises `ProcessingError(permanent=True)` for input it can
     never handle, and returns the files it wrote relative to the outputs folder.
+
+    An agent that also writes files other memos write (appends to a journal, claims a
+    folder) names them in `shared_paths(memo)`; the AWS worker, whose containers each
+    have their own disk, merges those through the bucket (see `BaseAgent.shared_paths`).
     """
 
     name: str
@@ -64,8 +68,7 @@ class BaseAgent:
         self.agent_dir = self.outputs_dir / self.name
 
     def process(self, memo: AgentInput) -> AgentResult:
-        text = _text.prepare(memo.text)
-        title = memo.title.strip() if memo.title and memo.title.strip() else None
+        text, title = self._prepared(memo)
         name = response_name(title, text, memo.memo_id)
         summary, outputs, data = self._act(memo, text, title)
         response = self.agent_dir / f"{name}_response.json"
@@ -85,9 +88,22 @@ class BaseAgent:
         _files.write_atomic(response, orjson.dumps(document, option=orjson.OPT_INDENT_2))
         return AgentResult(agent=self.name, summary=summary, outputs=outputs, data=data)
 
+    def shared_paths(self, memo: AgentInput) -> list[str]:
+        """Files, relative to outputs_dir, that `process(memo)` may change and other memos change too.
+
+        Before `process`, each must hold the latest shared version (or be absent when there is
+        none), and it is read again after: a writer on another disk must merge, not overwrite it.
+        Files only this memo writes are not listed. No file by default."""
+        return []
+
     def _act(self, memo: AgentInput, text: str, title: str | None) -> tuple[str, list[str], dict[str, Any]]:
         """Do the agent's work; return (summary, outputs relative to outputs_dir, data)."""
         raise NotImplementedError
+
+    @staticmethod
+    def _prepared(memo: AgentInput) -> tuple[str, str | None]:
+        """(cleaned text, stripped title or None), as `_act` receives them."""
+        return _text.prepare(memo.text), (memo.title.strip() if memo.title and memo.title.strip() else None)
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.outputs_dir).as_posix()

@@ -144,9 +144,15 @@ class GithubIdeasAgent(BaseAgent):
 
     name = "github_ideas"
 
+    def shared_paths(self, memo: AgentInput) -> list[str]:
+        """The ownership marks of the folders this memo may claim: another memo may claim them too."""
+        text, title = self._prepared(memo)
+        folders = self._folders(_slug(project_name(title, text)), memo.memo_id)
+        return [self._rel(folder / ".memo") for folder in folders]
+
     def _act(self, memo: AgentInput, text: str, title: str | None) -> tuple[str, list[str], dict[str, Any]]:
         name = project_name(title, text)
-        folder = self._claim_folder(_text.slugify(name, 40, default="idea"), memo.memo_id)
+        folder = self._claim_folder(_slug(name), memo.memo_id)
         description = _text.summarize(text, 240)
         spec = {
             "memo_id": memo.memo_id,
@@ -169,9 +175,8 @@ class GithubIdeasAgent(BaseAgent):
 
     def _claim_folder(self, slug: str, memo_id: str) -> Path:
         """`<slug>/`, unless another memo's idea lives there: then `<slug>-<id8>/`."""
-        base = self.agent_dir / slug
         with _claim_lock:
-            for folder in (base, self.agent_dir / f"{slug}-{_text.short_id(memo_id)}"):
+            for folder in self._folders(slug, memo_id):
                 owner = _owner(folder)
                 if owner == memo_id:
                     return folder
@@ -179,6 +184,13 @@ class GithubIdeasAgent(BaseAgent):
                     write_atomic(folder / ".memo", memo_id.encode())  # creates the folder
                     return folder
         return folder  # the same short id twice: overwrite rather than fail the memo
+
+    def _folders(self, slug: str, memo_id: str) -> tuple[Path, Path]:
+        return self.agent_dir / slug, self.agent_dir / f"{slug}-{_text.short_id(memo_id)}"
+
+
+def _slug(name: str) -> str:
+    return _text.slugify(name, 40, default="idea")
 
 
 def _owner(folder: Path) -> str | None:

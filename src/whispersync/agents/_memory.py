@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -199,6 +200,14 @@ class MemoryAgent(BaseAgent):
 
     name = "memory"
 
+    def shared_paths(self, memo: AgentInput) -> list[str]:
+        """The archive: every memory appends its line to it."""
+        return [self._rel(self._archive)]
+
+    @property
+    def _archive(self) -> Path:
+        return self.agent_dir / "archive.jsonl"
+
     def _act(self, memo: AgentInput, text: str, title: str | None) -> tuple[str, list[str], dict[str, Any]]:
         date = memo.recorded_utc.date().isoformat()
         given_title = title
@@ -247,7 +256,7 @@ class MemoryAgent(BaseAgent):
             "recorded_at": memo.recorded_utc.isoformat(),
             "correlation_id": memo.correlation_id,
         }
-        archive = self.agent_dir / "archive.jsonl"
+        archive = self._archive
         # The page first, the archive line last: the line is the commit record, so a
         # crash in between leaves a page that the retry rewrites, never a dangling line.
         appended = _files.once_log(archive, _archive_ids).append_once(

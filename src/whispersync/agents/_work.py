@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from . import _files, _text
@@ -53,11 +54,18 @@ class WorkJournalAgent(BaseAgent):
 
     name = "work"
 
+    def shared_paths(self, memo: AgentInput) -> list[str]:
+        """The week's journal: every memo of that week appends to it."""
+        return [self._rel(self._journal(memo)[1])]
+
+    def _journal(self, memo: AgentInput) -> tuple[str, Path]:
+        year, week, _ = memo.recorded_utc.isocalendar()
+        week_id = f"{year}-W{week:02d}"
+        return week_id, self.agent_dir / "journal" / f"{week_id}.md"
+
     def _act(self, memo: AgentInput, text: str, title: str | None) -> tuple[str, list[str], dict[str, Any]]:
         when = memo.recorded_utc
-        year, week, _ = when.isocalendar()
-        week_id = f"{year}-W{week:02d}"
-        journal = self.agent_dir / "journal" / f"{week_id}.md"
+        week_id, journal = self._journal(memo)
         summary = _text.summarize(text)
         items = action_items(text)
         heading = _text.shorten(title or _text.title_from(text, 8) or "Memo", 80)

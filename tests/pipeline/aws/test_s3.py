@@ -59,3 +59,45 @@ class TestS3Keys:
         with pytest.raises(ProcessingError) as raised:
             store.get("transcripts/work/a.txt")
         assert not isinstance(raised.value, NotFound)
+
+
+class TestConditionalPut:
+    """`get_tagged` + `put_if_unchanged`: a compare-and-swap on the object's ETag (S3 conditional writes)."""
+
+    @pytest.fixture
+    def store(self, aws) -> S3BlobStore:
+        store = S3BlobStore(s3_client(region=REGION), BUCKET)
+        store.client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        return store
+
+    def test_a_missing_object_reads_as_none_and_is_created_only_once(self, store):
+        """With no ETag the write means "only if there is no object": the second creator is refused."""
+        assert store.get_tagged("outputs/work/journal/2026-W49.md") == (None, None)
+        assert store.put_if_unchanged("outputs/work/journal/2026-W49.md", b"first", None)
+        assert not store.put_if_unchanged("outputs/work/journal/2026-W49.md", b"second", None)
+        assert store.get("outputs/work/journal/2026-W49.md") == b"first"
+
+    def test_a_write_at_the_version_read_succeeds_and_a_stale_one_is_refused(self, store):
+        store.put("outputs/memory/archive.jsonl", b"a\n")
+        data, etag = store.get_tagged("outputs/memory/archive.jsonl")
+        assert data == b"a\n" and etag
+        assert store.put_if_unchanged("outputs/memory/archive.jsonl", b"a\nb\n", etag)
+        # A second writer that read the same version loses: its copy lacks b.
+        assert not store.put_if_unchanged("outputs/memory/archive.jsonl", b"a\nc\n", etag)
+        assert store.get("outputs/memory/archive.jsonl") == b"a\nb\n"
+        assert store.get_tagged("outputs/memory/archive.jsonl")[1] != etag
+
+    def test_a_write_at_a_version_of_a_deleted_object_is_refused(self, store):
+        store.put("outputs/memory/archive.jsonl", b"a\n")
+        _, etag = store.get_tagged("outputs/memory/archive.jsonl")
+        store.client.delete_object(Bucket=BUCKET, Key="outputs/memory/archive.jsonl")
+        assert not store.put_if_unchanged("outputs/memory/archive.jsonl", b"a\nb\n", etag)
+
+    def test_other_faults_are_processing_errors(self, aws):
+        from whispersync.errors import ProcessingError
+
+        store = S3BlobStore(s3_client(region=REGION), "no-such-bucket")
+        with pytest.raises(ProcessingError):
+            store.put_if_unchanged("outputs/x.md", b"x", None)
+        with pytest.raises(ValueError):
+            store.put_if_unchanged("../x", b"x", None)

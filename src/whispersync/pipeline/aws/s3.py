@@ -6,6 +6,10 @@ one a user uploaded. A key the local `DirBlobStore` refuses (empty, absolute,
 with `.`/`..`/empty segments) is refused here too, so a key means the same
 object on both targets. A PutObject is atomic: readers see the old object or
 the new one, never half (S3's strong read-after-write consistency).
+
+For files several writers change (a journal many memos append to), `get_tagged`
+and `put_if_unchanged` give a compare-and-swap on the object's ETag: S3's
+conditional writes, https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from whispersync.errors import NotFound, ProcessingError
 __all__ = ["S3BlobStore", "s3_client"]
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+# What a conditional PutObject answers when its condition no longer holds: 412 when the
+# ETag moved on (or the key appeared), 409 when another conditional write raced it, and
+# NoSuchKey for an If-Match on an object deleted meanwhile (the conditional-writes page above).
+_CONDITION_FAILED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409", *_MISSING}
 
 
 def s3_client(*, region: str | None = None, endpoint_url: str | None = None) -> Any:
@@ -54,6 +62,31 @@ class S3BlobStore:
         _check_key(key)
         answer = self._call(key, self.client.get_object, Bucket=self.bucket, Key=key)
         return answer["Body"].read()
+
+    def get_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        """(data, ETag) of the object, or (None, None) when there is none: the version `put_if_unchanged` expects."""
+        _check_key(key)
+        try:
+            answer = self._call(key, self.client.get_object, Bucket=self.bucket, Key=key)
+        except NotFound:
+            return None, None
+        return answer["Body"].read(), answer["ETag"]
+
+    def put_if_unchanged(self, key: str, data: bytes, etag: str | None) -> bool:
+        """Write only if the object is still at `etag` (None: only if there is no object); False when not.
+
+        `If-Match: <etag>` or `If-None-Match: *` on the PutObject, so two writers that read the
+        same version cannot both replace it: one gets False and must read again."""
+        _check_key(key)
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **condition)
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code in _CONDITION_FAILED:
+                return False
+            raise ProcessingError(f"S3 {code or type(exc).__name__} on s3://{self.bucket}/{key}") from exc
+        return True
 
     def exists(self, key: str) -> bool:
         _check_key(key)

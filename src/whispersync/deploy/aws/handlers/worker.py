@@ -11,7 +11,16 @@ permanent failure): all valid on a message Lambda received. A memo processed twi
 written once: its record is DONE, and a second create raises RecordExists.
 
 Agents write under a local folder (/tmp on Lambda); each file a memo's result names is
-copied to the bucket under `outputs/<same path>`.
+copied to the bucket under `outputs/<same path>`. Files several memos write (the week's
+journal, the memory archive, an idea folder's owner: each agent's `shared_paths`) cannot
+be copied like that: every container has its own /tmp, so its copy lacks the entries other
+containers appended, and uploading it would erase them. Those files are merged through the
+bucket instead, optimistically: download the current object and its ETag into /tmp, let
+the agent append, upload with `If-Match` (`If-None-Match: *` for a new object). When
+another container wrote in between, S3 refuses the upload; we download again and re-run
+the agent, which is idempotent per memo (its entry carries a memo marker, so it is appended
+once), a few times, then fail the record so SQS brings it back later.
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 
 Importing this module must stay cheap (the cold start): no DuckDB, FastAPI, Jinja2 or
 monitoring engine, and boto3 only when the first invocation builds its clients.
@@ -20,6 +29,9 @@ monitoring engine, and boto3 only when the first invocation builds its clients.
 from __future__ import annotations
 
 import os
+import random
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +39,8 @@ from whispersync.agents import Agent, AgentInput, Router, build_agents
 from whispersync.deploy.aws.environment import ENV
 from whispersync.deploy.aws.handlers._lambda import Invocations, env, env_int, traceparent_from_xray
 from whispersync.domain import AgentResult
+from whispersync.errors import ProcessingError
 from whispersync.pipeline.aws import DynamoRecordStore, S3BlobStore, SqsQueue
-from whispersync.pipeline.blobs import BlobStore
 from whispersync.pipeline.queue import Message
 from whispersync.pipeline.worker import MemoProcessor
 
@@ -37,6 +49,8 @@ __all__ = ["OUTPUTS_PREFIX", "handler", "message_from_record"]
 OUTPUTS_PREFIX = "outputs"
 _OUTPUTS_DIR = "WHISPERSYNC_OUTPUTS_DIR"  # where agents write before the copy; /tmp is Lambda's writable disk
 _DEFAULT_RECEIVES = 3  # Settings.max_receive_count's default
+# Rounds of download-append-upload before a memo gives up on a shared file and fails (SQS retries it later).
+SHARED_WRITE_ATTEMPTS = 5
 
 _invocations = Invocations()
 _processor: MemoProcessor | None = None
@@ -110,16 +124,65 @@ def memo_processor() -> MemoProcessor:
 
 
 class _CopiedToBucket:
-    """An agent whose output files are copied to the bucket under outputs/ once it has written them."""
+    """An agent whose output files are copied to the bucket under outputs/ once it has written them.
 
-    def __init__(self, agent: Agent, blobs: BlobStore, outputs_dir: Path) -> None:
+    Files the agent shares with other memos are first brought up to date from the bucket
+    and then written back only if nobody changed them meanwhile (see the module docstring)."""
+
+    def __init__(self, agent: Agent, blobs: S3BlobStore, outputs_dir: Path) -> None:
         self._agent = agent
         self._blobs = blobs
         self._outputs_dir = outputs_dir
         self.name = getattr(agent, "name", "")
 
     def process(self, memo: AgentInput) -> AgentResult:
-        result = self._agent.process(memo)
+        shared_paths = getattr(self._agent, "shared_paths", None)
+        shared = list(shared_paths(memo)) if shared_paths else []
+        for attempt in range(SHARED_WRITE_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.05 * attempt))  # spread out writers that keep colliding
+            versions = {relative: self._download(relative) for relative in shared}
+            result = self._agent.process(memo)
+            if all(self._upload_if_unchanged(relative, *versions[relative]) for relative in shared):
+                break
+        else:
+            raise ProcessingError(
+                f"{', '.join(shared)} changed under every one of {SHARED_WRITE_ATTEMPTS} attempts to write them")
         for relative in result.outputs:
-            self._blobs.put(f"{OUTPUTS_PREFIX}/{relative}", (self._outputs_dir / relative).read_bytes())
+            if relative not in shared:
+                self._blobs.put(f"{OUTPUTS_PREFIX}/{relative}", (self._outputs_dir / relative).read_bytes())
         return result
+
+    def _download(self, relative: str) -> tuple[bytes | None, str | None]:
+        """The bucket's version of a shared file into /tmp, replacing whatever this container had."""
+        data, etag = self._blobs.get_tagged(f"{OUTPUTS_PREFIX}/{relative}")
+        path = self._outputs_dir / relative
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            _replace(path, data)
+        return data, etag
+
+    def _upload_if_unchanged(self, relative: str, before: bytes | None, etag: str | None) -> bool:
+        """Write the agent's version back unless another writer got there first; True when the bucket has ours."""
+        try:
+            after = (self._outputs_dir / relative).read_bytes()
+        except FileNotFoundError:
+            after = None
+        if after is None or after == before:
+            return True  # nothing of ours to add (the entry was already there)
+        return self._blobs.put_if_unchanged(f"{OUTPUTS_PREFIX}/{relative}", after, etag)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write by renaming a new file over the old: the agents' append-once logs notice a new inode and
+    re-read their ids (a rewrite in place of the same size would look unchanged to them)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
