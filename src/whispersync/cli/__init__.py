@@ -25,11 +25,13 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
 )
 from whispersync.cli._common import app, err_console
 from whispersync.cli._deploy import deploy_app
+from whispersync.cli._export import export_app
 from whispersync.cli._filters import filters_app
 from whispersync.errors import WhisperSyncError
 
 app.add_typer(filters_app, name="filters")
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(export_app, name="export")
 
 __all__ = ["app", "main"]
 
