@@ -513,3 +513,59 @@ class TestTextWidgetMarkdown:
     def test_the_plan_text_widget_is_rendered_on_its_page(self, console) -> None:
         html = console[1].get("/dashboards/worker-performance").text
         assert "<strong>Memory utilization</strong>" in html and "**Memory" not in html
+
+
+class TestDashboardWidgetsTogether:
+    """A dashboard's widgets are computed side by side: each keeps its place, its own error, its own data."""
+
+    LABEL = "p99 </script><b>&'x'"
+
+    def test_order_errors_and_chart_data_survive_computing_widgets_concurrently(self, console) -> None:
+        import time
+
+        from whispersync.app import open_dashboards
+
+        runtime, client, _ = console
+        now_ms = int(time.time() * 1000) // 60_000 * 60_000
+        runtime.store.put_metrics([{"namespace": "Bench", "name": f"M{i}", "value": float(i * 10 + k),
+                                    "timestamp": now_ms - (5 - k) * 60_000} for i in range(4) for k in range(5)])
+
+        def graph(y: int, i: int, label: str | None = None) -> dict:
+            options = {"label": label} if label else {}
+            return {"type": "metric", "x": 0, "y": y, "width": 24, "height": 6,
+                    "properties": {"title": f"graph {i}", "view": "timeSeries", "stat": "Maximum", "period": 60,
+                                   "metrics": [["Bench", f"M{i}", options]]}}
+
+        widgets = [graph(0, 0, self.LABEL), graph(6, 1),
+                   {"type": "log", "x": 0, "y": 12, "width": 24, "height": 6,
+                    "properties": {"title": "broken", "query": "fields @message | stats count( by"}},
+                   graph(18, 2), graph(24, 3)]
+        with open_dashboards(runtime.settings) as stored:
+            # Listed in another order than the grid's: the page shows them top to bottom.
+            stored.put("together", orjson.dumps({"start": "-PT1H", "widgets": widgets[::-1]}).decode())
+        html = client.get("/dashboards/together").text
+        assert re.findall(r"<h2>([^<]*)</h2>", html) == ["graph 0", "graph 1", "broken", "graph 2", "graph 3"]
+        assert len(rows(html, "widget-error")) == 1
+        charts = [orjson.loads(d) for d in re.findall(
+            r'<script type="application/json" class="chart-data">(.*?)</script>', html, re.S)]
+        assert [[s["label"] for s in c["series"]] for c in charts] == [[self.LABEL], ["M1"], ["M2"], ["M3"]]
+        assert [c["series"][0]["values"] for c in charts] == [[float(i * 10 + k) for k in range(5)] for i in range(4)]
+        assert "</script><b>" not in html  # the label cannot end the script element
+        # Without JavaScript each series' latest value is on the page as text.
+        latest = re.findall(r'data-testid="latest-value" data-value="([^"]*)"', html)
+        assert latest == [str(float(i * 10 + 4)) for i in range(4)]
+
+    def test_chart_data_is_json_a_script_element_cannot_be_ended_by(self) -> None:
+        import json
+
+        from whispersync.web.console._dashboards import _chart_json
+
+        label = "</script><!-- & 'x'"
+        text = str(_chart_json({"series": [{"label": label, "values": [1.5, float("nan")]}]}))
+        assert not set("<>&'") & set(text)
+        # NaN is no JSON: a browser's JSON.parse would refuse the whole chart. It is written as null (no value).
+        assert orjson.loads(text) == {"series": [{"label": label, "values": [1.5, None]}]}
+        # What orjson cannot write (an integer past 64 bits, from a body's options) is still written.
+        text = str(_chart_json({"series": [{"label": label}], "y_axis": {"max": 2**70}}))
+        assert not set("<>&'") & set(text)
+        assert json.loads(text) == {"series": [{"label": label}], "y_axis": {"max": 2**70}}

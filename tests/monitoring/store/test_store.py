@@ -5,15 +5,17 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from whispersync.errors import QueryTimeout
 from whispersync.monitoring.store import _segments
 from whispersync.monitoring.store import _store as store_module
-from whispersync.monitoring.store import MetricSeries, TelemetryStore, dims_key
+from whispersync.monitoring.store import MetricSeries, TelemetryStore, dims_key, run_with_deadline
 
 # 2026-11-27T13:45:00Z, the start of a minute.
 T0 = 1795787100.0
@@ -732,3 +734,63 @@ class TestStorageResolution:
         con.execute(store_module._schema.view_sql("metrics", [str(path)], []))
         assert con.execute("SELECT value, storage_resolution FROM metrics").fetchall() == [(5.0, None)]
         con.close()
+
+
+class TestOneDatabasePerStore:
+    """Metric statistics run on cursors of one kept database, each over the files live at its start."""
+
+    @staticmethod
+    def put(store: TelemetryStore, first: int, n: int) -> None:
+        store.put_metrics([{"namespace": "NS", "name": "Kept", "value": float(i), "unit": "Count",
+                            "timestamp": T0_MS - 3_600_000 + i * 1000} for i in range(first, first + n)])
+
+    @staticmethod
+    def seen(store: TelemetryStore) -> tuple[float, float]:
+        """(sample count, sum) of every point written, over one bucket spanning them all."""
+        q = dict(period=86_400, start_ms=T0_MS - DAY * 1000, end_ms=T0_MS + 3 * DAY * 1000)
+        count = store.metric_statistics("NS", "Kept", statistic="SampleCount", **q).values
+        total = store.metric_statistics("NS", "Kept", statistic="Sum", **q).values
+        return sum(count), sum(total)
+
+    def test_each_query_sees_every_write_and_compaction_exactly_once(
+            self, store: TelemetryStore, clock: FakeClock) -> None:
+        def expect(n: int) -> tuple[float, float]:
+            return float(n), float(sum(range(n)))
+
+        self.put(store, 0, 10)
+        assert self.seen(store) == expect(10)
+        self.put(store, 10, 5)  # appended to the segment the last query read
+        assert self.seen(store) == expect(15)
+        clock.advance(120)
+        self.put(store, 15, 5)  # a new segment
+        assert self.seen(store) == expect(20)
+        assert store.compact() == 1  # the first segment to Parquet; the new one stays JSONL
+        assert self.seen(store) == expect(20)
+        clock.advance(2 * DAY)
+        self.put(store, 20, 3)
+        store.compact()  # every closed segment compacted, the day merged into one file
+        assert [p.name for p in files(store, ".parquet") if "metrics" in p.parts][0].startswith("m-")
+        assert self.seen(store) == expect(23)
+        assert store._database() is store._database()
+
+    def test_queries_from_many_threads_share_the_database(self, store: TelemetryStore) -> None:
+        self.put(store, 0, 50)
+        expected = self.seen(store)
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: self.seen(store), range(16)))
+        assert answers == [expected] * 16
+
+    def test_a_budget_interrupts_only_its_own_query(self, store: TelemetryStore) -> None:
+        """A statement past its budget is interrupted; one running beside it on the same database finishes."""
+        self.put(store, 0, 50)
+        expected = self.seen(store)
+        slow = store._database().cursor()
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                beside = pool.submit(lambda: [self.seen(store) for _ in range(5)])
+                with pytest.raises(QueryTimeout):
+                    run_with_deadline(slow, "SELECT count(*) FROM range(1000000000000) a, range(10) b", timeout=0.3)
+                assert beside.result() == [expected] * 5
+        finally:
+            slow.close()
+        assert self.seen(store) == expected

@@ -203,6 +203,8 @@ class TelemetryStore:
         self._closed = False
         self._token = secrets.token_hex(4)
         self._files: dict[str, tuple[int, IO[bytes]]] = {}  # stream -> (window, file)
+        self._db: duckdb.DuckDBPyConnection | None = None  # see _database
+        self._database_lock = threading.Lock()
 
     # ------------------------------------------------------------------ writing
 
@@ -631,7 +633,7 @@ class TelemetryStore:
         origin_ms: int | None = None,
         timeout: float | None = DEFAULT_QUERY_TIMEOUT,
     ) -> list[MetricSeries]:
-        """``metric_statistics`` for several metrics over one snapshot (one DuckDB connection).
+        """``metric_statistics`` for several metrics over one snapshot (one DuckDB statement).
 
         Past ``timeout`` seconds the query is interrupted: QueryTimeout."""
         # Requests sharing (statistic, period, unit) become one group: one GROUP BY.
@@ -652,7 +654,7 @@ class TelemetryStore:
             for i in members:
                 req = requests[i]
                 key = metric_key(req.namespace, req.name, req.dimensions)
-                out[i] = _metric_series(req, rows.get(key, []))
+                out[i] = _metric_series(req, rows.get(key))
                 if key in group_notes:
                     out[i].messages.append(group_notes[key])
         return out  # type: ignore[return-value]
@@ -669,57 +671,88 @@ class TelemetryStore:
         for one of them only, see ``_one_unit``. The alarm engine and
         ``metric_statistics_batch`` read here.
         """
-        return self._grouped_statistics(groups, units=units, timeout=timeout)[0]
+        found = self._grouped_statistics(groups, units=units, timeout=timeout)[0]
+        return [{key: [(bucket, value, list(bucket_units)) for bucket, value in zip(buckets, values)]
+                 for key, (buckets, values, bucket_units) in series.items()}
+                for series in found]
 
     def _grouped_statistics(
         self, groups: Sequence[StatisticGroup], *, units: bool, timeout: float | None
-    ) -> tuple[list[dict[MetricKey, list[StatisticRow]]], list[dict[MetricKey, str]]]:
-        """``grouped_statistics``, and per group a message for each metric whose other units were left out."""
+    ) -> tuple[list[dict[MetricKey, _Columns]], list[dict[MetricKey, str]]]:
+        """``grouped_statistics`` as columns per metric, and per group a message for each metric whose
+        other units were left out."""
         statements = [_grouped_statistics_sql(g) for g in groups]  # validates before any I/O
         if self._buffer:
             self.flush()  # a process reads its own writes
-        found: list[dict[MetricKey, list[StatisticRow]]] = [{} for _ in groups]
+        found: list[dict[MetricKey, _Columns]] = [{} for _ in groups]
         notes: list[dict[MetricKey, str]] = [{} for _ in groups]
         if not groups:
             return found, notes
+        # One statement for all groups: DuckDB plans the scans together. Each series of
+        # each unit comes back as one row of lists: DuckDB builds them, not a Python loop
+        # over a week of minutes.
+        union = " UNION ALL ".join(
+            f"SELECT {i} AS grp, * FROM ({sql})" for i, (sql, _) in enumerate(statements)
+        )
+        series_sql = (
+            "SELECT grp, namespace, name, dims, u, list(bucket ORDER BY bucket), list(value ORDER BY bucket),"
+            " sum(points) FROM (" + union + ") WHERE value IS NOT NULL GROUP BY grp, namespace, name, dims, u"
+        )
+        params = [p for _, ps in statements for p in ps]
         deadline = None if timeout is None else time.monotonic() + timeout
         for attempt in range(2):
-            con = None
+            # Only the metrics view, and as a CTE over the files live now rather than a
+            # view: every query sees what was written or compacted before it, and needs
+            # no catalog of its own, so it runs on a cursor of the store's one database.
+            # Files are not pruned by name: a segment holds records by write time, not
+            # by their timestamp.
+            parquet, jsonl = _segments.live_files(self.root / "metrics")
+            source = _schema.view_sql("metrics", parquet, jsonl).split(" AS ", 1)[1]
+            # NOT MATERIALIZED: the CTE is read once per group; materialized, it would
+            # be the whole stream, every column, copied first.
+            sql = f"WITH metrics AS NOT MATERIALIZED ({source}) {series_sql}"
+            cursor = self._database().cursor()
             try:
-                # Only the metrics view: building all three views costs ~25 ms over a
-                # week of files, most of a query's budget. Files are not pruned by
-                # name: a segment holds records by write time, not by their timestamp.
-                con = duckdb.connect(":memory:")
-                con.execute("SET TimeZone = 'UTC'")
-                parquet, jsonl = _segments.live_files(self.root / "metrics")
-                con.execute(_schema.view_sql("metrics", parquet, jsonl))
-                close_to_files(con, self.root)
-                # One statement for all groups: DuckDB plans the scans together.
-                union = " UNION ALL ".join(
-                    f"SELECT {i} AS grp, * FROM ({sql})" for i, (sql, _) in enumerate(statements)
-                )
-                params = [p for _, ps in statements for p in ps]
                 left = None if deadline is None else deadline - time.monotonic()
-                rows = run_with_deadline(con, union + " ORDER BY grp, bucket", params, timeout=left)
-                by_unit: list[dict[MetricKey, list[tuple[int, float, str, int]]]] = [{} for _ in groups]
-                for grp, namespace, name, dims, bucket, value, unit, points in rows:
-                    key = (namespace, name, dims or "")
-                    if value is not None and key in groups[grp].metrics:
-                        by_unit[grp].setdefault(key, []).append((int(bucket), float(value), unit, int(points)))
-                for grp, series in enumerate(by_unit):
-                    for key, unit_rows in series.items():
-                        kept, note = _one_unit(unit_rows)
-                        found[grp][key] = [(bucket, value, [unit] if units else []) for bucket, value, unit in kept]
-                        if note:
-                            notes[grp][key] = note
-                return found, notes
+                rows = run_with_deadline(cursor, sql, params, timeout=left)
+                break
             except duckdb.IOException:
+                # A compactor replaced a file between our listing and DuckDB opening it: list again.
                 if attempt:
                     raise
             finally:
-                if con is not None:
-                    con.close()
-        raise AssertionError("unreachable")
+                cursor.close()
+        by_unit: list[dict[MetricKey, list[tuple[str, list[int], list[float], int]]]] = [{} for _ in groups]
+        for grp, namespace, name, dims, unit, buckets, values, points in rows:
+            key = (namespace, name, dims or "")
+            if key in groups[grp].metrics:
+                by_unit[grp].setdefault(key, []).append((unit, buckets, values, int(points)))
+        for grp, series in enumerate(by_unit):
+            for key, per_unit in series.items():
+                unit, buckets, values, note = _one_unit(per_unit)
+                found[grp][key] = (buckets, values, [unit] if units else [])
+                if note:
+                    notes[grp][key] = note
+        return found, notes
+
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        """This store's in-memory DuckDB, opened at the first query; queries run on cursors of it.
+
+        A fresh database per query costs ~35 ms over a week of files (a cold buffer pool,
+        memory faulted in again), a kept one nothing. Cursors may be used from several
+        threads at once, and each is interrupted on its own (``run_with_deadline``).
+        """
+        with self._database_lock:
+            if self._db is None:
+                db = duckdb.connect(":memory:")
+                try:
+                    db.execute("SET GLOBAL TimeZone = 'UTC'")
+                    close_to_files(db, self.root)
+                except BaseException:
+                    db.close()
+                    raise
+                self._db = db
+            return self._db
 
     def put_metrics(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Record datapoints like PutMetricData and flush, so the next query sees them.
@@ -741,6 +774,8 @@ class TelemetryStore:
 MetricKey = tuple[str, str, str]
 # One bucket of ``TelemetryStore.grouped_statistics``: (bucket start ms, value, distinct units).
 StatisticRow = tuple[int, float, list[str]]
+# One metric's series as ``_grouped_statistics`` answers it: bucket starts (ms, ascending), values, its units.
+_Columns = tuple[list[int], list[float], list[str]]
 
 
 def metric_key(namespace: Any, name: Any, dimensions: Mapping[str, Any] | None) -> MetricKey:
@@ -768,8 +803,11 @@ class StatisticGroup:
 # CloudWatch periods: 1, 5, 10, 20, 30 (high resolution), 60 and multiples of 60.
 
 
-def _one_unit(rows: list[tuple[int, float, str, int]]) -> tuple[list[tuple[int, float, str]], str | None]:
-    """One series from a metric's per-unit rows (bucket, value, unit, data points), and a note if units were left out.
+def _one_unit(
+    per_unit: list[tuple[str, list[int], list[float], int]],
+) -> tuple[str, list[int], list[float], str | None]:
+    """One series from a metric's series per unit (unit, buckets, values, data points), and a note if units
+    were left out.
 
     CloudWatch aggregates "metric data points that specify a unit of measure, such
     as Percent, ... separately" (PutMetricAlarm, Unit), and GetMetricStatistics
@@ -779,16 +817,16 @@ def _one_unit(rows: list[tuple[int, float, str, int]]) -> tuple[list[tuple[int, 
     for the unit with the most data points in the range (ties: the first name) and
     say which units were left out; asking for a unit gives that unit's series.
     """
-    counts: dict[str, int] = {}
-    for _, _, unit, points in rows:
-        counts[unit] = counts.get(unit, 0) + points
-    if len(counts) == 1:
-        return [(bucket, value, unit) for bucket, value, unit, _ in rows], None
+    if len(per_unit) == 1:
+        unit, buckets, values, _ = per_unit[0]
+        return unit, buckets, values, None
+    counts = {unit: points for unit, _, _, points in per_unit}
     chosen = min(counts, key=lambda u: (-counts[u], u))
     note = (f"Data points in {len(counts)} units ({', '.join(sorted(counts))}) are aggregated separately;"
             f" without a unit this answers for {chosen}, the unit with the most data points."
             " Ask for a unit to see another.")
-    return [(bucket, value, unit) for bucket, value, unit, _ in rows if unit == chosen], note
+    unit, buckets, values, _ = next(series for series in per_unit if series[0] == chosen)
+    return unit, buckets, values, note
 
 
 def _grouped_statistics_sql(group: StatisticGroup) -> tuple[str, list[Any]]:
@@ -920,14 +958,12 @@ def _sample_statistic(kind: str, lower: Any, upper: Any) -> str:
     )
 
 
-def _metric_series(req: MetricStat, rows: list[StatisticRow]) -> MetricSeries:
-    units = {u for *_, bucket_units in rows for u in bucket_units}
-    return MetricSeries(
-        label=req.name,
-        unit=units.pop() if len(units) == 1 else None,
-        timestamps=[int(bucket) for bucket, *_ in rows],
-        values=[float(value) for _, value, _ in rows],
-    )
+def _metric_series(req: MetricStat, columns: _Columns | None) -> MetricSeries:
+    if columns is None:
+        return MetricSeries(label=req.name, unit=None, timestamps=[], values=[])
+    buckets, values, units = columns
+    return MetricSeries(label=req.name, unit=units[0] if len(units) == 1 else None,
+                        timestamps=buckets, values=values)
 
 
 def _check_datapoint(index: int, rec: Mapping[str, Any], clock: Callable[[], float]) -> dict:
