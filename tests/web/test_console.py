@@ -569,3 +569,14 @@ class TestDashboardWidgetsTogether:
         text = str(_chart_json({"series": [{"label": label}], "y_axis": {"max": 2**70}}))
         assert not set("<>&'") & set(text)
         assert json.loads(text) == {"series": [{"label": label}], "y_axis": {"max": 2**70}}
+
+
+class TestOverviewExecutive:
+    """The overview is "the executive dashboard and the alarm states at a glance" (issue 10)."""
+
+    def test_the_overview_draws_the_executive_dashboards_widgets(self, console) -> None:
+        html = console[1].get("/").text
+        section = html[html.index('data-testid="executive"'):]
+        assert section.count('data-testid="widget"') == html.count('data-testid="widget"') >= 5
+        assert 'data-testid="single-value"' in section and 'data-testid="trend"' in section
+        assert 'data-testid="alarm-summary"' in html and 'href="/dashboards/executive"' in html

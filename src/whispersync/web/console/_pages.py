@@ -41,6 +41,7 @@ from whispersync.web.console._waterfall import waterfall
 
 HERE = Path(__file__).parent
 TIME_RANGES = ("15m", "1h", "3h", "12h", "24h", "7d")
+EXECUTIVE = "executive"  # the plan's dashboard the overview shows
 _MAX_FORM_BYTES = 4096
 _MAX_ROWS = 1000
 _MIN_TRACE_PREFIX = 4  # as the API's and the CLI's
@@ -195,7 +196,7 @@ class _Pages:
             "firing": [a for a in alarms if a["state"] == "ALARM"],
             "memo_counts": self.runtime.records.count_by_status(),
             "queue": self.runtime.queue.counts(), "dlq": self.runtime.dlq.counts(),
-            "executive": self._has_dashboard("executive"),
+            "executive": self._executive(),
         })
 
     def memos(self, params: dict[str, str], ctx: Context) -> Page:
@@ -390,11 +391,15 @@ class _Pages:
                                        "refresh_seconds": _dashboards.REFRESH_CHOICES[refresh],
                                        "refreshes": list(_dashboards.REFRESH_CHOICES)})
 
-    def _has_dashboard(self, name: str) -> bool:
+    def _executive(self) -> dict[str, Any] | None:
+        """The executive dashboard over its own range (the overview's "at a glance"), or None
+        when there is none or it cannot be drawn: the overview still shows the alarms."""
         try:
-            return any(d.name == name for d in _dashboards.listed(self.runtime))
-        except WhisperSyncError:  # a plan file broken since start-up: the overview still shows the alarms
-            return False
+            if not any(d.name == EXECUTIVE for d in _dashboards.listed(self.runtime)):
+                return None
+            return _dashboards.show(self.runtime, EXECUTIVE, None)
+        except WhisperSyncError:  # a plan file broken since start-up, a store that cannot be read
+            return None
 
     def _alarms(self) -> list[dict[str, Any]]:
         return self.runtime.alarms.describe() if self.runtime.alarms is not None else []
