@@ -83,3 +83,86 @@ class TestOutputs:
                                 cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert result.returncode == 2
         assert message in " ".join(result.stderr.split()) and "Traceback" not in result.stderr
+
+
+class TestCheck:
+    """`deploy aws check` as a real process against moto's server (AWS_ENDPOINT_URL, honoured by botocore ≥ 1.31)."""
+
+    REGION = "eu-west-1"
+
+    @pytest.fixture
+    def account(self, env, tmp_path):
+        """moto's server on loopback, holding the plan's alarms and dashboards as synth deploys them."""
+        boto3 = pytest.importorskip("boto3")
+        server_module = pytest.importorskip("moto.server", reason="moto's server mode needs moto[server] (flask)")
+        from helpers import free_port
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        from whispersync.deploy.aws.drift import expected_alarms, expected_dashboards
+
+        port = free_port()
+        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        aws_env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_REGION": self.REGION,
+                   "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        cloudwatch = boto3.client("cloudwatch", region_name=self.REGION, endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        for props in expected_alarms(DEFAULT_PLAN).values():
+            request = {k: v for k, v in props.items()
+                       if k not in ("Kind", "AlarmActions", "OKActions", "InsufficientDataActions")}
+            if props["Kind"] == "MetricAlarm":
+                cloudwatch.put_metric_alarm(**request)
+            else:  # moto 5.2 has no PutCompositeAlarm: its store, as its PutMetricAlarm handler does with AlarmRule
+                cloudwatch_backends["123456789012"][self.REGION].put_metric_alarm(
+                    name=request["AlarmName"], namespace=None, metric_name=None, comparison_operator=None,
+                    evaluation_periods=None, period=None, threshold=None, statistic=None,
+                    description=request.get("AlarmDescription"), dimensions=[], alarm_actions=[],
+                    rule=request["AlarmRule"])
+        for name, body in expected_dashboards(DEFAULT_PLAN, region=self.REGION, account="123456789012").items():
+            cloudwatch.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
+        try:
+            yield {k: v for k, v in {**env, **aws_env}.items() if k not in ("AWS_PROFILE", "AWS_DEFAULT_REGION")}, \
+                cloudwatch
+        finally:
+            server.stop()
+            cloudwatch_backends.reset()
+
+    def test_no_drift_then_drift(self, account) -> None:
+        env, cloudwatch = account
+        result = run_cli(env, "deploy", "aws", "check", "--json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["drift"] == [] and report["region"] == self.REGION
+
+        cloudwatch.delete_dashboards(DashboardNames=["cost"])
+        result = run_cli(env, "deploy", "aws", "check")
+        assert result.returncode == 1, result.stderr
+        assert result.stdout.splitlines()[0] == "dashboard cost: missing (in the plan, not deployed)"
+        assert "1 drift(s)" in result.stdout
+
+    def test_no_region_is_a_clear_error(self, account) -> None:
+        env, _ = account
+        env = {k: v for k, v in env.items() if k != "AWS_REGION"}
+        result = run_cli(env, "deploy", "aws", "check")
+        assert result.returncode == 2
+        assert "no AWS region" in result.stderr and "Traceback" not in result.stderr
+
+    def test_no_credentials_is_a_clear_error(self, account) -> None:
+        env, _ = account
+        env = {k: v for k, v in env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+        # No instance metadata to ask on a test machine: botocore would wait for it otherwise.
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        result = run_cli(env, "deploy", "aws", "check", "--region", self.REGION)
+        assert result.returncode == 2
+        assert "no AWS credentials" in result.stderr and "Traceback" not in result.stderr
+
+    def test_without_boto3_it_says_what_to_install(self, env, tmp_path) -> None:
+        shadow = tmp_path / "shadow"
+        shadow.mkdir()
+        (shadow / "boto3.py").write_text("raise ModuleNotFoundError(\"No module named 'boto3'\", name='boto3')\n")
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(shadow), env.get("PYTHONPATH")]))}
+        result = run_cli(env, "deploy", "aws", "check", "--region", self.REGION)
+        assert result.returncode == 2
+        assert "pip install 'whispersync[aws]'" in " ".join(result.stderr.split())
+        assert "Traceback" not in result.stderr

@@ -119,6 +119,44 @@ class TestTraceparent:
         assert telemetry.tracer.current_traceparent() is None
 
 
+class TestTraceIdGenerator:
+    def test_a_new_trace_takes_its_id_from_the_generator_with_its_start_time(self, telemetry, sink):
+        """The hook sees the root span's start (Unix ns), the time X-Ray ids begin with."""
+        calls = []
+
+        def generator(start_ns: int) -> str:
+            calls.append(start_ns)
+            return "%08x" % (start_ns // 1_000_000_000) + "ab" * 12
+
+        telemetry.tracer.trace_id_generator = generator
+        with telemetry.tracer.span("ingest"), telemetry.tracer.span("store"):
+            pass
+        assert calls == [1_795_787_101_123_000_000]  # the child continues the trace: no second id
+        root = sink.records["spans"][1]
+        assert root["start_time_unix_nano"] == calls[0]
+        # 1795787101 s (2026-11-27T13:45:01Z) is 6b09895d
+        assert {r["trace_id"] for r in sink.records["spans"]} == {"6b09895d" + "ab" * 12}
+
+    def test_it_is_not_used_to_continue_a_trace(self, telemetry, sink):
+        """A remote parent, or a parent span from the OTel API, keeps its own trace id."""
+        telemetry.tracer.trace_id_generator = lambda start_ns: pytest.fail("a continued trace needs no new id")
+        with telemetry.tracer.span("worker", parent=TRACEPARENT):
+            pass
+        foreign = otel_trace.NonRecordingSpan(otel_trace.SpanContext(
+            0x0123456789ABCDEF0123456789ABCDEF, 0x0123456789ABCDEF, True))
+        with otel_trace.use_span(foreign), telemetry.tracer.span("inner"):
+            pass
+        assert [r["trace_id"] for r in sink.records["spans"]] == [TRACEPARENT[3:35], "0123456789abcdef" * 2]
+
+    def test_the_default_is_random(self, telemetry, sink):
+        """Two traces, two different random ids of 32 hex digits."""
+        for _ in range(2):
+            with telemetry.tracer.span("x"):
+                pass
+        first, second = (r["trace_id"] for r in sink.records["spans"])
+        assert HEX32.fullmatch(first) and HEX32.fullmatch(second) and first != second
+
+
 class TestErrors:
     def test_an_exception_marks_the_span_and_propagates(self, telemetry, sink):
         with pytest.raises(TimeoutError), telemetry.tracer.span("tts") as span:

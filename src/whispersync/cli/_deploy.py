@@ -7,6 +7,7 @@ stack module is imported when the command runs, never by ``import whispersync``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections import Counter
@@ -82,6 +83,36 @@ def aws_synth(
                           highlight=False, soft_wrap=True)
 
 
+@aws_app.command("package")
+def aws_package(
+    out: Annotated[Path, typer.Option("--out", help="The Lambda code directory to build (replaced if a previous "
+                                                    "package).")] = Path("build/lambda"),
+    as_json: JsonOption = False,
+) -> None:
+    """Build the Lambda code directory for `synth --code DIR`: whispersync and only the distributions its
+    handlers import (no DuckDB, FastAPI or Jinja2; boto3 is Lambda's own), as Linux x86_64 wheels for
+    Python 3.11. pip downloads them from your index.
+
+    --json prints {"directory", "size_bytes", "distributions": [{"name", "version", "size_bytes"}]}.
+    """
+    from whispersync.deploy.aws.package import PackageError, build_package
+
+    try:
+        package = build_package(out)
+    except PackageError as exc:
+        fail(escape(str(exc)))
+    if as_json:
+        print_json({"directory": str(package.directory), "size_bytes": package.size_bytes,
+                    "distributions": [{"name": d.name, "version": d.version, "size_bytes": d.size_bytes}
+                                      for d in package.distributions]})
+        return
+    console.print(str(package.directory), highlight=False, soft_wrap=True)
+    console.print(f"{package.size_bytes / 1e6:.1f} MB unzipped, {len(package.distributions)} distributions:",
+                  highlight=False)
+    for dist in package.distributions:
+        console.print(f"  {escape(dist.name)} {escape(dist.version)}  {dist.size_bytes / 1e6:.2f} MB", highlight=False)
+
+
 # An AWS region code (eu-west-1, us-gov-west-1, ap-southeast-4).
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 
@@ -129,6 +160,70 @@ def aws_outputs(
         console.print("[bold]Stack outputs[/]")
         for key, value in stack_outputs.items():
             console.print(f"  {escape(key)}: {escape(str(value))}", highlight=False, soft_wrap=True)
+
+
+@aws_app.command("check")
+def aws_check(
+    plan_file: Annotated[Optional[Path], typer.Option("--plan", help="A plan file (.py or .toml) to layer on; "
+                                                      "default: the configured plan_file.")] = None,
+    region: Annotated[Optional[str], typer.Option(
+        "--region", help="The region the stack is deployed in; default: AWS_REGION, else the AWS configuration's.",
+    )] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare the account's CloudWatch alarms and dashboards with what synth deploys from the plan, and list
+    every drift: missing, extra (named whispersync-..., or alarms acting on its topics and functions) and changed
+    fields. Reads with DescribeAlarms, ListDashboards and GetDashboard (and STS GetCallerIdentity for the account).
+
+    Exit code 0: no drift; 1: drift; 2: the account could not be read.
+
+    --json prints {"region", "account", "checked": {"alarms", "dashboards"}, "drift": [{"type": "alarm" or
+    "dashboard", "name", "drift": "missing", "extra" or "changed", "field", "expected", "actual"}]}.
+    """
+    if region is not None and not _REGION.fullmatch(region):
+        fail(escape(f"--region {region!r}: not an AWS region code (like eu-west-1)"))
+    plan = _load_plan(plan_file or load_settings().plan_file)
+    try:
+        import boto3
+
+        from whispersync.deploy.aws import drift
+    except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] in ("boto3", "botocore"):
+            fail(escape(f"boto3 is not installed ({exc.name}); install it with: pip install 'whispersync[aws]'"))
+        raise
+    try:
+        # botocore reads AWS_DEFAULT_REGION and the profile's region, not AWS_REGION, which the AWS CLI v2 and
+        # the other SDKs read: honour it too.
+        session = boto3.Session(region_name=region or os.environ.get("AWS_REGION") or None)
+        if not session.region_name:
+            fail("no AWS region: pass --region or set AWS_REGION")
+        report = drift.compare(plan, drift.read_deployed(session))
+    except drift.DriftError as exc:
+        fail(escape(str(exc)))
+    found = report["drift"]
+    if as_json:
+        print_json(report)
+    else:
+        for item in found:
+            label = f"{item['type']} {item['name']}"
+            if item["drift"] == "missing":
+                line = f"{label}: missing (in the plan, not deployed)"
+            elif item["drift"] == "extra":
+                line = f"{label}: deployed, not in the plan"
+            else:
+                line = (f"{label}: {item['field']}: expected {_show(item['expected'])},"
+                        f" deployed {_show(item['actual'])}")
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        checked = report["checked"]
+        summary = f"{checked['alarms']} alarms and {checked['dashboards']} dashboards checked in" \
+                  f" {report['region']} ({report['account']}): "
+        console.print(escape(summary + (f"{len(found)} drift(s)" if found else "no drift")), highlight=False)
+    if found:
+        raise typer.Exit(1)
+
+
+def _show(value: Any) -> str:
+    return "(absent)" if value is None else orjson.dumps(value).decode()
 
 
 def _read_outputs(path: Path) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -283,6 +284,33 @@ def _print_stored(record: dict, as_json: bool) -> None:
                   f"{' ' + dims if dims else ''} at {stored['timestamp']}", highlight=False, markup=False)
 
 
+def _emf_items(data: bytes) -> Iterator[tuple[int, Any]]:
+    """(line number, JSON value or raw line) of an EMF file; the events of a FilterLogEvents response,
+    indented as the AWS CLI prints it or one per line, one by one (at the response's line)."""
+    stripped = data.strip()
+    if stripped.startswith(b"{") and b"\n" in stripped:
+        try:
+            whole = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            whole = None
+        if isinstance(whole, dict) and isinstance(whole.get("events"), list):
+            for event in whole["events"]:
+                yield 1, event
+            return
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            doc = line.decode("utf-8", "replace").strip()  # a Lambda line: time, request id, JSON
+        if isinstance(doc, dict) and "_aws" not in doc and isinstance(doc.get("events"), list):
+            for event in doc["events"]:
+                yield number, event
+        else:
+            yield number, doc
+
+
 @metrics_app.command("import")
 def metrics_import(
     file: Annotated[Path, typer.Argument(help="EMF lines (bare JSON or Lambda log lines), or exported log events whose message is one.", exists=True, dir_okay=False)],
@@ -290,6 +318,9 @@ def metrics_import(
 ) -> None:
     """Import Embedded Metric Format lines (e.g. exported Lambda logs); invalid lines are reported and skipped.
 
+    Exported log events are read one per line or as the response `aws logs filter-log-events`
+    prints, {"events": [...]}; an event whose message has no `_aws` member is a log line, not a
+    metric document, and is passed over, as CloudWatch extracts metrics only from EMF events.
     Importing a file again stores only the lines not imported before (exported
     events by their eventId, other lines by content and position).
     """
@@ -302,25 +333,20 @@ def metrics_import(
     documents: list[tuple[str, list[dict]]] = []  # (import key, its datapoints), in file order
     skipped: list[dict] = []
     occurrence: Counter[str] = Counter()
-    with file.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                try:
-                    doc = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    doc = line.decode("utf-8", "replace").strip()  # a Lambda line: time, request id, JSON
-                key = None
-                body = doc
-                if isinstance(doc, dict) and "_aws" not in doc and isinstance(doc.get("message"), str):
-                    body = doc["message"]  # an exported log event wrapping the EMF line
-                    if isinstance(doc.get("eventId"), str) and doc["eventId"]:
-                        key = f"metrics:event:{doc['eventId']}"
-                records = parse_emf(body)
-                documents.append((key or content_key("metrics", doc, occurrence), records))
-            except ValueError as exc:
-                skipped.append({"line": number, "reason": str(exc)})
+    for number, doc in _emf_items(file.read_bytes()):
+        try:
+            key = None
+            body = doc
+            if isinstance(doc, dict) and "_aws" not in doc and isinstance(doc.get("message"), str):
+                body = doc["message"]  # an exported log event wrapping the EMF line
+                if isinstance(doc.get("eventId"), str) and doc["eventId"]:
+                    key = f"metrics:event:{doc['eventId']}"
+                    if "_aws" not in body:
+                        continue  # one of the log group's other events: a log line, not a metric document
+            records = parse_emf(body)
+            documents.append((key or content_key("metrics", doc, occurrence), records))
+        except ValueError as exc:
+            skipped.append({"line": number, "reason": str(exc)})
     store = open_store(load_settings())
     try:
         with ImportLedger(store.root, retention_days=store.retention_days) as ledger:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +45,7 @@ _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 
 
-def _new_trace_id() -> str:
+def _new_trace_id(start_ns: int = 0) -> str:
     n = _getrandbits(128)
     while not n:
         n = _getrandbits(128)
@@ -270,11 +270,19 @@ class _SpanScope:
 
 
 class Tracer:
-    """Starts spans. Reach it as ``telemetry.tracer``."""
+    """Starts spans. Reach it as ``telemetry.tracer``.
+
+    ``trace_id_generator`` makes the id of each new trace (a span with no parent): called with
+    the root span's start time (Unix nanoseconds), it returns 32 lowercase hex digits, not all
+    zero. The default is 128 random bits, as the OTel SDK's ``RandomIdGenerator``; on Lambda it
+    is X-Ray's, whose ids begin with the start's epoch seconds (the OTel SDK's
+    ``AwsXRayIdGenerator`` plays the same part).
+    """
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._telemetry = telemetry
         self._provider: _OtelTracerProvider | None = None
+        self.trace_id_generator: Callable[[int], str] = _new_trace_id
 
     def span(
         self,
@@ -302,6 +310,8 @@ class Tracer:
     def _start(
         self, name: str, kind: str, remote: tuple[str, str] | None, context: Any = None, start_ns: int | None = None
     ) -> Span:
+        trace_id: str | None
+        parent_id: str | None
         if remote is not None:
             trace_id, parent_id = remote
         else:
@@ -313,12 +323,13 @@ class Tracer:
                 if ctx.is_valid:
                     trace_id, parent_id = "%032x" % ctx.trace_id, "%016x" % ctx.span_id
                 else:
-                    trace_id, parent_id = _new_trace_id(), None
+                    trace_id, parent_id = None, None
         telemetry = self._telemetry
-        return Span(
-            telemetry, name, kind, trace_id, _new_span_id(), parent_id,
-            start_ns if start_ns is not None else telemetry._clock_ns(),
-        )
+        if start_ns is None:
+            start_ns = telemetry._clock_ns()
+        if trace_id is None:
+            trace_id = self.trace_id_generator(start_ns)
+        return Span(telemetry, name, kind, trace_id, _new_span_id(), parent_id, start_ns)
 
     def current_span(self) -> Span | None:
         """The current span if it is one of ours."""

@@ -4,7 +4,9 @@ Logs are Powertools Logger lines (its keys, plus the Lambda context keys Powerto
 adds: cold_start, function_name, function_memory_size, function_arn,
 function_request_id, and xray_trace_id in X-Ray's `1-xxxxxxxx-…` form); metrics are
 EMF documents that CloudWatch extracts from the log group without an API call
-(StdoutSink writes them); spans are OTel-shaped JSON lines in the same log stream.
+(StdoutSink writes them); spans are OTel-shaped JSON lines in the same log stream. A trace
+a handler starts gets an X-Ray id (the start's epoch seconds, then 96 random bits), so the
+trace X-Ray shows from ingest through SQS to the worker is ours, under one id.
 
 Nothing here imports boto3: adapters build their clients on first use.
 """
@@ -12,6 +14,7 @@ Nothing here imports boto3: adapters build their clients on first use.
 from __future__ import annotations
 
 import os
+import random
 import re
 from typing import IO, Any
 
@@ -34,6 +37,13 @@ def xray_trace_id(trace_id: str) -> str | None:
     if not isinstance(trace_id, str) or not _TRACE_ID.fullmatch(trace_id):
         return None
     return f"1-{trace_id[:8]}-{trace_id[8:]}"
+
+
+def new_xray_trace_id(start_ns: int) -> str:
+    """A new trace id X-Ray accepts: 8 hex digits of the start's epoch seconds, then 24 random hex digits.
+
+    https://docs.aws.amazon.com/xray/latest/devguide/xray-api-sendingdata.html#xray-api-traceids"""
+    return "%08x%024x" % (start_ns // 1_000_000_000, random.getrandbits(96))
 
 
 def traceparent_from_xray(header: str | None) -> str | None:
@@ -95,6 +105,7 @@ class Invocations:
         service = os.environ.get(ENV.POWERTOOLS_SERVICE_NAME) or "whispersync"
         level = os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").upper()
         self.telemetry = Telemetry(self.sink, service=service, log_level=level if level in LEVELS else "INFO")
+        self.telemetry.tracer.trace_id_generator = new_xray_trace_id
         self._cold = True
 
     def start(self, context: Any) -> Telemetry:
