@@ -42,6 +42,7 @@ class Telemetry:
         self._clock_ns = clock_ns
         self._clock = _Clock(clock_ns)
         self._sink_emit = sink.emit
+        self._listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()
         self._loggers: dict[str, Logger] = {}
         self.metrics = Metrics(self)
         self.tracer = Tracer(self)
@@ -52,6 +53,27 @@ class Telemetry:
         if logger is None:
             logger = self._loggers[name] = Logger(self, name)
         return logger
+
+    def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Also hand every record to ``listener(stream, record)``, before the sink takes it.
+
+        For views of the same records (``/metrics`` keeps counters of what is emitted): a
+        listener must not change or keep the record, and must be quick, as it runs on the
+        caller's thread. A listener that raises is counted in ``faults``; the sink still
+        gets the record. Without listeners the hot path is unchanged.
+        """
+        self._listeners = (*self._listeners, listener)
+        listeners, sink_emit, fault = self._listeners, self.sink.emit, self._fault
+
+        def emit(stream: str, record: dict[str, Any]) -> None:
+            for each in listeners:
+                try:
+                    each(stream, record)
+                except Exception:  # noqa: BLE001 - a faulty view costs its own records only
+                    fault()
+            sink_emit(stream, record)
+
+        self._sink_emit = emit
 
     def _emit(self, stream: str, record: dict[str, Any]) -> None:
         try:
