@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
 from whispersync.plan import Alarm, MetricFilter, Plan, PlanError, effective_plan
 from whispersync.settings import Settings
-from whispersync.telemetry import NullSink, Telemetry
+from whispersync.telemetry import NullSink, OtlpExporter, TeeSink, Telemetry
 
 
 def open_store(settings: Settings, plan: Plan | None = None,
@@ -57,6 +58,16 @@ def open_store(settings: Settings, plan: Plan | None = None,
     filters = metric_filters(plan, MetricFilterStore(settings.monitoring_db))
     return TelemetryStore(settings.telemetry_dir, retention_days=settings.retention_days,
                           log_listeners=[MetricFilterListener(filters), *log_listeners])
+
+
+def otlp_exporter(settings: Settings, loss_sink: TelemetryStore | None = None) -> OtlpExporter:
+    """The OTLP exporter for ``settings.otlp_endpoint``; what it loses is counted in ``loss_sink``."""
+    try:
+        version = metadata.version("whispersync")
+    except metadata.PackageNotFoundError:
+        version = ""
+    return OtlpExporter(settings.otlp_endpoint or "", protocol=settings.otlp_protocol, service=settings.service,
+                        service_version=version, loss_sink=loss_sink)
 
 
 def metric_filters(plan: Plan, filter_store: MetricFilterStore) -> Callable[[], tuple[MetricFilter, ...]]:
@@ -224,6 +235,8 @@ def build_runtime(settings: Settings,
     plan = load_plan(settings)
     store = open_store(settings, plan, log_listeners)
     sink = store if settings.telemetry else NullSink()
+    if settings.telemetry and settings.otlp_endpoint:
+        sink = TeeSink(store, otlp_exporter(settings, loss_sink=store))
     telemetry = Telemetry(sink, service=settings.service, enabled=settings.telemetry)
     broker, queue, dlq = _queues(settings)
     blobs = DirBlobStore(settings.blobs_dir)

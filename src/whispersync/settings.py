@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     collector_interval: float = Field(60.0, gt=0, description="Seconds between collector runs.")
     retention_days: int = Field(30, ge=1)
     compaction_interval: float = Field(60.0, gt=0)
+    # OpenTelemetry (OTLP/HTTP): a receiver `up` runs (4318 is OTLP/HTTP's port; 0 turns it off),
+    # and where our own telemetry is also exported when set (a base URL: /v1/traces etc. are added).
+    otlp_port: int = Field(4318, ge=0, le=65535, description="OTLP/HTTP receiver port of `up`; 0 turns it off.")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP collector to export to, e.g. http://localhost:4318.")
+    otlp_protocol: Literal["http/protobuf", "http/json"] = "http/protobuf"
 
     # Voice reply (off by default)
     voice: Literal["off", "auto", "espeak", "elevenlabs"] = "off"
@@ -166,6 +171,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"the API token is {len(value)} characters; use at least {MIN_API_TOKEN_LENGTH} "
                                  "(for example `openssl rand -hex 32`)")
         return token
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint_is_http(cls, endpoint: str | None) -> str | None:
+        if endpoint and not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"the OTLP endpoint {endpoint[:80]!r} must be an http:// or https:// URL")
+        return endpoint or None
 
     @model_validator(mode="after")
     def _refuse_open_bind_without_token(self) -> "Settings":

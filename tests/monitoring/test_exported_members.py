@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards"]
+WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards", "export", "otlp"]
 
 
 @pytest.mark.parametrize("wing", WINGS)

@@ -11,9 +11,11 @@ EXPECTED = {
     "MemorySink",
     "Metrics",
     "NullSink",
+    "OtlpExporter",  # OTLP/HTTP out (issue 12): a sink that batches off the hot path
     "Sink",
     "Span",
     "StdoutSink",
+    "TeeSink",  # the store and the OTLP exporter both get every record
     "Telemetry",
     "Tracer",
     "Unit",

@@ -54,6 +54,9 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Also submit the sample transcripts and show progress.")] = False,
     plan: Annotated[Optional[Path], typer.Option("--plan", help="A Python plan file adding or overriding alarms.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the events as they happen.")] = False,
+    otlp_port: Annotated[Optional[int], typer.Option(
+        "--otlp-port", min=0, max=65535,
+        help="OTLP/HTTP receiver port for OpenTelemetry SDKs and collectors (default 4318; 0: off).")] = None,
     log_format: Annotated[LogFormat, typer.Option(
         "--log-format", help="Event lines as text, or as JSON lines (one object per event); "
                              "auto: JSON when stdout is not a terminal.")] = LogFormat.auto,
@@ -67,7 +70,7 @@ def up(
     from whispersync.web import create_app
     from whispersync.web.server import build_server
 
-    settings = load_settings(port=port, host=host, workers=workers, plan_file=plan)
+    settings = load_settings(port=port, host=host, workers=workers, plan_file=plan, otlp_port=otlp_port)
     url = f"http://{settings.host}:{settings.port}"
     # First of all: a second `up` on this home must start nothing (no workers, no
     # alarms, no server.json) and say who holds it, even if it also wants the port.
@@ -78,6 +81,7 @@ def up(
     except OSError as exc:
         fail(f"cannot lock {settings.home}: {exc.strerror}")
     _check_port_free(settings.host, settings.port)
+    otlp_port = _otlp_port(settings)
     fmt = log_format.value if log_format is not LogFormat.auto else ("text" if sys.stdout.isatty() else "json")
     # In JSON mode stdout holds only JSON lines (for journald, containers, scripts): the
     # lines for people (where to submit, where to look) go to stderr.
@@ -96,6 +100,7 @@ def up(
     server = build_server(create_app(runtime), settings, runtime.telemetry.logger("whispersync.http"),
                           force_stop=force_stop)
     log = runtime.telemetry.logger("whispersync.server")
+    otlp_server = _start_otlp_receiver(runtime, settings, otlp_port)
 
     def announce() -> None:
         while not server.started:
@@ -115,6 +120,8 @@ def up(
         out.print(f"  submit:   curl -X POST {url}/v1/transcripts -H 'Content-Type: text/plain' --data 'Need to ship the release'")
         out.print(f"  inbox:    drop .txt files into {home / 'inbox'}/<agent>/ ({', '.join(AGENTS)})")
         out.print(f"  outputs:  {home / 'outputs'}")
+        if otlp_server is not None:
+            out.print(f"  OTLP in:  http://{settings.host}:{otlp_port}/v1/{{traces,logs,metrics}}")
         ws = self_command()
         out.print(f"  inspect:  {ws} memos | {ws} trace ID | {ws} logs search --correlation-id ID"
                   f" | {ws} metrics list")
@@ -127,6 +134,8 @@ def up(
         server.run()  # a signal stops accepting, ends requests within shutdown_timeout, then returns
     finally:
         out.print("Stopping: letting in-flight memos finish…")
+        if otlp_server is not None:
+            otlp_server.should_exit = True
         # One budget for the whole stop: what the HTTP drain left of shutdown_timeout.
         runtime.close(timeout=server.remaining(settings.shutdown_timeout))
         settings.server_file.unlink(missing_ok=True)
@@ -137,8 +146,47 @@ def up(
                          "message": "WhisperSync stopped", "url": url})
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _otlp_port(settings: Settings) -> int:
+    """The OTLP receiver's port, 0 for none. A port someone chose (--otlp-port, the environment, the
+    config file) must be free, as the API's must; the default 4318 is often a local collector's
+    already, and then `up` runs without a receiver and says so."""
+    port = settings.otlp_port
+    if not port:
+        return 0
+    if "otlp_port" in settings.model_fields_set:
+        _check_port_free(settings.host, port, option="--otlp-port")
+        return port
+    problem = _port_problem(settings.host, port)
+    if problem is not None:
+        err_console.print(f"[yellow]OTLP receiver off:[/] cannot listen on {settings.host}:{port} ({problem}); "
+                          "choose a port with --otlp-port (0: off)")
+        return 0
+    return port
+
+
+def _start_otlp_receiver(runtime, settings: Settings, port: int):
+    """The OTLP/HTTP receiver on ``port`` in a thread (None when the port is 0): what OTel
+    SDKs send lands in the telemetry store beside our own records."""
+    if not port:
+        return None
+    from whispersync.monitoring.otlp import OtlpReceiver
+    from whispersync.web.otlp import build_otlp_server
+
+    server = build_otlp_server(OtlpReceiver(runtime.store), settings)
+    threading.Thread(target=server.run, name="otlp-receiver", daemon=True).start()
+    return server
+
+
+def _check_port_free(host: str, port: int, option: str = "--port") -> None:
     """Say so before starting anything, rather than after the workers are up."""
+    problem = _port_problem(host, port)
+    if problem is not None:
+        fail(f"cannot listen on {host}:{port} ({problem}); is WhisperSync already running? "
+             f"Choose another port with {option}")
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None when it can."""
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -147,8 +195,8 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            fail(f"cannot listen on {host}:{port} ({exc.strerror}); is WhisperSync already running? "
-                 "Choose another port with --port")
+            return exc.strerror or str(exc)
+    return None
 
 
 def wait_for(records, ids: list[str], timeout: float, *, quiet: bool) -> None:

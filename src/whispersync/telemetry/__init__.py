@@ -24,6 +24,7 @@ from ._correlation import (
 from ._emf import MAX_DIMENSION_KEY, MAX_DIMENSION_VALUE, MAX_DIMENSIONS, Unit, emf_document, parse_emf
 from ._logger import Logger
 from ._metrics import Metrics
+from ._otlp import OtlpExporter, TeeSink
 from ._redact import redact_value as redact
 from ._sink import STREAMS, MemorySink, NullSink, Sink, StdoutSink
 from ._telemetry import Telemetry
@@ -38,9 +39,11 @@ __all__ = [
     "MemorySink",
     "Metrics",
     "NullSink",
+    "OtlpExporter",
     "Sink",
     "Span",
     "StdoutSink",
+    "TeeSink",
     "Telemetry",
     "Tracer",
     "Unit",
