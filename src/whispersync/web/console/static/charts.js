@@ -72,6 +72,10 @@
           if (l.label) {
             ctx.fillStyle = color;
             ctx.font = (11 * uPlot.pxRatio) + "px sans-serif";
+            // uPlot leaves the axes' text alignment on the context: set ours, or the label
+            // ends at the plot's left edge instead of starting there.
+            ctx.textAlign = "left";
+            ctx.textBaseline = "alphabetic";
             ctx.fillText(l.label + (l.state ? " (" + l.state + ")" : ""), box2.left + 4 * uPlot.pxRatio,
                          y - 4 * uPlot.pxRatio);
           }
