@@ -43,17 +43,30 @@ def aws_synth(
     plan_file: Annotated[Optional[Path], typer.Option("--plan", help="A plan file (.py or .toml) to layer on; "
                                                       "default: the configured plan_file.")] = None,
     code: Annotated[Optional[Path], typer.Option(
-        "--code", help="The Lambda package directory (pip install --target DIR 'whispersync\\[aws]'); default: a "
+        "--code", help="The Lambda code directory `whispersync deploy aws package --out DIR` built; default: a "
                        "placeholder package, enough to review the template but not to deploy it.")] = None,
+    secrets_name: Annotated[str, typer.Option(
+        "--secrets-name", help="Where the alert router reads the channel secrets (a JSON object): an SSM "
+                               "SecureString parameter (a name starting with / or its ARN) or a Secrets Manager "
+                               "secret (any other name).")] = "whispersync/channels",
+    smtp_host: Annotated[Optional[str], typer.Option("--smtp-host", help="Email alerts: the SMTP server (its "
+                                                     "password is smtp_password in the secrets).")] = None,
+    smtp_port: Annotated[int, typer.Option("--smtp-port", help="Email alerts: the SMTP port (STARTTLS).")] = 587,
+    smtp_user: Annotated[Optional[str], typer.Option("--smtp-user", help="Email alerts: the SMTP user.")] = None,
+    email_from: Annotated[Optional[str], typer.Option("--email-from", help="Email alerts: the sender.")] = None,
+    email_to: Annotated[Optional[list[str]], typer.Option("--email-to", help="Email alerts: a recipient "
+                                                          "(repeat for more); needs --smtp-host.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write the CloudFormation template of the stack: bucket, queues, table, functions, and every alarm,
-    composite alarm, metric filter and dashboard of the effective plan. Deploy it with the CDK CLI:
-    npx aws-cdk deploy --app DIR (DIR is the --out directory)."""
+    composite alarm, metric filter and dashboard of the effective plan. The plan file (--plan or the configured
+    one) also ships in the code directory, so the alert router's routes and remediation's rules are that plan's.
+    Deploy it with the CDK CLI: npx aws-cdk deploy --app DIR (DIR is the --out directory)."""
     from whispersync.monitoring.plan_check import check_plan
 
     settings = load_settings()
-    plan = _load_plan(plan_file or settings.plan_file)
+    plan_file = plan_file or settings.plan_file
+    plan = _load_plan(plan_file)
     problems = check_plan(plan)
     if problems:
         for problem in problems:
@@ -63,8 +76,10 @@ def aws_synth(
         fail(escape(f"--code {code}: not a directory"))
     stack = _stack_module()
     try:
-        deploy_settings = stack.DeploySettings.from_settings(settings)
-        template = stack.synth(plan, deploy_settings, out_dir=out, code_dir=code)
+        deploy_settings = stack.DeploySettings.from_settings(
+            settings, secrets_name=secrets_name, smtp_host=smtp_host, smtp_port=smtp_port, smtp_user=smtp_user,
+            email_from=email_from, email_to=tuple(email_to or ()))
+        template = stack.synth(plan, deploy_settings, out_dir=out, code_dir=code, plan_file=plan_file)
     except stack.StackError as exc:
         fail(escape(str(exc)))
     except Exception as exc:  # jsii relays the CDK's JavaScript errors as its own exception types

@@ -76,6 +76,7 @@ def deployed(aws, monkeypatch: pytest.MonkeyPatch, tmp_path) -> Deployed:
         monkeypatch.setenv(name, value)
     stdout = io.StringIO()
     monkeypatch.delenv(ENV.SECRETS_NAME, raising=False)
+    monkeypatch.delenv(ENV.PLAN_FILE, raising=False)  # the built-in plan unless a test ships one
     for module in (ingest, worker, collector, alert_router, remediation):
         monkeypatch.setattr(module, "_invocations", _lambda.Invocations(stdout))
     monkeypatch.setattr(ingest, "_ingestor", None)

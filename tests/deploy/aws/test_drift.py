@@ -48,11 +48,8 @@ def deploy(plan, cloudwatch) -> None:
     """Put the plan's alarms and dashboards into the account from the compiled properties, as synth writes them."""
     from moto.cloudwatch.models import cloudwatch_backends
 
-    for name, props in expected_alarms(plan).items():
+    for name, props in expected_alarms(plan, region=REGION, account=ACCOUNT).items():
         request = {k: v for k, v in props.items() if k != "Kind"}
-        for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
-            if key in request:
-                request[key] = [action_arn(a) for a in request[key]]
         if props["Kind"] == "MetricAlarm":
             cloudwatch.put_metric_alarm(**request)
         else:
@@ -67,7 +64,8 @@ def put_composite(backend: Any, request: dict[str, Any]) -> None:
         name=request["AlarmName"], namespace=None, metric_name=None, comparison_operator=None,
         evaluation_periods=None, period=None, threshold=None, statistic=None,
         description=request.get("AlarmDescription"), dimensions=[], alarm_actions=request.get("AlarmActions", []),
-        ok_actions=request.get("OKActions", []), actions_enabled=request.get("ActionsEnabled", True),
+        ok_actions=request.get("OKActions", []), insufficient_data_actions=request.get("InsufficientDataActions", []),
+        actions_enabled=request.get("ActionsEnabled", True),
         rule=request["AlarmRule"])
 
 
@@ -109,10 +107,34 @@ class TestEachDriftIsReported:
         [alarm] = [a for a in cloudwatch.describe_alarms(AlarmNames=["SystemDown"])["MetricAlarms"]]
         request = {k: alarm[k] for k in ("AlarmName", "ComparisonOperator", "EvaluationPeriods", "TreatMissingData",
                                          "Namespace", "MetricName", "Dimensions", "Period", "Statistic",
-                                         "AlarmDescription", "AlarmActions", "OKActions")}
+                                         "AlarmDescription", "AlarmActions", "OKActions", "InsufficientDataActions")}
         cloudwatch.put_metric_alarm(**request, Threshold=alarm["Threshold"] + 5)
         assert check()["drift"] == [{"type": "alarm", "name": "SystemDown", "drift": "changed", "field": "Threshold",
                                      "expected": alarm["Threshold"], "actual": alarm["Threshold"] + 5}]
+
+    def test_changed_actions(self, cloudwatch) -> None:
+        """An alarm action moved to another topic, and an OK action removed, in the console."""
+        [alarm] = [a for a in DEFAULT_PLAN.alarms if a.name == "SystemDown"]
+        [deployed] = cloudwatch.describe_alarms(AlarmNames=["SystemDown"])["MetricAlarms"]
+        expected_alarm = [action_arn(a) for a in alarm.alarm_actions]
+        expected_ok = [action_arn(a) for a in alarm.ok_actions]
+        assert sorted(deployed["AlarmActions"]) == sorted(expected_alarm) and expected_ok  # deployed as synth does
+        request = {k: deployed[k] for k in ("AlarmName", "ComparisonOperator", "EvaluationPeriods", "Threshold",
+                                            "TreatMissingData", "Namespace", "MetricName", "Dimensions", "Period",
+                                            "Statistic", "AlarmDescription", "InsufficientDataActions")}
+        elsewhere = f"arn:aws:sns:{REGION}:{ACCOUNT}:someone-else"
+        cloudwatch.put_metric_alarm(**request, AlarmActions=[elsewhere], OKActions=[])
+        assert check()["drift"] == [
+            {"type": "alarm", "name": "SystemDown", "drift": "changed", "field": "AlarmActions",
+             "expected": sorted(expected_alarm), "actual": [elsewhere]},
+            {"type": "alarm", "name": "SystemDown", "drift": "changed", "field": "OKActions",
+             "expected": sorted(expected_ok), "actual": None}]
+
+    def test_the_remediated_alarm_invokes_the_remediation_function(self, cloudwatch) -> None:
+        [alarm] = [a for a in DEFAULT_PLAN.alarms if "remediation:scale_up" in a.alarm_actions]
+        [deployed] = cloudwatch.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"]
+        assert action_arn("remediation:scale_up") in deployed["AlarmActions"]
+        assert check()["drift"] == []
 
     def test_a_deleted_dashboard(self, cloudwatch) -> None:
         cloudwatch.delete_dashboards(DashboardNames=["queue-health"])
@@ -141,7 +163,8 @@ class TestEachDriftIsReported:
         from moto.cloudwatch.models import cloudwatch_backends
 
         [composite] = [a for a in DEFAULT_PLAN.alarms if isinstance(a, CompositeAlarm)]
-        request = {k: v for k, v in expected_alarms(DEFAULT_PLAN)[composite.name].items() if k != "Kind"}
+        expected = expected_alarms(DEFAULT_PLAN, region=REGION, account=ACCOUNT)[composite.name]
+        request = {k: v for k, v in expected.items() if k != "Kind"}
         changed_rule = "ALARM(SystemDown) AND ALARM(DLQMessages)"
         put_composite(cloudwatch_backends[ACCOUNT][REGION], {**request, "AlarmRule": changed_rule})
         assert check()["drift"] == [{"type": "alarm", "name": composite.name, "drift": "changed", "field": "AlarmRule",
@@ -208,7 +231,7 @@ class TestDefaults:
     """What CloudWatch fills in or reorders is not drift (pure comparison, no account)."""
 
     def test_defaults_and_dimension_order(self) -> None:
-        [expected] = [a for a in expected_alarms(DEFAULT_PLAN).values() if a["AlarmName"] == "HighQueueDepth"]
+        expected = expected_alarms(DEFAULT_PLAN, region=REGION, account=ACCOUNT)["HighQueueDepth"]
         actual = {**expected, "DatapointsToAlarm": expected["EvaluationPeriods"],
                   "Threshold": int(expected["Threshold"]), "Dimensions": list(reversed(expected["Dimensions"])),
                   "Metrics": []}

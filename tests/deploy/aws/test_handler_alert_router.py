@@ -113,3 +113,30 @@ def test_the_priority_is_the_topic_s_and_a_non_alarm_message_is_skipped(deployed
     skipped = [line for line in lam.stdout_lines(deployed.stdout)
                if line.get("message") == "SNS message is not a CloudWatch alarm notification"]
     assert len(skipped) == 1
+
+
+def test_the_routes_are_those_of_the_plan_file_synth_shipped(deployed, lam, hook, monkeypatch, tmp_path) -> None:
+    """A user's plan file routes P1 to the webhook alone: the deployed router follows it, not the built-in
+    routes (PagerDuty, Slack, webhook, console). The file sits in the code directory (LAMBDA_TASK_ROOT)."""
+    import boto3
+
+    url, received = hook
+    boto3.client("ssm").put_parameter(Name="/whispersync/channels", Type="SecureString",
+                                      Value=json.dumps({"webhook_url": url}))
+    monkeypatch.setenv(ENV.SECRETS_NAME, "/whispersync/channels")
+    task_root = tmp_path / "task"
+    task_root.mkdir()
+    (task_root / "whispersync-plan.toml").write_text('[routes]\nP1 = ["webhook"]\n', encoding="utf-8")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(task_root))
+    monkeypatch.setenv(ENV.PLAN_FILE, "whispersync-plan.toml")
+    answer = deployed.modules["alert_router"].handler(sns_event(ALARM_MESSAGE), lam.context("whispersync-alert-router"))
+    assert [(row["channel"], row["status"]) for row in answer["deliveries"]] == [("webhook", "delivered")]
+    assert len(received) == 1
+
+
+def test_a_shipped_plan_file_that_is_broken_is_named(deployed, lam, monkeypatch, tmp_path) -> None:
+    (tmp_path / "whispersync-plan.toml").write_text('[routes]\nP1 = "webhook"\n', encoding="utf-8")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    monkeypatch.setenv(ENV.PLAN_FILE, "whispersync-plan.toml")
+    with pytest.raises(ConfigError, match="WHISPERSYNC_PLAN_FILE=whispersync-plan.toml: the shipped plan"):
+        deployed.modules["alert_router"].handler(sns_event(ALARM_MESSAGE), lam.context())

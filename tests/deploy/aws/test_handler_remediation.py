@@ -90,3 +90,15 @@ def test_only_the_plan_s_scale_up_alarm_entering_alarm_acts(deployed, lam, mappi
     assert handler(alarm_event(state="OK", previous="ALARM"), lam.context())["reason"] == "state is OK, not ALARM"
     assert handler(alarm_event(alarm="WorkerErrors"), lam.context())["reason"] == "not a scale-up alarm of the plan"
     assert _concurrency(mapping) == 2
+
+
+def test_the_rules_are_those_of_the_plan_file_synth_shipped(deployed, lam, mapping, monkeypatch, tmp_path) -> None:
+    """A user's plan scales on WorkerErrors, which the built-in plan does not: the deployed handler acts on it."""
+    (tmp_path / "whispersync-plan.toml").write_text(
+        '[[remediation]]\nname = "scale-on-errors"\nalarm = "WorkerErrors"\naction = "scale_up"\n'
+        'maximum = 8\ncooldown_seconds = 0\n', encoding="utf-8")
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path))
+    monkeypatch.setenv(ENV.PLAN_FILE, "whispersync-plan.toml")
+    answer = deployed.modules["remediation"].handler(alarm_event(alarm="WorkerErrors"), lam.context())
+    assert answer["changed"] is True, answer
+    assert _concurrency(mapping) == 4

@@ -129,10 +129,11 @@ def _resolve(data, value):
 def _expected_actions(alarm, plan_actions, extra=()):
     out = []
     for action in [*plan_actions, *extra]:
+        # The ARNs as `deploy aws check` reads them back from DescribeAlarms.
         if action.startswith("remediation:"):
-            out.append("lambda:whispersync-remediation")
+            out.append("arn:PARTITION:lambda:REGION:ACCOUNT:function:whispersync-remediation")
         elif action.startswith("topic:"):
-            out.append(f"sns:whispersync-{action.split(':', 1)[1]}")
+            out.append(f"arn:PARTITION:sns:REGION:ACCOUNT:whispersync-{action.split(':', 1)[1]}")
         else:
             out.append(action)
     return list(dict.fromkeys(out))
@@ -229,6 +230,19 @@ class TestThePlanInTheTemplate:
         depends = data["Resources"][lid_of["SlowAndFailing"]]["DependsOn"]
         assert {lid_of["WorkerErrorRate"], lid_of["WorkerDurationP99"], lid_of["SystemDown"]} <= set(depends)
 
+    def test_an_alarm_is_created_after_the_topics_and_function_its_actions_name(self, synthesized) -> None:
+        """The actions are ARNs built from names (as drift builds them): the dependencies order the creation."""
+        _, data, _, _ = synthesized
+        name_of = {lid: r["Properties"].get("TopicName") or r["Properties"].get("FunctionName")
+                   for lid, r in data["Resources"].items() if r["Type"] in ("AWS::SNS::Topic", "AWS::Lambda::Function")}
+        for resource in data["Resources"].values():
+            if resource["Type"] not in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+                continue
+            props = _resolve(data, resource["Properties"])
+            targets = {arn.rsplit(":", 1)[1] for key in ("AlarmActions", "OKActions", "InsufficientDataActions")
+                       for arn in props.get(key, [])}
+            assert targets <= {name_of[lid] for lid in resource.get("DependsOn", []) if lid in name_of}, props
+
     def test_cloudwatch_may_invoke_remediation_for_the_alarms_that_name_it(self, synthesized) -> None:
         _, data, _, _ = synthesized
         permissions = [_resolve(data, r["Properties"]) for r in _resources(data, "AWS::Lambda::Permission").values()
@@ -279,6 +293,22 @@ class TestThePipelineResources:
         for spec in FUNCTIONS.values():
             template.has_resource_properties("AWS::Lambda::Function",
                                              {"FunctionName": spec.name, "Handler": spec.handler})
+
+    def test_every_function_runs_the_runtime_and_architecture_the_package_is_built_for(self, synthesized) -> None:
+        """Wheels and .pyc files built for one Python and machine do not load on another."""
+        from whispersync.deploy.aws.package import pip_command
+
+        _, data, _, _ = synthesized
+        functions = [r["Properties"] for r in _resources(data, "AWS::Lambda::Function").values()
+                     if r["Properties"].get("FunctionName") in {spec.name for spec in FUNCTIONS.values()}]
+        assert len(functions) == len(FUNCTIONS)
+        command = pip_command(Path("out"), [])
+        python, platform = command[command.index("--python-version") + 1], command[command.index("--platform") + 1]
+        wheel_machine = platform.split("_", 1)[1]  # manylinux2014_x86_64
+        machine = {"aarch64": "arm64"}.get(wheel_machine, wheel_machine)  # Lambda's spelling
+        for props in functions:
+            assert props["Runtime"] == f"python{python}", props["FunctionName"]
+            assert props.get("Architectures", ["x86_64"]) == [machine], props["FunctionName"]
 
     def test_the_queue_redrives_to_the_dlq_after_max_receive_count(self, synthesized) -> None:
         from aws_cdk.assertions import Match
@@ -358,7 +388,10 @@ class TestSecretsAndPermissions:
         assert [name for name, value in SECRETS.items() if value in text] == []
         assert "canarysecret" not in text and "hooks.slack.com" not in text
 
-    def test_functions_get_the_secret_name_and_read_permission_only(self, synthesized) -> None:
+    def test_only_the_alert_router_gets_the_secret_name_and_read_permission(self, synthesized) -> None:
+        """The router reads the channel secrets; nothing else does (the worker has no voice key on Lambda)."""
+        from whispersync.deploy.aws.environment import secret_read_statements
+
         _, data, _, deploy = synthesized
         allowed = {v for k, v in vars(ENV).items() if k.isupper()}
         for resource in _resources(data, "AWS::Lambda::Function").values():
@@ -367,42 +400,56 @@ class TestSecretsAndPermissions:
                 continue
             variables = props["Environment"]["Variables"]
             assert set(variables) <= allowed, props["FunctionName"]
-            assert variables[ENV.SECRETS_NAME] == deploy.secrets_name
+            assert variables.get(ENV.SECRETS_NAME) == (
+                deploy.secrets_name if props["FunctionName"] == FUNCTIONS["alert_router"].name else None)
+            assert ENV.PLAN_FILE not in variables  # no user plan file: the handlers run the built-in plan
             assert variables[ENV.MAX_RECEIVE_COUNT] == "4"
             if props["FunctionName"] == FUNCTIONS["ingest"].name:
                 assert variables[ENV.MAX_TRANSCRIPT_BYTES] == str(512 * 1024)
-        policies = json.dumps([r["Properties"] for r in _resources(data, "AWS::IAM::Policy").values()])
-        assert "secretsmanager:GetSecretValue" in policies
-        assert "whispersync/test-channels-??????" in policies  # the secret's ARN by name, never its value
+        secret_grants = {name: pairs for name, pairs in _grants_by_function(data).items()
+                         if any(a.startswith(("secretsmanager:", "ssm:", "kms:")) for a, _ in pairs)}
+        expected = [(a, r) for s in secret_read_statements(deploy.secrets_name, partition="PARTITION",
+                                                           region="REGION", account="ACCOUNT")
+                    for a in s["actions"] for r in s["resources"]]
+        assert expected == [("secretsmanager:GetSecretValue",
+                             "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:whispersync/test-channels-??????")]
+        assert {name: [p for p in pairs if p[0].startswith(("secretsmanager:", "ssm:", "kms:"))]
+                for name, pairs in secret_grants.items()} == {"whispersync-alert-router": expected}
 
     def test_grants_are_least_privilege(self, synthesized) -> None:
         """No wildcard action; ingest sends to the queue only, the worker only to the DLQ (its permanent
         failures), and the alert router touches neither bucket nor table."""
         _, data, _, _ = synthesized
-        role_of = {r["Properties"]["FunctionName"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
-                   for r in _resources(data, "AWS::Lambda::Function").values() if "FunctionName" in r["Properties"]}
+        grants = _grants_by_function(data)
         queue_of = {f"getatt:{lid}.Arn": r["Properties"]["QueueName"]
                     for lid, r in _resources(data, "AWS::SQS::Queue").items()}
-        grants: dict[str, list[tuple[str, str]]] = {}
-        for policy in _resources(data, "AWS::IAM::Policy").values():
-            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                resources = statement["Resource"]
-                resources = resources if isinstance(resources, list) else [resources]
-                pairs = [(a, str(_resolve(data, r))) for a in actions for r in resources]
-                for role in policy["Properties"]["Roles"]:
-                    grants.setdefault(role["Ref"], []).extend(pairs)
 
         def sends(function: str) -> set[str]:
-            return {queue_of.get(r, r) for a, r in grants[role_of[function]] if a == "sqs:SendMessage"}
+            return {queue_of.get(r, r) for a, r in grants[function] if a == "sqs:SendMessage"}
 
         everything = {a for pairs in grants.values() for a, _ in pairs}
         assert not [a for a in everything if a == "*" or a.endswith(":*")]
         assert sends("whispersync-ingest") == {catalog.QUEUE}
         assert sends("whispersync-worker") == {catalog.DEAD_LETTER_QUEUE}
-        assert "sqs:ReceiveMessage" not in {a for a, _ in grants[role_of["whispersync-ingest"]]}
-        router = {a for a, _ in grants[role_of["whispersync-alert-router"]]}
+        assert "sqs:ReceiveMessage" not in {a for a, _ in grants["whispersync-ingest"]}
+        router = {a for a, _ in grants["whispersync-alert-router"]}
         assert not [a for a in router if a.startswith(("s3:", "dynamodb:", "sqs:"))]
+
+
+def _grants_by_function(data) -> dict[str, list[tuple[str, str]]]:
+    """Function name -> (action, resolved resource) pairs of its role's policies."""
+    role_of = {r["Properties"]["FunctionName"]: r["Properties"]["Role"]["Fn::GetAtt"][0]
+               for r in _resources(data, "AWS::Lambda::Function").values() if "FunctionName" in r["Properties"]}
+    grants: dict[str, list[tuple[str, str]]] = {}
+    for policy in _resources(data, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = statement["Resource"]
+            resources = resources if isinstance(resources, list) else [resources]
+            pairs = [(a, str(_resolve(data, r))) for a in actions for r in resources]
+            for role in policy["Properties"]["Roles"]:
+                grants.setdefault(role["Ref"], []).extend(pairs)
+    return {name: grants.get(role, []) for name, role in role_of.items()}
 
 
 def _cfn_lint(path: Path) -> subprocess.CompletedProcess:

@@ -162,6 +162,35 @@ class TestSqsSpecifics:
             "traceparent": {"DataType": "String", "StringValue": "00-ab-cd-01"},
         }
 
+    def test_the_traceparent_also_travels_as_x_ray_s_trace_header(self, client):
+        """AWSTraceHeader, the message system attribute X-Ray links the sender's trace to the consumer by."""
+        queue = SqsQueue(client, ensure_queue(client, "memos"))
+        trace_id, parent = "5759e988bd862e3fe1be46a994272793", "53995c3f42cd8ad8"
+        for traceparent in (f"00-{trace_id}-{parent}-01", f"00-{trace_id}-{parent}-00", "not-a-traceparent"):
+            queue.send("{}", attributes={"traceparent": traceparent})
+        queue.send("{}")
+        headers = []
+        for _ in range(4):
+            [raw] = client.receive_message(QueueUrl=queue.queue_url, AttributeNames=["All"],
+                                           MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+            headers.append(raw.get("Attributes", {}).get("AWSTraceHeader"))
+            client.delete_message(QueueUrl=queue.queue_url, ReceiptHandle=raw["ReceiptHandle"])
+        root = "Root=1-5759e988-bd862e3fe1be46a994272793"
+        assert headers == [f"{root};Parent={parent};Sampled=1", f"{root};Parent={parent};Sampled=0", None, None]
+
+    def test_a_batch_carries_the_trace_header_too(self, client):
+        """moto 5.2's SendMessageBatch drops MessageSystemAttributes (SQS keeps them, SendMessageBatchRequestEntry):
+        the request botocore sends is what is checked here."""
+        queue = SqsQueue(client, ensure_queue(client, "memos"))
+        sent: list[dict] = []
+        client.meta.events.register("provide-client-params.sqs.SendMessageBatch",
+                                    lambda params, **_: sent.extend(params["Entries"]))
+        queue.send_batch([("{}", {"traceparent": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"}),
+                          ("{}", None)])
+        assert [e.get("MessageSystemAttributes") for e in sent] == [
+            {"AWSTraceHeader": {"DataType": "String", "StringValue":
+                                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"}}, None]
+
     def test_ensure_queue_sets_the_redrive_policy_from_max_receive_count(self, client):
         url = ensure_queue(client, "memos", visibility_timeout=45, redrive=RedrivePolicy("memos-dlq", 3))
         attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

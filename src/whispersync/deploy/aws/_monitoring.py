@@ -1,7 +1,8 @@
 """The plan's monitoring as CloudFormation properties: alarms, composite alarms and dashboard bodies.
 
 Plain functions over the plan model; nothing here imports aws_cdk, so the stack
-passes CDK tokens in (ARNs) and the tests read the same rules without a synth.
+passes CDK tokens in (partition, region, account) and ``deploy aws check`` passes the
+account's own: both get the same properties, alarm actions included.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from whispersync.plan import CompositeAlarm, Dashboard, MetricAlarm, MetricDataQuery, MetricStat
+from whispersync.deploy.aws.environment import FUNCTIONS
+from whispersync.plan import CompositeAlarm, Dashboard, MetricAlarm, MetricDataQuery, MetricStat, Plan
+
+ACTION_PROPERTIES = ("AlarmActions", "OKActions", "InsufficientDataActions")
+REMEDIATION_ACTION = "remediation:"  # the plan's action prefix for the remediation function (remediation:scale_up)
 
 # PutMetricAlarm's Statistic takes only these; anything else (p99, tm90, TM(10%:90%), IQM…)
 # goes in ExtendedStatistic ("Statistic ... or ExtendedStatistic ... but not both").
@@ -19,6 +24,54 @@ BASIC_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 # The names a composite rule refers to: ALARM(name), OK("name"), INSUFFICIENT_DATA(name).
 _RULE_REFERENCE = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*\"?([^\")]+?)\"?\s*\)")
 _ALARM_ARN = re.compile(r"^arn:aws[\w-]*:cloudwatch:")
+
+
+class ActionError(ValueError):
+    """A plan action names no topic of the plan (the message says which alarm and action)."""
+
+
+def topic_name(local_topic: str) -> str:
+    """The SNS topic of a plan topic (``critical`` → ``whispersync-critical``)."""
+    return f"whispersync-{local_topic}"
+
+
+def remediation_function_arn(*, partition: Any, region: Any, account: Any) -> str:
+    """The remediation function's ARN (Lambda's ``arn:…:function:NAME``, as its GetAtt Arn is)."""
+    return f"arn:{partition}:lambda:{region}:{account}:function:{FUNCTIONS['remediation'].name}"
+
+
+def action_arn(plan: Plan, alarm_name: str, action: str, *, partition: Any, region: Any, account: Any) -> str:
+    """The ARN a plan action (``topic:critical``, ``critical``, ``remediation:scale_up``, an ARN) deploys as:
+    the stack's topic ``whispersync-<topic>`` (an SNS topic's ARN is ``arn:…:sns:REGION:ACCOUNT:NAME``),
+    the remediation function, or the ARN itself; as the local engine reads them (``parse_action``)."""
+    if action.startswith(REMEDIATION_ACTION):
+        return remediation_function_arn(partition=partition, region=region, account=account)
+    if action.startswith("arn:"):
+        return action
+    name = action.split(":", 1)[1] if action.startswith("topic:") else action
+    if name not in plan.topics.values():
+        raise ActionError(f"alarms.{alarm_name}: action {action!r} names no topic;"
+                          f" known: {', '.join(plan.topics.values())}")
+    return f"arn:{partition}:sns:{region}:{account}:{topic_name(name)}"
+
+
+def alarm_properties(plan: Plan, alarm: MetricAlarm | CompositeAlarm, *, partition: Any, region: Any,
+                     account: Any) -> dict[str, Any]:
+    """What synth deploys for ``alarm`` (``"Kind"``: MetricAlarm or CompositeAlarm, then its CloudFormation
+    properties), the actions as ARNs in ``account``. A metric alarm named by a plan remediation rule
+    also invokes the remediation function on ALARM."""
+    def actions(plan_actions: tuple[str, ...]) -> list[str]:
+        arns = [action_arn(plan, alarm.name, a, partition=partition, region=region, account=account)
+                for a in plan_actions]
+        return list(dict.fromkeys(arns))
+
+    if isinstance(alarm, CompositeAlarm):
+        return {"Kind": "CompositeAlarm", **composite_alarm_properties(alarm, actions)}
+    props = metric_alarm_properties(alarm, actions)
+    if alarm.name in {rule.alarm for rule in plan.remediation}:
+        remediation = remediation_function_arn(partition=partition, region=region, account=account)
+        props["AlarmActions"] = list(dict.fromkeys([*props.get("AlarmActions", []), remediation]))
+    return {"Kind": "MetricAlarm", **props}
 
 
 def statistic_fields(statistic: str) -> dict[str, str]:
@@ -104,8 +157,8 @@ def composite_alarm_properties(alarm: CompositeAlarm,
 
 def _add_actions(props: dict[str, Any], alarm: MetricAlarm | CompositeAlarm,
                  actions: Callable[[tuple[str, ...]], list[Any]]) -> None:
-    for prop, plan_actions in (("AlarmActions", alarm.alarm_actions), ("OKActions", alarm.ok_actions),
-                               ("InsufficientDataActions", alarm.insufficient_data_actions)):
+    for prop, plan_actions in zip(ACTION_PROPERTIES, (alarm.alarm_actions, alarm.ok_actions,
+                                                      alarm.insufficient_data_actions), strict=True):
         if plan_actions:
             props[prop] = actions(plan_actions)
 

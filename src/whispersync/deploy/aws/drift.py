@@ -16,8 +16,9 @@ What is compared: an alarm's kind (metric or composite); for a metric alarm its 
 (namespace, name, dimensions as a set, period, statistic or extended statistic, unit or the
 metric-math queries), threshold, comparison operator, evaluation periods, datapoints to alarm,
 treat missing data, low-sample-count percentiles, actions enabled and description; for a
-composite its rule string, actions enabled, description and actions suppressor. Actions
-themselves are not compared: the stack turns them into ARNs with CDK tokens.
+composite its rule string, actions enabled, description and actions suppressor; for both the
+alarm, OK and insufficient-data actions (as sets of ARNs: the stack's topics and remediation
+function in the account's partition and region, ``_monitoring.action_arn``, as synth builds them).
 A dashboard's body is compared as parsed JSON (key order and whitespace do not matter).
 GetDashboard returns the body PutDashboard stored: the API reference tells users to reuse
 its DashboardBody as a PutDashboard template, and documents no rewriting, so nothing else is
@@ -31,13 +32,9 @@ from typing import Any
 
 import orjson
 
-from whispersync.deploy.aws._monitoring import (
-    composite_alarm_properties,
-    dashboard_body_for_aws,
-    metric_alarm_properties,
-)
+from whispersync.deploy.aws._monitoring import ACTION_PROPERTIES, ActionError, alarm_properties, dashboard_body_for_aws
 from whispersync.errors import WhisperSyncError
-from whispersync.plan import MetricAlarm, Plan
+from whispersync.plan import Plan
 
 __all__ = ["NAME_PREFIX", "Deployed", "DriftError", "compare", "expected_alarms", "expected_dashboards",
            "read_deployed"]
@@ -48,9 +45,10 @@ NAME_PREFIX = "whispersync-"
 
 METRIC_ALARM_FIELDS = ("Namespace", "MetricName", "Dimensions", "Period", "Statistic", "ExtendedStatistic", "Unit",
                        "Metrics", "Threshold", "ComparisonOperator", "EvaluationPeriods", "DatapointsToAlarm",
-                       "TreatMissingData", "EvaluateLowSampleCountPercentile", "ActionsEnabled", "AlarmDescription")
+                       "TreatMissingData", "EvaluateLowSampleCountPercentile", "ActionsEnabled", "AlarmDescription",
+                       *ACTION_PROPERTIES)
 COMPOSITE_ALARM_FIELDS = ("AlarmRule", "ActionsEnabled", "AlarmDescription", "ActionsSuppressor",
-                          "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
+                          "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod", *ACTION_PROPERTIES)
 
 
 class DriftError(WhisperSyncError):
@@ -71,15 +69,14 @@ class Deployed:
 
 # -- the expected side: what synth deploys ----------------------------------------------------
 
-def expected_alarms(plan: Plan) -> dict[str, dict[str, Any]]:
-    """The plan's alarms as their CloudFormation properties (the API's field names), with ``"Kind"``."""
-    out: dict[str, dict[str, Any]] = {}
-    for alarm in plan.alarms:
-        if isinstance(alarm, MetricAlarm):
-            out[alarm.name] = {"Kind": "MetricAlarm", **metric_alarm_properties(alarm, list)}
-        else:
-            out[alarm.name] = {"Kind": "CompositeAlarm", **composite_alarm_properties(alarm, list)}
-    return out
+def expected_alarms(plan: Plan, *, region: str, account: str, partition: str = "aws") -> dict[str, dict[str, Any]]:
+    """The plan's alarms as synth deploys them in ``region`` of ``account``: their CloudFormation properties
+    (the API's field names, actions as ARNs), with ``"Kind"``."""
+    try:
+        return {alarm.name: alarm_properties(plan, alarm, partition=partition, region=region, account=account)
+                for alarm in plan.alarms}
+    except ActionError as exc:
+        raise DriftError(f"the plan cannot be deployed as it is: {exc}") from None
 
 
 def expected_dashboards(plan: Plan, *, region: str, account: str, partition: str = "aws") -> dict[str, Any]:
@@ -100,7 +97,7 @@ def compare(plan: Plan, deployed: Deployed) -> dict[str, Any]:
     ``widgets[2].properties.title``), ``"expected"`` and ``"actual"`` (null where absent).
     """
     drift: list[dict[str, Any]] = []
-    alarms = expected_alarms(plan)
+    alarms = expected_alarms(plan, region=deployed.region, account=deployed.account, partition=deployed.partition)
     for name, expected in alarms.items():
         actual = deployed.alarms.get(name)
         if actual is None:
@@ -157,6 +154,8 @@ def _normalised(name: str, alarm: dict[str, Any]) -> Any:
         return True if value is None else bool(value)
     if name == "Threshold":
         return None if value is None else float(value)
+    if name in ACTION_PROPERTIES:  # a set of ARNs: CloudWatch keeps no meaningful order
+        return sorted(value) if value else None
     if name == "ActionsSuppressor" and isinstance(value, str) and ":alarm:" in value:
         return value.rsplit(":alarm:", 1)[1]  # an ARN and the name it ends with are the same alarm
     return value if value not in ("", []) else None

@@ -15,8 +15,9 @@ rest of the local install, which no handler imports. Instead:
    whispersync's own requirements are not followed: its handlers need what step 1 found.
 3. boto3 and what it depends on are left out: Lambda's Python runtime provides them.
 4. whispersync is installed from its source tree (``pip install --no-deps --target``), the
-   others at the version installed here, as Linux x86_64 wheels for CPython 3.11
-   (``--platform manylinux2014_x86_64 --only-binary=:all: --python-version 3.11
+   others at the version installed here, as Linux wheels for the stack's runtime and
+   architecture (``environment.LAMBDA_RUNTIME``/``LAMBDA_ARCHITECTURE``, today CPython 3.11 on
+   x86_64: ``--platform manylinux2014_x86_64 --only-binary=:all: --python-version 3.11
    --implementation cp``), so compiled ones (orjson) run on Lambda whatever machine builds
    the package. pip downloads them from the configured index.
 
@@ -38,22 +39,23 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from whispersync.deploy.aws.environment import LAMBDA_MACHINE, LAMBDA_PIP_PLATFORM, LAMBDA_PYTHON_VERSION
 from whispersync.errors import WhisperSyncError
 
-__all__ = ["LAZY_IMPORTS", "MARKER", "PROVIDED_BY_RUNTIME", "Distribution", "Package", "PackageError", "build_package",
+__all__ = ["LAZY_IMPORTS", "MARKER", "NOT_ON_LAMBDA", "PROVIDED_BY_RUNTIME", "Distribution", "Package", "PackageError", "build_package",
            "handler_distributions", "handler_modules", "pip_command"]
 
 HANDLERS_PACKAGE = "whispersync.deploy.aws.handlers"
 MARKER = ".whispersync-lambda-package"  # in DIR: a package this module built, safe to replace
 # boto3 and its dependencies, as the Python runtime ships them (normalized names).
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"})
-# Lambda's python3.11 runtime (Amazon Linux 2, x86_64): manylinux2014 is glibc 2.17, below its 2.26.
-LAMBDA_PYTHON = "3.11"
-PLATFORM_ARGS = ("--platform", "manylinux2014_x86_64", "--only-binary=:all:", "--python-version", LAMBDA_PYTHON,
+# The stack's runtime and architecture (environment.LAMBDA_RUNTIME, LAMBDA_ARCHITECTURE), as pip spells them.
+LAMBDA_PYTHON = LAMBDA_PYTHON_VERSION
+PLATFORM_ARGS = ("--platform", LAMBDA_PIP_PLATFORM, "--only-binary=:all:", "--python-version", LAMBDA_PYTHON,
                  "--implementation", "cp")
 # The PEP 508 marker environment of that runtime, to decide which requirements apply there.
 _LAMBDA_MARKERS = {
-    "os_name": "posix", "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
+    "os_name": "posix", "sys_platform": "linux", "platform_system": "Linux", "platform_machine": LAMBDA_MACHINE,
     "platform_python_implementation": "CPython", "implementation_name": "cpython", "python_version": LAMBDA_PYTHON,
     "python_full_version": f"{LAMBDA_PYTHON}.0", "implementation_version": f"{LAMBDA_PYTHON}.0",
     "platform_release": "", "platform_version": "", "extra": "",
@@ -62,6 +64,10 @@ _SELF = "whispersync"
 # Third-party modules the handlers' code imports inside functions (boto3 aside), so that importing the
 # handlers does not load them: the probe imports them too. tests/deploy/aws/test_package.py finds new ones.
 LAZY_IMPORTS = ("httpx",)  # agents/_voice.py: the ElevenLabs client, built at the first voice memo
+# Imports inside functions that never run on Lambda, so they stay out of the package: the OTLP exporter
+# (telemetry/_otlp.py: protobuf, orjson's lazy use there) is built only by the local runtime when
+# WHISPERSYNC_OTLP_ENDPOINT is set; the handlers write their telemetry to stdout for CloudWatch.
+NOT_ON_LAMBDA = {"whispersync.telemetry._otlp": ("google", "opentelemetry", "orjson")}
 
 # Run in a fresh interpreter: the modules importing the handlers adds (with their files), and for each
 # top-level name, which top-level packages imported it.
@@ -277,8 +283,8 @@ def _source_tree() -> Path | None:
 
 def _compile_flag() -> list[str]:
     # Lambda cannot write bytecode under /var/task: shipped .pyc files spare each cold start the compile,
-    # but only this interpreter's are the runtime's (cpython-311).
-    return [] if sys.version_info[:2] == (3, 11) else ["--no-compile"]
+    # but only when this interpreter is the runtime's version (cpython-311 for python3.11).
+    return [] if f"{sys.version_info[0]}.{sys.version_info[1]}" == LAMBDA_PYTHON else ["--no-compile"]
 
 
 def _run_pip(command: list[str], what: str) -> None:

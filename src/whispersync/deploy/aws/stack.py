@@ -18,16 +18,20 @@ What the stack holds:
 - every plan metric filter, alarm, composite alarm and dashboard, as the local engine runs them
   (raw CloudFormation properties, so nothing is lost to a construct's defaults).
 
-Secrets never enter the template: functions get the *name* of the Secrets Manager secret
-(``ENV.SECRETS_NAME``) and permission to read it.
+Secrets never enter the template: the alert router (the only function that reads them) gets the
+*name* of the SSM parameter or Secrets Manager secret (``ENV.SECRETS_NAME``) and permission to read
+that one (``environment.secret_read_statements``).
+
+A user's plan file ships in the code directory (``ENV.PLAN_FILE``): the alert router routes and
+remediation scales by the same plan the alarms come from.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import shutil
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +46,6 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -50,17 +53,26 @@ from constructs import Construct
 
 from whispersync import catalog
 from whispersync.deploy.aws._monitoring import (
-    composite_alarm_properties,
+    ACTION_PROPERTIES,
+    ActionError,
+    alarm_properties,
     dashboard_body_for_aws,
-    metric_alarm_properties,
+    remediation_function_arn,
     rule_references,
+    topic_name,
 )
-from whispersync.deploy.aws.environment import ENV, FUNCTIONS
+from whispersync.deploy.aws.environment import (
+    ENV,
+    FUNCTIONS,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    secret_read_statements,
+)
 from whispersync.errors import WhisperSyncError
-from whispersync.plan import CompositeAlarm, MetricAlarm, Plan
+from whispersync.plan import CompositeAlarm, Plan
 
-__all__ = ["FUNCTION_NAMES", "LOG_RETENTION_DAYS", "DeploySettings", "StackError", "build_stack", "log_group_name",
-           "placeholder_code_dir", "synth", "topic_name"]
+__all__ = ["FUNCTION_NAMES", "LOG_RETENTION_DAYS", "PLAN_FILE_STEM", "DeploySettings", "StackError", "build_stack",
+           "log_group_name", "placeholder_code_dir", "synth", "topic_name", "with_plan_file"]
 
 FUNCTION_NAMES = frozenset(spec.name for spec in FUNCTIONS.values())
 # PutRetentionPolicy's retentionInDays: only these values are accepted.
@@ -71,6 +83,9 @@ _MAX_CONCURRENCY = (2, 1000)
 # The principal CloudWatch uses to invoke a Lambda alarm action
 # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-actions-Lambda.html).
 _ALARMS_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
+# The runtime package.py builds for (one constant for both: environment.LAMBDA_RUNTIME).
+_RUNTIME = lambda_.Runtime(LAMBDA_RUNTIME, lambda_.RuntimeFamily.PYTHON)
+_RESOURCE_TYPES = {"MetricAlarm": "AWS::CloudWatch::Alarm", "CompositeAlarm": "AWS::CloudWatch::CompositeAlarm"}
 _WORD_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -93,6 +108,12 @@ class DeploySettings:
     log_retention_days: int = 30
     max_transcript_bytes: int = 1024 * 1024
     secrets_name: str = "whispersync/channels"
+    # The alert router's email channel, all but the password (smtp_password in the secrets). No host: no email.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
     stack_name: str = "WhisperSync"
     region: str | None = None
     account: str | None = None
@@ -116,7 +137,16 @@ class DeploySettings:
         if self.max_transcript_bytes < 1:
             raise StackError("max_transcript_bytes: must be at least 1")
         if not self.secrets_name or not isinstance(self.secrets_name, str):
-            raise StackError("secrets_name: the name of the Secrets Manager secret is required")
+            raise StackError("secrets_name: the name of the Secrets Manager secret or SSM parameter is required")
+        if not 1 <= self.smtp_port <= 65535:
+            raise StackError(f"smtp_port: must be 1-65535, got {self.smtp_port}")
+        if (self.email_to or self.email_from) and not self.smtp_host:
+            raise StackError("email_to/email_from: set smtp_host too (the SMTP server the router sends through)")
+        if self.smtp_host and not self.email_to:
+            raise StackError("smtp_host: set email_to too (the recipients of the alarm emails)")
+        for address in (*self.email_to, *([self.email_from] if self.email_from else [])):
+            if "@" not in address or any(c in address for c in ", \n"):
+                raise StackError(f"email address {address!r}: expected one address such as ops@example.com")
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> DeploySettings:
@@ -134,18 +164,14 @@ def log_group_name(function_name: str) -> str:
     return f"/aws/lambda/{function_name}"
 
 
-def topic_name(local_topic: str) -> str:
-    """The SNS topic of a plan topic (``critical`` → ``whispersync-critical``)."""
-    return f"whispersync-{local_topic}"
-
-
 def _logical(name: str) -> str:
     """A construct id from a plan name: ``whispersync-system-health`` → ``WhispersyncSystemHealth``."""
     return "".join(part[:1].upper() + part[1:] for part in _WORD_SEPARATORS.split(name)) or "Item"
 
 
 class WhisperSyncStack(cdk.Stack):
-    def __init__(self, scope: Construct, plan: Plan, settings: DeploySettings, code_dir: Path) -> None:
+    def __init__(self, scope: Construct, plan: Plan, settings: DeploySettings, code_dir: Path,
+                 plan_file: Path | None = None) -> None:
         env = cdk.Environment(account=settings.account, region=settings.region) if (
             settings.account or settings.region) else None
         super().__init__(scope, settings.stack_name, env=env,
@@ -154,7 +180,7 @@ class WhisperSyncStack(cdk.Stack):
         self.settings = settings
         self._alarm_resources: dict[str, cdk.CfnResource] = {}
         self._storage()
-        self._functions(code_dir)
+        self._functions(code_dir, plan_file)
         self._topics()
         self._metric_filters()
         self._alarms()
@@ -193,15 +219,16 @@ class WhisperSyncStack(cdk.Stack):
             sort_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY)
 
-    def _functions(self, code_dir: Path) -> None:
+    def _functions(self, code_dir: Path, plan_file: Path | None) -> None:
         settings = self.settings
-        code = lambda_.Code.from_asset(str(code_dir))
         common = {
             ENV.BUCKET: self.bucket.bucket_name, ENV.QUEUE_URL: self.queue.queue_url,
             ENV.DLQ_URL: self.dlq.queue_url, ENV.TABLE: self.table.table_name,
-            ENV.MAX_RECEIVE_COUNT: str(settings.max_receive_count), ENV.SECRETS_NAME: settings.secrets_name,
-            ENV.POWERTOOLS_SERVICE_NAME: catalog.SERVICE,
+            ENV.MAX_RECEIVE_COUNT: str(settings.max_receive_count), ENV.POWERTOOLS_SERVICE_NAME: catalog.SERVICE,
         }
+        if plan_file is not None:
+            code_dir, common[ENV.PLAN_FILE] = with_plan_file(code_dir, plan_file)
+        code = lambda_.Code.from_asset(str(code_dir))
         timeouts = {"worker": settings.worker_timeout_seconds}
         self.functions: dict[str, lambda_.Function] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
@@ -213,7 +240,7 @@ class WhisperSyncStack(cdk.Stack):
             self.log_groups[spec.name] = group
             self.functions[key] = lambda_.Function(
                 self, f"{_logical(key)}Function", function_name=spec.name, description=spec.description,
-                handler=spec.handler, runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.ARM_64,
+                handler=spec.handler, runtime=_RUNTIME, architecture=lambda_.Architecture.custom(LAMBDA_ARCHITECTURE),
                 code=code, memory_size=512, timeout=cdk.Duration.seconds(timeouts.get(key, 30)),
                 tracing=lambda_.Tracing.ACTIVE, log_group=group, environment=dict(common))
 
@@ -248,9 +275,20 @@ class WhisperSyncStack(cdk.Stack):
             actions=["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
             resources=[self.worker_source.event_source_mapping_arn]))
 
-        secret = secretsmanager.Secret.from_secret_name_v2(self, "ChannelSecrets", settings.secrets_name)
-        for key in ("worker", "alert_router"):  # the voice key, the channels' webhooks and keys
-            secret.grant_read(self.functions[key])
+        # The channels' webhooks and keys: only the router reads them (the worker has no voice key on Lambda).
+        router = self.functions["alert_router"]
+        router.add_environment(ENV.SECRETS_NAME, settings.secrets_name)
+        for statement in secret_read_statements(settings.secrets_name, partition=self.partition,
+                                                region=self.region, account=self.account):
+            router.add_to_role_policy(iam.PolicyStatement(actions=statement["actions"],
+                                                          resources=statement["resources"]))
+        if settings.smtp_host:
+            email = {ENV.SMTP_HOST: settings.smtp_host, ENV.SMTP_PORT: str(settings.smtp_port),
+                     ENV.SMTP_USER: settings.smtp_user, ENV.EMAIL_FROM: settings.email_from,
+                     ENV.EMAIL_TO: ",".join(settings.email_to)}
+            for name, value in email.items():
+                if value:
+                    router.add_environment(name, value)
 
     def _topics(self) -> None:
         self.topics: dict[str, sns.Topic] = {}
@@ -290,50 +328,37 @@ class WhisperSyncStack(cdk.Stack):
         return self.format_arn(service="cloudwatch", resource="alarm", resource_name=name,
                                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
 
-    def _actions(self, alarm_name: str, plan_actions: Iterable[str]) -> list[str]:
-        """ARNs for the plan's actions, as the local engine reads them (``parse_action``)."""
-        out: list[str] = []
-        for action in plan_actions:
-            if action.startswith("remediation:"):
-                out.append(self._remediation_arn(alarm_name))
-            elif action.startswith("arn:"):
-                out.append(action)
-            else:
-                name = action.split(":", 1)[1] if action.startswith("topic:") else action
-                if name not in self.topics:
-                    raise StackError(f"alarms.{alarm_name}: action {action!r} names no topic;"
-                                     f" known: {', '.join(self.topics)}")
-                out.append(self.topics[name].topic_arn)
-        return list(dict.fromkeys(out))
-
-    def _remediation_arn(self, alarm_name: str) -> str:
-        """The remediation function's ARN, with the permission CloudWatch needs to invoke it for this alarm."""
-        remediation = self.functions["remediation"]
+    def _remediation_permission(self, alarm_name: str) -> None:
+        """The permission CloudWatch needs to invoke the remediation function for this alarm."""
         permission_id = f"{_logical(alarm_name)}Invoke"
         if self.node.try_find_child(permission_id) is None:
             lambda_.CfnPermission(self, permission_id, action="lambda:InvokeFunction",
-                                  function_name=remediation.function_arn, principal=_ALARMS_PRINCIPAL,
-                                  source_account=self.account, source_arn=self._alarm_arn(alarm_name))
-        return remediation.function_arn
+                                  function_name=self.functions["remediation"].function_arn,
+                                  principal=_ALARMS_PRINCIPAL, source_account=self.account,
+                                  source_arn=self._alarm_arn(alarm_name))
 
     def _alarms(self) -> None:
-        remediated = {rule.alarm for rule in self.plan.remediation}
+        # The actions are ARNs built from the names (_monitoring.action_arn, as `deploy aws check` builds them):
+        # the dependencies make CloudFormation create the topics and the function first.
+        remediation_arn = remediation_function_arn(partition=self.partition, region=self.region,
+                                                   account=self.account)
+        topic_by_arn = {f"arn:{self.partition}:sns:{self.region}:{self.account}:{topic_name(local)}": topic
+                        for local, topic in self.topics.items()}
         for alarm in self.plan.alarms:
-            def actions(plan_actions: tuple[str, ...], _name: str = alarm.name) -> list[str]:
-                return self._actions(_name, plan_actions)
-
-            if isinstance(alarm, MetricAlarm):
-                props = metric_alarm_properties(alarm, actions)
-                if alarm.name in remediated:
-                    # The plan's remediation rule names this alarm: its ALARM action invokes remediation.
-                    props["AlarmActions"] = list(dict.fromkeys(
-                        [*props.get("AlarmActions", []), self._remediation_arn(alarm.name)]))
-                kind = "AWS::CloudWatch::Alarm"
-            else:
-                props = composite_alarm_properties(alarm, actions)
-                kind = "AWS::CloudWatch::CompositeAlarm"
-            self._alarm_resources[alarm.name] = cdk.CfnResource(
-                self, f"{_logical(alarm.name)}Alarm", type=kind, properties=props)
+            try:
+                props = alarm_properties(self.plan, alarm, partition=self.partition, region=self.region,
+                                         account=self.account)
+            except ActionError as exc:
+                raise StackError(str(exc)) from None
+            kind = _RESOURCE_TYPES[props.pop("Kind")]
+            resource = cdk.CfnResource(self, f"{_logical(alarm.name)}Alarm", type=kind, properties=props)
+            self._alarm_resources[alarm.name] = resource
+            for arn in {a for prop in ACTION_PROPERTIES for a in props.get(prop, [])}:
+                if arn == remediation_arn:
+                    self._remediation_permission(alarm.name)
+                    resource.node.add_dependency(self.functions["remediation"])
+                elif arn in topic_by_arn:
+                    resource.node.add_dependency(topic_by_arn[arn])
         # A composite rule names its alarms, which CloudFormation does not see as a
         # reference: without the dependency it may create the composite first and fail.
         for alarm in self.plan.alarms:
@@ -358,32 +383,53 @@ class WhisperSyncStack(cdk.Stack):
         cdk.CfnOutput(self, "Dashboards", value=",".join(d.name for d in self.plan.dashboards) or "-")
 
 
+# The plan file's name in the code directory (its suffix kept: it says how to load it).
+PLAN_FILE_STEM = "whispersync-plan"
+
+
+def with_plan_file(code_dir: Path, plan_file: Path) -> tuple[Path, str]:
+    """A copy of ``code_dir`` holding ``plan_file`` too, and the plan's path relative to it (``ENV.PLAN_FILE``).
+
+    A copy, so the user's package directory is never written to; the CDK copies it into the assembly anyway.
+    """
+    plan_file = Path(plan_file)
+    if not plan_file.is_file():
+        raise StackError(f"plan file {plan_file}: not a file")
+    staged = Path(tempfile.mkdtemp(prefix="whispersync-lambda-code-"))
+    shutil.copytree(code_dir, staged, dirs_exist_ok=True, symlinks=True)
+    relative = f"{PLAN_FILE_STEM}{plan_file.suffix}"
+    shutil.copyfile(plan_file, staged / relative)
+    return staged, relative
+
+
 def placeholder_code_dir() -> Path:
     """A directory standing in for the Lambda package when only the template matters (tests, review).
 
-    A deployable package is built with ``pip install --target DIR '.[aws]'`` (handlers + boto3-free deps)
-    and passed as ``code_dir``.
+    A deployable package is built with ``whispersync deploy aws package --out DIR`` (the handlers and only
+    what they import) and passed as ``code_dir``.
     """
     directory = Path(tempfile.mkdtemp(prefix="whispersync-lambda-placeholder-"))
     (directory / "README.txt").write_text(
-        "Placeholder Lambda code: build the package with `pip install --target DIR 'whispersync[aws]'`\n"
+        "Placeholder Lambda code: build the package with `whispersync deploy aws package --out DIR`\n"
         "and synthesize with `whispersync deploy aws synth --code DIR` before deploying.\n", encoding="utf-8")
     return directory
 
 
 def build_stack(plan: Plan, settings: DeploySettings | None = None, *, app: cdk.App | None = None,
-                code_dir: Path | None = None) -> cdk.Stack:
-    """The stack for ``plan`` in ``app`` (a new App when None). ``code_dir`` None uses a placeholder package."""
+                code_dir: Path | None = None, plan_file: Path | None = None) -> cdk.Stack:
+    """The stack for ``plan`` in ``app`` (a new App when None). ``code_dir`` None uses a placeholder package.
+    ``plan_file``: the user's plan file ``plan`` was built from (``effective_plan(plan_file)``), shipped with
+    the code so the handlers run the same plan."""
     settings = settings or DeploySettings()
     app = app or cdk.App()
-    return WhisperSyncStack(app, plan, settings, code_dir or placeholder_code_dir())
+    return WhisperSyncStack(app, plan, settings, code_dir or placeholder_code_dir(), plan_file)
 
 
 def synth(plan: Plan, settings: DeploySettings | None = None, *, out_dir: Path,
-          code_dir: Path | None = None) -> Path:
+          code_dir: Path | None = None, plan_file: Path | None = None) -> Path:
     """Write the cloud assembly (cdk.out style) to ``out_dir``; return the stack's template path."""
     settings = settings or DeploySettings()
     app = cdk.App(outdir=str(out_dir))
-    stack = build_stack(plan, settings, app=app, code_dir=code_dir)
+    stack = build_stack(plan, settings, app=app, code_dir=code_dir, plan_file=plan_file)
     assembly = app.synth()
     return Path(assembly.get_stack_artifact(stack.artifact_id).template_full_path)

@@ -8,6 +8,13 @@ call; the differences are SQS's own and are worth knowing:
 - Message attributes travel as String `MessageAttributes` (`correlationId`,
   `traceparent`); the receive count is `ApproximateReceiveCount`, `sent_at` and
   `first_received_at` are `SentTimestamp` and `ApproximateFirstReceiveTimestamp`.
+- A message with a W3C `traceparent` attribute also carries it as the `AWSTraceHeader`
+  message system attribute, in X-Ray's form (`Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;
+  Sampled=<0|1>`): X-Ray reads that one to link the sender's trace to the Lambda the
+  queue invokes (its service map shows ingest → SQS → worker). SendMessage: "the only
+  supported message system attribute is AWSTraceHeader ... its size doesn't count
+  towards the total size of a message"
+  (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
 - SQS counts whole seconds: a fractional delay, visibility timeout or wait is
   rounded up (a shorter wait than asked would return empty too early).
 - Dead-lettering is the queue's RedrivePolicy, set when the queue is made
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -51,7 +59,7 @@ from whispersync.pipeline.queue import (
     RedrivePolicy,
 )
 
-__all__ = ["SqsQueue", "ensure_queue", "sqs_client"]
+__all__ = ["SqsQueue", "ensure_queue", "sqs_client", "xray_trace_header"]
 
 _STRING = "String"
 _COUNT_ATTRIBUTES = [
@@ -251,6 +259,21 @@ class SqsQueue:
         return float(points[-1]["Maximum"]) if points else 0.0
 
 
+# W3C traceparent: version-traceid-parentid-flags (https://www.w3.org/TR/trace-context/#traceparent-header).
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def xray_trace_header(traceparent: str) -> str | None:
+    """A W3C traceparent as X-Ray's trace header; None when it is not a valid one (no header is better than a
+    wrong one). The trace id's first 8 hex digits are X-Ray's epoch part: ids made for X-Ray have them."""
+    match = _TRACEPARENT.fullmatch(traceparent.strip()) if isinstance(traceparent, str) else None
+    if match is None or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
+        return None
+    trace_id, parent, flags = match.groups()
+    sampled = int(flags, 16) & 1
+    return f"Root=1-{trace_id[:8]}-{trace_id[8:]};Parent={parent};Sampled={sampled}"
+
+
 def _entry(body: str, attributes: Mapping[str, str] | None, delay_seconds: float) -> dict[str, Any]:
     """One SendMessage request's fields, checked as SQS would check them."""
     if not isinstance(body, str):
@@ -270,6 +293,9 @@ def _entry(body: str, attributes: Mapping[str, str] | None, delay_seconds: float
     entry: dict[str, Any] = {"MessageBody": body, "DelaySeconds": _whole_seconds(delay_seconds)}
     if attrs:
         entry["MessageAttributes"] = {k: {"DataType": _STRING, "StringValue": v} for k, v in attrs.items()}
+    header = xray_trace_header(attrs["traceparent"]) if "traceparent" in attrs else None
+    if header is not None:
+        entry["MessageSystemAttributes"] = {"AWSTraceHeader": {"DataType": _STRING, "StringValue": header}}
     return entry
 
 

@@ -131,3 +131,27 @@ def env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"environment variable {name} must be an integer, not {value[:40]!r}") from None
+
+
+_deployed_plans: dict[str, Any] = {}
+
+
+def deployed_plan() -> Any:
+    """The plan the stack was synthesized from: the built-in plan with the user's plan file layered on, when
+    synth shipped one in the code directory (``ENV.PLAN_FILE``, relative to ``LAMBDA_TASK_ROOT``), else the
+    built-in plan. Loaded once per container. (Imported here, not at the top: the worker does not need it.)"""
+    from whispersync.plan import DEFAULT_PLAN, PlanError, effective_plan
+
+    name = os.environ.get(ENV.PLAN_FILE)
+    if not name:
+        return DEFAULT_PLAN
+    path = os.path.join(os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd(), name)
+    if path not in _deployed_plans:
+        try:
+            _deployed_plans[path] = effective_plan(path)
+        except PlanError as exc:
+            raise ConfigError(f"{ENV.PLAN_FILE}={name}: the shipped plan has {len(exc.problems)} problem(s): "
+                              f"{'; '.join(map(str, exc.problems))[:500]}") from None
+        except OSError as exc:
+            raise ConfigError(f"{ENV.PLAN_FILE}={name}: cannot read {path} ({exc.strerror or exc})") from None
+    return _deployed_plans[path]

@@ -8,7 +8,8 @@ https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html). The priority is the
 topic's: its name (the ARN's last part) is one of the plan's topics ("critical",
 "high", "medium", "low"), alone or as the end of a longer name ("whispersync-critical").
 
-The notification goes through the local `Notifier`: the plan's routes pick the
+The notification goes through the local `Notifier`: the deployed plan's routes (a user's
+plan file shipped by synth, `ENV.PLAN_FILE`, else the built-in plan) pick the
 channels, each delivery is recorded in an outbox (in /tmp, for this container) and
 tried at once. A delivery left to retry fails the invocation, so Lambda's own retry
 of the SNS event (same notification id, same outbox rows) tries again.
@@ -29,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from whispersync.deploy.aws.environment import ENV
-from whispersync.deploy.aws.handlers._lambda import Invocations
+from whispersync.deploy.aws.environment import ENV, secret_store
+from whispersync.deploy.aws.handlers._lambda import Invocations, deployed_plan
 from whispersync.errors import ConfigError, ExternalServiceError
 from whispersync.monitoring.notify import (
     SECRET_NAMES,
@@ -108,16 +109,18 @@ def build_notifier() -> Notifier:
         outbox.parent.mkdir(parents=True, exist_ok=True)
         name = os.environ.get(ENV.SECRETS_NAME)
         secrets = read_channel_secrets(name) if name else ChannelSecrets()
-        email_to = tuple(a.strip() for a in os.environ.get("WHISPERSYNC_EMAIL_TO", "").split(",") if a.strip())
+        email_to = tuple(a.strip() for a in os.environ.get(ENV.EMAIL_TO, "").split(",") if a.strip())
         channels = ChannelConfig(
-            smtp_host=os.environ.get("WHISPERSYNC_SMTP_HOST") or None,
-            smtp_port=int(os.environ.get("WHISPERSYNC_SMTP_PORT") or 587),
-            smtp_user=os.environ.get("WHISPERSYNC_SMTP_USER") or None,
-            email_from=os.environ.get("WHISPERSYNC_EMAIL_FROM") or "whispersync@localhost",
+            smtp_host=os.environ.get(ENV.SMTP_HOST) or None,
+            smtp_port=int(os.environ.get(ENV.SMTP_PORT) or 587),
+            smtp_user=os.environ.get(ENV.SMTP_USER) or None,
+            email_from=os.environ.get(ENV.EMAIL_FROM) or "whispersync@localhost",
             email_to=email_to,
         )
+        # The routes of the plan the stack was synthesized from (a user's plan file may change them).
         _notifier = Notifier(NotifierConfig(outbox_path=outbox, channels=channels, secrets=secrets,
-                                            dashboard_url=os.environ.get("WHISPERSYNC_DASHBOARD_URL") or None),
+                                            dashboard_url=os.environ.get("WHISPERSYNC_DASHBOARD_URL") or None,
+                                            routes=deployed_plan().routes),
                              telemetry=_invocations.telemetry)
     return _notifier
 
@@ -127,7 +130,7 @@ def read_channel_secrets(name: str) -> ChannelSecrets:
     import boto3
 
     try:
-        if name.startswith("/") or name.startswith("arn:aws:ssm:"):
+        if secret_store(name) == "ssm":
             text = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         else:
             text = boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"]

@@ -26,8 +26,8 @@ import time
 from typing import Any
 
 from whispersync.deploy.aws.environment import ENV
-from whispersync.deploy.aws.handlers._lambda import Invocations, env
-from whispersync.plan import DEFAULT_PLAN, Plan, RemediationRule
+from whispersync.deploy.aws.handlers._lambda import Invocations, deployed_plan, env
+from whispersync.plan import Plan, RemediationRule
 
 __all__ = ["MAX_CONCURRENCY_BOUNDS", "handler", "rule_for"]
 
@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         alarm = str(data.get("alarmName", ""))
         state = (data.get("state") or {}).get("value")
         previous = (data.get("previousState") or {}).get("value")
-        rule = rule_for(DEFAULT_PLAN, alarm)
+        rule = rule_for(deployed_plan(), alarm)  # the plan synth shipped (ENV.PLAN_FILE), else the built-in
         if rule is None or state != "ALARM":
             reason = "not a scale-up alarm of the plan" if rule is None else f"state is {state}, not ALARM"
             log.info("Remediation skipped", alarm_name=alarm, state=state, reason=reason)
