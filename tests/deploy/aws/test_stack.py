@@ -310,6 +310,16 @@ class TestThePipelineResources:
             assert props["Runtime"] == f"python{python}", props["FunctionName"]
             assert props.get("Architectures", ["x86_64"]) == [machine], props["FunctionName"]
 
+    def test_ingest_has_an_iam_authenticated_function_url_and_may_write_transcripts_only(self, synthesized) -> None:
+        template, data, _, _ = synthesized
+        template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "AWS_IAM"})
+        template.resource_count_is("AWS::Lambda::Url", 1)
+        assert "IngestUrl" in data["Outputs"]
+        puts = [s for p in _resources(data, "AWS::IAM::Policy").values()
+                for s in p["Properties"]["PolicyDocument"]["Statement"]
+                if "s3:PutObject" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        assert any("transcripts/*" in str(s["Resource"]) for s in puts)
+
     def test_the_queue_redrives_to_the_dlq_after_max_receive_count(self, synthesized) -> None:
         from aws_cdk.assertions import Match
 

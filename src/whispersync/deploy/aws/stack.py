@@ -251,6 +251,10 @@ class WhisperSyncStack(cdk.Stack):
         self.bucket.grant_read(ingest)
         self.table.grant_read_write_data(ingest)
         self.queue.grant_send_messages(ingest)
+        # POST /v1/transcripts over HTTPS, as `whispersync up` serves it. IAM auth (SigV4-signed
+        # requests), never public: a transcript reaches the agents and costs money to process.
+        self.bucket.grant_put(ingest, f"{catalog.TRANSCRIPTS_PREFIX}/*")
+        self.ingest_url = ingest.add_function_url(auth_type=lambda_.FunctionUrlAuthType.AWS_IAM)
 
         # One bad memo must not retry its whole batch: the worker reports the failed items.
         self.worker_source = event_sources.SqsEventSource(
@@ -376,6 +380,7 @@ class WhisperSyncStack(cdk.Stack):
 
     def _outputs(self) -> None:
         cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
+        cdk.CfnOutput(self, "IngestUrl", value=self.ingest_url.url)
         cdk.CfnOutput(self, "QueueUrl", value=self.queue.queue_url)
         cdk.CfnOutput(self, "DeadLetterQueueUrl", value=self.dlq.queue_url)
         cdk.CfnOutput(self, "TableName", value=self.table.table_name)
