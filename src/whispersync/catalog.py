@@ -103,5 +103,7 @@ LOG_ERRORS = Metric(LOGS, "LogErrors", "Count")
 
 NOTIFICATION_ATTEMPTS = Metric(HEALTH, "NotificationAttempts", "Count", varying=("Channel", "Outcome"))
 UNSENT_REENQUEUED = Metric(INGEST, "UnsentMemosReenqueued", "Count")
+# Telemetry an exporter could not deliver (telemetry/_otlp.py): Exporter=otlp, Reason=buffer_full|send_failed.
+TELEMETRY_EXPORT_LOST = Metric(HEALTH, "TelemetryExportLost", "Count", varying=("Exporter", "Reason"))
 
 METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

@@ -228,3 +228,23 @@ def test_a_dead_collector_never_slows_the_memo_path_and_losses_are_counted() -> 
 def test_unknown_protocol_is_refused() -> None:
     with pytest.raises(ValueError, match="protocol"):
         OtlpExporter("http://127.0.0.1:1", protocol="grpc")
+
+
+def test_the_loss_metric_is_the_catalog_s() -> None:
+    """What the exporter writes when it loses records is catalog.TELEMETRY_EXPORT_LOST (telemetry
+    may not import the catalog, so the two spellings are held together here)."""
+    from whispersync import catalog
+
+    declared = catalog.TELEMETRY_EXPORT_LOST
+    loss = MemorySink()
+    exporter = OtlpExporter(_dead_endpoint(), max_buffer=1, interval=0.01, backoff=0.01, max_attempts=1,
+                            loss_sink=loss)
+    for i in range(50):  # a buffer of one: the others are pushed out (buffer_full); the last fails to send
+        exporter.emit("logs", {"message": f"m{i}", "level": "INFO", "timestamp": 0})
+    exporter.close()
+    written = loss.records["metrics"]
+    assert {m["dimensions"]["Reason"] for m in written} == {"buffer_full", "send_failed"}
+    for record in written:
+        assert (record["namespace"], record["name"], record["unit"]) == (declared.namespace, declared.name,
+                                                                          declared.unit)
+        assert set(record["dimensions"]) == set(declared.dimensions) | set(declared.varying)

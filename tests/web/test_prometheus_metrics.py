@@ -114,3 +114,36 @@ def test_a_failing_listener_is_a_counted_fault_and_the_sink_still_gets_the_recor
     assert telemetry.faults == 2
     assert [r["name"] for r in sink.records["metrics"]] == ["Errors"] and len(sink.records["logs"]) == 1
     assert seen == ["metrics", "logs"]
+
+
+def test_memos_processed_as_up_starts_are_counted(cli_env, tmp_path) -> None:
+    """Memos left in the queue by an earlier run are processed as soon as the workers start:
+    /metrics listens from before then, so they are all counted."""
+    from helpers import Server, wait_until
+
+    from whispersync.app import build_runtime
+    from whispersync.domain import MemoStatus
+    from whispersync.settings import Settings
+
+    home = tmp_path / "home"
+    queued = 40
+    runtime = build_runtime(Settings.load(home=home))
+    try:
+        ids = [runtime.ingestor.accept(Transcript(text=f"Left in the queue {n}.", agent="work")).id
+               for n in range(queued)]
+    finally:
+        runtime.close(timeout=2)
+    server = Server(home, cli_env).start("--quiet", "--otlp-port", "0")
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            def all_done() -> bool:
+                memos = client.get("/v1/memos", params={"limit": 100}).json()["memos"]
+                return sum(m["status"] == MemoStatus.DONE.value for m in memos if m["id"] in ids) == queued
+
+            wait_until(all_done, timeout=60, interval=0.2)
+            found = samples(client.get("/metrics").text)
+        processed = ("whispersync_business_transcripts_processed_total",
+                     frozenset({"agent_type": "work", "status": "Success"}.items()))
+        assert found.get(processed) == float(queued)
+    finally:
+        assert server.terminate() == 0

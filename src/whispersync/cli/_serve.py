@@ -88,6 +88,9 @@ def up(
     out = console if fmt == "text" else err_console
     events = None if quiet else EventPrinter(sys.stdout, fmt, max_receive_count=settings.max_receive_count)
     runtime = build_runtime(settings, log_listeners=[events] if events is not None else [])
+    # The app before the workers: /metrics counts from its telemetry listener, attached in
+    # create_app, so a memo left queued by the last run and processed at once is counted too.
+    web_app = create_app(runtime)
     runtime.start()
 
     def force_stop() -> None:
@@ -97,8 +100,7 @@ def up(
         os.write(2, b"Forced stop: memos in flight will be processed at the next start.\n")
         os._exit(130)
 
-    server = build_server(create_app(runtime), settings, runtime.telemetry.logger("whispersync.http"),
-                          force_stop=force_stop)
+    server = build_server(web_app, settings, runtime.telemetry.logger("whispersync.http"), force_stop=force_stop)
     log = runtime.telemetry.logger("whispersync.server")
     otlp_server = _start_otlp_receiver(runtime, settings, otlp_port)
 

@@ -13,7 +13,9 @@ errors are retried with exponential backoff, waiting what ``Retry-After`` asks w
 the answer carries it; any other failure is final. What could not be sent (dropped
 from a full buffer, or failed for good) is written to ``loss_sink`` as metric
 ``WhisperSync/Health TelemetryExportLost`` (dimensions Exporter=otlp, Reason=
-buffer_full|send_failed), and kept in ``dropped`` and ``failed``.
+buffer_full|send_failed), and kept in ``dropped`` and ``failed``. The catalog declares that metric
+(``catalog.TELEMETRY_EXPORT_LOST``); telemetry may not import the catalog, so a test holds the
+two spellings together.
 
 OTLP JSON (opentelemetry-proto's specification.md, "JSON Protobuf Encoding"): ids are
 hex, not proto3 JSON's base64; enums are integers; 64-bit integers are decimal strings.
@@ -85,6 +87,7 @@ class TeeSink:
 class OtlpExporter:
     """A sink exporting records over OTLP/HTTP from a background thread; see the module docstring."""
 
+    # catalog.TELEMETRY_EXPORT_LOST, spelled here as the layers require (tests/telemetry check they agree).
     LOSS_NAMESPACE = "WhisperSync/Health"
     LOSS_METRIC = "TelemetryExportLost"
 

@@ -173,6 +173,7 @@ TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.LOG_ERRORS, COUNTER, "whispersync_logs_log_errors_total"),
     _entry(catalog.NOTIFICATION_ATTEMPTS, COUNTER, "whispersync_health_notification_attempts_total"),
     _entry(catalog.UNSENT_REENQUEUED, COUNTER, "whispersync_ingest_unsent_memos_reenqueued_total"),
+    _entry(catalog.TELEMETRY_EXPORT_LOST, COUNTER, "whispersync_health_telemetry_export_lost_total"),
 )
 
 _BY_IDENTITY = {(m.namespace, m.metric_name): m for m in TABLE}
