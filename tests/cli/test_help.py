@@ -22,7 +22,7 @@ COMMANDS = [
     ["notifications", "list"], ["notifications", "retry"], ["plan", "show"], ["plan", "validate"],
     ["dashboards", "list"], ["dashboards", "show"], ["dashboards", "import"], ["dashboards", "export"],
     ["dashboards", "delete"], ["deploy", "aws", "synth"], ["deploy", "aws", "outputs"], ["deploy", "aws", "check"],
-    ["export", "grafana"],
+    ["export", "grafana"], ["aws-env"],
 ]
 
 

@@ -11,6 +11,7 @@ import sys
 
 from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help order
     _alarms,
+    _aws_env,
     _dashboards,
     _deploy,
     _filters,

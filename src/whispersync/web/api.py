@@ -45,6 +45,7 @@ from whispersync.errors import (
 )
 from whispersync.web import alarms, dlq, logs, metrics, notifications, prometheus, traces
 from whispersync.web._guard import SAFE_METHODS, RequestGuard
+from whispersync.web.aws import routes as aws_routes
 from whispersync.web.console import COOKIE, Sessions, console_routes
 from whispersync.web._params import page
 from whispersync.web._json import (
@@ -219,7 +220,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             return _error(404, "not_found", str(exc))
         raise exc  # a server-side failure: logged and answered by answer_every_error
 
-    for area in (logs, metrics, traces, alarms, notifications, dlq, prometheus):
+    for area in (logs, metrics, traces, alarms, notifications, dlq, prometheus, aws_routes):
         app.include_router(area.build_router(runtime))
 
     async def blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
