@@ -58,7 +58,7 @@ from whispersync.app import build_runtime
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.settings import Settings
-from whispersync.telemetry import OtlpExporter, TeeSink, Telemetry
+from whispersync.telemetry import MemorySink, OtlpExporter, TeeSink, Telemetry
 from whispersync.web import create_app
 from whispersync.web.prometheus import TelemetryCollector
 
@@ -211,10 +211,20 @@ def pipeline_rates(memos: int, workers: int, rounds: int, workdir: Path) -> None
 
 
 def encoding_cost(records: dict[str, list[dict]], endpoint: str, memos: int = 200) -> float:
-    """µs per memo the exporter's thread spends building the Export*ServiceRequests (median of 5)."""
+    """µs per memo the exporter's thread spends building the Export*ServiceRequests (median of 5).
+
+    The records are those of `memos` replayed memos, each with its own trace, span and correlation ids,
+    as the exporter gets them: copies of one memo's records would make every id repeat, which flatters
+    an encoder that keeps what repeats."""
+    sink = MemorySink()
+    tel = Telemetry(sink)
+    replay = replay_ours(tel, records)
+    for n in range(memos):
+        replay(f"encoding-{n}")
+    tel.close()
     exporter = OtlpExporter(endpoint)
-    batches = [("traces", records["spans"] * memos), ("logs", records["logs"] * memos),
-               ("metrics", records["metrics"] * memos)]
+    batches = [("traces", sink.records["spans"]), ("logs", sink.records["logs"]),
+               ("metrics", sink.records["metrics"])]
     times = []
     for _ in range(5):
         started = time.perf_counter()

@@ -248,3 +248,77 @@ def test_the_loss_metric_is_the_catalog_s() -> None:
         assert (record["namespace"], record["name"], record["unit"]) == (declared.namespace, declared.name,
                                                                           declared.unit)
         assert set(record["dimensions"]) == set(declared.dimensions) | set(declared.varying)
+
+
+def _spans_received(collector: Collector) -> list[int]:
+    return [len(m.resource_spans[0].scope_spans[0].spans) for m in collector.decoded("/v1/traces")]
+
+
+def _span_record(i: int, trace_id: str = "0af7651916cd43dd8448eb211c80319c") -> dict:
+    return {"trace_id": trace_id, "span_id": f"{i + 1:016x}", "parent_span_id": None, "name": f"s{i}",
+            "kind": "INTERNAL", "start_time_unix_nano": 1, "end_time_unix_nano": 2, "status": "OK"}
+
+
+def test_a_busy_producer_gets_whole_batches_not_a_stream_of_small_requests(collector) -> None:
+    """A full batch wakes the thread, which sends whole batches only; the rest waits for the interval
+    or a flush (draining until empty would chase the producer with tiny requests, each costing it GIL time)."""
+    exporter = OtlpExporter(collector.url, batch_size=100, interval=60)
+    for i in range(100):
+        exporter.emit("spans", _span_record(i))
+    for i in range(100, 180):  # keeps coming while the first batch is sent
+        exporter.emit("spans", _span_record(i))
+        time.sleep(0.002)
+    time.sleep(0.3)
+    assert _spans_received(collector) == [100]
+    exporter.flush()
+    assert _spans_received(collector) == [100, 80]
+    exporter.close()
+    assert exporter.sent == 180 and exporter.failed == 0
+
+
+def test_a_record_that_cannot_be_encoded_is_lost_alone(collector) -> None:
+    exporter = OtlpExporter(collector.url)
+    exporter.emit("spans", _span_record(0))
+    exporter.emit("spans", _span_record(1, trace_id="not hex"))
+    exporter.emit("logs", {"level": "INFO", "message": "kept", "timestamp": 1, "logger": 7})  # not a logger name
+    exporter.emit("logs", {"level": "INFO", "message": "kept", "timestamp": 1})
+    exporter.close()
+    assert _spans_received(collector) == [1]
+    (logs,) = collector.decoded("/v1/logs")
+    assert [r.body.string_value for r in logs.resource_logs[0].scope_logs[0].log_records] == ["kept"]
+    assert exporter.sent == 2 and exporter.failed == 2
+
+
+def test_rejected_items_of_a_partial_success_are_counted_as_failed() -> None:
+    """A 200 whose ExportTraceServiceResponse says partial_success.rejected_spans=2 (read without the proto package)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTracePartialSuccess,
+        ExportTraceServiceResponse,
+    )
+
+    answer = ExportTraceServiceResponse(partial_success=ExportTracePartialSuccess(
+        rejected_spans=2, error_message="too old")).SerializeToString()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        exporter = OtlpExporter(f"http://127.0.0.1:{server.server_address[1]}")
+        for i in range(3):
+            exporter.emit("spans", _span_record(i))
+        exporter.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert exporter.sent == 3 and exporter.failed == 2

@@ -3,7 +3,10 @@
 :class:`OtlpExporter` is a sink. ``emit`` only appends to a bounded buffer (the oldest
 record is dropped when it is full, and counted); a daemon thread batches the buffer
 every ``interval`` seconds into ``Export*ServiceRequest``s and POSTs them to
-``<endpoint>/v1/traces``, ``/v1/logs``, ``/v1/metrics``, as protobuf or OTLP JSON.
+``<endpoint>/v1/traces``, ``/v1/logs``, ``/v1/metrics``, as protobuf or OTLP JSON. The thread
+encodes each record as it takes it from the buffer, with the hand-written encoder of
+:mod:`._otlp_wire` (message objects cost that thread, and through the GIL the memo's, ~100 µs
+a memo).
 So a collector that is slow or down costs a memo nothing: its records wait, are
 retried, and at worst are dropped and counted. :class:`TeeSink` writes to the store
 and the exporter alike.
@@ -22,8 +25,8 @@ hex, not proto3 JSON's base64; enums are integers; 64-bit integers are decimal s
 The generic protobuf JSON serialiser gets the first two wrong, so its output is fixed
 here (``_ids_to_hex``, ``use_integers_for_enums``).
 
-The proto package and httpx are imported when an exporter is built: telemetry without
-OTLP does not load them.
+httpx is imported when an exporter is built, and opentelemetry-proto only for JSON (read back
+from our protobuf and written by its JSON serialiser): telemetry without OTLP loads neither.
 """
 
 from __future__ import annotations
@@ -35,26 +38,15 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
+from ._otlp_wire import WireEncoder, rejected_count
 from ._sink import Sink
 
 RETRYABLE = frozenset({429, 502, 503, 504})
 PROTOCOLS = ("http/protobuf", "http/json")
 _SIGNAL_OF = {"spans": "traces", "logs": "logs", "metrics": "metrics"}
-_KIND = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
-_STATUS = {"UNSET": 0, "OK": 1, "ERROR": 2}
-# SeverityNumber (OTel logs data model) of our levels: the first of each range.
-_SEVERITY = {"DEBUG": 5, "INFO": 9, "WARNING": 13, "ERROR": 17}
-# CloudWatch units -> UCUM, as OTel semantic conventions write units.
-_UCUM = {
-    "Seconds": "s", "Milliseconds": "ms", "Microseconds": "us", "Bytes": "By", "Kilobytes": "KiBy",
-    "Megabytes": "MiBy", "Gigabytes": "GiBy", "Terabytes": "TiBy", "Bits": "bit", "Kilobits": "kbit",
-    "Megabits": "Mbit", "Gigabits": "Gbit", "Terabits": "Tbit", "Percent": "%", "Count": "1",
-    "Bytes/Second": "By/s", "Bits/Second": "bit/s", "Count/Second": "1/s", "None": "",
-}
-_LOG_OWN_KEYS = frozenset({"level", "message", "timestamp", "service", "trace_id", "span_id", "logger"})
+_STREAM_OF = {signal: stream for stream, signal in _SIGNAL_OF.items()}
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 
 
@@ -111,7 +103,9 @@ class OtlpExporter:
         if protocol not in PROTOCOLS:
             raise ValueError(f"OTLP protocol must be one of {list(PROTOCOLS)}, not {protocol!r}")
         import httpx  # noqa: F401 - fail at start-up, not in the thread, when a package is missing
-        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+
+        if protocol == "http/json":  # protobuf is written by hand (_otlp_wire); JSON goes through the proto package
+            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
 
         self.endpoint = endpoint.rstrip("/")
         self.protocol = protocol
@@ -142,6 +136,8 @@ class OtlpExporter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._client: Any = None
+        self._wire = WireEncoder(service, service_version)
+        self._encoders = {"spans": self._wire.span, "logs": self._wire.log, "metrics": self._wire.metric}
 
     # -- the sink ---------------------------------------------------------------------------
 
@@ -152,7 +148,7 @@ class OtlpExporter:
         buffer.append((stream, record))
         if self._thread is None:
             self._start()
-        elif len(buffer) >= self.batch_size:
+        elif len(buffer) >= self.batch_size and not self._wake.is_set():
             self._wake.set()
 
     def flush(self, timeout: float | None = None) -> None:
@@ -196,15 +192,24 @@ class OtlpExporter:
 
         self._client = httpx.Client(timeout=self.timeout)
         while True:
-            self._wake.wait(self.interval)
+            woken = self._wake.wait(self.interval)
             self._wake.clear()
             with self._rounds:
                 round_ = self._asked
+                flushing = round_ > self._done
                 self._kick.clear()
+            # One round sends what is buffered when it begins: all of it on the interval or a flush, only
+            # whole batches when a full batch woke it. Draining until empty instead would chase the memo
+            # threads with a stream of tiny requests, each costing them GIL time.
+            budget = len(self._buffer)
+            if woken and not flushing:
+                budget -= budget % self.batch_size
             delivered = True
             try:
-                while delivered and self._buffer and not self._stop.is_set():
-                    delivered = self._send_batch()
+                while delivered and budget > 0 and not self._stop.is_set():
+                    size = min(budget, self.batch_size)
+                    delivered = self._send_batch(size)
+                    budget -= size
             except Exception:  # noqa: BLE001 - the exporter thread must not die
                 self.failed += 1
             self._report_loss()
@@ -220,30 +225,46 @@ class OtlpExporter:
             if self._pause:
                 self._kick.wait(self._pause)  # a flush or close ends the pause
 
-    def _send_batch(self) -> bool:
-        """Send up to ``batch_size`` records; False when a request failed for good."""
+    def _send_batch(self, size: int) -> bool:
+        """Send up to ``size`` records; False when a request failed for good.
+
+        Each record is encoded as it is taken from the buffer (emit only appends): one that cannot be
+        encoded is lost and counted, not its batch."""
         delivered = True
-        batch: dict[str, list[dict]] = {}
-        for _ in range(self.batch_size):
+        batch: dict[str, dict[str, list[bytes]]] = {}
+        counts: dict[str, int] = {}
+        buffer, encoders = self._buffer, self._encoders
+        for _ in range(size):
             try:
-                stream, record = self._buffer.popleft()
+                stream, record = buffer.popleft()
             except IndexError:
                 break
-            batch.setdefault(stream, []).append(record)
-        for stream, records in batch.items():
-            signal = _SIGNAL_OF.get(stream)
-            if signal is None:
-                self.failed += len(records)
-                continue
             try:
-                body = self.encode(signal, records)
-            except Exception:  # noqa: BLE001 - a record we cannot encode is lost, not the batch's thread
-                self.failed += len(records)
+                scope, item = encoders[stream](record)
+            except Exception:  # noqa: BLE001 - an unknown stream or a record we cannot encode is lost, not the thread
+                self.failed += 1
+                continue
+            scopes = batch.get(stream)
+            if scopes is None:
+                scopes = batch[stream] = {}
+                counts[stream] = 0
+            items = scopes.get(scope)
+            if items is None:
+                scopes[scope] = [item]
+            else:
+                items.append(item)
+            counts[stream] += 1
+        for stream, scopes in batch.items():
+            signal = _SIGNAL_OF[stream]
+            try:
+                body = self._body(signal, scopes)
+            except Exception:  # noqa: BLE001 - counted, the thread goes on
+                self.failed += counts[stream]
                 continue
             if self._post(signal, body):
-                self.sent += len(records)
+                self.sent += counts[stream]
             else:
-                self.failed += len(records)
+                self.failed += counts[stream]
                 delivered = False
         return delivered
 
@@ -276,9 +297,7 @@ class OtlpExporter:
             if self.protocol == "http/json":
                 partial = answer.json().get("partialSuccess") or {}
                 return sum(int(v) for k, v in partial.items() if k.startswith("rejected"))
-            response = _response_type(signal).FromString(answer.content)
-            partial = response.partial_success
-            return sum(getattr(partial, f.name) for f in partial.DESCRIPTOR.fields if f.name.startswith("rejected"))
+            return rejected_count(answer.content)
         except Exception:  # noqa: BLE001 - an unreadable success is still a success
             return 0
 
@@ -302,174 +321,38 @@ class OtlpExporter:
 
     def encode(self, signal: str, records: list[dict]) -> bytes:
         """The ``Export*ServiceRequest`` body for *records*, in this exporter's protocol."""
-        message = {"traces": self._traces, "logs": self._logs, "metrics": self._metrics}[signal](records)
+        encode_one = self._encoders[_STREAM_OF[signal]]
+        scopes: dict[str, list[bytes]] = {}
+        for record in records:
+            scope, item = encode_one(record)
+            scopes.setdefault(scope, []).append(item)
+        return self._body(signal, scopes)
+
+    def _body(self, signal: str, scopes: dict[str, list[bytes]]) -> bytes:
+        body = self._wire.request(signal, scopes)
         if self.protocol == "http/protobuf":
-            return message.SerializeToString()
+            return body
+        # OTLP JSON: the same message, read back by opentelemetry-proto and written as JSON.
         import orjson
         from google.protobuf import json_format
 
+        message = _request_type(signal).FromString(body)
         return orjson.dumps(_ids_to_hex(json_format.MessageToDict(message, use_integers_for_enums=True)))
 
-    def _resource(self, target: Any) -> None:
-        _put_attributes(target.attributes, {"service.name": self.service,
-                                            **({"service.version": self.service_version} if self.service_version
-                                               else {})})
 
-    def _traces(self, records: list[dict]) -> Any:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
-        request = ExportTraceServiceRequest()
-        resource_spans = request.resource_spans.add()
-        self._resource(resource_spans.resource)
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.name = "whispersync"
-        for record in records:
-            span = scope_spans.spans.add()
-            span.trace_id = bytes.fromhex(record["trace_id"])
-            span.span_id = bytes.fromhex(record["span_id"])
-            if record.get("parent_span_id"):
-                span.parent_span_id = bytes.fromhex(record["parent_span_id"])
-            span.name = record["name"]
-            span.kind = _KIND.get(record.get("kind"), 1)
-            span.start_time_unix_nano = record["start_time_unix_nano"]
-            span.end_time_unix_nano = record["end_time_unix_nano"]
-            # Annotations and metadata are both OTel attributes (the X-Ray split has no OTel equivalent).
-            _put_attributes(span.attributes, {**(record.get("metadata") or {}), **(record.get("annotations") or {})})
-            for event in record.get("events") or ():
-                added = span.events.add()
-                added.name = event["name"]
-                added.time_unix_nano = event["time_unix_nano"]
-                _put_attributes(added.attributes, event.get("attributes") or {})
-            span.status.code = _STATUS.get(record.get("status"), 0)
-            if record.get("status_message"):
-                span.status.message = record["status_message"]
-        return request
-
-    def _logs(self, records: list[dict]) -> Any:
-        from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-            ExportLogsServiceRequest,
-        )
-
-        request = ExportLogsServiceRequest()
-        resource_logs = request.resource_logs.add()
-        self._resource(resource_logs.resource)
-        scopes: dict[str, Any] = {}
-        for record in records:
-            name = record.get("logger") or "whispersync"
-            scope = scopes.get(name)
-            if scope is None:
-                scope = scopes[name] = resource_logs.scope_logs.add()
-                scope.scope.name = name
-            log = scope.log_records.add()
-            log.time_unix_nano = _unix_ns(record.get("timestamp"))
-            level = record.get("level", "INFO")
-            log.severity_text = level
-            log.severity_number = _SEVERITY.get(level, 9)
-            log.body.string_value = str(record.get("message", ""))
-            if record.get("trace_id") and len(record["trace_id"]) == 32:
-                log.trace_id = bytes.fromhex(record["trace_id"])
-            if record.get("span_id") and len(record["span_id"]) == 16:
-                log.span_id = bytes.fromhex(record["span_id"])
-            _put_attributes(log.attributes, {k: v for k, v in record.items() if k not in _LOG_OWN_KEYS})
-        return request
-
-    def _metrics(self, records: list[dict]) -> Any:
-        """Each datapoint as one OTel point: a Count as a delta monotonic sum, a statistic set as a
-        delta histogram without buckets, anything else as a gauge. The CloudWatch namespace is
-        the instrumentation scope's name, the dimensions are the point's attributes."""
-        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-            ExportMetricsServiceRequest,
-        )
-
-        request = ExportMetricsServiceRequest()
-        resource_metrics = request.resource_metrics.add()
-        self._resource(resource_metrics.resource)
-        scopes: dict[str, Any] = {}
-        for record in records:
-            namespace = record["namespace"]
-            scope = scopes.get(namespace)
-            if scope is None:
-                scope = scopes[namespace] = resource_metrics.scope_metrics.add()
-                scope.scope.name = namespace
-            metric = scope.metrics.add()
-            metric.name = record["name"]
-            metric.unit = _UCUM.get(record.get("unit", "None"), "")
-            time_ns = int(record["timestamp"]) * 1_000_000
-            stats = record.get("statistic_values")
-            value = float(record["value"])
-            if stats:
-                data = metric.histogram
-                data.aggregation_temporality = 1  # delta
-                point = data.data_points.add()
-                point.count = int(stats["SampleCount"])
-                point.sum, point.min, point.max = stats["Sum"], stats["Minimum"], stats["Maximum"]
-            elif record.get("unit") == "Count" and value >= 0:
-                data = metric.sum
-                data.aggregation_temporality = 1
-                data.is_monotonic = True
-                point = data.data_points.add()
-                point.as_double = value
-            else:
-                point = metric.gauge.data_points.add()
-                point.as_double = value
-            point.start_time_unix_nano = point.time_unix_nano = time_ns
-            _put_attributes(point.attributes, record.get("dimensions") or {})
-        return request
-
-
-def _response_type(signal: str) -> Any:
+def _request_type(signal: str) -> Any:
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
-        ExportLogsServiceResponse,
+        ExportLogsServiceRequest,
     )
     from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-        ExportMetricsServiceResponse,
+        ExportMetricsServiceRequest,
     )
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceResponse,
+        ExportTraceServiceRequest,
     )
 
-    return {"traces": ExportTraceServiceResponse, "logs": ExportLogsServiceResponse,
-            "metrics": ExportMetricsServiceResponse}[signal]
-
-
-def _put_attributes(target: Any, values: Mapping[str, Any]) -> None:
-    for key, value in values.items():
-        if value is None:
-            continue
-        _set_any(target.add(key=str(key)).value, value)
-
-
-def _set_any(target: Any, value: Any) -> None:
-    """An OTLP ``AnyValue`` from a JSON value; anything else as its str()."""
-    if isinstance(value, bool):
-        target.bool_value = value
-    elif isinstance(value, int) and -(2 ** 63) <= value < 2 ** 63:
-        target.int_value = value
-    elif isinstance(value, float):
-        target.double_value = value
-    elif isinstance(value, str):
-        target.string_value = value
-    elif isinstance(value, (list, tuple)):
-        array = target.array_value
-        for item in value:
-            _set_any(array.values.add(), item)
-    elif isinstance(value, dict):
-        _put_attributes(target.kvlist_value.values, value)
-    else:
-        target.string_value = str(value)
-
-
-def _unix_ns(timestamp: Any) -> int:
-    if isinstance(timestamp, (int, float)):  # epoch ms
-        return int(timestamp * 1_000_000)
-    if isinstance(timestamp, str):
-        try:
-            return int(datetime.fromisoformat(timestamp).timestamp() * 1e9)
-        except ValueError:
-            pass
-    return time.time_ns()
+    return {"traces": ExportTraceServiceRequest, "logs": ExportLogsServiceRequest,
+            "metrics": ExportMetricsServiceRequest}[signal]
 
 
 def _ids_to_hex(value: Any) -> Any:
