@@ -109,8 +109,12 @@ def up(
             if server.should_exit:
                 return
             time.sleep(0.05)
-        settings.server_file.write_bytes(orjson.dumps({"pid": os.getpid(), "url": url, "started_at": time.time()}))
-        log.info("WhisperSync is up", url=url, console_url=f"{url}/", workers=runtime.pool.concurrency if runtime.pool else 0)
+        # Written whole, then renamed: a script (or `whispersync` itself) that sees the file reads all of it.
+        partial = settings.server_file.with_suffix(".json.tmp")
+        partial.write_bytes(orjson.dumps({"pid": os.getpid(), "url": url, "started_at": time.time()}))
+        os.replace(partial, settings.server_file)
+        log.info("WhisperSync is up", url=url, console_url=f"{url}/",
+                 workers=runtime.pool.concurrency if runtime.pool else 0)
         home = settings.home.resolve()
         if events is not None and fmt == "json":
             events.emit({"timestamp": iso_utc(time.time()), "level": "INFO", "event": "server_started",
