@@ -28,8 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.web._json import BodyTooLarge, read_body
-from whispersync.web.aws import _protocol, _sigv4
-from whispersync.web.aws._metrics_ops import OPERATIONS
+from whispersync.web.aws import _alarm_ops, _dashboard_ops, _metrics_ops, _protocol, _sigv4
 from whispersync.web.aws._protocol import AwsError
 from whispersync.web.aws.logs_ops import handle_logs
 
@@ -43,6 +42,7 @@ MAX_DECOMPRESSED = 16 * 1024 * 1024
 # PutLogEvents' limit is 1,048,576 bytes of *events* (each message + 26 bytes), which logs_ops checks
 # with CloudWatch's own error; the JSON that carries them is larger (quotes, escapes, field names).
 MAX_LOGS_BODY = 8 * 1024 * 1024
+OPERATIONS = {**_metrics_ops.OPERATIONS, **_alarm_ops.OPERATIONS, **_dashboard_ops.OPERATIONS}
 
 
 def _header(scope: Scope, name: bytes) -> str:
