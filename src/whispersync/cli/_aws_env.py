@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Annotated
 
+import orjson
 import typer
 
 from whispersync.cli._common import JsonOption, app, console, err_console, load_settings, print_json
@@ -19,6 +20,16 @@ _WILDCARD_BINDS = {"0.0.0.0", "::", ""}
 def _endpoint(host: str, port: int) -> str:
     host = "127.0.0.1" if host in _WILDCARD_BINDS else host
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _running_url(settings) -> str | None:
+    """The URL of the `whispersync up` running on this home (it may use another port than the
+    settings say, e.g. `up --port 8799`), from the server file it writes; None when there is none."""
+    try:
+        url = orjson.loads(settings.server_file.read_bytes())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 @app.command("aws-env")
@@ -45,7 +56,7 @@ def aws_env(
     else:
         secret = _PLACEHOLDER
     env = {
-        "AWS_ENDPOINT_URL": _endpoint(settings.host, settings.port),
+        "AWS_ENDPOINT_URL": _running_url(settings) or _endpoint(settings.host, settings.port),
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,

@@ -63,3 +63,10 @@ def test_the_aws_cli_works_with_the_printed_environment(make_api, tmp_path) -> N
     env["AWS_SECRET_ACCESS_KEY"] = "not-the-token-not-the-token"
     refused = subprocess.run([aws, "cloudwatch", "list-metrics"], env=env, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "SignatureDoesNotMatch" in refused.stderr
+
+
+def test_the_endpoint_is_the_running_servers_url(tmp_path) -> None:
+    """`up --port 8799` writes its URL to the home's server file: aws-env points there, not at the default."""
+    (tmp_path / "server.json").write_bytes(orjson.dumps({"pid": 1, "url": "http://127.0.0.1:8799"}))
+    env = exports(aws_env(tmp_path).stdout)
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:8799"
