@@ -134,8 +134,6 @@ class EspeakVoice:
         self.timeout = timeout
 
     def synthesize(self, text: str) -> bytes:
-        import httpx
-
         if not text.strip():
             raise ValueError("nothing to say: text is empty")
         try:

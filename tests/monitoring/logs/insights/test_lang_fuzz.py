@@ -12,7 +12,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from whispersync.monitoring.logs.insights import InsightsQueryError, run_query
+from whispersync.monitoring.logs.insights import InsightsQueryError
 from whispersync.monitoring.logs.insights._functions import SCALARS
 
 T0 = 1795780800000  # as in conftest.py

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
-from whispersync.monitoring.logs.insights._functions import Col, sql_string
+from whispersync.monitoring.logs.insights._functions import Col
 
 if TYPE_CHECKING:
     from whispersync.monitoring.logs.insights._parser import Expr, Field
