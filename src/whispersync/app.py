@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from whispersync import catalog
@@ -29,8 +30,17 @@ from whispersync.monitoring.notify import (
     read_secrets,
 )
 from whispersync.monitoring.plan_check import check_plan
-from whispersync.monitoring.remediation import default_registry
+from whispersync.monitoring.remediation import PoolScaler, RemediationAudit, default_registry, scale_up_rule
 from whispersync.monitoring.store import TelemetryStore
+from whispersync.monitoring.synthetics import (
+    CanaryRun,
+    DependencyCheck,
+    SyntheticsStore,
+    check_dependencies,
+    dependency_probes,
+    run_dependencies_canary,
+    run_http_canary,
+)
 from whispersync.periodic import PeriodicTask
 # dead_letters: the DLQ operations the CLI, the API and the console share (they may not import pipeline).
 from whispersync.pipeline import dead_letters  # noqa: F401
@@ -41,7 +51,7 @@ from whispersync.pipeline.ingest import SWEEP_INTERVAL_SECONDS, Ingestor, Unsent
 from whispersync.pipeline.queue import RedrivePolicy, SqliteQueue, SqliteQueueBroker
 from whispersync.pipeline.records import SqliteRecordStore
 from whispersync.pipeline.worker import MemoProcessor, WorkerPool
-from whispersync.plan import Alarm, MetricFilter, Plan, PlanError, effective_plan
+from whispersync.plan import Alarm, HealthCheck, MetricFilter, Plan, PlanError, effective_plan
 from whispersync.settings import Settings
 from whispersync.telemetry import NullSink, OtlpExporter, TeeSink, Telemetry
 
@@ -110,11 +120,12 @@ class Runtime:
     notifier: Notifier | None = None
     alarms: AlarmEngine | None = None
     pool: WorkerPool | None = None
+    health_checks: tuple[HealthCheck, ...] = ()  # the plan's canaries, run by start()
     _services: list = field(default_factory=list)
 
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
               maintenance: bool = True, notifications: bool = True, alarms: bool = True,
-              sweep: bool = True) -> None:
+              sweep: bool = True, checks: bool = True) -> None:
         s = self.settings
         if notifications and self.notifier is not None:
             # First, and at once, so deliveries left pending by a previous run go out.
@@ -125,6 +136,8 @@ class Runtime:
         self.pool = WorkerPool(self.processor, concurrency=workers or s.workers)
         self.pool.start()
         self._services.append(self.pool)
+        if alarms and self.alarms is not None:
+            self._services += start_remediation(self, baseline=workers or s.workers)
         if inbox:
             watcher = InboxWatcher(s.inbox_dir, self.ingestor, self.telemetry, agents=AGENTS,
                                    poll_seconds=s.inbox_poll_interval, settle_seconds=s.inbox_settle_seconds)
@@ -153,6 +166,8 @@ class Runtime:
                                 self.telemetry.logger("whispersync.alarms"))
             task.start()
             self._services.append(task)
+        if checks:
+            self._services += start_health_checks(self)
 
     def close(self, timeout: float = 30.0) -> None:
         """Graceful stop: in-flight memos finish (or are released), telemetry is flushed."""
@@ -168,6 +183,23 @@ class Runtime:
         self.telemetry.close()
         self.broker.close()
         self.records.close()
+
+
+def start_remediation(runtime: Runtime, *, baseline: int) -> list[Any]:
+    """Bind the plan's scale_up rule to the worker pool (monitoring may not import pipeline: the port is
+    bound here): the alarm action raises the pool, a task at the alarm interval lets it shrink on OK."""
+    s = runtime.settings
+    assert runtime.pool is not None and runtime.alarms is not None
+    audit = RemediationAudit(s.monitoring_db)
+    log = runtime.telemetry.logger("whispersync.remediation")
+    scaler = PoolScaler(scale_up_rule(load_plan(s)), runtime.pool, baseline=baseline,
+                        alarm_states=runtime.alarms.alarm_store.states, audit=audit, notifier=runtime.notifier,
+                        metrics=runtime.telemetry.metrics, log=log)
+    runtime.alarms.remediation.register("scale_up", scaler.handle)
+    task = PeriodicTask("remediation", s.alarm_interval, scaler.tick, log)
+    task.start()
+    # Services stop in reverse order: the task first, then the audit log closes.
+    return [SimpleNamespace(stop=audit.close), task]
 
 
 def notifier_config(settings: Settings, plan: Plan | None = None) -> NotifierConfig:
@@ -260,7 +292,50 @@ def build_runtime(settings: Settings,
     return Runtime(settings=settings, store=store, telemetry=telemetry, broker=broker, queue=queue, dlq=dlq,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,
                    ingestor=ingestor, processor=processor,
-                   notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan))
+                   notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan),
+                   health_checks=tuple(plan.health_checks))
+
+
+# -- health: `GET /readyz` and the plan's canaries (`up` runs them on schedule, `checks run` once) ---
+
+READY_TIMEOUT_SECONDS = 2.0  # per dependency; a load balancer's readiness probe waits a few seconds at most
+
+
+def dependency_checks(runtime: Runtime, timeout: float = READY_TIMEOUT_SECONDS) -> list[DependencyCheck]:
+    """Each dependency's answer to one cheap real operation (see monitoring.synthetics)."""
+    return check_dependencies(_dependency_probes(runtime), timeout)
+
+
+def _dependency_probes(runtime: Runtime):
+    return dependency_probes(queue=runtime.queue, records=runtime.records, blobs=runtime.blobs, store=runtime.store,
+                             telemetry_dir=runtime.settings.telemetry_dir)
+
+
+def run_health_check(runtime: Runtime, check: HealthCheck, runs: SyntheticsStore) -> CanaryRun:
+    """Run one canary now: its metrics are published, the run is recorded and old runs pruned."""
+    metrics = runtime.telemetry.metrics
+    if check.kind == "dependencies":
+        run = run_dependencies_canary(check.name, _dependency_probes(runtime), timeout=check.timeout_seconds,
+                                      retries=check.retries, metrics=metrics)
+    else:
+        run = run_http_canary(check.name, check.url or "", timeout=check.timeout_seconds, retries=check.retries,
+                              metrics=metrics)
+    runs.record(run)
+    runs.prune(older_than_ms=run.started_ms - check.retention_days * 86_400_000)
+    return run
+
+
+def start_health_checks(runtime: Runtime) -> list[PeriodicTask]:
+    """One task per canary of the plan, each on its schedule; the first run comes one interval after start."""
+    runs = SyntheticsStore(runtime.settings.monitoring_db)
+    log = runtime.telemetry.logger("whispersync.checks")
+    tasks = []
+    for check in runtime.health_checks:
+        task = PeriodicTask(f"check-{check.name}", check.interval_seconds,
+                            lambda check=check: run_health_check(runtime, check, runs), log)
+        task.start()
+        tasks.append(task)
+    return tasks
 
 
 # -- for the CLI and the web: the stores without the services of `up` -----------------------------

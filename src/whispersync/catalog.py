@@ -37,6 +37,8 @@ API = "WhisperSync/Api"
 LOGS = "WhisperSync/Logs"
 HEALTH = "WhisperSync/Health"
 INGEST = "WhisperSync/Ingest"
+SECURITY = "WhisperSync/Security"
+SYNTHETICS = "WhisperSync/Synthetics"
 
 
 @dataclass(frozen=True)
@@ -105,5 +107,19 @@ NOTIFICATION_ATTEMPTS = Metric(HEALTH, "NotificationAttempts", "Count", varying=
 UNSENT_REENQUEUED = Metric(INGEST, "UnsentMemosReenqueued", "Count")
 # Telemetry an exporter could not deliver (telemetry/_otlp.py): Exporter=otlp, Reason=buffer_full|send_failed.
 TELEMETRY_EXPORT_LOST = Metric(HEALTH, "TelemetryExportLost", "Count", varying=("Exporter", "Reason"))
+# One remediation decision (monitoring/remediation.py): Action=scale_up|scale_down, Result=executed|dry_run|...
+REMEDIATION_EXECUTED = Metric(HEALTH, "RemediationExecuted", "Count", varying=("Action", "Result"))
+
+# The seed's health check: 1 when blob store, queue, record store and telemetry store all answer, else 0.
+SYSTEM_HEALTH = Metric(HEALTH, "SystemHealth", "None")
+# Canary runs, named as CloudWatch Synthetics' metrics are: per canary, and per step with StepName.
+CANARY_SUCCESS_PERCENT = Metric(SYNTHETICS, "SuccessPercent", "Percent", varying=("CanaryName", "StepName"))
+CANARY_DURATION = Metric(SYNTHETICS, "Duration", "Milliseconds", varying=("CanaryName", "StepName"))
+
+# The API guard (web/api.py), each also published without dimensions (the total the plan's alarm watches).
+# Route is the matched route template, never the raw path: a scanner chooses paths, and each would be a series.
+AUTH_FAILURES = Metric(SECURITY, "AuthFailures", "Count", varying=("Route",))
+# Reason is the refusal's error code (invalid_input, body_too_large, misdirected_request, ...): a bounded set.
+REJECTED_INPUTS = Metric(SECURITY, "RejectedInputs", "Count", varying=("Reason",))
 
 METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

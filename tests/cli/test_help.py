@@ -23,6 +23,9 @@ COMMANDS = [
     ["dashboards", "list"], ["dashboards", "show"], ["dashboards", "import"], ["dashboards", "export"],
     ["dashboards", "delete"], ["deploy", "aws", "synth"], ["deploy", "aws", "outputs"], ["deploy", "aws", "check"],
     ["export", "grafana"], ["aws-env"],
+    ["maintenance", "start"], ["maintenance", "end"], ["maintenance", "list"],
+    ["checks", "list"], ["checks", "run"], ["checks", "history"],
+    ["remediation", "list"],
 ]
 
 

@@ -9,7 +9,8 @@ import types
 
 import pytest
 
-WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards", "export", "otlp"]
+WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards", "export", "otlp",
+         "synthetics"]
 
 
 @pytest.mark.parametrize("wing", WINGS)

@@ -209,3 +209,62 @@ class TestWorkerPool:
         counts = runtime.queue.counts()
         assert (counts.visible, counts.in_flight) == (0, 0)
 
+
+
+class _GatedAgent:
+    """The real "work" agent, held until `gate` opens: memos stay in flight as long as a test needs."""
+
+    name = "work"
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.gate = threading.Event()
+
+    def process(self, memo):
+        assert self.gate.wait(30), "the test never opened the gate"
+        return self.real.process(memo)
+
+
+class TestWorkerPoolResize:
+    def test_growing_starts_workers_at_once_and_they_take_memos(self, runtime) -> None:
+        gated = _GatedAgent(runtime.agents["work"])
+        runtime.processor.agents = {**runtime.agents, "work": gated}
+        runtime.start(workers=1, inbox=False, collector=False, maintenance=False, alarms=False)
+        pool = runtime.pool
+        receipts = [runtime.ingestor.accept(Transcript(text=f"Need to do task {n}", agent="work")) for n in range(3)]
+        wait_until(lambda: pool.in_flight == 1)
+        assert pool.resize(3) == 1
+        assert pool.concurrency == 3 and pool.alive() == 3
+        wait_until(lambda: pool.in_flight == 3)   # the new workers picked up the other memos
+        gated.gate.set()
+        wait_until(lambda: all(runtime.records.get(r.id).status is MemoStatus.DONE for r in receipts))
+        assert pool.stop(timeout=10) is True
+
+    def test_shrinking_lets_a_retiring_worker_finish_its_memo_then_leave(self, runtime) -> None:
+        gated = _GatedAgent(runtime.agents["work"])
+        runtime.processor.agents = {**runtime.agents, "work": gated}
+        runtime.start(workers=3, inbox=False, collector=False, maintenance=False, alarms=False)
+        pool = runtime.pool
+        held = [runtime.ingestor.accept(Transcript(text=f"Need to do task {n}", agent="work")) for n in range(3)]
+        wait_until(lambda: pool.in_flight == 3)
+        assert pool.resize(1) == 3
+        time.sleep(pool.poll_seconds + 0.2)
+        # The two retiring workers still hold their memos: nothing is abandoned or handed back.
+        assert pool.alive() == 3 and pool.in_flight == 3
+        assert runtime.queue.counts().visible == 0
+        gated.gate.set()
+        wait_until(lambda: all(runtime.records.get(r.id).status is MemoStatus.DONE for r in held))
+        wait_until(lambda: pool.alive() == 1)
+        # The one worker left keeps working.
+        later = runtime.ingestor.accept(Transcript(text="Need to do one more", agent="work"))
+        wait_until(lambda: runtime.records.get(later.id).status is MemoStatus.DONE)
+        assert pool.take_throttles() == 0
+        assert pool.stop(timeout=10) is True
+
+    def test_a_size_below_one_is_refused(self, runtime) -> None:
+        runtime.start(workers=1, inbox=False, collector=False, maintenance=False, alarms=False)
+        for bad in (0, -1, 1.5, "2"):
+            with pytest.raises(ValueError, match="concurrency: must be an integer >= 1"):
+                runtime.pool.resize(bad)
+        assert runtime.pool.concurrency == 1 and runtime.pool.alive() == 1
+        assert runtime.pool.stop(timeout=10) is True

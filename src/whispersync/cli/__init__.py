@@ -12,27 +12,37 @@ import sys
 from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help order
     _alarms,
     _aws_env,
+    _checks,
     _dashboards,
     _deploy,
+    _doctor,
     _filters,
     _inspect,
     _logs,
+    _maintenance,
     _metrics,
     _notifications,
     _plan,
+    _remediation,
     _serve,
     _submit,
     _traces,
 )
 from whispersync.cli._common import app, err_console
+from whispersync.cli._checks import checks_app
 from whispersync.cli._deploy import deploy_app
 from whispersync.cli._export import export_app
 from whispersync.cli._filters import filters_app
+from whispersync.cli._maintenance import maintenance_app
+from whispersync.cli._remediation import remediation_app
 from whispersync.errors import WhisperSyncError
 
 app.add_typer(filters_app, name="filters")
+app.add_typer(checks_app, name="checks")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(export_app, name="export")
+app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(remediation_app, name="remediation")
 
 __all__ = ["app", "main"]
 

@@ -208,7 +208,7 @@ def _recorded_at(memo: Memo) -> datetime:
 
 
 class WorkerPool:
-    """`concurrency` threads running MemoProcessor over the queue until stopped."""
+    """`concurrency` threads running MemoProcessor over the queue until stopped; `resize` changes it while running."""
 
     def __init__(self, processor: MemoProcessor, *, concurrency: int, poll_seconds: float = 1.0) -> None:
         self.processor = processor
@@ -216,24 +216,65 @@ class WorkerPool:
         self.poll_seconds = poll_seconds
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The live workers' retire flags, oldest first: a set flag lets that worker finish its memo and leave.
+        self._active: list[threading.Event] = []
+        self._started = False
+        self._next_id = 0
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0   # peak since the collector last read it
         self.throttles = 0       # messages handed back because the pool was stopping
 
     def start(self) -> None:
-        for n in range(self.concurrency):
-            thread = threading.Thread(target=self._run, name=f"worker-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        with self._lock:
+            self._started = True
+            for _ in range(self.concurrency):
+                self._spawn()
+
+    def resize(self, concurrency: int) -> int:
+        """Run `concurrency` workers from now on; the previous count is returned.
+
+        Growing starts threads at once. Shrinking retires the newest workers
+        gracefully: a retiring worker finishes the memo it holds (never abandons it)
+        and leaves before receiving another, so the pool reaches the new size within
+        one memo plus one receive wait. Before `start`, only the count changes.
+        """
+        if type(concurrency) is not int or concurrency < 1:
+            raise ValueError(f"concurrency: must be an integer >= 1, got {concurrency!r}")
+        with self._lock:
+            previous, self.concurrency = self.concurrency, concurrency
+            if not self._started or self._stop.is_set():
+                return previous
+            self._threads = [t for t in self._threads if t.is_alive()]
+            while len(self._active) < concurrency:
+                self._spawn()
+            while len(self._active) > concurrency:
+                self._active.pop().set()
+        return previous
+
+    def alive(self) -> int:
+        """Worker threads still running (retiring ones included, until their memo is done)."""
+        with self._lock:
+            return sum(t.is_alive() for t in self._threads)
+
+    def _spawn(self) -> None:
+        # Called with the lock held.
+        retire = threading.Event()
+        thread = threading.Thread(target=self._run, args=(retire,), name=f"worker-{self._next_id}", daemon=True)
+        self._next_id += 1
+        self._active.append(retire)
+        self._threads.append(thread)
+        thread.start()
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Let in-flight memos finish; True if every worker stopped within `timeout`."""
         self._stop.set()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(t.is_alive() for t in self._threads)
+        return not any(t.is_alive() for t in threads)
 
     def take_peak_concurrency(self) -> int:
         with self._lock:
@@ -245,10 +286,11 @@ class WorkerPool:
             throttles, self.throttles = self.throttles, 0
         return throttles
 
-    def _run(self) -> None:
+    def _run(self, retire: threading.Event) -> None:
         queue = self.processor.queue
         log = self.processor.telemetry.logger("whispersync.worker")
-        while not self._stop.is_set():
+        # A retiring worker checks its flag only here, between memos: the one it holds is always finished.
+        while not self._stop.is_set() and not retire.is_set():
             try:
                 messages = queue.receive(1, wait_seconds=self.poll_seconds)
             except Exception as exc:  # noqa: BLE001 - keep the worker alive; the error is logged

@@ -13,7 +13,7 @@ from whispersync.plan._alarms import CompositeAlarm, MetricAlarm
 from whispersync.plan._metrics import MetricFilter
 from whispersync.plan._plan import Plan
 from whispersync.plan._routing import ROUTES, topic_actions
-from whispersync.plan._slots import Dashboard
+from whispersync.plan._slots import Dashboard, HealthCheck
 
 # §3 "Create metric filters from logs". The seed writes
 # `FilterPattern.literal("[ERROR]")`, but in CloudWatch's syntax `[ERROR]` is a
@@ -71,11 +71,37 @@ API_5XX = MetricAlarm(
     alarm_actions=topic_actions("P2"), ok_actions=topic_actions("P2"),
 )
 
+# §4 security layer: a burst of requests with a missing or wrong API token. A person who mistypes
+# the token does not get 20 in a minute; a scanner or a client with a stale token does. The total
+# (no Route dimension) is watched; AuthFailures by Route tells which endpoint is being tried.
+AUTH_FAILURE_BURST = MetricAlarm(
+    name="AuthFailureBurst",
+    description="Many API requests with a missing or wrong token: a misconfigured client, or someone guessing",
+    namespace=catalog.AUTH_FAILURES.namespace, metric_name=catalog.AUTH_FAILURES.name,
+    dimensions=catalog.AUTH_FAILURES.dimensions, statistic="Sum", period=60, evaluation_periods=1, threshold=20,
+    comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching", priority="P2",
+    alarm_actions=topic_actions("P2"), ok_actions=topic_actions("P2"),
+)
+
 SYSTEM_HEALTH = CompositeAlarm(
     name="whispersync-system-health",
     description="Overall system health degraded",
     rule="ALARM(SystemDown) OR ALARM(DLQMessages) OR ALARM(Api5xx)",
     priority="P1",
+    alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
+)
+
+# §6: the seed's synthetic health check, every 5 minutes, publishes SystemHealth 1/0 but
+# nothing watches it. A dependency that does not answer stops every memo: P1, as SystemDown.
+# No data means the check did not run, not that a dependency failed: "missing" keeps the state.
+DEPENDENCIES_CHECK = HealthCheck(name="dependencies", schedule="rate(5 minutes)", timeout_seconds=10,
+                                 kind="dependencies")
+DEPENDENCIES_UNHEALTHY = MetricAlarm(
+    name="DependenciesUnhealthy",
+    description="A dependency (blob store, queue, record store, telemetry store) did not answer its health check",
+    namespace=catalog.SYSTEM_HEALTH.namespace, metric_name=catalog.SYSTEM_HEALTH.name,
+    dimensions=catalog.SYSTEM_HEALTH.dimensions, statistic="Minimum", period=300, evaluation_periods=1,
+    threshold=1, comparison_operator="LessThanThreshold", treat_missing_data="missing", priority="P1",
     alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
 
@@ -227,8 +253,10 @@ COST = Dashboard(
 DASHBOARDS = (WORKER_PERFORMANCE, QUEUE_HEALTH, EXECUTIVE, COST)
 
 DEFAULT_PLAN = Plan(
-    alarms=(SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH),
+    alarms=(SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, AUTH_FAILURE_BURST, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH,
+            DEPENDENCIES_UNHEALTHY),
     metric_filters=(LOG_ERRORS,),
     routes=ROUTES,
     dashboards=DASHBOARDS,
+    health_checks=(DEPENDENCIES_CHECK,),
 )

@@ -74,29 +74,93 @@ class Dashboard:
                    variables=tuple(body.get("variables") or ()), description=description)
 
 
+# A canary's schedule, as CloudWatch Synthetics writes it (CanaryScheduleInput, https://docs.aws.amazon.com/
+# AmazonSynthetics/latest/APIReference/API_CanaryScheduleInput.html): rate(number unit), unit minute, minutes
+# or hour ("hours" is accepted too), between rate(1 minute) and rate(1 hour).
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)")
+CHECK_KINDS = ("dependencies", "http")
+
+
+def rate_seconds(expression: str) -> int:
+    """The interval of a ``rate(...)`` schedule, in seconds; ValueError says what is wrong."""
+    text = expression.strip() if isinstance(expression, str) else ""
+    if text.startswith("cron("):
+        raise ValueError(f"schedule: cron expressions are not supported yet; use rate(N minutes), got {text[:60]!r}")
+    match = _RATE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"schedule: must be rate(number unit) with unit minute, minutes or hour, got {expression!r}")
+    seconds = int(match.group(1)) * (3600 if match.group(2).startswith("hour") else 60)
+    if seconds == 0:
+        raise ValueError(f"schedule: run-once canaries (rate(0 ...)) are not supported, got {text!r}")
+    if not 60 <= seconds <= 3600:
+        raise ValueError(f"schedule: must lie between rate(1 minute) and rate(1 hour), got {text!r}")
+    return seconds
+
+
 @dataclass(frozen=True)
 class HealthCheck:
-    """A synthetic check (§6) with CloudWatch Synthetics' schedule expressions."""
+    """A synthetic check (§6), a canary with CloudWatch Synthetics' semantics.
+
+    `kind` is what it runs: ``dependencies`` (probe the blob store, queue, record store and
+    telemetry store) or ``http`` (GET `url`; no outbound traffic unless a user lists one). The
+    timeout is Synthetics' RunConfig.TimeoutInSeconds (3 to 840, at most the interval); `retries`
+    its RetryConfig.MaxRetries (0 to 2); `retention_days` how long runs are kept.
+    """
 
     name: str
     schedule: str = "rate(5 minutes)"
     timeout_seconds: int = 60
     steps: tuple[str, ...] = ()
+    kind: str = "http"
+    retries: int = 0
+    url: str | None = None
+    retention_days: int = 31
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError("name: is required")
-        if not (isinstance(self.schedule, str) and self.schedule.startswith(("rate(", "cron("))):
-            raise ValueError(f"schedule: must be rate(...) or cron(...), got {self.schedule!r}")
+        if not isinstance(self.name, str) or not re.fullmatch(r"[a-z0-9_-]{1,255}", self.name):
+            raise ValueError(f"name: must be 1 to 255 lower-case letters, digits, - or _, got {self.name!r}")
+        interval = rate_seconds(self.schedule)
         if type(self.timeout_seconds) is not int or not 3 <= self.timeout_seconds <= 840:
             raise ValueError("timeout_seconds: must be an integer from 3 to 840")
+        if self.timeout_seconds > interval:
+            raise ValueError(f"timeout_seconds: must not exceed the schedule's interval ({interval} s)")
+        if self.kind not in CHECK_KINDS:
+            raise ValueError(f"kind: must be one of {', '.join(CHECK_KINDS)}, got {self.kind!r}")
+        if type(self.retries) is not int or not 0 <= self.retries <= 2:
+            raise ValueError("retries: must be an integer from 0 to 2")
+        if type(self.retention_days) is not int or not 1 <= self.retention_days <= 455:
+            raise ValueError("retention_days: must be an integer from 1 to 455")
+        if self.kind == "http" and not (isinstance(self.url, str) and self.url.startswith(("http://", "https://"))):
+            raise ValueError(f"url: an http check needs an http:// or https:// URL, got {self.url!r}")
+        if self.kind != "http" and self.url is not None:
+            raise ValueError(f"url: only an http check has one (this one is {self.kind})")
         if isinstance(self.steps, list):
             object.__setattr__(self, "steps", tuple(self.steps))
+
+    @property
+    def interval_seconds(self) -> int:
+        return rate_seconds(self.schedule)
 
 
 @dataclass(frozen=True)
 class RemediationRule:
-    """§8: an alarm that, while in ALARM, moves a target (worker count) toward a bound."""
+    """§8: an alarm that, while in ALARM, moves a target (worker count) toward a bound.
+
+    One knob, one meaning (monitoring/remediation.py's PoolScaler applies them):
+
+    - ``alarm``: the alarm whose ALARM state calls the ``action`` and whose OK state lets the pool shrink.
+    - ``action``: the alarm action that runs it (``remediation:scale_up``).
+    - ``minimum`` / ``maximum``: the bounds of every target the rule sets (workers); scale-up doubles
+      the current size up to ``maximum``; scale-down goes back to the pool's configured size
+      (``up --workers``), never below ``minimum``.
+    - ``cooldown_seconds``: after an action (scale-up, or scale-down) on the pool, the same action is
+      suppressed for this long; an alarm flapping inside it yields one action.
+    - ``stabilization_seconds``: scale-down uses the highest recommendation made over this window
+      (Kubernetes HPA's scale-down stabilization window); it never delays a scale-up.
+    - ``max_actions_per_hour``: actions allowed in any rolling hour; beyond it the rule stops acting
+      and escalates once at P1.
+    - ``dry_run``: decide and record (result ``dry_run``), never resize.
+    """
 
     name: str
     alarm: str
@@ -105,6 +169,8 @@ class RemediationRule:
     maximum: int = 16
     cooldown_seconds: int = 300
     stabilization_seconds: int = 300
+    max_actions_per_hour: int = 6
+    dry_run: bool = False
 
     def __post_init__(self) -> None:
         for fname in ("name", "alarm", "action"):
@@ -115,6 +181,10 @@ class RemediationRule:
         for fname in ("cooldown_seconds", "stabilization_seconds"):
             if type(getattr(self, fname)) is not int or getattr(self, fname) < 0:
                 raise ValueError(f"{fname}: must be an integer >= 0")
+        if type(self.max_actions_per_hour) is not int or self.max_actions_per_hour < 1:
+            raise ValueError("max_actions_per_hour: must be an integer >= 1")
+        if type(self.dry_run) is not bool:
+            raise ValueError("dry_run: must be true or false")
 
 
 @dataclass(frozen=True)

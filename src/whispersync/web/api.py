@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from whispersync import catalog
 from whispersync.app import Runtime
@@ -43,7 +44,9 @@ from whispersync.errors import (
     TranscriptTooLarge,
     WhisperSyncError,
 )
-from whispersync.web import alarms, dlq, logs, metrics, notifications, prometheus, traces
+from whispersync.web import alarms, dlq, logs, maintenance, metrics, notifications, prometheus, traces
+from whispersync.web import remediation
+from whispersync.web import health
 from whispersync.web._guard import SAFE_METHODS, RequestGuard
 from whispersync.web.aws import routes as aws_routes
 from whispersync.web.console import COOKIE, Sessions, console_routes
@@ -132,6 +135,21 @@ def create_app(runtime: Runtime) -> FastAPI:
     def count_5xx() -> None:
         runtime.telemetry.metrics.record(catalog.API_5XX, 1)
 
+    # WhisperSync/Security: each refusal once by its dimension, once in the total the plan's AuthFailureBurst watches.
+    def count_refusal(metric: catalog.Metric, dimension: str, value: str) -> None:
+        for dims in ({dimension: value}, {}):
+            runtime.telemetry.metrics.record(metric, 1, dims)
+
+    def route_of(request: Request, routes: list | None = None) -> str:
+        """The route template the request matches (`/v1/memos/{memo_id}`): a bounded set, unlike raw paths."""
+        for route in app.router.routes if routes is None else routes:
+            if route.matches(request.scope)[0] == Match.NONE:
+                continue
+            if hasattr(route, "original_router"):  # FastAPI wraps an included router in one entry
+                return route_of(request, route.original_router.routes)
+            return getattr(route, "path", "other")
+        return "other"
+
     @app.middleware("http")
     async def answer_every_error(request: Request, call_next):
         """Innermost of ours: a bug becomes a JSON 500 and one log line, here, so that
@@ -159,9 +177,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         before any work is done."""
         host = request.headers.get("host")
         if not guard.host_allowed(host):
+            count_refusal(catalog.REJECTED_INPUTS, "Reason", "misdirected_request")
             return _error(421, "misdirected_request",
                           "this server does not answer to that Host; add it to WHISPERSYNC_ALLOWED_HOSTS")
         if not guard.origin_allowed(request.method, request.headers.get("origin"), host):
+            count_refusal(catalog.REJECTED_INPUTS, "Reason", "cross_origin_refused")
             return _error(403, "cross_origin_refused",
                           "cross-site requests are refused; add the origin to WHISPERSYNC_ALLOWED_ORIGINS")
         if token is not None and request.url.path.startswith("/v1/"):
@@ -169,6 +189,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             credential = credential.strip()
             if (scheme.lower() != "bearer" or not credential or not hmac.compare_digest(
                     credential.encode(), token.encode())) and not console_session(request):
+                count_refusal(catalog.AUTH_FAILURES, "Route", route_of(request))
                 return _error(401, "unauthorized", "missing or wrong bearer token")
         return await call_next(request)
 
@@ -194,6 +215,7 @@ def create_app(runtime: Runtime) -> FastAPI:
             f"{'.'.join(str(p) for p in err.get('loc', ())) or 'request'}: {err.get('msg', 'invalid')}"
             for err in exc.errors()
         )
+        count_refusal(catalog.REJECTED_INPUTS, "Reason", "invalid_input")
         return _error(422, "invalid_input", problems[:500] or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
@@ -211,17 +233,21 @@ def create_app(runtime: Runtime) -> FastAPI:
         if isinstance(exc, QuerySyntaxError):
             if getattr(exc, "detail", None):  # the query engine's own words: for the operator, never the client
                 log.warning("Query could not be run", error_type=type(exc).__name__, error=exc.detail)
+            count_refusal(catalog.REJECTED_INPUTS, "Reason", exc.code)
             body = {"code": exc.code, "message": str(exc), "reason": exc.reason, "position": exc.position,
                     "line": exc.line, "column": exc.column}
             return JSONResponse({"error": body}, status_code=exc.http_status)
         if isinstance(exc, InputError):
+            count_refusal(catalog.REJECTED_INPUTS, "Reason", exc.code)
             return _error(exc.http_status, exc.code, str(exc))
         if isinstance(exc, NotFound):
             return _error(404, "not_found", str(exc))
         raise exc  # a server-side failure: logged and answered by answer_every_error
 
-    for area in (logs, metrics, traces, alarms, notifications, dlq, prometheus, aws_routes):
+    for area in (logs, metrics, traces, alarms, notifications, maintenance, remediation, dlq, prometheus,
+                 aws_routes):
         app.include_router(area.build_router(runtime))
+    app.include_router(health.build_router(runtime))  # GET /readyz
 
     async def blocking(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run blocking work (SQLite, DuckDB, files) off the event loop, within the

@@ -13,6 +13,7 @@ import pytest
 
 from helpers import Server, free_port, wait_until
 from whispersync.monitoring.export import rules_yaml
+from whispersync.plan import DEFAULT_PLAN
 
 PROMETHEUS = shutil.which("prometheus")
 TOKEN = "scrape-test-token-" + "k3" * 10
@@ -70,8 +71,7 @@ def test_prometheus_scrapes_up_and_answers_for_the_transcripts_counter(cli_env, 
                                         '{queue_name="transcripts"}'), timeout=30, interval=0.5)
         # Prometheus loaded every exported rule.
         loaded = httpx.get(f"{api}/rules", timeout=5).json()["data"]["groups"]
-        assert sorted(r["name"] for g in loaded for r in g["rules"]) == sorted(
-            ["SystemDown", "DLQMessages", "Api5xx", "HighQueueDepth", "whispersync-system-health"])
+        assert sorted(r["name"] for g in loaded for r in g["rules"]) == sorted(a.name for a in DEFAULT_PLAN.alarms)
         assert all(r["health"] != "err" for g in loaded for r in g["rules"])
     finally:
         if prometheus is not None:

@@ -20,6 +20,7 @@ from whispersync.monitoring.alarms._engine import (
     evaluation_window,
 )
 from whispersync.monitoring.alarms._errors import AlarmError
+from whispersync.monitoring.alarms._maintenance import MaintenanceWindows
 from whispersync.monitoring.alarms._requests import (
     AlarmInputError,
     parse_alarm_request,
@@ -36,6 +37,7 @@ __all__ = [
     "EvaluationResult",
     "ImportReport",
     "ImportedAlarm",
+    "MaintenanceWindows",
     "Rule",
     "RuleSyntaxError",
     "check_alarm",

@@ -58,6 +58,10 @@ actions come at most one cycle late. A held action is written to the history
 (``Did not execute action ...``); the pending suppression lives in the alarm store
 and survives a restart; ``describe`` shows ``actions_suppressed_by`` and
 ``actions_suppressed_reason`` (DescribeAlarms' ActionsSuppressedBy/Reason).
+
+A maintenance window (``_maintenance``) holds back every action of every alarm while
+it is active, the same way: states and history go on, each held action is written
+down as suppressed by ``Maintenance``, and none is replayed when the window ends.
 """
 
 from __future__ import annotations
@@ -114,6 +118,8 @@ COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
 SUPPRESSED_BY_WAIT_PERIOD = "WaitPeriod"
 SUPPRESSED_BY_EXTENSION_PERIOD = "ExtensionPeriod"
 SUPPRESSED_BY_ALARM = "Alarm"
+# Ours, not CloudWatch's: an action held back by a maintenance window (`whispersync maintenance start`).
+SUPPRESSED_BY_MAINTENANCE = "Maintenance"
 
 
 # ---------------------------------------------------------------------- one evaluation
@@ -575,8 +581,22 @@ class AlarmEngine:
 
     def _run_action(self, action: str, alarm: Alarm, previous: str, new: str, reason: str,
                     data: Mapping[str, Any], at_ms: int, note: str = "") -> None:
-        """Run one action and record the outcome; ``note`` says why it runs late (a suppression ended)."""
+        """Run one action and record the outcome; ``note`` says why it runs late (a suppression ended).
+
+        Every action passes here, so a maintenance window is checked here: it holds back
+        notifications and remediations alike, and says so in the history.
+        """
         kind, target = parse_action(action)
+        window = self.alarm_store.maintenance.active(at_ms)
+        if window is not None:
+            reason = f"maintenance window {window['id']} ({window['reason']}) is active until {window['ends_at']}"
+            outcome = {"action": action, "kind": kind, "target": target, "suppressed": True,
+                       "actions_suppressed_by": SUPPRESSED_BY_MAINTENANCE, "actions_suppressed_reason": reason,
+                       "maintenance_window": window["id"]}
+            self.alarm_store.add_history(alarm.name, "Action",
+                                         f"Did not execute action {action} ({previous} -> {new}): {reason}",
+                                         outcome, at_ms)
+            return
         try:
             if kind == "remediation":
                 if self.remediation is None:

@@ -28,6 +28,8 @@ import orjson
 from whispersync import sqlite_db
 from whispersync.plan import Alarm, alarm_from_dict
 
+from whispersync.monitoring.alarms._maintenance import MaintenanceWindows
+
 __all__ = ["AlarmStore"]
 
 _SCHEMA = """
@@ -74,6 +76,8 @@ class AlarmStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connections = sqlite_db.ThreadConnections(self.path, timeout=30)
         self._con().executescript(_SCHEMA)
+        # Maintenance windows share the file and the connections: the engine checks them before each action.
+        self.maintenance = MaintenanceWindows(self.path, connections=self._connections)
 
     def _con(self) -> sqlite3.Connection:
         return self._connections.get()

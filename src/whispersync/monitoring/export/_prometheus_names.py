@@ -174,6 +174,12 @@ TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.NOTIFICATION_ATTEMPTS, COUNTER, "whispersync_health_notification_attempts_total"),
     _entry(catalog.UNSENT_REENQUEUED, COUNTER, "whispersync_ingest_unsent_memos_reenqueued_total"),
     _entry(catalog.TELEMETRY_EXPORT_LOST, COUNTER, "whispersync_health_telemetry_export_lost_total"),
+    _entry(catalog.REMEDIATION_EXECUTED, COUNTER, "whispersync_health_remediation_executed_total"),
+    _entry(catalog.SYSTEM_HEALTH, GAUGE, "whispersync_health_system_health"),
+    _entry(catalog.CANARY_SUCCESS_PERCENT, GAUGE, "whispersync_synthetics_success_percent_ratio"),
+    _entry(catalog.CANARY_DURATION, HISTOGRAM, "whispersync_synthetics_duration_seconds"),
+    _entry(catalog.AUTH_FAILURES, COUNTER, "whispersync_security_auth_failures_total"),
+    _entry(catalog.REJECTED_INPUTS, COUNTER, "whispersync_security_rejected_inputs_total"),
 )
 
 _BY_IDENTITY = {(m.namespace, m.metric_name): m for m in TABLE}

@@ -64,6 +64,13 @@ class Context:
     path: str
     csrf_token: str
     token_required: bool  # a token is configured: the session is a login, and logout means something
+    maintenance: dict[str, Any] | None = None  # the active maintenance window: every page shows a banner
+
+
+def _active_maintenance(runtime: Runtime) -> dict[str, Any] | None:
+    """The maintenance window in force now, or None (one indexed SQLite read: cheap enough for every page)."""
+    engine = runtime.alarms
+    return None if engine is None else engine.alarm_store.maintenance.active(int(time.time() * 1000))
 
 
 @dataclass
@@ -104,7 +111,7 @@ def routes(runtime: Runtime, sessions: Sessions, token: str | None) -> list:
                 if token is not None:
                     return RedirectResponse(f"/login?next={quote(_here(request), safe='')}", status_code=303)
                 new_cookie, sid = sessions.open("open")  # no login here, but forms still need a CSRF token
-            ctx = Context(request.url.path, sessions.csrf_token(sid), token is not None)
+            ctx = Context(request.url.path, sessions.csrf_token(sid), token is not None, _active_maintenance(runtime))
             params = {k: v for k, v in request.query_params.items()}
             params.update(request.path_params)
             try:
