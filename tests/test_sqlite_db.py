@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sqlite3
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from whispersync import sqlite_db
+from whispersync.sqlite_db import ThreadConnections
 
 
 def test_a_connection_is_autocommit_wal_normal_sync_with_the_busy_timeout(tmp_path: Path):
@@ -110,3 +112,36 @@ class TestThreadConnections:
         assert os.read(read, 10) == b"new"
         assert parent.execute("SELECT x FROM t").fetchall() == [(1,)]
         connections.close()
+
+
+def _open_descriptors_to(path) -> int:
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") in names
+        except OSError:
+            pass
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors through /proc")
+def test_a_threads_connection_is_closed_when_the_thread_ends(tmp_path) -> None:
+    """Thread pools retire idle threads and start new ones: each new thread's connection must not
+    outlive it (a running `up` leaked two descriptors per retired thread per database)."""
+    path = tmp_path / "db.sqlite3"
+    connections = ThreadConnections(path)
+    connections.get().execute("CREATE TABLE t (x)")
+    before = _open_descriptors_to(path)
+
+    def use() -> None:
+        connections.get().execute("INSERT INTO t VALUES (1)")
+
+    for _ in range(30):
+        thread = threading.Thread(target=use)
+        thread.start()
+        thread.join()
+    gc.collect()
+    assert _open_descriptors_to(path) <= before + 2  # the last thread may not be torn down yet: not 30 more
+    assert connections.get().execute("SELECT count(*) FROM t").fetchone() == (30,)
+    connections.close()

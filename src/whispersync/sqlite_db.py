@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,12 +41,29 @@ def connect(path: Path | str, *, timeout: float = 30.0, read_only: bool = False)
     return conn
 
 
+class _Held:
+    """A thread's connection, held by that thread's ``threading.local`` only: when the thread ends
+    (the anyio and uvicorn thread pools retire idle threads), the holder goes and its finalizer
+    closes the connection. Holding connections strongly in a list leaked one per thread ever seen."""
+
+    __slots__ = ("conn", "pid", "generation", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection, pid: int, generation: int) -> None:
+        self.conn, self.pid, self.generation = conn, pid, generation
+
+
+def _close_in(pid: int, conn: sqlite3.Connection) -> None:
+    if pid == os.getpid():  # a forked child must not close its parent's connections
+        conn.close()
+
+
 class ThreadConnections:
     """A connection per thread to one file (sqlite3 connections must not be shared by concurrent threads).
 
     After ``fork()`` the child opens its own: SQLite's locks are per process, so
-    using the parent's connection would corrupt the lock state. ``close()`` closes
-    every connection opened in this process; a later ``get()`` opens a fresh one.
+    using the parent's connection would corrupt the lock state. A thread's connection
+    is closed when the thread ends; ``close()`` closes every connection still open in
+    this process, and a later ``get()`` opens a fresh one.
     """
 
     def __init__(self, path: Path | str, *, timeout: float = 30.0,
@@ -55,26 +73,29 @@ class ThreadConnections:
         self._setup = setup
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[tuple[sqlite3.Connection, int]] = []
+        self._opened: list[weakref.ref[_Held]] = []
         self._generation = 0  # bumped by close(), so threads drop connections it closed
 
     def get(self) -> sqlite3.Connection:
-        local = self._local
-        conn = getattr(local, "conn", None)
-        if conn is not None and local.pid == os.getpid() and local.generation == self._generation:
-            return conn
+        held = getattr(self._local, "held", None)
+        if held is not None and held.pid == os.getpid() and held.generation == self._generation:
+            return held.conn
         conn = connect(self.path, timeout=self._timeout)
         if self._setup is not None:
             self._setup(conn)
         with self._lock:
-            self._opened.append((conn, os.getpid()))
-            local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
+            held = _Held(conn, os.getpid(), self._generation)
+            weakref.finalize(held, _close_in, held.pid, conn)
+            self._opened = [ref for ref in self._opened if ref() is not None]
+            self._opened.append(weakref.ref(held))
+            self._local.held = held
         return conn
 
     def close(self) -> None:
         with self._lock:
             self._generation += 1
             opened, self._opened = self._opened, []
-        for conn, pid in opened:
-            if pid == os.getpid():  # a forked child must not close its parent's connections
-                conn.close()
+        for ref in opened:
+            held = ref()
+            if held is not None:
+                _close_in(held.pid, held.conn)
