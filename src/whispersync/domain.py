@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
+from whispersync.errors import InputError
+
 AGENTS: tuple[str, ...] = ("work", "memory", "github_ideas")
 """Agents a memo can be routed to. Voice is a reply, not an agent."""
 
@@ -30,6 +34,32 @@ class Transcript:
     title: str | None = None
     recorded_at: str | None = None  # ISO 8601, as given
     source: str = "api"             # api | cli | inbox
+
+    @classmethod
+    def from_json(cls, body: bytes, agent: str | None = None) -> Transcript:
+        """A JSON submission (`{"text", "agent", "title", "recorded_at"}`, strings only) as POST
+        /v1/transcripts and the Lambda function URL take it; ``agent`` is the ``?agent=`` fallback.
+        InputError says what is wrong."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InputError("JSON body must be an object with a 'text' field")
+        unknown = set(data) - JSON_FIELDS
+        if unknown:
+            raise InputError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}; "
+                             f"allowed: {', '.join(sorted(JSON_FIELDS))}")
+        for name in JSON_FIELDS:
+            if data.get(name) is not None and not isinstance(data[name], str):
+                raise InputError(f"field '{name}' must be a string")
+        if data.get("text") is None:
+            raise InputError("field 'text' is required")
+        return cls(text=data["text"], agent=data.get("agent") or agent, title=data.get("title"),
+                   recorded_at=data.get("recorded_at"), source="api")
+
+
+JSON_FIELDS = frozenset({"text", "agent", "title", "recorded_at"})  # what a JSON submission may carry
 
 
 @dataclass(slots=True)

@@ -23,7 +23,6 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -58,7 +57,6 @@ from whispersync.web._json import (
     read_body,
 )
 
-_JSON_FIELDS = {"text", "agent", "title", "recorded_at"}
 # Charsets a text/plain transcript may declare; anything else is refused, not guessed.
 _TEXT_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "utf-16", "utf-16le", "utf-16be",
                             "utf-32", "utf-32le", "utf-32be", "iso-8859-1", "latin-1", "latin1", "windows-1252"})
@@ -68,27 +66,6 @@ _STATUS_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_lar
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
-
-
-def _parse_json_transcript(body: bytes, agent_param: str | None) -> Transcript:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError("JSON body must be an object with a 'text' field")
-    unknown = set(data) - _JSON_FIELDS
-    if unknown:
-        raise InputError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}; "
-                         f"allowed: {', '.join(sorted(_JSON_FIELDS))}")
-    for name in _JSON_FIELDS:
-        if data.get(name) is not None and not isinstance(data[name], str):
-            raise InputError(f"field '{name}' must be a string")
-    if "text" not in data or data["text"] is None:
-        raise InputError("field 'text' is required")
-    agent = data.get("agent") or agent_param
-    return Transcript(text=data["text"], agent=agent, title=data.get("title"),
-                      recorded_at=data.get("recorded_at"), source="api")
 
 
 def _text_body(body: bytes, charset: str | None) -> bytes:
@@ -278,7 +255,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         if content_type == "application/json":
             if params.get("charset", "utf-8") not in ("utf-8", "utf8"):
                 raise UnsupportedMediaType("JSON bodies are UTF-8 (RFC 8259); drop the charset or make it utf-8")
-            transcript = _parse_json_transcript(body, agent_param)
+            transcript = Transcript.from_json(body, agent_param)
         elif content_type in ("text/plain", ""):
             text = runtime.ingestor.decode(_text_body(body, params.get("charset")))
             transcript = Transcript(text=text, agent=agent_param, title=request.query_params.get("title"),

@@ -39,7 +39,6 @@ __all__ = ["handler"]
 _DEFAULT_MAX_BYTES = 1024 * 1024  # Settings.max_transcript_bytes' default
 _OWN_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # The JSON body's fields and the route, as web/api.py's POST /v1/transcripts takes them.
-_JSON_FIELDS = {"text", "agent", "title", "recorded_at"}
 _ROUTE = "/v1/transcripts"
 _IDEMPOTENCY_KEY_MAX = 255
 
@@ -196,23 +195,7 @@ def _transcript(ing: Ingestor, body: bytes, content_type: str, query: dict[str, 
     if media == "application/json":
         if charset not in (None, "utf-8", "utf8"):
             raise _UnsupportedMediaType("JSON bodies are UTF-8 (RFC 8259); drop the charset or make it utf-8")
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"body is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise InputError("JSON body must be an object with a 'text' field")
-        unknown = set(data) - _JSON_FIELDS
-        if unknown:
-            raise InputError(f"unknown field(s): {', '.join(sorted(unknown))[:200]}; "
-                             f"allowed: {', '.join(sorted(_JSON_FIELDS))}")
-        for name in _JSON_FIELDS:
-            if data.get(name) is not None and not isinstance(data[name], str):
-                raise InputError(f"field '{name}' must be a string")
-        if data.get("text") is None:
-            raise InputError("field 'text' is required")
-        return Transcript(text=data["text"], agent=data.get("agent") or agent_param, title=data.get("title"),
-                          recorded_at=data.get("recorded_at"), source="api")
+        return Transcript.from_json(body, agent_param)
     if media in ("text/plain", ""):
         if charset not in (None, "utf-8", "utf8"):
             raise _UnsupportedMediaType(f"charset {charset[:40]!r} is not accepted here; send UTF-8")
