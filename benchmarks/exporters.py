@@ -49,13 +49,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline import TEXTS, capture_one_memo, replay_ours, time_per_memo  # benchmarks/pipeline.py
+from pipeline import capture_one_memo, pipeline_throughput, replay_ours, time_per_memo  # benchmarks/pipeline.py
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from whispersync import catalog
 from whispersync.app import build_runtime
-from whispersync.domain import MemoStatus, Transcript
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.settings import Settings
 from whispersync.telemetry import MemorySink, OtlpExporter, TeeSink, Telemetry
@@ -165,30 +164,9 @@ def otlp_costs(memos: int, rounds: int) -> None:
 
 
 def pipeline_rate(memos: int, workers: int, endpoint: str | None, workdir: Path) -> float:
-    """memos/s through the whole local pipeline (as benchmarks/pipeline.py measures it), OTLP export
-    to ``endpoint`` when given; the exporter's drain at the end is counted."""
-    with tempfile.TemporaryDirectory(dir=workdir) as home:
-        settings = Settings.load(home=Path(home), workers=workers, collector_interval=3600,
-                                 compaction_interval=3600, otlp_endpoint=endpoint)
-        runtime = build_runtime(settings)
-        agents = list(TEXTS)
-        started = time.perf_counter()
-        runtime.start(inbox=False, collector=False, maintenance=False)
-        for n in range(memos):
-            agent = agents[n % len(agents)]
-            runtime.ingestor.accept(Transcript(text=f"{TEXTS[agent]} ({n})", agent=agent,
-                                               recorded_at="2026-11-25T10:00:00Z"))
-        while True:
-            counts = runtime.records.count_by_status()
-            if counts[MemoStatus.DONE.value] + counts[MemoStatus.FAILED.value] >= memos:
-                break
-            time.sleep(0.05)
-        runtime.pool.stop()
-        runtime.telemetry.flush()
-        elapsed = time.perf_counter() - started
-        assert counts[MemoStatus.FAILED.value] == 0, counts
-        runtime.close()
-        return memos / elapsed
+    """memos/s through the whole local pipeline (benchmarks/pipeline.py's loop), OTLP export to
+    ``endpoint`` when given; the exporter's drain at the end (telemetry flush) is counted."""
+    return pipeline_throughput(memos, workers, True, workdir, otlp_endpoint=endpoint)
 
 
 def pipeline_rates(memos: int, workers: int, rounds: int, workdir: Path) -> None:

@@ -44,10 +44,11 @@ TEXTS = {
 # --------------------------------------------------------------------- throughput
 
 
-def pipeline_throughput(memos: int, workers: int, telemetry: bool, workdir: Path) -> float:
+def pipeline_throughput(memos: int, workers: int, telemetry: bool, workdir: Path, **settings_overrides) -> float:
+    """memos/s through the whole local pipeline; ``settings_overrides`` (e.g. ``otlp_endpoint``) go to Settings."""
     with tempfile.TemporaryDirectory(dir=workdir) as home:
         settings = Settings.load(home=Path(home), telemetry=telemetry, workers=workers,
-                                 collector_interval=3600, compaction_interval=3600)
+                                 collector_interval=3600, compaction_interval=3600, **settings_overrides)
         runtime = build_runtime(settings)
         agents = list(TEXTS)
         started = time.perf_counter()
