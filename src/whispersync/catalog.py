@@ -73,6 +73,10 @@ _TABLE = {"TableName": RECORDS_TABLE}
 # Business (§1): published per memo, with AgentType/Status roll-ups.
 TRANSCRIPTS_PROCESSED = Metric(BUSINESS, "TranscriptsProcessed", "Count", varying=("AgentType", "Status"))
 PROCESSING_DURATION = Metric(BUSINESS, "ProcessingDuration", "Milliseconds", varying=("AgentType",))
+# What the user waits for (the SLO's SLI): from the memo's acceptance to DONE, retries and queueing included.
+MEMO_LATENCY = Metric(BUSINESS, "MemoLatency", "Milliseconds", varying=("AgentType",))
+# Memos that ended FAILED (dead-lettered after their last attempt): bad events for the SLO, once per memo.
+MEMOS_FAILED = Metric(BUSINESS, "MemosFailed", "Count")
 
 # The worker pool, named as Lambda's metrics are.
 WORKER_INVOCATIONS = Metric(WORKER, "Invocations", "Count", _WORKER)

@@ -33,7 +33,7 @@ class Transcript:
     agent: str | None = None
     title: str | None = None
     recorded_at: str | None = None  # ISO 8601, as given
-    source: str = "api"             # api | cli | inbox
+    source: str = "api"             # api | cli | inbox | synthetic (a canary's memo)
 
     @classmethod
     def from_json(cls, body: bytes, agent: str | None = None) -> Transcript:
@@ -59,6 +59,8 @@ class Transcript:
                    recorded_at=data.get("recorded_at"), source="api")
 
 
+# A canary's memo: processed like any other, left out of the business metrics and the SLO.
+SYNTHETIC_SOURCE = "synthetic"
 JSON_FIELDS = frozenset({"text", "agent", "title", "recorded_at"})  # what a JSON submission may carry
 
 

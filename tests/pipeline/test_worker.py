@@ -97,6 +97,35 @@ class TestMemoProcessor:
         assert total("WhisperSync/Worker", "Errors", {"FunctionName": "whispersync-worker"}) == 0
         assert total("WhisperSync/Queue", "NumberOfMessagesSent", {"QueueName": "transcripts"}) == 2
 
+    def test_memo_latency_runs_from_acceptance_to_done(self, runtime) -> None:
+        receipt = runtime.ingestor.accept(Transcript(text="Need to review the PR", agent="work"))
+        # The memo waited in the queue: 2.5 s are on the user's clock, not the worker's.
+        runtime.records.update(receipt.id, created_at=runtime.records.get(receipt.id).created_at - 2.5)
+        _process_all(runtime)
+        runtime.telemetry.flush()
+        now_ms = int(time.time() * 1000)
+        [latency] = runtime.store.metric_statistics("WhisperSync/Business", "MemoLatency", statistic="Maximum",
+                                                    period=3600, start_ms=now_ms - 600_000,
+                                                    end_ms=now_ms + 60_000).values
+        [processing] = runtime.store.metric_statistics("WhisperSync/Business", "ProcessingDuration",
+                                                       statistic="Maximum", period=3600, start_ms=now_ms - 600_000,
+                                                       end_ms=now_ms + 60_000).values
+        assert 2500 <= latency < 2500 + 10_000
+        assert latency - processing >= 2400
+
+    def test_a_synthetic_memo_is_left_out_of_the_business_metrics(self, runtime) -> None:
+        runtime.ingestor.accept(Transcript(text="Need to review the PR", agent="work", source="synthetic"))
+        _process_all(runtime)
+        runtime.telemetry.flush()
+        now_ms = int(time.time() * 1000)
+        window = {"start_ms": now_ms - 600_000, "end_ms": now_ms + 60_000, "period": 3600}
+        for name in ("TranscriptsProcessed", "ProcessingDuration", "MemoLatency"):
+            assert runtime.store.metric_statistics("WhisperSync/Business", name, statistic="SampleCount",
+                                                   **window).values == []
+        invocations = runtime.store.metric_statistics("WhisperSync/Worker", "Invocations", statistic="Sum",
+                                                      dimensions={"FunctionName": "whispersync-worker"}, **window)
+        assert invocations.values == [1]  # the worker did the work: its technical metrics count it
+
     def test_reprocessing_a_message_does_not_duplicate_the_journal_entry(self, runtime) -> None:
         receipt = runtime.ingestor.accept(Transcript(text="Need to ship it", agent="work",
                                                      recorded_at="2026-11-25T09:00:00Z"))
@@ -149,6 +178,10 @@ class TestMemoProcessor:
         errors = runtime.store.logs(level="ERROR", correlation_id=receipt.correlation_id)
         assert errors and errors[0]["error_type"] == "ProcessingError"
         assert "exception" in errors[0]
+        now_ms = int(time.time() * 1000)
+        failed = runtime.store.metric_statistics("WhisperSync/Business", "MemosFailed", statistic="Sum", period=3600,
+                                                 start_ms=now_ms - 600_000, end_ms=now_ms + 60_000)
+        assert failed.values == [1]  # three failed attempts, one memo lost: one bad event for the SLO
 
 
 class _FakeElevenLabs(BaseHTTPRequestHandler):

@@ -19,7 +19,7 @@ import orjson
 
 from whispersync import catalog
 from whispersync.agents import Agent, AgentInput, Router, Voice, reply_text
-from whispersync.domain import AgentResult, Memo, MemoStatus
+from whispersync.domain import SYNTHETIC_SOURCE, AgentResult, Memo, MemoStatus
 from whispersync.errors import NotFound
 from whispersync.pipeline.blobs import BlobStore
 from whispersync.pipeline.queue import Message, Queue
@@ -63,6 +63,7 @@ class MemoProcessor:
         tel = self.telemetry
         cid = resolve_correlation_id(attributes=message.attributes)
         agent_type = "unknown"
+        memo: Memo | None = None
         with correlation_scope(cid), tel.tracer.span(
             "worker", kind="CONSUMER", parent=message.attributes.get("traceparent") or None
         ) as span:
@@ -117,13 +118,14 @@ class MemoProcessor:
                 span.put_annotation("success", True)
                 self._log.info("Processing successful", memo_id=memo_id, agent_type=agent_type,
                                duration_ms=round(duration_ms, 3), result_size=len(result.summary))
-                self._publish(agent_type, success=True, duration_ms=duration_ms)
+                self._publish(agent_type, memo, success=True, duration_ms=duration_ms)
                 return True
             except Exception as exc:
                 span.put_annotation("success", False)
                 span.set_error(exc)
-                self._fail(message, exc, agent_type)
-                self._publish(agent_type, success=False, duration_ms=(time.perf_counter() - started) * 1000)
+                final = self._fail(message, exc, agent_type)
+                self._publish(agent_type, memo, success=False, duration_ms=(time.perf_counter() - started) * 1000,
+                              final=final)
                 return False
 
     def _memo(self, memo_id: str, key: str, cid: str, trace_id: str, agent: str | None) -> Memo:
@@ -158,7 +160,8 @@ class MemoProcessor:
         path.write_bytes(audio)
         return relative
 
-    def _fail(self, message: Message, exc: Exception, agent_type: str) -> None:
+    def _fail(self, message: Message, exc: Exception, agent_type: str) -> bool:
+        """Record the failure and release or dead-letter the message; True when it was the memo's last attempt."""
         permanent = bool(getattr(exc, "permanent", False))
         self._log.exception("Processing failed", error_type=type(exc).__name__, agent_type=agent_type,
                             receive_count=message.receive_count, permanent=permanent)
@@ -183,15 +186,26 @@ class MemoProcessor:
                 self.queue.change_visibility(message.receipt_handle, backoff)
         except Exception:  # noqa: BLE001 - the visibility timeout will release it anyway
             self._log.exception("Could not release a failed message", error_type=type(exc).__name__)
+        return final
 
-    def _publish(self, agent_type: str, *, success: bool, duration_ms: float) -> None:
+    def _publish(self, agent_type: str, memo: Memo | None, *, success: bool, duration_ms: float,
+                 final: bool = False) -> None:
+        """The worker's metrics for every memo; the business ones (and the SLO's) for real memos only:
+        a canary's synthetic memo must not count as a transcript processed or move the SLO."""
         record = self.telemetry.metrics.record
-        status = "Success" if success else "Failed"
-        for dims in ({"AgentType": agent_type, "Status": status}, {"Status": status}, {}):
-            record(catalog.TRANSCRIPTS_PROCESSED, 1, dims)
-        if success:
-            for dims in ({"AgentType": agent_type}, {}):
-                record(catalog.PROCESSING_DURATION, duration_ms, dims)
+        if memo is None or memo.source != SYNTHETIC_SOURCE:
+            status = "Success" if success else "Failed"
+            for dims in ({"AgentType": agent_type, "Status": status}, {"Status": status}, {}):
+                record(catalog.TRANSCRIPTS_PROCESSED, 1, dims)
+            if success:
+                for dims in ({"AgentType": agent_type}, {}):
+                    record(catalog.PROCESSING_DURATION, duration_ms, dims)
+            if success and memo is not None:
+                latency_ms = max(0.0, (time.time() - memo.created_at) * 1000)
+                for dims in ({"AgentType": agent_type}, {}):
+                    record(catalog.MEMO_LATENCY, latency_ms, dims)
+            if final:
+                record(catalog.MEMOS_FAILED, 1)
         record(catalog.WORKER_INVOCATIONS, 1)
         record(catalog.WORKER_ERRORS, 0 if success else 1)
         record(catalog.WORKER_DURATION, duration_ms)

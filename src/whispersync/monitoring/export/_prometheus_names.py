@@ -151,6 +151,8 @@ def _entry(metric: catalog.Metric, kind: str, name: str) -> PrometheusMetric:
 TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.TRANSCRIPTS_PROCESSED, COUNTER, "whispersync_business_transcripts_processed_total"),
     _entry(catalog.PROCESSING_DURATION, HISTOGRAM, "whispersync_business_processing_duration_seconds"),
+    _entry(catalog.MEMO_LATENCY, HISTOGRAM, "whispersync_business_memo_latency_seconds"),
+    _entry(catalog.MEMOS_FAILED, COUNTER, "whispersync_business_memos_failed_total"),
     _entry(catalog.WORKER_INVOCATIONS, COUNTER, "whispersync_worker_invocations_total"),
     _entry(catalog.WORKER_ERRORS, COUNTER, "whispersync_worker_errors_total"),
     _entry(catalog.WORKER_DURATION, HISTOGRAM, "whispersync_worker_duration_seconds"),
