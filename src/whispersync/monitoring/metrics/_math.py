@@ -91,6 +91,9 @@ class Context:
     periods: dict[str, int] = field(default_factory=dict)
     grid: Sequence[int] = ()
     deadline: float | None = None  # time.monotonic() past which evaluation raises QueryTimeout
+    # band(id, k) -> [upper, lower]: ANOMALY_DETECTION_BAND over that query's history (the caller
+    # fetches the training data the query range does not hold); None where no band can be drawn.
+    band: Callable[[str, float], list[Series]] | None = None
 
 
 # ---------------------------------------------------------------------- lexer
@@ -773,6 +776,25 @@ def _first_last(index: int) -> Callable[[Node, Context], Value]:
     return call
 
 
+def _anomaly_detection_band(node: Node, context: Context) -> Value:
+    # TS[] of two series, upper then lower: "LAST(ANOMALY_DETECTION_BAND(m1)) returns the lower bound"
+    # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+    _arg_count(node, 1, 2)
+    target = node.args[0]
+    if target.kind != "id":
+        raise MetricQueryError("ANOMALY_DETECTION_BAND()'s first argument is the id of a metric or an expression")
+    k = 2.0
+    if len(node.args) == 2:
+        value = evaluate(node.args[1], context)
+        if not isinstance(value, float) or not value > 0 or math.isinf(value):
+            raise MetricQueryError("ANOMALY_DETECTION_BAND()'s second argument is a positive number of"
+                                   " standard deviations, e.g. ANOMALY_DETECTION_BAND(m1, 2.5)")
+        k = value
+    if context.band is None:
+        raise MetricQueryError("ANOMALY_DETECTION_BAND() cannot be used inside the series it draws a band for")
+    return context.band(str(target.value), k)
+
+
 def _remove_empty(node: Node, context: Context) -> Value:
     _arg_count(node, 1)
     value = evaluate(node.args[0], context)
@@ -829,6 +851,7 @@ def _time_part(part: Callable[[datetime], float]) -> Callable[[Node, Context], V
 
 _FUNCTIONS: dict[str, Callable[[Node, Context], Value]] = {
     "ABS": _pointwise(abs),
+    "ANOMALY_DETECTION_BAND": _anomaly_detection_band,
     "CEIL": _pointwise(lambda v: float(math.ceil(v))),
     "FLOOR": _pointwise(lambda v: float(math.floor(v))),
     "LOG": _pointwise(math.log),

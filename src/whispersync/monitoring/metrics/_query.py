@@ -27,6 +27,7 @@ that cannot be computed (a scalar result, ``SORT()`` of a scalar) raises it too.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import time
@@ -36,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from whispersync.monitoring.metrics import _math as metric_math
+from whispersync.monitoring.metrics._anomaly import AnomalySettings, anomaly_band, history_start
 from whispersync.monitoring.metrics._errors import MetricQueryError
 from whispersync.monitoring.metrics._math import Series
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, TelemetryStore
@@ -122,11 +124,14 @@ def get_metric_data(
     scan_by: str = "TimestampDescending",
     now_ms: int | None = None,
     timeout: float | None = DEFAULT_QUERY_TIMEOUT,
+    anomaly_settings: Mapping[str, AnomalySettings] | None = None,
 ) -> list[MetricDataResult]:
     """Run a GetMetricData-like request against ``store``; see the module docstring.
 
     The statistics query and the math together get ``timeout`` seconds; past it
     they are interrupted and QueryTimeout (a client error) is raised.
+    ``anomaly_settings`` maps the id an ``ANOMALY_DETECTION_BAND`` is drawn for to its
+    detector's timezone and excluded ranges (default: UTC, none).
     """
     if scan_by not in SCAN_ORDERS:
         raise MetricQueryError(f"scan_by must be one of {', '.join(SCAN_ORDERS)}, got {scan_by!r}")
@@ -139,45 +144,97 @@ def get_metric_data(
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     deadline = None if timeout is None else time.monotonic() + timeout
     plan = _Plan(queries)
+    needed = plan.needed(queries)
+    # A band trains on the weeks before the query range: then every metric is fetched from
+    # there (one batch, as without a band) and its query-range series is the tail of that.
+    has_band = any(_calls(plan.parsed[qid], "ANOMALY_DETECTION_BAND") for qid in needed if qid in plan.parsed)
 
     metric_queries = [q for q in queries if q.metric_stat is not None]
     origins = {q.id: round_start(start_ms, q.metric_stat.period, now_ms) for q in metric_queries}  # type: ignore[union-attr]
+    # (Not for high-resolution metrics, which a band refuses: 14 days of 1-second buckets is 1.2 M.)
+    fetch_from = {q.id: history_start(origins[q.id], q.metric_stat.period)  # type: ignore[union-attr]
+                  if has_band and q.metric_stat.period >= 60 else origins[q.id]  # type: ignore[union-attr]
+                  for q in metric_queries}
     # One snapshot for every metric; grouped by origin because it is per call.
     fetched: dict[str, Series] = {}
+    history: dict[str, metric_math.Value] = {}  # from fetch_from: what a band trains on
     units: dict[str, str | None] = {}
     notes: dict[str, list[str]] = {}  # the store's word on a series (units left out)
-    for origin in sorted(set(origins.values())):
-        group = [q for q in metric_queries if origins[q.id] == origin]
+    for origin in sorted(set(fetch_from.values())):
+        group = [q for q in metric_queries if fetch_from[q.id] == origin]
         series = store.metric_statistics_batch(
             [q.metric_stat for q in group], start_ms=origin, end_ms=end_ms, origin_ms=origin,  # type: ignore[misc]
             timeout=None if deadline is None else deadline - time.monotonic(),
         )
         for q, s in zip(group, series):
-            fetched[q.id] = Series(s.timestamps, s.values, q.label or s.label)
+            full = Series(s.timestamps, s.values, q.label or s.label)
+            history[q.id] = full
+            fetched[q.id] = _since(full, origins[q.id]) if has_band else full
             units[q.id] = s.unit
             notes[q.id] = list(s.messages)
 
     default_period = min((q.metric_stat.period for q in metric_queries), default=60)  # type: ignore[union-attr]
     values: dict[str, metric_math.Value] = dict(fetched)
 
+    def period_of(qid: str) -> int:
+        query = plan.by_id[qid]
+        if query.metric_stat is not None:
+            return query.metric_stat.period
+        return query.period if query.period is not None else default_period  # checked by _Plan
+
+    def context(resolver: Any, grid: range, band: Any) -> metric_math.Context:
+        return metric_math.Context(
+            resolve=resolver,
+            metric_ids=[q.id for q in metric_queries],
+            periods={q.id: q.metric_stat.period for q in metric_queries},  # type: ignore[union-attr]
+            grid=grid,
+            deadline=deadline,
+            band=band,
+        )
+
     def resolve(qid: str) -> metric_math.Value:
         if qid not in values:
-            query = plan.by_id[qid]
-            period = query.period if query.period is not None else default_period  # checked by _Plan
+            period = period_of(qid)
             origin = round_start(start_ms, period, now_ms)
-            context = metric_math.Context(
-                resolve=resolve,
-                metric_ids=[q.id for q in metric_queries],
-                periods={q.id: q.metric_stat.period for q in metric_queries},  # type: ignore[union-attr]
-                grid=range(origin, end_ms, period * 1000),
-                deadline=deadline,
-            )
-            values[qid] = metric_math.evaluate(plan.parsed[qid], context)
+            values[qid] = metric_math.evaluate(
+                plan.parsed[qid], context(resolve, range(origin, end_ms, period * 1000), band))
         return values[qid]
+
+    def resolve_history(qid: str) -> metric_math.Value:
+        """``qid`` over the training weeks and the query range (no band inside a band)."""
+        if qid not in history:
+            period = period_of(qid)
+            origin = history_start(round_start(start_ms, period, now_ms), period)
+            history[qid] = metric_math.evaluate(
+                plan.parsed[qid], context(resolve_history, range(origin, end_ms, period * 1000), None))
+        return history[qid]
+
+    bands: dict[tuple[str, float], list[Series]] = {}
+
+    def band(qid: str, k: float) -> list[Series]:
+        if (qid, k) not in bands:
+            period = period_of(qid)
+            if period < 60:
+                # Our limit: 14 days of sub-minute buckets is up to 1.2 M points to train on in Python.
+                # (CloudWatch's metric-math anomaly detection also lists high-resolution inputs as unsupported:
+                # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html)
+                raise MetricQueryError(f"ANOMALY_DETECTION_BAND({qid}) needs a period of at least 60 seconds,"
+                                       f" {qid!r} has {period}")
+            series = resolve_history(qid)
+            if not isinstance(series, Series):
+                raise MetricQueryError(f"ANOMALY_DETECTION_BAND({qid}) needs {qid!r} to be one time series")
+            stat = plan.by_id[qid].metric_stat
+            origin = round_start(start_ms, period, now_ms)
+            upper, lower = anomaly_band(
+                series, range(origin, end_ms, period * 1000), period=period, k=k,
+                settings=(anomaly_settings or {}).get(qid, AnomalySettings()),
+                unit=units.get(qid), statistic=None if stat is None else stat.statistic, deadline=deadline,
+            )
+            bands[(qid, k)] = [upper, lower]
+        return bands[(qid, k)]
 
     # Expressions in dependency order, so resolving one never recurses into a long
     # chain of others (e2 = e1 + 1, e3 = e2 + 1, ...: up to 500 queries).
-    needed = plan.needed(queries)
     for qid in plan.order:
         if qid in needed:
             resolve(qid)
@@ -200,6 +257,21 @@ def get_metric_data(
                 label = f"{q.label} {s.label}".strip() if q.label else s.label
                 results.append(_result(q.id, label, s, None, scan_by))
     return results
+
+
+def _calls(node: metric_math.Node, function: str) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.kind == "call" and n.value == function:
+            return True
+        stack.extend(n.args)
+    return False
+
+
+def _since(s: Series, start_ms: int) -> Series:
+    first = bisect.bisect_left(s.timestamps, start_ms)
+    return Series(s.timestamps[first:], s.values[first:], s.label)
 
 
 def _result(qid: str, label: str, s: Series, unit: str | None, scan_by: str,
