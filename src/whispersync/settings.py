@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     )
     elevenlabs_url: str = "https://api.elevenlabs.io"
     elevenlabs_voice_id: str = "21m00Tcm4TlvDq8ikWAM"
+    # Cost estimates (`whispersync cost`): configuration the AWS target would run with, not metrics.
+    lambda_memory_mb: int = Field(512, ge=128, le=10_240,
+                                  description="Memory of the worker Lambda function (MB) that cost estimates price.")
+    elevenlabs_usd_per_1k_characters: float = Field(
+        0.0, ge=0, description="Your ElevenLabs plan's price per 1,000 characters; 0 leaves voice replies unpriced.")
 
     # Alarms and notifications (monitoring plan §4)
     alarm_interval: float = Field(60.0, gt=0, description="Seconds between alarm evaluations in `up`.")
