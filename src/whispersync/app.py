@@ -7,9 +7,10 @@ place that decides which adapter backs which port.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +31,15 @@ from whispersync.monitoring.notify import (
     read_secrets,
 )
 from whispersync.monitoring.plan_check import check_plan
-from whispersync.monitoring.remediation import PoolScaler, RemediationAudit, default_registry, scale_up_rule
+from whispersync.monitoring.remediation import (
+    PoolScaler,
+    RemediationAudit,
+    TransientRedriver,
+    default_registry,
+    redrive_rule,
+    scale_up_rule,
+    with_rule_action,
+)
 from whispersync.monitoring.store import TelemetryStore
 from whispersync.monitoring.synthetics import (
     CanaryRun,
@@ -38,12 +47,15 @@ from whispersync.monitoring.synthetics import (
     SyntheticsStore,
     check_dependencies,
     dependency_probes,
+    SyntheticMemos,
     run_dependencies_canary,
+    run_end_to_end_canary,
     run_http_canary,
 )
 from whispersync.periodic import PeriodicTask
-# dead_letters: the DLQ operations the CLI, the API and the console share (they may not import pipeline).
-from whispersync.pipeline import dead_letters  # noqa: F401
+# dead_letters: the DLQ operations the CLI, the API and the console share (they may not import pipeline),
+# and the redrive the remediation rule runs.
+from whispersync.pipeline import dead_letters
 from whispersync.pipeline.blobs import DirBlobStore
 from whispersync.pipeline.collector import Collector
 from whispersync.pipeline.inbox import InboxWatcher
@@ -122,10 +134,19 @@ class Runtime:
     pool: WorkerPool | None = None
     health_checks: tuple[HealthCheck, ...] = ()  # the plan's canaries, run by start()
     _services: list = field(default_factory=list)
+    _synthetic_memos: SyntheticMemos | None = None
+
+    def synthetic_memos(self) -> SyntheticMemos:
+        """The end-to-end canary's memos on this runtime's pipeline (one object: it remembers timed-out ones)."""
+        if self._synthetic_memos is None:
+            self._synthetic_memos = SyntheticMemos(ingestor=self.ingestor, records=self.records, blobs=self.blobs,
+                                                   outputs_dir=self.settings.outputs_dir)
+        return self._synthetic_memos
 
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
               maintenance: bool = True, notifications: bool = True, alarms: bool = True,
-              sweep: bool = True, checks: bool = True) -> None:
+              sweep: bool = True, checks: bool = True, auto_redrive: bool | None = None) -> None:
+        """``auto_redrive``: turn the plan's redrive_transient rule on or off for this run (None: as the plan says)."""
         s = self.settings
         if notifications and self.notifier is not None:
             # First, and at once, so deliveries left pending by a previous run go out.
@@ -137,7 +158,7 @@ class Runtime:
         self.pool.start()
         self._services.append(self.pool)
         if alarms and self.alarms is not None:
-            self._services += start_remediation(self, baseline=workers or s.workers)
+            self._services += start_remediation(self, baseline=workers or s.workers, auto_redrive=auto_redrive)
         if inbox:
             watcher = InboxWatcher(s.inbox_dir, self.ingestor, self.telemetry, agents=AGENTS,
                                    poll_seconds=s.inbox_poll_interval, settle_seconds=s.inbox_settle_seconds)
@@ -185,21 +206,46 @@ class Runtime:
         self.records.close()
 
 
-def start_remediation(runtime: Runtime, *, baseline: int) -> list[Any]:
-    """Bind the plan's scale_up rule to the worker pool (monitoring may not import pipeline: the port is
-    bound here): the alarm action raises the pool, a task at the alarm interval lets it shrink on OK."""
+def start_remediation(runtime: Runtime, *, baseline: int, auto_redrive: bool | None = None) -> list[Any]:
+    """Bind the plan's rules (monitoring may not import pipeline: the ports are bound here): scale_up to the
+    worker pool (the alarm action raises it, a task at the alarm interval raises it again while the alarm
+    holds and lets it shrink on OK), redrive_transient to the dead-letter queue (``auto_redrive`` overrides
+    the rule's ``enabled`` for this run: `up --demo` turns it on)."""
     s = runtime.settings
     assert runtime.pool is not None and runtime.alarms is not None
     audit = RemediationAudit(s.monitoring_db)
     log = runtime.telemetry.logger("whispersync.remediation")
-    scaler = PoolScaler(scale_up_rule(load_plan(s)), runtime.pool, baseline=baseline,
+    plan = load_plan(s)
+    maintenance = runtime.alarms.alarm_store.maintenance
+
+    def in_maintenance() -> bool:
+        return maintenance.active(int(time.time() * 1000)) is not None
+
+    scaler = PoolScaler(scale_up_rule(plan), runtime.pool, baseline=baseline,
                         alarm_states=runtime.alarms.alarm_store.states, audit=audit, notifier=runtime.notifier,
-                        metrics=runtime.telemetry.metrics, log=log)
+                        metrics=runtime.telemetry.metrics, log=log, in_maintenance=in_maintenance)
     runtime.alarms.remediation.register("scale_up", scaler.handle)
-    task = PeriodicTask("remediation", s.alarm_interval, scaler.tick, log)
-    task.start()
-    # Services stop in reverse order: the task first, then the audit log closes.
-    return [SimpleNamespace(stop=audit.close), task]
+    rule = redrive_rule(plan)
+    if auto_redrive is not None:
+        rule = replace(rule, enabled=auto_redrive)
+
+    def redrive(limit: int) -> dict[str, Any]:
+        return dead_letters.redrive_transient(runtime.broker, dlq=runtime.dlq, queue=runtime.queue,
+                                              records=runtime.records, limit=limit).to_dict()
+
+    redriver = TransientRedriver(rule, redrive, alarm_states=runtime.alarms.alarm_store.states, audit=audit,
+                                 metrics=runtime.telemetry.metrics, log=log, in_maintenance=in_maintenance)
+    runtime.alarms.remediation.register("redrive_transient", redriver.handle)
+    if rule.enabled:
+        # The alarm gets the rule's action only now: a disabled rule leaves it as the plan wrote it.
+        definitions = runtime.alarms.definitions
+        runtime.alarms.definitions = lambda: with_rule_action(definitions(), rule)
+    tasks = [PeriodicTask("remediation", s.alarm_interval, scaler.tick, log),
+             PeriodicTask("remediation-redrive", s.alarm_interval, redriver.tick, log)]
+    for task in tasks:
+        task.start()
+    # Services stop in reverse order: the tasks first, then the audit log closes.
+    return [SimpleNamespace(stop=audit.close), *tasks]
 
 
 def notifier_config(settings: Settings, plan: Plan | None = None) -> NotifierConfig:
@@ -317,6 +363,10 @@ def run_health_check(runtime: Runtime, check: HealthCheck, runs: SyntheticsStore
     if check.kind == "dependencies":
         run = run_dependencies_canary(check.name, _dependency_probes(runtime), timeout=check.timeout_seconds,
                                       retries=check.retries, metrics=metrics)
+    elif check.kind == "end-to-end":
+        # Processed by the running worker pool (`up`'s; `checks run` starts one when no `up` runs).
+        run = run_end_to_end_canary(check.name, runtime.synthetic_memos(), timeout=check.timeout_seconds,
+                                    retries=check.retries, metrics=metrics)
     else:
         run = run_http_canary(check.name, check.url or "", timeout=check.timeout_seconds, retries=check.retries,
                               metrics=metrics)

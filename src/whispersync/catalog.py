@@ -39,6 +39,7 @@ HEALTH = "WhisperSync/Health"
 INGEST = "WhisperSync/Ingest"
 SECURITY = "WhisperSync/Security"
 SYNTHETICS = "WhisperSync/Synthetics"
+COST = "WhisperSync/Cost"
 
 
 @dataclass(frozen=True)
@@ -125,5 +126,9 @@ CANARY_DURATION = Metric(SYNTHETICS, "Duration", "Milliseconds", varying=("Canar
 AUTH_FAILURES = Metric(SECURITY, "AuthFailures", "Count", varying=("Route",))
 # Reason is the refusal's error code (invalid_input, body_too_large, misdirected_request, ...): a bounded set.
 REJECTED_INPUTS = Metric(SECURITY, "RejectedInputs", "Count", varying=("Reason",))
+
+# Estimated cost (monitoring/cost): USD at list price of the memos metered in each period, per Service
+# (Lambda, SQS, S3, DynamoDB, ElevenLabs); an estimate of what AWS would charge, never the bill.
+ESTIMATED_COST = Metric(COST, "EstimatedCostUSD", "None", varying=("Service",))
 
 METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

@@ -25,7 +25,7 @@ COMMANDS = [
     ["export", "grafana"], ["aws-env"],
     ["maintenance", "start"], ["maintenance", "end"], ["maintenance", "list"],
     ["checks", "list"], ["checks", "run"], ["checks", "history"],
-    ["remediation", "list"],
+    ["remediation", "list"], ["cost"], ["slo"], ["audit"],
 ]
 
 

@@ -26,7 +26,7 @@ class BlobStoreContract:
 
     def test_the_adapter_has_every_method_of_the_port(self):
         store = self.make_store()
-        for name in ("put", "get", "exists"):
+        for name in ("put", "get", "exists", "delete"):
             assert callable(getattr(store, name)), name
 
     def test_get_returns_exactly_what_was_put(self):
@@ -66,6 +66,19 @@ class BlobStoreContract:
         assert store.get("transcripts/memory/a.txt") == b"memory"
         assert not store.exists("transcripts/work")
         assert not store.exists("transcripts/work/a")
+
+    def test_delete_removes_that_blob_only_and_a_missing_one_is_no_error(self):
+        store = self.make_store()
+        store.put("transcripts/work/a.txt", b"a")
+        store.put("transcripts/work/a.txt.bak", b"bak")
+        store.delete("transcripts/work/a.txt")
+        assert not store.exists("transcripts/work/a.txt")
+        with pytest.raises(NotFound):
+            store.get("transcripts/work/a.txt")
+        assert store.get("transcripts/work/a.txt.bak") == b"bak"
+        store.delete("transcripts/work/a.txt")
+        with pytest.raises(ValueError):
+            store.delete("../outside.txt")
 
     def test_unicode_keys_round_trip(self):
         store = self.make_store()

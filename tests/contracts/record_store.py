@@ -31,7 +31,7 @@ class RecordStoreContract:
 
     def test_the_adapter_has_every_method_of_the_port(self):
         store = self.make_store()
-        for name in ("create", "get", "update", "list", "queued_ids_before", "count_by_status"):
+        for name in ("create", "get", "update", "list", "queued_ids_before", "count_by_status", "delete"):
             assert callable(getattr(store, name)), name
 
     def test_get_returns_the_memo_as_created_every_field_included(self):
@@ -112,3 +112,16 @@ class RecordStoreContract:
         store.create(memo("b"))
         store.create(memo("c", status=MemoStatus.DONE))
         assert store.count_by_status() == {"queued": 2, "processing": 0, "done": 1, "failed": 0}
+
+    def test_delete_removes_that_memo_only_and_says_whether_there_was_one(self):
+        """What the end-to-end canary needs to leave nothing behind; a second delete is not an error."""
+        store = self.make_store()
+        store.create(memo("gone", status=MemoStatus.DONE))
+        store.create(memo("kept"))
+        assert store.delete("gone") is True
+        with pytest.raises(NotFound):
+            store.get("gone")
+        assert store.get("kept").id == "kept"
+        assert store.count_by_status() == {"queued": 1, "processing": 0, "done": 0, "failed": 0}
+        assert store.find_by_prefix("gone") == []
+        assert store.delete("gone") is False

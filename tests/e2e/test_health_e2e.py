@@ -12,6 +12,7 @@ import httpx
 import orjson
 
 from helpers import run_cli
+from whispersync.plan import DEFAULT_PLAN
 
 TOKEN = "health-test-token-0123456789abcdef"
 
@@ -93,6 +94,7 @@ def test_up_schedules_each_plan_check_at_its_interval(tmp_path):
         runtime.start(workers=1, inbox=False, collector=False, maintenance=False, notifications=False, alarms=False,
                       sweep=False)
         tasks = {s.name: s.interval for s in runtime._services if getattr(s, "name", "").startswith("check-")}
-        assert tasks == {"check-dependencies": 300}
+        assert tasks == {f"check-{c.name}": c.interval_seconds for c in DEFAULT_PLAN.health_checks}
+        assert tasks["check-dependencies"] == 300
     finally:
         runtime.close()

@@ -10,7 +10,7 @@ import types
 import pytest
 
 WINGS = ["store", "metrics", "logs", "logs.insights", "traces", "alarms", "notify", "dashboards", "export", "otlp",
-         "synthetics"]
+         "synthetics", "cost"]
 
 
 @pytest.mark.parametrize("wing", WINGS)

@@ -54,7 +54,7 @@ def test_registering_again_replaces_the_handler():
     registry = default_registry()
     registry.register("scale_up", lambda request: "scaled")
     assert registry.run("scale_up", **CALL) == "scaled"
-    assert registry.names() == ["scale_up"]
+    assert registry.names() == ["redrive_transient", "scale_up"]
 
 
 @pytest.mark.parametrize("name", ["", None, 3])
@@ -89,7 +89,13 @@ def test_calls_from_many_threads_are_all_recorded():
 
 def test_the_default_registry_has_the_plan_s_scale_up_which_only_records_the_request():
     registry = default_registry()
-    assert registry.names() == ["scale_up"]
+    assert registry.names() == ["redrive_transient", "scale_up"]
     result = registry.run("scale_up", **CALL)
     assert result["scaled"] is False
     assert (result["alarm"], result["state"]) == ("HighQueueDepth", "ALARM")
+
+
+def test_the_default_registry_s_redrive_says_it_is_not_bound_instead_of_failing_the_alarm_action():
+    """Outside `up` no dead-letter queue is bound; the DLQ alarm's action still succeeds, moving nothing."""
+    result = default_registry().run("redrive_transient", **{**CALL, "alarm": "DLQMessages"})
+    assert result["result"] == "unbound" and result["alarm"] == "DLQMessages"

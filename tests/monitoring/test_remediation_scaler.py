@@ -200,3 +200,53 @@ def test_up_binds_the_scale_up_action_to_the_real_worker_pool(runtime, settings)
     assert runtime.pool.concurrency == 2 and runtime.pool.alive() == 2
     [entry] = RemediationAudit(settings.monitoring_db, read_only=True).entries()
     assert (entry["action"], entry["before"], entry["after"]) == ("scale_up", 1, 2)
+
+
+def test_a_backlog_that_persists_doubles_the_pool_again_after_each_cooldown_until_the_maximum(clock, audit):
+    """As EC2 Auto Scaling repeats its policy while the alarm stays in ALARM; the action alone runs once."""
+    pool = Pool(1)
+    state = ["ALARM"]
+    scaler = _scaler(_rule(maximum=8, cooldown_seconds=300), pool, clock, audit, state)
+    scaler.handle(_alarm(clock))               # the state change: 1 -> 2
+    for _ in range(4):                         # the alarm holds; ticks inside the cooldown do nothing, quietly
+        clock.now += 60
+        assert scaler.tick() is None
+    clock.now += 60                            # 300 s after the scale-up
+    entry = scaler.tick()
+    assert (entry["action"], entry["before"], entry["after"], entry["result"]) == ("scale_up", 2, 4, "executed")
+    clock.now += 300
+    assert scaler.tick()["after"] == 8
+    clock.now += 300
+    assert scaler.tick() is None               # at the maximum: nothing to do, nothing recorded each minute
+    assert pool.sizes == [2, 4, 8]
+    assert [(e["before"], e["after"], e["result"]) for e in _oldest_first(audit)] == [
+        (1, 2, "executed"), (2, 4, "executed"), (4, 8, "executed")]
+
+
+def test_repeats_while_alarm_holds_obey_the_hourly_cap_and_dry_run(settings, clock, audit, runtime):
+    pool = Pool(1)
+    state = ["ALARM"]
+    scaler = _scaler(_rule(maximum=16, cooldown_seconds=60, max_actions_per_hour=2), pool, clock, audit, state,
+                     notifier=runtime.notifier)
+    results = []
+    for _ in range(5):
+        entry = scaler.tick()
+        results.append(entry and entry["result"])
+        clock.now += 60
+    # Two actions, one P1 escalation, then the rate-limited repeats are not written every minute.
+    assert results == ["executed", "executed", "escalated", None, None]
+    assert pool.sizes == [2, 4]
+
+    dry_pool = Pool(1)
+    dry = _scaler(_rule(dry_run=True, cooldown_seconds=0), dry_pool, clock, None, state)
+    assert dry.tick()["result"] == "dry_run" and dry.size == 2
+    assert dry.tick()["target"] == 4 and dry_pool.sizes == []
+
+
+def test_a_maintenance_window_holds_the_repeat_as_it_holds_the_alarm_s_actions(clock, audit):
+    pool = Pool(1)
+    held = [True]
+    scaler = _scaler(_rule(cooldown_seconds=0), pool, clock, audit, ["ALARM"], in_maintenance=lambda: held[0])
+    assert scaler.tick() is None and pool.sizes == []
+    held[0] = False
+    assert scaler.tick()["result"] == "executed" and pool.sizes == [2]

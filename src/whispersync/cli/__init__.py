@@ -11,8 +11,10 @@ import sys
 
 from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help order
     _alarms,
+    _audit,
     _aws_env,
     _checks,
+    _cost,
     _dashboards,
     _deploy,
     _doctor,
@@ -25,6 +27,7 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _plan,
     _remediation,
     _serve,
+    _slo,
     _submit,
     _traces,
 )
@@ -43,6 +46,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(export_app, name="export")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(remediation_app, name="remediation")
+_audit.audit_commands(app)  # last: every state-changing command is registered by now
 
 __all__ = ["app", "main"]
 

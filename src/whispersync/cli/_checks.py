@@ -2,7 +2,8 @@
 
 `up` runs each canary on its schedule; `checks run` runs one now, with the same effects
 (its metrics are published and the run recorded), so a failing dependency can be
-confirmed by hand. Exit status of `checks run`: 0 when PASSED, 1 when FAILED.
+confirmed by hand. Exit status of `checks run`: 0 when PASSED, 1 when FAILED. The `end-to-end`
+check's memo is processed by `up`'s workers, or, with no `up` on the home, by a worker started here.
 """
 
 from __future__ import annotations
@@ -72,11 +73,17 @@ def checks_run(
 
     runtime = build_runtime(load_settings())
     runs = SyntheticsStore(runtime.settings.monitoring_db)
+    lock = None
     try:
-        run = run_health_check(runtime, _find(runtime.health_checks, name), runs)
+        check = _find(runtime.health_checks, name)
+        if check.kind == "end-to-end":
+            lock = _own_worker_pool(runtime)
+        run = run_health_check(runtime, check, runs)
     finally:
         runs.close()
         runtime.close()
+        if lock is not None:
+            lock.release()
     if as_json:
         print_json(run.to_dict())
     else:
@@ -87,6 +94,22 @@ def checks_run(
                           f"  {step['reason'] or ''}", highlight=False)
     if run.state != "PASSED":
         raise typer.Exit(1)
+
+
+def _own_worker_pool(runtime):
+    """With no `up` on this home, start a one-worker pool here for the check, so its memo is processed
+    as `up` would (memos already waiting are worked off too). The home's lock is held meanwhile, so no
+    `up` starts beside it: two processes appending to one journal is what the agents cannot do.
+    With `up` running, its pool processes the memo; None is returned."""
+    from whispersync.home_lock import HomeLocked, lock_home
+
+    try:
+        lock = lock_home(runtime.settings.home, url="whispersync checks run (end-to-end)")
+    except HomeLocked:
+        return None
+    runtime.start(workers=1, inbox=False, collector=False, maintenance=False, notifications=False, alarms=False,
+                  sweep=False, checks=False)
+    return lock
 
 
 @checks_app.command("history")

@@ -87,6 +87,7 @@ def _no_home(settings: Settings) -> str:
 
 
 def fail(message: str, code: int = 2) -> None:
+    state["failure"] = message  # for the audit record of the command (cli/_audit.py)
     err_console.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
 

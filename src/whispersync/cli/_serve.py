@@ -91,7 +91,8 @@ def up(
     # The app before the workers: /metrics counts from its telemetry listener, attached in
     # create_app, so a memo left queued by the last run and processed at once is counted too.
     web_app = create_app(runtime)
-    runtime.start()
+    # The demo shows remediation acting: a memo that failed transiently gets its one automatic redrive.
+    runtime.start(auto_redrive=True if demo else None)
 
     def force_stop() -> None:
         # A second Ctrl-C: stop now, as a crash would (the queue hands the memos in
@@ -133,6 +134,8 @@ def up(
                   f" | {ws} metrics list")
         out.print("  stop:     Ctrl-C (twice: at once)" + ("" if quiet else "; events are printed as they happen"))
         if demo:
+            out.print("  demo:     transient failures in the dead-letter queue are redriven once automatically"
+                      " (the plan's redrive_transient rule, off outside the demo)")
             _run_demo(runtime.ingestor, runtime.records, out)
 
     threading.Thread(target=announce, name="announce", daemon=True).start()

@@ -13,6 +13,11 @@ to the worker pool: monitoring may not import pipeline), which sets a bounded ta
 scales back down after a stabilization window, and obeys a cooldown, an hourly cap
 (then it escalates at P1) and a dry-run switch. Every decision it makes goes into
 the append-only RemediationAudit in the monitoring database.
+
+The second rule is the DLQMessages alarm's ``remediation:redrive_transient``: a
+TransientRedriver (its RedriveRule, off by default) moves the dead-lettered memos whose
+failure was transient back to the queue, each at most once automatically; app.py binds
+it to the dead-letter queue (pipeline/dead_letters.py's ``redrive_transient``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,10 +36,10 @@ import orjson
 
 from whispersync import catalog, sqlite_db
 from whispersync.domain import iso_utc
-from whispersync.plan import TOPICS, Plan, RemediationRule
+from whispersync.plan import TOPICS, Alarm, Plan, RedriveRule, RemediationRule
 
 __all__ = ["PoolScaler", "RemediationAudit", "RemediationRegistry", "RemediationRequest", "ResizablePool",
-           "default_registry", "scale_up_rule"]
+           "TransientRedriver", "default_registry", "redrive_rule", "scale_up_rule", "with_rule_action"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ class RemediationRegistry:
         record: dict[str, Any] = {**asdict(request), "called_at": time.time()}
         try:
             if handler is None:
-                raise KeyError(f"no remediation handler named {name!r}; registered: {', '.join(self.names()) or 'none'}")
+                registered = ", ".join(self.names()) or "none"
+                raise KeyError(f"no remediation handler named {name!r}; registered: {registered}")
             result = handler(request)
             record.update(ok=True, result=result)
             return result
@@ -99,10 +105,16 @@ def _record_only_scale_up(request: RemediationRequest) -> dict[str, Any]:
             "alarm": request.alarm, "state": request.state}
 
 
+def _unbound_redrive(request: RemediationRequest) -> dict[str, Any]:
+    # Outside `up` no dead-letter queue is bound: say so instead of failing the alarm action.
+    return {"result": "unbound", "note": "automatic redrive runs in `whispersync up`", "alarm": request.alarm}
+
+
 def default_registry() -> RemediationRegistry:
-    """A registry with the plan's handlers: ``scale_up``."""
+    """A registry with the plan's handlers: ``scale_up`` and ``redrive_transient`` (`up` binds both)."""
     registry = RemediationRegistry()
     registry.register("scale_up", _record_only_scale_up)
+    registry.register("redrive_transient", _unbound_redrive)
     return registry
 
 
@@ -113,8 +125,10 @@ DEFAULT_SCALE_UP_ALARM = "HighQueueDepth"
 # What the cooldown is keyed on besides the action: the one resource this scaler acts on.
 POOL = "worker-pool"
 # Results, as the audit log and the RemediationExecuted metric's Result dimension name them.
-EXECUTED, DRY_RUN, SUPPRESSED, ESCALATED, RATE_LIMITED, NOOP, FAILED = (
-    "executed", "dry_run", "suppressed", "escalated", "rate_limited", "noop", "failed")
+EXECUTED, DRY_RUN, SUPPRESSED, ESCALATED, RATE_LIMITED, NOOP, FAILED, DISABLED = (
+    "executed", "dry_run", "suppressed", "escalated", "rate_limited", "noop", "failed", "disabled")
+# What a periodic look records only when it happens: a repeat that held back is no news every minute.
+_QUIET_RESULTS = (NOOP, SUPPRESSED, RATE_LIMITED)
 
 
 class ResizablePool(Protocol):
@@ -139,8 +153,18 @@ class PoolScaler:
     * ``handle`` is the ``scale_up`` handler: on ALARM the target is double the
       current size (at least one more), capped at ``rule.maximum`` (a target, not an
       increment: a repeated call cannot overshoot).
-    * ``tick`` runs periodically (app.py schedules it): it reads the alarm's state and,
-      when OK, recommends the ``baseline``. It scales down only to the HIGHEST
+    * ``tick`` runs periodically (app.py schedules it) and reads the alarm's state. While it
+      is ALARM (and no maintenance window holds actions), tick asks for the scale-up again, under the same
+      guards: a backlog that
+      persists doubles the pool again after each cooldown, up to the maximum. A CloudWatch
+      alarm action runs once per state change ("Except for Auto Scaling actions, the actions
+      happen only on state transitions, and are not performed again if the condition
+      persists", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html),
+      so the seed's scale-up would run once; EC2 Auto Scaling is the exception we follow: "an
+      alarm invokes an Auto Scaling action once each minute when the alarm remains in a new
+      state" (https://repost.aws/knowledge-center/autoscaling-policy-cloudwatch-alarm). A repeat
+      that is held back (cooldown, at the maximum, over the hourly cap) is not recorded each time.
+      When OK, tick recommends the ``baseline``. It scales down only to the HIGHEST
       recommendation made within the last ``rule.stabilization_seconds``, as the
       Kubernetes HPA's scale-down stabilization window does ("the highest recommendation
       within the window is used", default 300 s:
@@ -160,9 +184,11 @@ class PoolScaler:
     def __init__(self, rule: RemediationRule, pool: ResizablePool, *, baseline: int,
                  alarm_states: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
                  audit: RemediationAudit | None = None, notifier: Any = None, metrics: Any = None,
-                 clock: Callable[[], float] = time.time, log: Any = None) -> None:
+                 clock: Callable[[], float] = time.time, log: Any = None,
+                 in_maintenance: Callable[[], bool] | None = None) -> None:
         self.rule = rule
         self.pool = pool
+        self._in_maintenance = in_maintenance or (lambda: False)
         self.baseline = min(max(baseline, rule.minimum), rule.maximum)
         self._alarm_states = alarm_states
         self.audit = audit
@@ -205,8 +231,21 @@ class PoolScaler:
     def tick(self) -> dict[str, Any] | None:
         """One periodic look at the alarm; the audit entry when it acted (or tried to), else None."""
         current = (self._alarm_states() if self._alarm_states else {}).get(self.rule.alarm) or {}
-        return self.observe(current.get("state") or "INSUFFICIENT_DATA", current.get("reason") or "",
-                            current.get("reason_data"))
+        state, reason = current.get("state") or "INSUFFICIENT_DATA", current.get("reason") or ""
+        if state == "ALARM":
+            # A maintenance window holds the alarm's actions; the repeat is one, so it waits too.
+            return None if self._in_maintenance() else self._scale_up_again(reason, current.get("reason_data"))
+        return self.observe(state, reason, current.get("reason_data"))
+
+    def _scale_up_again(self, reason: str, reason_data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The alarm still holds: the scale-up decision once more, as Auto Scaling repeats its policy."""
+        with self._lock:
+            now = self._clock()
+            before = self.size
+            target = min(max(before * 2, before + 1, self.rule.minimum), self.rule.maximum)
+            self._recommend(now, target)
+            return self._act("scale_up", before, target, now, alarm=self.rule.alarm, state="ALARM",
+                             reason=reason, metrics=_datapoints(reason_data), quiet=True)
 
     def observe(self, state: str, reason: str = "", reason_data: Mapping[str, Any] | None = None
                 ) -> dict[str, Any] | None:
@@ -230,7 +269,8 @@ class PoolScaler:
             self._recommendations.popleft()
 
     def _act(self, action: str, before: int, after: int, now: float, *, alarm: str, state: str, reason: str,
-             metrics: Any) -> dict[str, Any]:
+             metrics: Any, quiet: bool = False) -> dict[str, Any] | None:
+        """Apply the guards and act; the audit entry. ``quiet``: a decision that did nothing is not recorded (None)."""
         entry = {"at_ms": int(now * 1000), "rule": self.rule.name, "action": action, "alarm": alarm,
                  "state": state, "state_reason": reason, "metrics": metrics, "before": before, "after": before,
                  "target": after, "correlation_id": uuid.uuid4().hex, "detail": ""}
@@ -261,6 +301,8 @@ class PoolScaler:
                     entry.update(result=EXECUTED, after=after)
                 except Exception as exc:  # noqa: BLE001 - recorded; the alarm engine goes on
                     entry.update(result=FAILED, detail=f"{type(exc).__name__}: {exc}")
+        if quiet and entry["result"] in _QUIET_RESULTS:
+            return None
         self._record(entry)
         return entry
 
@@ -282,19 +324,145 @@ class PoolScaler:
         return text
 
     def _record(self, entry: dict[str, Any]) -> None:
-        if self.audit is not None:
+        _record(entry, audit=self.audit, metrics=self._metrics, log=self._log)
+
+
+# ---------------------------------------------------------------------- redriving transient failures
+
+REDRIVE_ACTION = "redrive"  # the audit's action and RemediationExecuted's Action dimension
+
+
+def redrive_rule(plan: Plan) -> RedriveRule:
+    """The plan's rule for ``remediation:redrive_transient`` (an enabled one first); off on DLQMessages without one."""
+    rules = sorted((r for r in plan.redrive_rules if r.action == "remediation:redrive_transient"),
+                   key=lambda r: not r.enabled)
+    return rules[0] if rules else RedriveRule(name="redrive_transient", alarm="DLQMessages")
+
+
+def with_rule_action(alarms: Sequence[Alarm], rule: RedriveRule) -> list[Alarm]:
+    """``alarms`` with an enabled rule's action added to its alarm's ALARM actions: a disabled rule leaves
+    the alarm as the plan wrote it, so its actions only tell people."""
+    if not rule.enabled:
+        return list(alarms)
+    return [replace(a, alarm_actions=(rule.action, *a.alarm_actions))
+            if a.name == rule.alarm and rule.action not in a.alarm_actions else a for a in alarms]
+
+
+class TransientRedriver:
+    """Moves dead-lettered memos whose failure was transient back to the queue, under its RedriveRule.
+
+    ``redrive(limit)`` does the moving (app.py binds pipeline/dead_letters.py's ``redrive_transient``:
+    monitoring may not import pipeline) and returns its ``AutoRedriven.to_dict()``: the memos moved, and
+    those left as ``permanent``, ``already_redriven`` (at most once per memo) or ``over_limit``.
+
+    * ``handle`` is the ``redrive_transient`` handler, run by the alarm's action on entering ALARM
+      (``with_rule_action`` adds the action to the alarm when the rule is enabled). With the rule
+      disabled it moves nothing and records nothing (result ``disabled``).
+    * ``tick`` runs periodically: while the alarm stays in ALARM it redrives again. The alarm action
+      fires only on a state change (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+      alarm-actions.html), and DLQMessages stays in ALARM while permanent failures sit in the DLQ, so
+      without this a transient failure arriving later would wait for a person. Safe to repeat: a memo
+      is moved automatically once, whatever calls. A tick that moves nothing records nothing; a
+      maintenance window holds the tick as it holds the alarm's actions.
+    * After a redrive that moved memos, the next waits ``rule.cooldown_seconds``.
+
+    Every decision from the alarm action, and every redrive that moved memos or failed, is appended to
+    ``audit`` (before/after: dead-lettered memos; target and memo_ids: the memos moved)
+    and counted as RemediationExecuted with Action ``redrive``.
+    """
+
+    def __init__(self, rule: RedriveRule, redrive: Callable[[int], Mapping[str, Any]], *,
+                 alarm_states: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+                 audit: RemediationAudit | None = None, metrics: Any = None,
+                 clock: Callable[[], float] = time.time, log: Any = None,
+                 in_maintenance: Callable[[], bool] | None = None) -> None:
+        self.rule = rule
+        self._redrive = redrive
+        self._in_maintenance = in_maintenance or (lambda: False)
+        self._alarm_states = alarm_states
+        self.audit = audit
+        self._metrics = metrics
+        self._clock = clock
+        self._log = log
+        self._lock = threading.Lock()
+        self._last_moved_at: float | None = None
+
+    def handle(self, request: RemediationRequest) -> dict[str, Any]:
+        if not self.rule.enabled:
+            return {"result": DISABLED, "reason": f"redrive rule {self.rule.name} is disabled (enabled = false)"}
+        if request.state != "ALARM":
+            return {"result": NOOP, "reason": f"redrive acts on ALARM, not {request.state}"}
+        return self._run(alarm=request.alarm, reason=request.reason, metrics=self._trigger_values(request.alarm),
+                         quiet=False)
+
+    def tick(self) -> dict[str, Any] | None:
+        """One periodic look at the alarm; the audit entry when it redrove (or failed to), else None."""
+        if not self.rule.enabled or self._alarm_states is None or self._in_maintenance():
+            return None
+        current = self._alarm_states().get(self.rule.alarm) or {}
+        if current.get("state") != "ALARM":
+            return None
+        return self._run(alarm=self.rule.alarm, reason=current.get("reason") or "",
+                         metrics=_datapoints(current.get("reason_data")), quiet=True)
+
+    def _trigger_values(self, alarm: str) -> Any:
+        if self._alarm_states is None:
+            return None
+        return _datapoints((self._alarm_states().get(alarm) or {}).get("reason_data"))
+
+    def _run(self, *, alarm: str, reason: str, metrics: Any, quiet: bool) -> dict[str, Any] | None:
+        with self._lock:
+            now = self._clock()
+            entry: dict[str, Any] = {
+                "at_ms": int(now * 1000), "rule": self.rule.name, "action": REDRIVE_ACTION, "alarm": alarm,
+                "state": "ALARM", "state_reason": reason, "metrics": metrics, "before": 0, "after": 0, "target": 0,
+                "memo_ids": [], "correlation_id": uuid.uuid4().hex, "detail": ""}
+            last = self._last_moved_at
+            if last is not None and now - last < self.rule.cooldown_seconds:
+                if quiet:
+                    return None
+                entry.update(result=SUPPRESSED, detail=f"cooldown: a redrive moved memos {now - last:.0f} s ago"
+                                                       f" (< {self.rule.cooldown_seconds} s)")
+                return self._record(entry)
             try:
-                entry["id"] = self.audit.append(entry)
-            except sqlite3.Error as exc:
-                if self._log is not None:
-                    self._log.warning("Remediation audit write failed", error_type=type(exc).__name__)
-        if self._metrics is not None:
-            self._metrics.record(catalog.REMEDIATION_EXECUTED, 1, {"Action": entry["action"],
-                                                                    "Result": entry["result"]})
-        if self._log is not None:
-            self._log.info("Remediation", remediation_action=entry["action"], result=entry["result"],
-                           before=entry["before"], after=entry["after"], alarm_name=entry["alarm"],
-                           detail=entry["detail"], correlation_id=entry["correlation_id"])
+                done = self._redrive(self.rule.max_per_run)
+            except Exception as exc:  # noqa: BLE001 - recorded; the alarm engine goes on
+                entry.update(result=FAILED, detail=f"{type(exc).__name__}: {exc}")
+                return self._record(entry)
+            moved = list(done.get("memo_ids") or [])
+            left = {key: list(done.get(key) or []) for key in ("permanent", "already_redriven", "over_limit")}
+            entry.update(before=len(moved) + sum(map(len, left.values())), target=len(moved), memo_ids=moved)
+            entry["after"] = entry["before"] - len(moved)
+            detail = (f"left {len(left['permanent'])} permanent, {len(left['already_redriven'])} already redriven"
+                      f" once, {len(left['over_limit'])} over max_per_run {self.rule.max_per_run}")
+            if moved:
+                self._last_moved_at = now
+                entry.update(result=EXECUTED, detail=f"redrove {len(moved)} memo(s); {detail}")
+            elif quiet:
+                return None
+            else:
+                entry.update(result=NOOP, detail=f"no transient failure to redrive; {detail}")
+            return self._record(entry)
+
+    def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        _record(entry, audit=self.audit, metrics=self._metrics, log=self._log)
+        return entry
+
+
+def _record(entry: dict[str, Any], *, audit: RemediationAudit | None, metrics: Any, log: Any) -> None:
+    """The audit entry, the RemediationExecuted point and the log line of one decision."""
+    if audit is not None:
+        try:
+            entry["id"] = audit.append(entry)
+        except sqlite3.Error as exc:
+            if log is not None:
+                log.warning("Remediation audit write failed", error_type=type(exc).__name__)
+    if metrics is not None:
+        metrics.record(catalog.REMEDIATION_EXECUTED, 1, {"Action": entry["action"], "Result": entry["result"]})
+    if log is not None:
+        log.info("Remediation", remediation_action=entry["action"], result=entry["result"],
+                 before=entry["before"], after=entry["after"], alarm_name=entry["alarm"],
+                 detail=entry["detail"], correlation_id=entry["correlation_id"])
 
 
 def _datapoints(reason_data: Mapping[str, Any] | None) -> Any:
@@ -321,7 +489,8 @@ CREATE TABLE IF NOT EXISTS remediation_audit (
     target INTEGER NOT NULL,
     result TEXT NOT NULL,
     detail TEXT NOT NULL,
-    correlation_id TEXT NOT NULL
+    correlation_id TEXT NOT NULL,
+    memo_ids TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TRIGGER IF NOT EXISTS remediation_audit_no_update BEFORE UPDATE ON remediation_audit
 BEGIN SELECT RAISE(ABORT, 'the remediation audit log is append-only'); END;
@@ -329,7 +498,8 @@ CREATE TRIGGER IF NOT EXISTS remediation_audit_no_delete BEFORE DELETE ON remedi
 BEGIN SELECT RAISE(ABORT, 'the remediation audit log is append-only'); END;
 """
 _AUDIT_COLUMNS = ("id", "at_ms", "rule", "action", "alarm", "state", "state_reason", "metrics", "before", "after",
-                  "target", "result", "detail", "correlation_id")
+                  "target", "result", "detail", "correlation_id", "memo_ids")
+_JSON_COLUMNS = ("metrics", "memo_ids")
 
 
 class RemediationAudit:
@@ -343,13 +513,22 @@ class RemediationAudit:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._connections = sqlite_db.ThreadConnections(self.path, timeout=30)
-            self._connections.get().executescript(_AUDIT_SCHEMA)
+            con = self._connections.get()
+            con.executescript(_AUDIT_SCHEMA)
+            # A log written before memo_ids existed (the redrive rule) gains the column; ALTER is no UPDATE.
+            if "memo_ids" not in _columns(con):
+                try:
+                    con.execute("ALTER TABLE remediation_audit ADD COLUMN memo_ids TEXT NOT NULL DEFAULT '[]'")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it just now
+                        raise
 
     def append(self, entry: Mapping[str, Any]) -> int:
         if self._connections is None:
             raise sqlite3.OperationalError("the remediation audit log is open read-only")
-        values = [entry[c] for c in _AUDIT_COLUMNS[1:]]
-        values[_AUDIT_COLUMNS.index("metrics") - 1] = orjson.dumps(entry.get("metrics")).decode()
+        row = {**entry, "metrics": orjson.dumps(entry.get("metrics")).decode(),
+               "memo_ids": orjson.dumps(list(entry.get("memo_ids") or [])).decode()}
+        values = [row[c] for c in _AUDIT_COLUMNS[1:]]
         cursor = self._connections.get().execute(
             f"INSERT INTO remediation_audit ({', '.join(_AUDIT_COLUMNS[1:])}) VALUES"
             f" ({', '.join('?' * (len(_AUDIT_COLUMNS) - 1))})", values)
@@ -364,19 +543,20 @@ class RemediationAudit:
         else:
             return []
         try:
-            rows = con.execute(f"SELECT {', '.join(_AUDIT_COLUMNS)} FROM remediation_audit ORDER BY id DESC LIMIT ?",
-                               (limit,)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such table" in str(exc):
+            # A log opened read-only may predate a column: what it lacks reads as the default.
+            present = [c for c in _AUDIT_COLUMNS if c in _columns(con)]
+            if not present:
                 return []
-            raise
+            rows = con.execute(f"SELECT {', '.join(present)} FROM remediation_audit ORDER BY id DESC LIMIT ?",
+                               (limit,)).fetchall()
         finally:
             if self._connections is None:
                 con.close()
         out = []
         for row in rows:
-            item = dict(zip(_AUDIT_COLUMNS, row))
-            item["metrics"] = orjson.loads(item["metrics"])
+            item = {"memo_ids": "[]", **dict(zip(present, row))}
+            for column in _JSON_COLUMNS:
+                item[column] = orjson.loads(item[column])
             # docs/json.md: a point in time is ISO 8601 UTC under a key ending in _at.
             item = {"id": item.pop("id"), "occurred_at": iso_utc(item.pop("at_ms") / 1000), **item}
             out.append(item)
@@ -385,3 +565,7 @@ class RemediationAudit:
     def close(self) -> None:
         if self._connections is not None:
             self._connections.close()
+
+
+def _columns(con: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in con.execute("PRAGMA table_info(remediation_audit)")}

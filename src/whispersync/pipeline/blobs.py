@@ -18,6 +18,7 @@ class BlobStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
 
 
 class DirBlobStore:
@@ -53,3 +54,7 @@ class DirBlobStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the blob; a missing one is not an error (S3's DeleteObject answers 204 either way)."""
+        self._path(key).unlink(missing_ok=True)

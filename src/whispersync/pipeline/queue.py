@@ -230,7 +230,7 @@ class SqliteQueueBroker:
 
     def redrive(
         self, dead_letter_queue: str, *, destination: str | None = None, limit: int | None = None,
-        message_ids: Collection[str] | None = None,
+        message_ids: Collection[str] | None = None, attributes_patch: Mapping[str, str | None] | None = None,
     ) -> int:
         """Move messages out of a DLQ, like SQS StartMessageMoveTask; returns how many moved.
 
@@ -241,6 +241,9 @@ class SqliteQueueBroker:
         Moved messages start afresh: receive count 0, visible now. With
         `message_ids` only those messages move (SQS has no such filter; the
         console redrives one memo at a time); ids not in the DLQ are skipped.
+        `attributes_patch` changes the moved messages' attributes as a JSON Merge
+        Patch (RFC 7396: a None value removes that attribute); SQS's move task
+        cannot, so on SQS this is a receive, a send with the attributes, a delete.
         """
         _check_queue_name(dead_letter_queue)
         if destination is not None:
@@ -254,7 +257,8 @@ class SqliteQueueBroker:
             UPDATE messages
                SET queue = COALESCE(:destination, source_queue), source_queue = NULL,
                    receive_count = 0, base_receives = 0, first_received_at = NULL,
-                   received_at = NULL, receipt = NULL, enqueued_at = :now, visible_at = :now
+                   received_at = NULL, receipt = NULL, enqueued_at = :now, visible_at = :now,
+                   attributes = CASE WHEN :patch IS NULL THEN attributes ELSE json_patch(attributes, :patch) END
              WHERE seq IN (SELECT seq FROM messages
                             WHERE queue = :dlq AND visible_at <= :now
                               AND (:destination IS NOT NULL OR source_queue IS NOT NULL)
@@ -267,6 +271,7 @@ class SqliteQueueBroker:
             "dlq": dead_letter_queue,
             "limit": -1 if limit is None else limit,
             "ids": None if message_ids is None else orjson.dumps(list(message_ids)).decode(),
+            "patch": None if attributes_patch is None else orjson.dumps(dict(attributes_patch)).decode(),
         }
         moved = self._conn().execute(sql, params).rowcount
         if moved:

@@ -56,6 +56,7 @@ class RecordStore(Protocol):
     def list(self, *, status: MemoStatus | None = None, limit: int = 100) -> list[Memo]: ...
     def queued_ids_before(self, cutoff: float) -> list[str]: ...
     def count_by_status(self) -> dict[str, int]: ...
+    def delete(self, memo_id: str) -> bool: ...
 
 
 class StoreOpCounts:
@@ -174,6 +175,13 @@ class SqliteRecordStore:
         counts = {s.value: 0 for s in MemoStatus}
         counts.update({status: n for status, n in rows})
         return counts
+
+    def delete(self, memo_id: str) -> bool:
+        """Remove the memo's record; False when there was none (deleting twice is not an error, as DeleteItem).
+
+        Only for what must leave no trace (the end-to-end canary's synthetic memo): a real memo's record is
+        its history."""
+        return self._execute("writes", "DELETE FROM memos WHERE id = ?", (memo_id,)).rowcount > 0
 
     def close(self) -> None:
         self._connections.close()

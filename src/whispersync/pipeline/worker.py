@@ -21,6 +21,7 @@ from whispersync import catalog
 from whispersync.agents import Agent, AgentInput, Router, Voice, reply_text
 from whispersync.domain import SYNTHETIC_SOURCE, AgentResult, Memo, MemoStatus
 from whispersync.errors import NotFound
+from whispersync.pipeline import dead_letters
 from whispersync.pipeline.blobs import BlobStore
 from whispersync.pipeline.queue import Message, Queue
 from whispersync.pipeline.records import RecordStore
@@ -177,7 +178,8 @@ class MemoProcessor:
             pass
         try:
             if dead_letter_now:
-                self.dead_letter_queue.send(message.body, attributes=message.attributes)
+                # Marked permanent, so that automatic redrive (dead_letters.redrive_transient) leaves it there.
+                self.dead_letter_queue.send(message.body, attributes=dead_letters.marked_permanent(message.attributes))
                 self.queue.delete(message.receipt_handle)
             else:
                 # Retry soon rather than after the whole visibility timeout: 1 s, 2 s, 4 s...

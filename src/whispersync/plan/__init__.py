@@ -33,11 +33,20 @@ from whispersync.plan._files import MAX_PLAN_BYTES, PlanError, load_plan_file, p
 from whispersync.plan._metrics import MetricDataQuery, MetricFilter, MetricStat, check_period, check_statistic
 from whispersync.plan._plan import BUILT_IN, Plan
 from whispersync.plan._routing import CHANNELS, ROUTES, TOPICS, topic_actions
-from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RemediationRule, Slo
+from whispersync.plan._slo import (
+    BURN_TIERS,
+    BurnTier,
+    burn_rate_expression,
+    slo_alarms,
+    window_label,
+    with_slo_alarms,
+)
+from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RedriveRule, RemediationRule, Slo
 
 __all__ = [
     "ALARM",
     "BUILT_IN",
+    "BURN_TIERS",
     "CHANNELS",
     "COMPARISON_OPERATORS",
     "DEFAULT_PLAN",
@@ -51,6 +60,7 @@ __all__ = [
     "TREAT_MISSING_DATA",
     "Alarm",
     "Baseline",
+    "BurnTier",
     "CompositeAlarm",
     "CostModel",
     "Dashboard",
@@ -61,15 +71,20 @@ __all__ = [
     "MetricStat",
     "Plan",
     "PlanError",
+    "RedriveRule",
     "RemediationRule",
     "Slo",
     "alarm_from_dict",
+    "burn_rate_expression",
     "check_period",
     "check_statistic",
     "effective_plan",
     "load_plan_file",
     "plan_from_toml",
+    "slo_alarms",
     "topic_actions",
+    "window_label",
+    "with_slo_alarms",
 ]
 
 
@@ -77,4 +92,5 @@ def effective_plan(plan_file: Path | str | None = None) -> Plan:
     """The built-in plan, with a user's plan file layered on when given."""
     if plan_file is None:
         return DEFAULT_PLAN
-    return DEFAULT_PLAN.layered(load_plan_file(plan_file), str(plan_file))
+    # Burn-rate alarms again: a plan file may change the built-in SLO or add its own.
+    return with_slo_alarms(DEFAULT_PLAN.layered(load_plan_file(plan_file), str(plan_file)))

@@ -10,10 +10,11 @@ from typing import Any
 
 from whispersync import catalog
 from whispersync.plan._alarms import CompositeAlarm, MetricAlarm
-from whispersync.plan._metrics import MetricFilter
+from whispersync.plan._metrics import MetricDataQuery, MetricFilter, MetricStat
 from whispersync.plan._plan import Plan
 from whispersync.plan._routing import ROUTES, topic_actions
-from whispersync.plan._slots import Dashboard, HealthCheck
+from whispersync.plan._slo import with_slo_alarms
+from whispersync.plan._slots import Dashboard, HealthCheck, RedriveRule, Slo
 
 # §3 "Create metric filters from logs". The seed writes
 # `FilterPattern.literal("[ERROR]")`, but in CloudWatch's syntax `[ERROR]` is a
@@ -53,6 +54,8 @@ SYSTEM_DOWN = MetricAlarm(
 
 # `dlq.metric_approximate_number_of_messages_visible()` defaults to Maximum over
 # 5 minutes in the CDK; the collector publishes it every collector_interval.
+# The REDRIVE_TRANSIENT rule below adds its `remediation:redrive_transient` action to this
+# alarm only when the rule is enabled, so by default the alarm only tells people.
 DLQ_MESSAGES = MetricAlarm(
     name="DLQMessages",
     description="Messages are piling up in the dead-letter queue",
@@ -61,6 +64,11 @@ DLQ_MESSAGES = MetricAlarm(
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P1",
     alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
+# §8's second rule: a memo that ran out of receives on transient failures (a timeout, a service
+# that was down) gets one automatic redrive; a permanent failure, or a second arrival, stays for a
+# person. Off by default; `up --demo` turns it on for its run, a plan file can for good. Local
+# only so far: the AWS stack does not deploy it.
+REDRIVE_TRANSIENT = RedriveRule(name="redrive_transient", alarm=DLQ_MESSAGES.name)
 
 API_5XX = MetricAlarm(
     name="Api5xx",
@@ -102,6 +110,62 @@ DEPENDENCIES_UNHEALTHY = MetricAlarm(
     namespace=catalog.SYSTEM_HEALTH.namespace, metric_name=catalog.SYSTEM_HEALTH.name,
     dimensions=catalog.SYSTEM_HEALTH.dimensions, statistic="Minimum", period=300, evaluation_periods=1,
     threshold=1, comparison_operator="LessThanThreshold", treat_missing_data="missing", priority="P1",
+    alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
+)
+
+# §6 end-to-end: a synthetic memo through ingest, queue, worker and agent every 5 minutes, then removed
+# (monitoring/synthetics/_end_to_end.py). Timeout 4 minutes (Synthetics wants it at most the interval), so a
+# run ends before the next starts. SuccessPercent's valid statistic is Average, per CanaryName
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Synthetics_Canaries_metrics.html);
+# with one run per 5-minute period it is that run's 100 or 0. Two failed runs in a row (2 of 2) page: one
+# failure can be one memo stuck behind a burst of real ones, two mean memos are not getting through for
+# 10 minutes. P2, not P1: NoMemosCompleting (below) and SystemDown page at once when real memos stop.
+# No data means the canary did not run (no evidence either way): "missing" keeps the state.
+END_TO_END_CHECK = HealthCheck(name="end-to-end", schedule="rate(5 minutes)", timeout_seconds=240,
+                               kind="end-to-end", steps=("submit", "process", "cleanup"))
+END_TO_END_FAILING = MetricAlarm(
+    name="EndToEndCanaryFailing",
+    description="The end-to-end canary's synthetic memo did not get through ingest, queue, worker and agent",
+    namespace=catalog.CANARY_SUCCESS_PERCENT.namespace, metric_name=catalog.CANARY_SUCCESS_PERCENT.name,
+    dimensions={"CanaryName": END_TO_END_CHECK.name}, statistic="Average", period=300, evaluation_periods=2,
+    threshold=100, comparison_operator="LessThanThreshold", treat_missing_data="missing", priority="P2",
+    alarm_actions=topic_actions("P2"), ok_actions=topic_actions("P2"),
+)
+
+# §6 dead-man check: memos are queued and none reaches DONE. Per minute: `waiting` (the most messages the
+# collector saw in the transcripts queue, visible + in flight) and `done` (worker invocations - errors;
+# synthetic memos count: a canary memo that completes is a memo that completes). A minute breaches when
+# memos waited and none completed; an empty queue never breaches. "Period + grace" is 10 minutes:
+# the 5-minute period in which a healthy worker pool finishes something while anything waits (a memo takes
+# seconds; the canary adds one every 5 minutes), plus 5 minutes' grace for a memo in its retry backoff or a
+# slow agent; expressed as 10 of 10 one-minute datapoints, i.e. 10 breaching minutes in a row.
+# Missing data: a minute with no invocation while memos wait IS the failure, so Invocations and Errors are
+# FILLed with 0. A minute with no queue sample (no collector) is no evidence: the queue is not filled, so the
+# IF drops that minute, and treat "ignore" keeps the state while fewer than 10 sampled minutes are in the
+# range. Not "missing": with it CloudWatch fires on one breaching datapoint among missing ones ("- - X - -" is
+# ALARM for 3 of 3), so a backlog at start-up would page after one minute instead of ten. (The table:
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html)
+_PER_MINUTE = 60
+NO_MEMOS_COMPLETING = MetricAlarm(
+    name="NoMemosCompleting",
+    description="Memos have been waiting in the transcripts queue for 10 minutes and none reached DONE",
+    metrics=(
+        MetricDataQuery("visible", MetricStat(catalog.QUEUE_VISIBLE.namespace, catalog.QUEUE_VISIBLE.name, _QUEUE,
+                                              "Maximum", _PER_MINUTE), return_data=False),
+        MetricDataQuery("in_flight", MetricStat(catalog.QUEUE_NOT_VISIBLE.namespace, catalog.QUEUE_NOT_VISIBLE.name,
+                                                _QUEUE, "Maximum", _PER_MINUTE), return_data=False),
+        MetricDataQuery("invocations", MetricStat(catalog.WORKER_INVOCATIONS.namespace, catalog.WORKER_INVOCATIONS.name,
+                                                  catalog.WORKER_INVOCATIONS.dimensions, "Sum", _PER_MINUTE),
+                        return_data=False),
+        MetricDataQuery("errors", MetricStat(catalog.WORKER_ERRORS.namespace, catalog.WORKER_ERRORS.name,
+                                             catalog.WORKER_ERRORS.dimensions, "Sum", _PER_MINUTE), return_data=False),
+        MetricDataQuery("done", expression="FILL(invocations, 0) - FILL(errors, 0)", return_data=False),
+        # The outer IF keeps only the minutes with a queue sample; the inner one is 1 when nothing completed.
+        MetricDataQuery("stalled", expression="IF(visible + in_flight > 0, IF(done > 0, 0, 1), 0)",
+                        label="Minutes with memos waiting and none done"),
+    ),
+    period=_PER_MINUTE, evaluation_periods=10, datapoints_to_alarm=10, threshold=1,
+    comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="ignore", priority="P1",
     alarm_actions=topic_actions("P1"), ok_actions=topic_actions("P1"),
 )
 
@@ -252,11 +316,20 @@ COST = Dashboard(
 
 DASHBOARDS = (WORKER_PERFORMANCE, QUEUE_HEALTH, EXECUTIVE, COST)
 
-DEFAULT_PLAN = Plan(
+# The user-experience layer: what a user waits for is memo-to-action latency (acceptance to DONE,
+# queueing and retries included; canaries' synthetic memos excluded). 99 % of memos within 10 s over 28
+# days; a memo that ends FAILED is a bad event. Apdex T = 2.5 s, so 4T is the SLO's 10 s. The plan
+# derives the fast (P1) and slow (P2) burn-rate alarms from it (plan/_slo.py).
+MEMO_LATENCY_SLO = Slo(name="memo-latency", threshold_ms=10_000, objective=0.99, window_days=28, apdex_t_ms=2_500,
+                       description="Memos done within 10 s of acceptance")
+
+DEFAULT_PLAN = with_slo_alarms(Plan(
     alarms=(SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, AUTH_FAILURE_BURST, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH,
-            DEPENDENCIES_UNHEALTHY),
+            DEPENDENCIES_UNHEALTHY, END_TO_END_FAILING, NO_MEMOS_COMPLETING),
     metric_filters=(LOG_ERRORS,),
     routes=ROUTES,
     dashboards=DASHBOARDS,
-    health_checks=(DEPENDENCIES_CHECK,),
-)
+    health_checks=(DEPENDENCIES_CHECK, END_TO_END_CHECK),
+    slos=(MEMO_LATENCY_SLO,),
+    redrive_rules=(REDRIVE_TRANSIENT,),
+))

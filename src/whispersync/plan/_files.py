@@ -52,7 +52,7 @@ from whispersync.errors import ConfigError
 from whispersync.plan._alarms import CompositeAlarm, MetricAlarm, alarm_from_dict
 from whispersync.plan._metrics import MetricFilter
 from whispersync.plan._plan import Plan
-from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RemediationRule, Slo
+from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RedriveRule, RemediationRule, Slo
 
 MAX_PLAN_BYTES = 1024 * 1024
 _MISSING_ARGUMENT = re.compile(r"missing \d+ required (?:positional|keyword-only) arguments?: (.+)$")
@@ -172,6 +172,7 @@ _SECTIONS: dict[str, Callable[[Any, str, list[str]], Any]] = {
     "dashboards": lambda v, w, p: _item(Dashboard, v, w, p),
     "health_checks": lambda v, w, p: _item(HealthCheck, v, w, p),
     "remediation": lambda v, w, p: _item(RemediationRule, v, w, p),
+    "redrive_rules": lambda v, w, p: _item(RedriveRule, v, w, p),
     "baselines": lambda v, w, p: _item(Baseline, v, w, p),
     "slos": lambda v, w, p: _item(Slo, v, w, p),
 }

@@ -14,11 +14,12 @@ from typing import Any
 from whispersync.plan._alarms import PRIORITIES, Alarm
 from whispersync.plan._metrics import MetricFilter
 from whispersync.plan._routing import CHANNELS, TOPICS
-from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RemediationRule, Slo
+from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck, RedriveRule, RemediationRule, Slo
 
 BUILT_IN = "built-in"
 # The named sections: their items are merged by name across layers.
-NAMED_SECTIONS = ("alarms", "metric_filters", "dashboards", "health_checks", "remediation", "baselines", "slos")
+NAMED_SECTIONS = ("alarms", "metric_filters", "dashboards", "health_checks", "remediation", "redrive_rules",
+                  "baselines", "slos")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Plan:
     dashboards: tuple[Dashboard, ...] = ()
     health_checks: tuple[HealthCheck, ...] = ()
     remediation: tuple[RemediationRule, ...] = ()
+    redrive_rules: tuple[RedriveRule, ...] = ()
     cost: CostModel | None = None
     baselines: tuple[Baseline, ...] = ()
     slos: tuple[Slo, ...] = ()

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from whispersync import catalog
+
 
 # PutDashboard's DashboardName: "can contain only alphanumerics, dash (-), and underscore (_)", up to 255.
 DASHBOARD_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -78,7 +80,7 @@ class Dashboard:
 # AmazonSynthetics/latest/APIReference/API_CanaryScheduleInput.html): rate(number unit), unit minute, minutes
 # or hour ("hours" is accepted too), between rate(1 minute) and rate(1 hour).
 _RATE = re.compile(r"rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)")
-CHECK_KINDS = ("dependencies", "http")
+CHECK_KINDS = ("dependencies", "end-to-end", "http")
 
 
 def rate_seconds(expression: str) -> int:
@@ -102,7 +104,8 @@ class HealthCheck:
     """A synthetic check (§6), a canary with CloudWatch Synthetics' semantics.
 
     `kind` is what it runs: ``dependencies`` (probe the blob store, queue, record store and
-    telemetry store) or ``http`` (GET `url`; no outbound traffic unless a user lists one). The
+    telemetry store), ``end-to-end`` (a synthetic memo through ingest, queue, worker and agent, then
+    removed) or ``http`` (GET `url`; no outbound traffic unless a user lists one). The
     timeout is Synthetics' RunConfig.TimeoutInSeconds (3 to 840, at most the interval); `retries`
     its RetryConfig.MaxRetries (0 to 2); `retention_days` how long runs are kept.
     """
@@ -188,6 +191,40 @@ class RemediationRule:
 
 
 @dataclass(frozen=True)
+class RedriveRule:
+    """§8: while ``alarm`` (the DLQ's) is in ALARM, move the dead-lettered memos whose failure was
+    transient back to the queue, each at most once automatically (pipeline/dead_letters.py says how a
+    message records that). A permanent failure stays; so does a memo that fails again after its
+    automatic redrive. monitoring/remediation.py's TransientRedriver applies it.
+
+    - ``alarm`` / ``action``: the alarm (DLQMessages) and the action (``remediation:redrive_transient``)
+      that runs it; an enabled rule adds the action to the alarm's ALARM actions.
+    - ``enabled``: off by default (a redrive retries work a person may want to look at first): the
+      alarm then only tells people. ``whispersync up --demo`` turns it on for its run.
+    - ``max_per_run``: at most this many memos per redrive; the rest wait for the next run.
+    - ``cooldown_seconds``: after a redrive that moved memos, the next waits this long.
+    """
+
+    name: str
+    alarm: str
+    action: str = "remediation:redrive_transient"
+    enabled: bool = False
+    max_per_run: int = 100
+    cooldown_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        for fname in ("name", "alarm", "action"):
+            if not isinstance(getattr(self, fname), str) or not getattr(self, fname):
+                raise ValueError(f"{fname}: is required")
+        if type(self.enabled) is not bool:
+            raise ValueError("enabled: must be true or false")
+        if type(self.max_per_run) is not int or not 1 <= self.max_per_run <= 10_000:
+            raise ValueError("max_per_run: must be an integer from 1 to 10000")
+        if type(self.cooldown_seconds) is not int or self.cooldown_seconds < 0:
+            raise ValueError("cooldown_seconds: must be an integer >= 0")
+
+
+@dataclass(frozen=True)
 class CostModel:
     """§7: unit prices, by item (e.g. "lambda_gb_second"), in `currency`."""
 
@@ -221,16 +258,56 @@ class Baseline:
 
 @dataclass(frozen=True)
 class Slo:
-    """A service-level objective: `objective` (e.g. 0.99) of good events over `window_days`."""
+    """A latency service-level objective (the user-experience layer): `objective` of memos done within
+    `threshold_ms` over a rolling `window_days`.
+
+    A good event is a sample of the latency metric (``namespace``/``metric_name``/``dimensions``, by
+    default the worker's MemoLatency, acceptance to DONE, real memos only) at most `threshold_ms`; a bad
+    one is a slower sample or a count of the failures metric (MemosFailed: memos that ended FAILED).
+    `apdex_t_ms` is Apdex's T: satisfied <= T, tolerating <= 4T, frustrated beyond or failed.
+    The plan derives multi-window burn-rate alarms from each SLO (``plan/_slo.py``).
+    """
 
     name: str
-    good: str
-    total: str
+    threshold_ms: float = 10_000
     objective: float = 0.99
     window_days: int = 28
+    apdex_t_ms: float = 2_500
+    namespace: str = catalog.MEMO_LATENCY.namespace
+    metric_name: str = catalog.MEMO_LATENCY.name
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    # Counted as bad events (Sum per period); None when only latency counts.
+    failures_namespace: str | None = catalog.MEMOS_FAILED.namespace
+    failures_metric_name: str | None = catalog.MEMOS_FAILED.name
+    description: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError("name: is required")
-        if not (isinstance(self.objective, (int, float)) and 0 < self.objective < 1):
-            raise ValueError("objective: must be between 0 and 1")
+        # The name is part of the derived alarms' names (SloFastBurn-<name>).
+        if not isinstance(self.name, str) or not _SLO_NAME.fullmatch(self.name):
+            raise ValueError(f"name: must be 1 to 200 letters, digits, ., - or _, got {self.name!r}")
+        for fname in ("threshold_ms", "apdex_t_ms"):
+            value = getattr(self, fname)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 2**53:
+                raise ValueError(f"{fname}: must be a number of milliseconds > 0, got {value!r}")
+        if isinstance(self.objective, bool) or not (isinstance(self.objective, (int, float))
+                                                    and 0 < self.objective < 1):
+            raise ValueError(f"objective: must be between 0 and 1 (0.99 for 99 %), got {self.objective!r}")
+        if type(self.window_days) is not int or not 1 <= self.window_days <= 90:
+            raise ValueError(f"window_days: must be an integer from 1 to 90, got {self.window_days!r}")
+        for fname in ("namespace", "metric_name"):
+            if not isinstance(getattr(self, fname), str) or not getattr(self, fname):
+                raise ValueError(f"{fname}: is required")
+        if not isinstance(self.dimensions, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.dimensions.items()):
+            raise ValueError("dimensions: must map names to string values")
+        if (self.failures_namespace is None) != (self.failures_metric_name is None):
+            raise ValueError("failures_metric_name: give both failures_namespace and failures_metric_name, or neither")
+        for fname in ("failures_namespace", "failures_metric_name"):
+            value = getattr(self, fname)
+            if value is not None and not (isinstance(value, str) and value):
+                raise ValueError(f"{fname}: must be a non-empty string")
+        if not isinstance(self.description, str):
+            raise ValueError("description: must be a string")
+
+
+_SLO_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")

@@ -45,8 +45,12 @@ from whispersync.errors import (
 )
 from whispersync.web import alarms, dlq, logs, maintenance, metrics, notifications, prometheus, traces
 from whispersync.web import remediation
+from whispersync.web import audit
+from whispersync.web import slo as slo_routes
 from whispersync.web import health
 from whispersync.web._guard import SAFE_METHODS, RequestGuard
+from whispersync.web._audit import RequestAudit, note
+from whispersync.monitoring.audit import AuditTrail
 from whispersync.web.aws import routes as aws_routes
 from whispersync.web.console import COOKIE, Sessions, console_routes
 from whispersync.web._params import page
@@ -178,6 +182,12 @@ def create_app(runtime: Runtime) -> FastAPI:
             return False
         return request.method in SAFE_METHODS or sessions.csrf_ok(sid, request.headers.get("x-csrf-token"))
 
+    # Added after admit, so outside it: the audit trail records refused writes too (monitoring.audit).
+    app.state.audit_trail = AuditTrail(settings.monitoring_db, log=log)
+    app.middleware("http")(RequestAudit(
+        app.state.audit_trail, token=token, route_of=route_of, log=log,
+        logged_in=lambda request: sessions.session_id(request.cookies.get(COOKIE), kinds=("auth",)) is not None))
+
     if settings.allowed_origins:  # CORS stays closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
@@ -222,7 +232,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         raise exc  # a server-side failure: logged and answered by answer_every_error
 
     for area in (logs, metrics, traces, alarms, notifications, maintenance, remediation, dlq, prometheus,
-                 aws_routes):
+                 aws_routes, slo_routes, audit):
         app.include_router(area.build_router(runtime))
     app.include_router(health.build_router(runtime))  # GET /readyz
 
@@ -270,6 +280,7 @@ def create_app(runtime: Runtime) -> FastAPI:
                                  traceparent=request.headers.get("traceparent"))
         if isinstance(receipt, JSONResponse):
             return receipt
+        note(request, parameters={"memo_id": receipt.id, "agent": transcript.agent})
         return JSONResponse(receipt.to_dict(), status_code=202,
                             headers={"X-Correlation-ID": receipt.correlation_id, "traceparent": receipt.traceparent})
 

@@ -162,7 +162,8 @@ class TestEachDriftIsReported:
     def test_a_changed_composite_rule(self, cloudwatch) -> None:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        [composite] = [a for a in DEFAULT_PLAN.alarms if isinstance(a, CompositeAlarm)]
+        [composite] = [a for a in DEFAULT_PLAN.alarms
+                       if isinstance(a, CompositeAlarm) and a.name == "whispersync-system-health"]
         expected = expected_alarms(DEFAULT_PLAN, region=REGION, account=ACCOUNT)[composite.name]
         request = {k: v for k, v in expected.items() if k != "Kind"}
         changed_rule = "ALARM(SystemDown) AND ALARM(DLQMessages)"
@@ -171,7 +172,8 @@ class TestEachDriftIsReported:
                                      "expected": composite.rule, "actual": changed_rule}]
 
     def test_a_metric_alarm_where_the_plan_has_a_composite(self, cloudwatch) -> None:
-        [composite] = [a for a in DEFAULT_PLAN.alarms if isinstance(a, CompositeAlarm)]
+        [composite] = [a for a in DEFAULT_PLAN.alarms
+                       if isinstance(a, CompositeAlarm) and a.name == "whispersync-system-health"]
         cloudwatch.delete_alarms(AlarmNames=[composite.name])
         cloudwatch.put_metric_alarm(AlarmName=composite.name, ComparisonOperator="GreaterThanThreshold",
                                     EvaluationPeriods=1, Threshold=1, Namespace="N", MetricName="M", Period=60,

@@ -138,7 +138,8 @@ def local_engine_fires(alarm: MetricAlarm, values: list[float], minute: int) -> 
     return decide(window, alarm).state == ALARM
 
 
-THRESHOLD_ALARMS = [a for a in DEFAULT_PLAN.alarms if isinstance(a, MetricAlarm)]
+# Plain-statistic alarms (the SLO's burn-rate alarms are metric math over TC(:threshold), untranslated).
+THRESHOLD_ALARMS = [a for a in DEFAULT_PLAN.alarms if isinstance(a, MetricAlarm) and not a.metrics]
 
 
 @needs_promtool

@@ -202,7 +202,7 @@ def test_rate_schedules_give_their_interval(schedule, seconds):
     ({"retries": 3}, "retries: must be an integer from 0 to 2"),
     ({"kind": "http"}, "url: an http check needs"),
     ({"url": "http://example.test/"}, "url: only an http check"),
-    ({"kind": "browser"}, "kind: must be one of dependencies, http"),
+    ({"kind": "browser"}, "kind: must be one of dependencies, end-to-end, http"),
 ])
 def test_bad_checks_are_refused_with_the_field_named(fields, message):
     with pytest.raises(ValueError) as caught:

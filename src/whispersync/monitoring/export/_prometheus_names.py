@@ -182,6 +182,8 @@ TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.CANARY_DURATION, HISTOGRAM, "whispersync_synthetics_duration_seconds"),
     _entry(catalog.AUTH_FAILURES, COUNTER, "whispersync_security_auth_failures_total"),
     _entry(catalog.REJECTED_INPUTS, COUNTER, "whispersync_security_rejected_inputs_total"),
+    # Dollars of the memos metered in each period: added up over time, so a counter.
+    _entry(catalog.ESTIMATED_COST, COUNTER, "whispersync_cost_estimated_cost_usd_total"),
 )
 
 _BY_IDENTITY = {(m.namespace, m.metric_name): m for m in TABLE}

@@ -6,10 +6,13 @@
     run = run_dependencies_canary("dependencies", probes, timeout=30, retries=0, metrics=telemetry.metrics)
     SyntheticsStore(settings.monitoring_db).record(run)
 
-Modules: ``_probes``, ``_canary`` (one run), ``_store`` (the runs).
+The `end-to-end` canary sends a synthetic memo through the pipeline (``SyntheticMemos``, bound in app.py).
+
+Modules: ``_probes``, ``_canary`` (one run), ``_end_to_end`` (the synthetic memo), ``_store`` (the runs).
 """
 
 from whispersync.monitoring.synthetics._canary import publish, run_dependencies_canary, run_http_canary
+from whispersync.monitoring.synthetics._end_to_end import SyntheticMemos, run_end_to_end_canary
 from whispersync.monitoring.synthetics._probes import DependencyCheck, Probe, check_dependencies, dependency_probes
 from whispersync.monitoring.synthetics._store import (
     CANARY_FAILURE,
@@ -28,10 +31,12 @@ __all__ = [
     "CanaryRun",
     "DependencyCheck",
     "Probe",
+    "SyntheticMemos",
     "SyntheticsStore",
     "check_dependencies",
     "dependency_probes",
     "publish",
     "run_dependencies_canary",
+    "run_end_to_end_canary",
     "run_http_canary",
 ]

@@ -193,6 +193,14 @@ class DynamoRecordStore:
                    UpdateExpression=expression, ConditionExpression="attribute_exists(#id)",
                    missing=NotFound(f"no memo with id {memo_id!r}"), **request)
 
+    def delete(self, memo_id: str) -> bool:
+        """Remove the memo's item; False when there was none. DeleteItem succeeds on a missing key, and
+        ReturnValues=ALL_OLD returns ``Attributes`` only when an item was deleted
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteItem.html)."""
+        answer = self._call("writes", self.client.delete_item, TableName=self.table, Key=_key(memo_id),
+                            ReturnValues="ALL_OLD")
+        return bool(answer.get("Attributes"))
+
     def list(self, *, status: MemoStatus | None = None, limit: int = 100) -> list[Memo]:
         """Newest first; the id breaks ties, as the local adapter orders them."""
         if limit < 1:

@@ -96,6 +96,12 @@ class S3BlobStore:
             return False
         return True
 
+    def delete(self, key: str) -> None:
+        """Remove the object; DeleteObject answers 204 whether or not it existed (unversioned bucket)
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html)."""
+        _check_key(key)
+        self._call(key, self.client.delete_object, Bucket=self.bucket, Key=key)
+
     def _call(self, key: str, operation: Any, **request: Any) -> Any:
         try:
             return operation(**request)

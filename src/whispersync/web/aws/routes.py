@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from whispersync.app import Runtime
 from whispersync.errors import InputError
+from whispersync.web._audit import note
 from whispersync.web._json import BodyTooLarge, read_body
 from whispersync.web.aws import _alarm_ops, _dashboard_ops, _metrics_ops, _protocol, _sigv4
 from whispersync.web.aws._protocol import AwsError
@@ -105,6 +106,7 @@ def build_router(runtime: Runtime) -> APIRouter:
         if token is not None:
             _sigv4.verify(request.method, request.url.path, request.url.query, list(request.headers.items()), raw,
                           token, host=request.headers.get("host", ""))
+            note(request, authenticated=True)  # signed with the token: the audit names it by its id
         return _protocol.decompress(raw, request.headers.get("content-encoding"), MAX_DECOMPRESSED)
 
     async def answer_logs(request: Request, operation: str) -> Response:
@@ -114,22 +116,28 @@ def build_router(runtime: Runtime) -> APIRouter:
                 params = orjson.loads(body) if body.strip() else {}
             except orjson.JSONDecodeError:
                 raise AwsError("SerializationException", "the request body is not valid JSON") from None
+            note(request, parameters=params if isinstance(params, dict) else None)
             output = await run_in_threadpool(handle_logs, runtime, operation, params)
         except AwsError as err:
+            note(request, error=f"{err.code}: {err.message}")
             return _protocol.json_error_response(err, "1.1")
         except InputError as exc:
+            note(request, error=f"InvalidParameterException: {exc}")
             return _protocol.json_error_response(AwsError("InvalidParameterException", str(exc)), "1.1")
         return Response(orjson.dumps(output), media_type="application/x-amz-json-1.1")
 
     async def answer(request: Request) -> Response:
         path = request.url.path
         target = request.headers.get("x-amz-target", "")
+        # The action as far as the headers name it (the query protocol names it in the body: after decode).
+        note(request, source="aws-api", action=target.partition(".")[2] or path.rpartition("/operation/")[2] or None)
         if path == "/" and target.startswith(LOGS_TARGET + "."):
             return await answer_logs(request, target.removeprefix(LOGS_TARGET + "."))
         protocol = _protocol.detect(path, request.headers, form_action=path == "/" and not target) or _protocol.QUERY
         try:
             body = await received(request)
             call = _protocol.decode(protocol, model, path, request.headers, body)
+            note(request, action=call.operation.name, parameters=call.params)
             operation = OPERATIONS.get(call.operation.name)
             if operation is None:
                 raise AwsError("InvalidAction" if protocol == _protocol.QUERY else "UnknownOperationException",
@@ -138,8 +146,10 @@ def build_router(runtime: Runtime) -> APIRouter:
             output = await run_in_threadpool(operation, runtime, call.params)
             return _protocol.encode(call, output)
         except AwsError as err:
+            note(request, error=f"{err.code}: {err.message}")
             return _protocol.error_response(err, protocol, model, json_version)
         except InputError as exc:  # the engine's word on a request it cannot answer (a query timeout...)
+            note(request, error=f"InvalidParameterValue: {exc}")
             return _protocol.error_response(_protocol.invalid(str(exc)), protocol, model, json_version)
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from whispersync import catalog
 from whispersync.app import Runtime, dead_letters
 from whispersync.domain import MemoStatus
 from whispersync.errors import InputError, NotFound, QuerySyntaxError, WhisperSyncError
@@ -33,6 +34,7 @@ from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query
 from whispersync.monitoring.times import lookback_start
 from whispersync.monitoring.traces import find_trace_ids, get_trace, search_traces
 from whispersync.plan import STATES
+from whispersync.web._audit import note
 from whispersync.web._json import media_type, read_body
 from whispersync.web._params import client_duration, client_time
 from whispersync.web.console import _actions, _dashboards
@@ -138,9 +140,16 @@ def routes(runtime: Runtime, sessions: Sessions, token: str | None) -> list:
         form = await _form(request)
         target = _safe_next(form.get("next", target))
         given = form.get("token", "")
-        if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        accepted = bool(given) and hmac.compare_digest(given.encode(), token.encode())
+        # CloudTrail's name for a console sign-in, and its errorMessage when the credentials were wrong.
+        note(request, action="ConsoleLogin", authenticated=accepted)
+        if not accepted:
             # Said plainly, and the form comes back empty: the token typed is never echoed.
             log.warning("Console login refused", client=request.client.host if request.client else None)
+            note(request, error="Failed authentication")
+            # Counted as web/api.py's admit counts a refused token: by Route, and in the total AuthFailureBurst watches.
+            for dims in ({"Route": "/login"}, {}):
+                runtime.telemetry.metrics.record(catalog.AUTH_FAILURES, 1, dims)
             return render(Page("login.html", {"title": "Sign in", "next": target,
                                               "refused": "That is not the token this server was started with."},
                                401), None)
