@@ -17,6 +17,7 @@ from pathlib import Path
 
 from whispersync.plan._alarms import (
     ALARM,
+    ANOMALY_COMPARISON_OPERATORS,
     COMPARISON_OPERATORS,
     INSUFFICIENT_DATA,
     OK,
@@ -45,6 +46,7 @@ from whispersync.plan._slots import Baseline, CostModel, Dashboard, HealthCheck,
 
 __all__ = [
     "ALARM",
+    "ANOMALY_COMPARISON_OPERATORS",
     "BUILT_IN",
     "BURN_TIERS",
     "CHANNELS",

@@ -23,6 +23,11 @@ STATES = (OK, ALARM, INSUFFICIENT_DATA)
 COMPARISON_OPERATORS = (
     "GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold",
 )
+# PutMetricAlarm's operators for an alarm on an anomaly detection band (ThresholdMetricId):
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+ANOMALY_COMPARISON_OPERATORS = (
+    "LessThanLowerOrGreaterThanUpperThreshold", "LessThanLowerThreshold", "GreaterThanUpperThreshold",
+)
 TREAT_MISSING_DATA = ("missing", "notBreaching", "breaching", "ignore")
 # §4 Alert Hierarchy: priority -> what it asks of people.
 PRIORITIES: Mapping[str, str] = {
@@ -92,7 +97,7 @@ class MetricAlarm:
     """
 
     name: str
-    threshold: float
+    threshold: float | None  # None for an anomaly detection alarm (threshold_metric_id)
     evaluation_periods: int
     comparison_operator: str = "GreaterThanOrEqualToThreshold"
     namespace: str | None = None
@@ -114,16 +119,24 @@ class MetricAlarm:
     insufficient_data_actions: tuple[str, ...] = ()
     actions_enabled: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
+    # PutMetricAlarm's ThresholdMetricId: the id of the ANOMALY_DETECTION_BAND query of ``metrics``
+    # that is the threshold; then ``threshold`` is None and the operator one of ANOMALY_COMPARISON_OPERATORS.
+    threshold_metric_id: str | None = None
 
     kind = "metric"
 
     def __post_init__(self) -> None:
         _tuples(self, (*_ACTION_FIELDS, "metrics"))
         _check_common(self)
-        _check(isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
-               and math.isfinite(self.threshold), "threshold", f"must be a finite number, got {self.threshold!r}")
-        _check(self.comparison_operator in COMPARISON_OPERATORS, "comparison_operator",
-               f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.comparison_operator!r}")
+        if self.threshold_metric_id is not None:
+            self._check_band()
+        else:
+            _check(isinstance(self.threshold, (int, float)) and not isinstance(self.threshold, bool)
+                   and math.isfinite(self.threshold), "threshold", f"must be a finite number, got {self.threshold!r}")
+            _check(self.comparison_operator in COMPARISON_OPERATORS, "comparison_operator",
+                   f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {self.comparison_operator!r}"
+                   + (" (an anomaly detection operator needs threshold_metric_id)"
+                      if self.comparison_operator in ANOMALY_COMPARISON_OPERATORS else ""))
         _check(type(self.evaluation_periods) is int and self.evaluation_periods >= 1,
                "evaluation_periods", f"must be an integer >= 1, got {self.evaluation_periods!r}")
         m = self.datapoints_to_alarm
@@ -139,7 +152,8 @@ class MetricAlarm:
                    "give either metrics (metric math) or namespace and metric_name, not both")
             _check(all(isinstance(q, MetricDataQuery) for q in self.metrics), "metrics",
                    "must be MetricDataQuery objects")
-            returned = [q for q in self.metrics if q.return_data]
+            # A band alarm returns the band too, as CloudWatch's examples do: one other query is compared.
+            returned = [q for q in self.metrics if q.return_data and q.id != self.threshold_metric_id]
             _check(len(returned) == 1, "metrics", f"exactly one query must have return_data true, got {len(returned)}")
             stats = [q.metric_stat for q in self.metrics if q.metric_stat is not None]
             _check(0 < len(stats) <= _MAX_MATH_METRICS, "metrics",
@@ -168,6 +182,28 @@ class MetricAlarm:
                f"period x evaluation_periods is {span} s; CloudWatch allows at most {limit} s"
                f" ({'one day for periods under an hour' if limit == _DAY_S else 'seven days'})")
 
+    def _check_band(self) -> None:
+        """An anomaly detection alarm: ``threshold_metric_id`` names an ANOMALY_DETECTION_BAND query."""
+        tid = self.threshold_metric_id
+        _check(isinstance(tid, str) and tid, "threshold_metric_id", "must be the id of a query in metrics")
+        _check(self.threshold is None, "threshold",
+               "an anomaly detection alarm (threshold_metric_id) takes no threshold; the band is the threshold")
+        _check(self.comparison_operator in ANOMALY_COMPARISON_OPERATORS, "comparison_operator",
+               f"an anomaly detection alarm needs one of {', '.join(ANOMALY_COMPARISON_OPERATORS)},"
+               f" got {self.comparison_operator!r}")
+        _check(bool(self.metrics), "threshold_metric_id",
+               "needs metrics: the watched metric and an ANOMALY_DETECTION_BAND(m1, k) expression")
+        band = next((q for q in self.metrics if isinstance(q, MetricDataQuery) and q.id == tid), None)
+        _check(band is not None, "threshold_metric_id", f"names no query of metrics: {tid!r}")
+        _check(band.expression is not None and "ANOMALY_DETECTION_BAND" in band.expression.upper(),  # type: ignore[union-attr]
+               "threshold_metric_id", f"query {tid!r} must be an ANOMALY_DETECTION_BAND(...) expression")
+
+    @property
+    def band_query(self) -> MetricDataQuery | None:
+        """The ANOMALY_DETECTION_BAND query of an anomaly detection alarm, else None."""
+        return next((q for q in self.metrics if q.id == self.threshold_metric_id), None) \
+            if self.threshold_metric_id else None
+
     @property
     def m(self) -> int:
         return self.datapoints_to_alarm or self.evaluation_periods
@@ -178,13 +214,16 @@ class MetricAlarm:
                           self.statistic or "Sum", self.period, self.unit)
 
     def to_dict(self) -> dict[str, Any]:
-        data = _common_dict(self, threshold=float(self.threshold), comparison_operator=self.comparison_operator,
+        data = _common_dict(self, threshold=None if self.threshold is None else float(self.threshold),
+                            comparison_operator=self.comparison_operator,
                             evaluation_periods=self.evaluation_periods,
                             datapoints_to_alarm=self.datapoints_to_alarm,
                             treat_missing_data=self.treat_missing_data, period=self.period)
         if self.evaluate_low_sample_count_percentile is not None:
             # Only when set, so plans and stored alarms without it keep their shape.
             data["evaluate_low_sample_count_percentile"] = self.evaluate_low_sample_count_percentile
+        if self.threshold_metric_id is not None:
+            data["threshold_metric_id"] = self.threshold_metric_id
         if self.metrics:
             data["metrics"] = [q.to_dict() for q in self.metrics]
         else:
@@ -290,6 +329,8 @@ def alarm_from_dict(data: Mapping[str, Any]) -> Alarm:
             data["metrics"] = tuple(MetricDataQuery.from_dict(q) for q in raw)
         except KeyError as exc:
             raise ValueError(f"metrics: a query needs {exc.args[0]!r}") from None
+    if data.get("threshold_metric_id") is not None:
+        data.setdefault("threshold", None)  # a TOML plan cannot write null: a band alarm leaves it out
     return MetricAlarm(**data)
 
 

@@ -110,7 +110,7 @@ class TestErrorsNameTheField:
         ({"ActionsEnabled": "yes"}, "ActionsEnabled", "true or false"),
         ({"Unit": "Furlongs"}, "Unit", "standard unit"),
         ({"Priority": "P0"}, "Priority", "P1, P2, P3, P4"),
-        ({"ThresholdMetricId": "ad1"}, "ThresholdMetricId", "anomaly detection alarms are not supported"),
+        ({"ThresholdMetricId": "ad1"}, "ThresholdMetricId", "an anomaly detection alarm needs Metrics"),
         ({"Metrics": [{"Id": "m1", "Expression": "1"}]}, "Namespace", "cannot be combined with Metrics"),
     ])
     def test_it_names_the_field(self, changes, field, message):

@@ -118,10 +118,13 @@ def metric_alarm_properties(alarm: MetricAlarm, actions: Callable[[tuple[str, ..
         "AlarmName": alarm.name,
         "ComparisonOperator": alarm.comparison_operator,
         "EvaluationPeriods": alarm.evaluation_periods,
-        "Threshold": float(alarm.threshold),
         "TreatMissingData": alarm.treat_missing_data,
         "ActionsEnabled": alarm.actions_enabled,
     }
+    if alarm.threshold_metric_id is not None:  # an anomaly detection alarm: the band is its threshold
+        props["ThresholdMetricId"] = alarm.threshold_metric_id
+    else:
+        props["Threshold"] = float(alarm.threshold)  # type: ignore[arg-type]
     if alarm.description:
         props["AlarmDescription"] = alarm.description
     if alarm.datapoints_to_alarm is not None:

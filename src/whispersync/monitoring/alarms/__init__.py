@@ -2,6 +2,7 @@
 rules (``_composite``), PutMetricAlarm/PutCompositeAlarm requests (``_requests``) and
 the state store (``_state``). The alarm model itself is the plan's."""
 
+from whispersync.monitoring.alarms._anomalies import find_anomalies
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of
 from whispersync.monitoring.alarms._cloudwatch import (
     ImportedAlarm,
@@ -12,6 +13,12 @@ from whispersync.monitoring.alarms._cloudwatch import (
     read_actions_map,
 )
 from whispersync.monitoring.alarms._composite import Rule, RuleSyntaxError
+from whispersync.monitoring.alarms._detectors import (
+    AnomalyDetector,
+    AnomalyDetectorStore,
+    detector_for_alarm,
+    detector_state,
+)
 from whispersync.monitoring.alarms._engine import (
     AlarmEngine,
     Decision,
@@ -33,6 +40,8 @@ __all__ = [
     "AlarmError",
     "AlarmInputError",
     "AlarmStore",
+    "AnomalyDetector",
+    "AnomalyDetectorStore",
     "Decision",
     "EvaluationResult",
     "ImportReport",
@@ -44,7 +53,10 @@ __all__ = [
     "check_references",
     "decide",
     "describe_alarms",
+    "detector_for_alarm",
+    "detector_state",
     "evaluation_window",
+    "find_anomalies",
     "import_alarms",
     "parse_alarm_request",
     "parse_alarm_requests",

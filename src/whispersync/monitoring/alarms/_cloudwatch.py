@@ -28,7 +28,7 @@ PutMetricAlarm / PutCompositeAlarm request for ``parse_alarm_request``:
   topics its AlarmActions reach: the router pages by priority, not by topic, so an alarm
   that paged ``prod-critical`` in production must be P1 here too.
 
-An alarm we cannot honour (anomaly detection, a PromQL alarm, any field our parser
+An alarm we cannot honour (a PromQL alarm, any field our parser
 refuses) is skipped with the parser's words, and so is a composite whose rule or
 suppressor names a skipped alarm: CloudWatch accepted the alarm, so a refusal means
 "not supported here", not a broken file. A document of the wrong shape, two alarms of
@@ -82,7 +82,7 @@ READ_ONLY_FIELDS = (
     "StateUpdatedTimestamp", "StateTransitionedTimestamp", "EvaluationState", "ActionsSuppressedBy",
     "ActionsSuppressedReason",
 )
-# Alarm kinds CloudWatch has and we do not; _requests refuses the anomaly-detection ones itself.
+# Alarm kinds CloudWatch has and we do not.
 _NOT_SUPPORTED = {
     "EvaluationCriteria": "alarms on a PromQL query (EvaluationCriteria) are not supported",
     "EvaluationInterval": "alarms on a PromQL query (EvaluationInterval) are not supported",
@@ -212,7 +212,10 @@ def _metric_fields(alarm: MetricAlarm) -> dict[str, Any]:
     out["EvaluationPeriods"] = alarm.evaluation_periods
     if alarm.datapoints_to_alarm is not None:
         out["DatapointsToAlarm"] = alarm.datapoints_to_alarm
-    out["Threshold"] = float(alarm.threshold)
+    if alarm.threshold_metric_id is not None:
+        out["ThresholdMetricId"] = alarm.threshold_metric_id  # an anomaly detection alarm has no Threshold
+    else:
+        out["Threshold"] = float(alarm.threshold)  # type: ignore[arg-type]
     out["ComparisonOperator"] = alarm.comparison_operator
     out["TreatMissingData"] = alarm.treat_missing_data
     if alarm.evaluate_low_sample_count_percentile is not None:

@@ -59,6 +59,16 @@ actions come at most one cycle late. A held action is written to the history
 and survives a restart; ``describe`` shows ``actions_suppressed_by`` and
 ``actions_suppressed_reason`` (DescribeAlarms' ActionsSuppressedBy/Reason).
 
+An anomaly detection alarm (``threshold_metric_id`` names an ``ANOMALY_DETECTION_BAND``
+query) compares each datapoint with the band at the same time instead of a threshold, with
+the operators LessThanLowerOrGreaterThanUpperThreshold, LessThanLowerThreshold and
+GreaterThanUpperThreshold (API_PutMetricAlarm.html); M of N and missing data work as above.
+A datapoint with no band (the model still PENDING_TRAINING) counts as missing. The band uses
+its detector's configuration (``_detectors``), created when missing; maintenance windows
+and remediation actions are excluded from training as well. The reason follows the
+"Thresholds Crossed: ... was greater than the upper thresholds [...]" form CloudWatch gives
+band alarms and adds how far outside the band the most recent breaching value was.
+
 A maintenance window (``_maintenance``) holds back every action of every alarm while
 it is active, the same way: states and history go on, each held action is written
 down as suppressed by ``Maintenance``, and none is replayed when the window ends.
@@ -67,6 +77,7 @@ down as suppressed by ``Maintenance``, and none is replayed when the window ends
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -79,6 +90,7 @@ from whispersync.domain import iso_utc
 
 from whispersync.monitoring.alarms import _composite as composite
 from whispersync.monitoring.alarms._checks import check_alarm, check_references, rule_of, users_of
+from whispersync.monitoring.alarms._detectors import automatic_exclusions, band_target, detector_for_alarm
 from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.monitoring.metrics import MetricQueryError, get_metric_data
 from whispersync.monitoring.store import (
@@ -114,6 +126,15 @@ COMPARISONS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "LessThanThreshold": (lambda v, t: v < t, "less than"),
     "LessThanOrEqualToThreshold": (lambda v, t: v <= t, "less than or equal to"),
 }
+# The anomaly detection operators: (test of a value against (upper, lower), words in a reason).
+BAND_COMPARISONS: dict[str, tuple[Callable[[float, float, float], bool], str]] = {
+    "LessThanLowerOrGreaterThanUpperThreshold": (lambda v, up, low: v > up or v < low,
+                                                 "less than the lower thresholds or greater than the upper thresholds"),
+    "LessThanLowerThreshold": (lambda v, up, low: v < low, "less than the lower thresholds"),
+    "GreaterThanUpperThreshold": (lambda v, up, low: v > up, "greater than the upper thresholds"),
+}
+# A band point: (upper, lower), or None where the model has none (PENDING_TRAINING).
+Band = tuple[float, float] | None
 # DescribeAlarms' ActionsSuppressedBy values.
 SUPPRESSED_BY_WAIT_PERIOD = "WaitPeriod"
 SUPPRESSED_BY_EXTENSION_PERIOD = "ExtensionPeriod"
@@ -140,12 +161,22 @@ class Decision:
     filled: int
 
 
-def decide(values: Sequence[float | None], alarm: MetricAlarm) -> Decision:
-    """Apply M out of N and ``treat_missing_data`` to one evaluation range (oldest first; None = missing)."""
+def decide(values: Sequence[float | None], alarm: MetricAlarm, bands: Sequence[Band] | None = None) -> Decision:
+    """Apply M out of N and ``treat_missing_data`` to one evaluation range (oldest first; None = missing).
+
+    An anomaly detection alarm needs ``bands`` (one per value); a value without a band is missing.
+    """
     n, m = alarm.evaluation_periods, alarm.m
-    test = COMPARISONS[alarm.comparison_operator][0]
-    threshold = float(alarm.threshold)
-    real = [(i, v, test(v, threshold)) for i, v in enumerate(values) if v is not None]
+    if alarm.threshold_metric_id is not None:
+        if bands is None or len(bands) != len(values):
+            raise ValueError("an anomaly detection alarm is decided against its band: give one per datapoint")
+        band_test = BAND_COMPARISONS[alarm.comparison_operator][0]
+        values = [v if bands[i] is not None else None for i, v in enumerate(values)]
+        real = [(i, v, band_test(v, *bands[i])) for i, v in enumerate(values) if v is not None]  # type: ignore[misc]
+    else:
+        test = COMPARISONS[alarm.comparison_operator][0]
+        threshold = float(alarm.threshold)  # type: ignore[arg-type]
+        real = [(i, v, test(v, threshold)) for i, v in enumerate(values) if v is not None]
     if len(real) >= n:
         evaluated = tuple(real[-n:])
         breaching = sum(1 for *_, b in evaluated if b)
@@ -187,11 +218,13 @@ def _plural(count: int, word: str) -> str:
 
 
 def explain(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int], previous: str,
-            at_ms: int) -> tuple[str, dict[str, Any]]:
+            at_ms: int, bands: Sequence[Band] | None = None) -> tuple[str, dict[str, Any]]:
     """CloudWatch-style reason and reason data for a decision that sets a state."""
+    if alarm.threshold_metric_id is not None:
+        return _explain_band(decision, alarm, timestamps, previous, at_ms, bands or [None] * len(timestamps))
     state = decision.state
     words = COMPARISONS[alarm.comparison_operator][1]
-    threshold = float(alarm.threshold)
+    threshold = float(alarm.threshold)  # type: ignore[arg-type]
     n = alarm.evaluation_periods
     real = [(i, v, b) for i, v, b in decision.evaluated if v is not None]
     evaluated_points = [
@@ -234,6 +267,71 @@ def explain(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int], p
     if decision.filled and alarm.treat_missing_data in ("breaching", "notBreaching"):
         reason = reason[:-1] + (f" {decision.filled} missing datapoint{'' if decision.filled == 1 else 's'} "
                                 f"{'was' if decision.filled == 1 else 'were'} treated as [{treated}].")
+    return reason, reason_data
+
+
+def outside_band(value: float, band: tuple[float, float]) -> float:
+    """How far ``value`` is outside ``(upper, lower)``: positive above, negative below, 0 inside."""
+    upper, lower = band
+    return value - upper if value > upper else value - lower if value < lower else 0.0
+
+
+def _explain_band(decision: Decision, alarm: MetricAlarm, timestamps: Sequence[int], previous: str,
+                  at_ms: int, bands: Sequence[Band]) -> tuple[str, dict[str, Any]]:
+    """The reason for an anomaly detection alarm. CloudWatch words it "Thresholds Crossed: 1 out of the
+    last 1 datapoints [v (date)] was greater than the upper thresholds [u] (minimum ...)"; we add how far
+    outside the band the most recent breaching value was, in the metric's units and in band widths."""
+    state = decision.state
+    real = [(i, v, b) for i, v, b in decision.evaluated if v is not None]
+    reason_data: dict[str, Any] = {
+        "version": "1.0",
+        "queryDate": _iso(at_ms),
+        "startDate": _iso(timestamps[decision.evaluated[0][0]] if decision.evaluated else timestamps[0]),
+        "period": alarm.period,
+        "recentDatapoints": [v for _, v, _ in real],
+        "recentUpperThresholds": [bands[i][0] for i, _, _ in real],  # type: ignore[index]
+        "recentLowerThresholds": [bands[i][1] for i, _, _ in real],  # type: ignore[index]
+        "evaluatedDatapoints": [{"timestamp": _iso(timestamps[i]), **({"value": v} if v is not None else {})}
+                                for i, v, _ in reversed(decision.evaluated)],
+    }
+    if state == INSUFFICIENT_DATA:
+        count = len(timestamps)
+        verb = "was" if count == 1 else "were"
+        return f"Insufficient Data: {_plural(count, 'datapoint')} {verb} unknown.", reason_data
+    if not real:
+        treated = "Breaching" if alarm.treat_missing_data == "breaching" else "NonBreaching"
+        return (f"Thresholds Crossed: no datapoints were received for {_plural(decision.filled, 'period')} and "
+                f"{decision.filled} missing datapoint{'' if decision.filled == 1 else 's'} "
+                f"{'was' if decision.filled == 1 else 'were'} treated as [{treated}]."), reason_data
+    breaching_wanted = state == ALARM
+    chosen = [(i, v) for i, v, b in reversed(real) if b == breaching_wanted]
+    shown = ", ".join(f"{_fmt_value(v)} ({_fmt_ts(timestamps[i])})" for i, v in chosen)
+    op = alarm.comparison_operator
+    uppers = ", ".join(_fmt_value(bands[i][0]) for i, _ in chosen)  # type: ignore[index]
+    lowers = ", ".join(_fmt_value(bands[i][1]) for i, _ in chosen)  # type: ignore[index]
+    if op == "GreaterThanUpperThreshold":
+        words = f"greater than the upper thresholds [{uppers}]"
+    elif op == "LessThanLowerThreshold":
+        words = f"less than the lower thresholds [{lowers}]"
+    else:
+        words = f"less than the lower thresholds [{lowers}] or greater than the upper thresholds [{uppers}]"
+    n = alarm.evaluation_periods
+    out_of = n if decision.filled == 0 or alarm.treat_missing_data in ("breaching", "notBreaching") else len(real)
+    minimum = alarm.m if breaching_wanted else n - alarm.m + 1
+    reason = (f"Thresholds Crossed: {len(chosen)} out of the last {out_of} datapoints [{shown}] "
+              f"{'was' if len(chosen) == 1 else 'were'} {'' if breaching_wanted else 'not '}{words} "
+              f"(minimum {_plural(minimum, 'datapoint')} for {previous} -> {state} transition).")
+    outside = [(i, v, outside_band(v, bands[i])) for i, v, _ in reversed(real)  # type: ignore[arg-type]
+               if outside_band(v, bands[i]) != 0]  # type: ignore[arg-type]
+    if breaching_wanted and outside:
+        i, v, distance = outside[0]
+        upper, lower = bands[i]  # type: ignore[misc]
+        width = upper - lower
+        relative = f" ({abs(distance) / width:.2g} band widths)" if width > 0 else ""
+        reason = reason[:-1] + (f"; {_fmt_value(v)} was {abs(distance):.6g} {'above' if distance > 0 else 'below'}"
+                                f" the band [{_fmt_value(lower)}, {_fmt_value(upper)}]{relative}.")
+        reason_data["outsideBand"] = {"timestamp": _iso(timestamps[i]), "value": v, "upper": upper,
+                                      "lower": lower, "distance": distance}
     return reason, reason_data
 
 
@@ -318,8 +416,10 @@ class AlarmEngine:
             ranges = self._fetch(metric_alarms, at_ms)
             results: list[EvaluationResult] = []
             current = {name: s["state"] for name, s in states.items()}
+            if not dry_run:
+                self._ensure_detectors(metric_alarms, at_ms)
             for alarm in metric_alarms:
-                timestamps, values, counts = ranges[alarm.name]
+                timestamps, values, counts, bands = ranges[alarm.name]
                 previous = current.get(alarm.name, INSUFFICIENT_DATA)
                 kept = None
                 if isinstance(values, Exception):
@@ -327,11 +427,11 @@ class AlarmEngine:
                     decision_state = INSUFFICIENT_DATA
                     reason, data = f"Evaluation error: {values}", {"version": "1.0", "error": str(values)}
                 else:
-                    decision = decide(values, alarm)
+                    decision = decide(values, alarm, bands)
                     kept = _low_sample_reason(decision, alarm, timestamps, counts)
                     decision_state = decision.state if decision.state is not None and kept is None else previous
                     if decision_state != previous:
-                        reason, data = explain(decision, alarm, timestamps, previous, at_ms)
+                        reason, data = explain(decision, alarm, timestamps, previous, at_ms, bands)
                     else:
                         reason, data = "", {}
                 result = self._settle(alarm, previous, decision_state, reason, data, at_ms, states, dry_run, alarms)
@@ -550,7 +650,43 @@ class AlarmEngine:
         merged = self.alarms()
         merged.update((alarm.name, alarm) for alarm in alarms)
         check_references(merged.values())
-        return self.alarm_store.put_all(alarms)
+        replaced = self.alarm_store.put_all(alarms)
+        self._ensure_detectors([a for a in alarms if isinstance(a, MetricAlarm)], int(self._clock() * 1000))
+        return replaced
+
+    def _ensure_detectors(self, alarms: Sequence[MetricAlarm], at_ms: int) -> None:
+        """Create the detector of each anomaly detection alarm that has none, as CloudWatch does."""
+        detectors = getattr(self.alarm_store, "detectors", None)
+        if detectors is None:
+            return
+        for alarm in alarms:
+            detector = detector_for_alarm(alarm) if alarm.threshold_metric_id else None
+            if detector is not None:
+                detectors.ensure(detector, now_ms=at_ms)
+
+    def _band_settings(self, alarm: MetricAlarm, at_ms: int) -> dict[str, Any]:
+        """``anomaly_settings`` for the alarm's band (see ``detector_settings``)."""
+        target, detector = band_target(alarm), detector_for_alarm(alarm)
+        if target is None or detector is None:
+            return {}
+        return {target: self.detector_settings(detector, at_ms)}
+
+    def detector_settings(self, detector: Any, at_ms: int) -> Any:
+        """A band's AnomalySettings: its detector's configuration (stored, else the default) with
+        maintenance windows and remediation actions excluded as well."""
+        detectors = getattr(self.alarm_store, "detectors", None)
+        stored = detectors.get(detector) if detectors is not None else None
+        entries: list[dict[str, Any]] = []
+        path = getattr(self.alarm_store, "path", None)
+        if path is not None:
+            from whispersync.monitoring.remediation import RemediationAudit
+
+            try:  # the remediation audit shares the monitoring database
+                entries = RemediationAudit(path, read_only=True).entries(limit=1000)
+            except sqlite3.Error:  # no audit log yet, or a locked one: fewer exclusions, not a failed alarm
+                entries = []
+        extra = automatic_exclusions(getattr(self.alarm_store, "maintenance", None), entries, now_ms=at_ms)
+        return (stored or detector).settings(extra, at_ms=at_ms)
 
     def delete(self, name: str) -> bool:
         """Delete a stored alarm; ValueError for one the plan declares; False when unknown."""
@@ -629,7 +765,11 @@ class AlarmEngine:
         if isinstance(alarm, MetricAlarm):
             trigger = {"Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
                        "DatapointsToAlarm": alarm.m, "ComparisonOperator": alarm.comparison_operator,
-                       "Threshold": float(alarm.threshold), "TreatMissingData": alarm.treat_missing_data}
+                       "TreatMissingData": alarm.treat_missing_data}
+            if alarm.threshold_metric_id is not None:
+                trigger["ThresholdMetricId"] = alarm.threshold_metric_id
+            else:
+                trigger["Threshold"] = float(alarm.threshold)  # type: ignore[arg-type]
             if not alarm.metrics:
                 trigger.update(MetricName=alarm.metric_name, Namespace=alarm.namespace, Statistic=alarm.statistic,
                                Dimensions=[{"name": k, "value": v} for k, v in sorted(alarm.dimensions.items())])
@@ -648,16 +788,17 @@ class AlarmEngine:
 
     # -- metric reads
 
-    def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any, Any]]:
-        """Each alarm's evaluation range as (timestamps, values-or-None, sample counts), with batched reads.
+    def _fetch(self, alarms: Sequence[MetricAlarm], at_ms: int) -> dict[str, tuple[list[int], Any, Any, Any]]:
+        """Each alarm's evaluation range as (timestamps, values-or-None, sample counts, bands), with batched reads.
 
         Plain metric alarms are read in one ``TelemetryStore.grouped_statistics`` call, a
         group per (period, statistic, unit) over the union of their metrics; math alarms
         run their own GetMetricData. Sample counts (per timestamp, None when missing) are
         read, in the same call, only for percentile alarms with
-        ``evaluate_low_sample_count_percentile = "ignore"``; otherwise they are None.
+        ``evaluate_low_sample_count_percentile = "ignore"``; otherwise they are None. Bands
+        ((upper, lower) or None per timestamp) only for anomaly detection alarms.
         """
-        out: dict[str, tuple[list[int], Any, Any]] = {}
+        out: dict[str, tuple[list[int], Any, Any, Any]] = {}
         groups: dict[tuple[int, str, str | None], list[MetricAlarm]] = {}
         for alarm in alarms:
             if alarm.metrics:
@@ -690,20 +831,31 @@ class AlarmEngine:
                     if index in counts_found:
                         by_bucket = counts_of.get(_metric_key(alarm), {})
                         counts = [by_bucket.get(t) for t in timestamps]
-                    out[alarm.name] = (timestamps, [points.get(t) for t in timestamps], counts)
+                    out[alarm.name] = (timestamps, [points.get(t) for t in timestamps], counts, None)
         for alarm in alarms:
             if not alarm.metrics:
                 continue
             start, end, periods = evaluation_window(alarm, at_ms)
             timestamps = [start + k * alarm.period * 1000 for k in range(periods)]
             try:
-                results = get_metric_data(self.store, alarm.metrics, start_ms=start, end_ms=end, now_ms=at_ms)
+                band_id = alarm.threshold_metric_id
+                settings = self._band_settings(alarm, at_ms) if band_id else None
+                results = get_metric_data(self.store, alarm.metrics, start_ms=start, end_ms=end, now_ms=at_ms,
+                                          anomaly_settings=settings)
+                band = [r for r in results if r.id == band_id]
+                results = [r for r in results if r.id != band_id]
                 if len(results) != 1:
                     raise ValueError(f"the expression returned {len(results)} time series; an alarm needs one")
                 points = dict(zip(results[0].timestamps, results[0].values))
-                out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps], None)
+                bands = None
+                if band_id:
+                    if len(band) != 2:
+                        raise ValueError(f"{band_id} must be ANOMALY_DETECTION_BAND(...): two series, got {len(band)}")
+                    uppers, lowers = (dict(zip(r.timestamps, r.values)) for r in band)
+                    bands = [(uppers[t], lowers[t]) if t in uppers and t in lowers else None for t in timestamps]
+                out[alarm.name] = (timestamps, [_finite(points.get(t)) for t in timestamps], None, bands)
             except (MetricQueryError, ValueError) as exc:  # the expression's fault, or ours just above
-                out[alarm.name] = (timestamps, exc, None)
+                out[alarm.name] = (timestamps, exc, None, None)
         return out
 
 

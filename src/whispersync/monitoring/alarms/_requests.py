@@ -17,8 +17,13 @@ only when ActionsSuppressor is specified" (PutCompositeAlarm). WhisperSync adds 
 field, ``Priority`` (P1-P4; also read from a tag with Key ``Priority``; default P3).
 Every problem raises ``AlarmInputError`` (an InputError) naming the field, e.g.
 ``Period: must be 10, 20, 30 or a multiple of 60 seconds, got 45``. Fields that
-CloudWatch accepts but we cannot honour (anomaly detection's ThresholdMetricId)
-are refused by name rather than silently ignored.
+CloudWatch accepts but we cannot honour are refused by name rather than silently ignored.
+
+An anomaly detection alarm has ``ThresholdMetricId`` naming an ``ANOMALY_DETECTION_BAND(m1, k)``
+query of ``Metrics``, no ``Threshold``, and one of the operators LessThanLowerOrGreaterThanUpperThreshold,
+LessThanLowerThreshold, GreaterThanUpperThreshold; the metric and the band both return data, as in
+PutMetricAlarm's "Anomaly Detection Model Alarm" example
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from whispersync.errors import InputError
 from whispersync.monitoring.alarms._checks import check_alarm
 from whispersync.monitoring.alarms._errors import AlarmError
 from whispersync.plan import (
+    ANOMALY_COMPARISON_OPERATORS,
     COMPARISON_OPERATORS,
     PRIORITIES,
     TREAT_MISSING_DATA,
@@ -56,9 +62,7 @@ _COMPOSITE_FIELDS = {
     "AlarmRule", "Tags", "ActionsSuppressor", "ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod",
     "Priority",
 }
-_UNSUPPORTED = {
-    "ThresholdMetricId": "anomaly detection alarms are not supported; use a static Threshold",
-}
+_UNSUPPORTED: dict[str, str] = {}
 _SUPPRESSOR_PERIODS = ("ActionsSuppressorWaitPeriod", "ActionsSuppressorExtensionPeriod")
 _STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100(\.0{1,2})?)$")
@@ -71,7 +75,7 @@ _MODEL_TO_REQUEST = {
     "datapoints_to_alarm": "DatapointsToAlarm", "threshold": "Threshold", "comparison_operator": "ComparisonOperator",
     "treat_missing_data": "TreatMissingData",
     "evaluate_low_sample_count_percentile": "EvaluateLowSampleCountPercentile",
-    "metrics": "Metrics", "rule": "AlarmRule", "priority": "Priority",
+    "metrics": "Metrics", "threshold_metric_id": "ThresholdMetricId", "rule": "AlarmRule", "priority": "Priority",
     "tags": "Tags", "actions_suppressor": "ActionsSuppressor",
     "actions_suppressor_wait_period": "ActionsSuppressorWaitPeriod",
     "actions_suppressor_extension_period": "ActionsSuppressorExtensionPeriod",
@@ -164,14 +168,30 @@ def _metric_alarm(payload: Mapping[str, Any], common: dict[str, Any]) -> MetricA
     fields["evaluation_periods"] = _int(payload, "EvaluationPeriods", required=True, minimum=1)
     fields["datapoints_to_alarm"] = _int(payload, "DatapointsToAlarm", minimum=1)
     op = _string(payload, "ComparisonOperator", required=True)
-    if op not in COMPARISON_OPERATORS:
-        extra = (" (anomaly detection operators are not supported)"
-                 if isinstance(op, str) and ("Band" in op or "LowerOrGreater" in op or "Upper" in op) else "")
-        raise AlarmInputError("ComparisonOperator", f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {op!r}{extra}")
+    band_id = _string(payload, "ThresholdMetricId") or None
+    if band_id is not None:
+        if payload.get("Metrics") is None:
+            raise AlarmInputError("ThresholdMetricId", "an anomaly detection alarm needs Metrics: the metric (m1)"
+                                                       " and the band, ANOMALY_DETECTION_BAND(m1, 2), this names")
+        # CloudWatch: "ComparisonOperators for ranges require ThresholdMetricId to be set", and the reverse.
+        if op not in ANOMALY_COMPARISON_OPERATORS:
+            raise AlarmInputError("ComparisonOperator", "an anomaly detection alarm (ThresholdMetricId) needs one of "
+                                                        f"{', '.join(ANOMALY_COMPARISON_OPERATORS)}, got {op!r}")
+        if payload.get("Threshold") is not None:
+            raise AlarmInputError("Threshold", "an anomaly detection alarm (ThresholdMetricId) takes no Threshold;"
+                                               " the band is the threshold")
+        fields["threshold"] = None
+        fields["threshold_metric_id"] = band_id
+    else:
+        if op not in COMPARISON_OPERATORS:
+            extra = (" (anomaly detection operators need ThresholdMetricId)"
+                     if op in ANOMALY_COMPARISON_OPERATORS else "")
+            raise AlarmInputError("ComparisonOperator",
+                                  f"must be one of {', '.join(COMPARISON_OPERATORS)}, got {op!r}{extra}")
+        if payload.get("Threshold") is None:
+            raise AlarmInputError("Threshold", "is required")
+        fields["threshold"] = _number(payload, "Threshold")
     fields["comparison_operator"] = op
-    if payload.get("Threshold") is None:
-        raise AlarmInputError("Threshold", "is required")
-    fields["threshold"] = _number(payload, "Threshold")
     treat = _string(payload, "TreatMissingData") or "missing"
     if treat not in TREAT_MISSING_DATA:
         raise AlarmInputError("TreatMissingData", f"must be one of {', '.join(TREAT_MISSING_DATA)}, got {treat!r}")
@@ -186,7 +206,7 @@ def _metric_alarm(payload: Mapping[str, Any], common: dict[str, Any]) -> MetricA
             if payload.get(key) is not None:
                 raise AlarmInputError(key, "cannot be combined with Metrics (a metric math alarm); "
                                            "put it inside each Metrics[].MetricStat instead")
-        fields["metrics"] = _metrics(payload["Metrics"])
+        fields["metrics"] = _metrics(payload["Metrics"], band_id)
         return MetricAlarm(**fields)
     fields["namespace"] = _string(payload, "Namespace", required=True)
     fields["metric_name"] = _string(payload, "MetricName", required=True)
@@ -214,7 +234,7 @@ def _metric_alarm(payload: Mapping[str, Any], common: dict[str, Any]) -> MetricA
     return MetricAlarm(**fields)
 
 
-def _metrics(raw: Any) -> tuple[MetricDataQuery, ...]:
+def _metrics(raw: Any, band_id: str | None = None) -> tuple[MetricDataQuery, ...]:
     if not isinstance(raw, list) or not raw:
         raise AlarmInputError("Metrics", "must be a non-empty list of metric data queries")
     out = []
@@ -269,7 +289,10 @@ def _metrics(raw: Any) -> tuple[MetricDataQuery, ...]:
             return_data=return_data,
             period=_int(q, "Period", minimum=1, where=f"{where}."),
         ))
-    returned = [q.id for q in out if q.return_data]
+    if band_id is not None and band_id not in {q.id for q in out}:
+        raise AlarmInputError("ThresholdMetricId", f"names no query of Metrics: {band_id!r} (it must be the Id of"
+                                                   " the ANOMALY_DETECTION_BAND expression)")
+    returned = [q.id for q in out if q.return_data and q.id != band_id]  # a band alarm returns its band too
     if len(returned) != 1:
         raise AlarmInputError("Metrics", f"exactly one query must have ReturnData true (the one the alarm watches); "
                                          f"got {len(returned)}{': ' + ', '.join(returned) if returned else ''}")

@@ -28,6 +28,7 @@ import orjson
 from whispersync import sqlite_db
 from whispersync.plan import Alarm, alarm_from_dict
 
+from whispersync.monitoring.alarms._detectors import AnomalyDetectorStore
 from whispersync.monitoring.alarms._maintenance import MaintenanceWindows
 
 __all__ = ["AlarmStore"]
@@ -78,6 +79,8 @@ class AlarmStore:
         self._con().executescript(_SCHEMA)
         # Maintenance windows share the file and the connections: the engine checks them before each action.
         self.maintenance = MaintenanceWindows(self.path, connections=self._connections)
+        # Anomaly detectors too: an alarm on a band finds (or creates) its detector's configuration here.
+        self.detectors = AnomalyDetectorStore(self.path, connections=self._connections)
 
     def _con(self) -> sqlite3.Connection:
         return self._connections.get()

@@ -485,12 +485,13 @@ class _Renderer:
                     self.report(path, f"{where}/{key}", f"threshold {key} {item[key]!r} is not carried")
         for i, name in enumerate(annotations.get("alarms", [])):
             alarm = self.alarms.get(name)
-            if isinstance(alarm, MetricAlarm):
+            if isinstance(alarm, MetricAlarm) and alarm.threshold is not None:
                 steps.append((float(alarm.threshold), "red"))
                 self.carry(f"{path}/properties/annotations/alarms/{i}")
             else:
+                band = " (its threshold is an anomaly detection band)" if isinstance(alarm, MetricAlarm) else ""
                 self.report(path, f"properties/annotations/alarms/{i}",
-                            f"alarm {name!r} has no single threshold in the plan to draw")
+                            f"alarm {name!r} has no single threshold in the plan to draw{band}")
         for i, _item in enumerate(annotations.get("vertical", [])):
             self.report(path, f"properties/annotations/vertical/{i}", "vertical annotations are not carried")
         if not steps:

@@ -86,6 +86,8 @@ def prometheus_rules(plan: Plan) -> dict[str, Any]:
 def _metric_rule(alarm: MetricAlarm) -> dict[str, Any]:
     notes: list[str] = []
     try:
+        if alarm.threshold_metric_id is not None:
+            raise Untranslatable("an anomaly detection band (ThresholdMetricId) is a model, not a threshold")
         datapoint = _math(alarm) if alarm.metrics else _stat(alarm.request, scale_to_cloudwatch=False)
         notes += datapoint.notes
         threshold = float(alarm.threshold)
@@ -407,12 +409,16 @@ def _annotations(alarm: MetricAlarm | CompositeAlarm, cloudwatch: str) -> dict[s
 
 def _cloudwatch_summary(alarm: MetricAlarm) -> str:
     if alarm.metrics:
-        [returned] = [q for q in alarm.metrics if q.return_data]
+        [returned] = [q for q in alarm.metrics if q.return_data and q.id != alarm.threshold_metric_id]
         subject = f"metric math {returned.expression or returned.id}"
     else:
         dims = ", ".join(f"{k}={v}" for k, v in alarm.dimensions.items())
         subject = f"{alarm.statistic} of {alarm.namespace} {alarm.metric_name}{{{dims}}}"
-    return (f"{subject} {_OPERATORS[alarm.comparison_operator]} {_number(float(alarm.threshold))} in {alarm.m} of"
+    if alarm.threshold_metric_id is not None:
+        limit = f"{alarm.comparison_operator} of band {alarm.threshold_metric_id}"
+    else:
+        limit = f"{_OPERATORS[alarm.comparison_operator]} {_number(float(alarm.threshold))}"  # type: ignore[arg-type]
+    return (f"{subject} {limit} in {alarm.m} of"
             f" {alarm.evaluation_periods} periods of {alarm.period} s; missing data: {alarm.treat_missing_data}")
 
 

@@ -29,7 +29,7 @@ from whispersync.app import Runtime
 from whispersync.errors import InputError
 from whispersync.web._audit import note
 from whispersync.web._json import BodyTooLarge, read_body
-from whispersync.web.aws import _alarm_ops, _dashboard_ops, _metrics_ops, _protocol, _sigv4
+from whispersync.web.aws import _alarm_ops, _anomaly_ops, _dashboard_ops, _metrics_ops, _protocol, _sigv4
 from whispersync.web.aws._protocol import AwsError
 from whispersync.web.aws.logs_ops import handle_logs
 
@@ -43,7 +43,8 @@ MAX_DECOMPRESSED = 16 * 1024 * 1024
 # PutLogEvents' limit is 1,048,576 bytes of *events* (each message + 26 bytes), which logs_ops checks
 # with CloudWatch's own error; the JSON that carries them is larger (quotes, escapes, field names).
 MAX_LOGS_BODY = 8 * 1024 * 1024
-OPERATIONS = {**_metrics_ops.OPERATIONS, **_alarm_ops.OPERATIONS, **_dashboard_ops.OPERATIONS}
+OPERATIONS = {**_metrics_ops.OPERATIONS, **_alarm_ops.OPERATIONS, **_anomaly_ops.OPERATIONS,
+              **_dashboard_ops.OPERATIONS}
 
 
 def _header(scope: Scope, name: bytes) -> str:
