@@ -19,8 +19,9 @@ from typing import Any
 from whispersync import catalog
 from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
-from whispersync.errors import ConfigError
+from whispersync.errors import ConfigError, NotFound
 from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
+from whispersync.monitoring.cost import CostPublisher, load_price_table
 from whispersync.monitoring.dashboards import DashboardStore
 from whispersync.monitoring.logs import MetricFilterListener, MetricFilterStore
 from whispersync.monitoring.notify import (
@@ -134,6 +135,7 @@ class Runtime:
     pool: WorkerPool | None = None
     health_checks: tuple[HealthCheck, ...] = ()  # the plan's canaries, run by start()
     _services: list = field(default_factory=list)
+    cost: CostPublisher | None = None  # EstimatedCostUSD each period, run by start(cost=True)
     _synthetic_memos: SyntheticMemos | None = None
 
     def synthetic_memos(self) -> SyntheticMemos:
@@ -145,7 +147,8 @@ class Runtime:
 
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
               maintenance: bool = True, notifications: bool = True, alarms: bool = True,
-              sweep: bool = True, checks: bool = True, auto_redrive: bool | None = None) -> None:
+              sweep: bool = True, checks: bool = True, auto_redrive: bool | None = None,
+              cost: bool = True) -> None:
         """``auto_redrive``: turn the plan's redrive_transient rule on or off for this run (None: as the plan says)."""
         s = self.settings
         if notifications and self.notifier is not None:
@@ -189,6 +192,9 @@ class Runtime:
             self._services.append(task)
         if checks:
             self._services += start_health_checks(self)
+        if cost and self.cost is not None:
+            self.cost.start()
+            self._services.append(self.cost)
 
     def close(self, timeout: float = 30.0) -> None:
         """Graceful stop: in-flight memos finish (or are released), telemetry is flushed."""
@@ -339,7 +345,21 @@ def build_runtime(settings: Settings,
                    blobs=blobs, records=records, router=router, agents=agents, voice=voice,
                    ingestor=ingestor, processor=processor,
                    notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan),
-                   health_checks=tuple(plan.health_checks))
+                   health_checks=tuple(plan.health_checks),
+                   cost=build_cost_publisher(settings, store, records, telemetry))
+
+
+def build_cost_publisher(settings: Settings, store: TelemetryStore, records: SqliteRecordStore, telemetry: Telemetry,
+                         **timing: float) -> CostPublisher:
+    """The publisher of the memos' estimated cost (bundled price table); ``timing``: its interval/settle/clock."""
+    def find_memo(memo_id: str):
+        try:
+            return records.get(memo_id)
+        except NotFound:
+            return None  # a canary's memo, deleted after its run: sized from its spans
+
+    return CostPublisher(store, find_memo, telemetry, load_price_table(), memory_mb=settings.lambda_memory_mb,
+                         elevenlabs_usd_per_1k_characters=settings.elevenlabs_usd_per_1k_characters, **timing)
 
 
 # -- health: `GET /readyz` and the plan's canaries (`up` runs them on schedule, `checks run` once) ---

@@ -127,8 +127,12 @@ AUTH_FAILURES = Metric(SECURITY, "AuthFailures", "Count", varying=("Route",))
 # Reason is the refusal's error code (invalid_input, body_too_large, misdirected_request, ...): a bounded set.
 REJECTED_INPUTS = Metric(SECURITY, "RejectedInputs", "Count", varying=("Reason",))
 
-# Estimated cost (monitoring/cost): USD at list price of the memos metered in each period, per Service
-# (Lambda, SQS, S3, DynamoDB, ElevenLabs); an estimate of what AWS would charge, never the bill.
-ESTIMATED_COST = Metric(COST, "EstimatedCostUSD", "None", varying=("Service",))
+# Estimated cost (monitoring/cost): USD at list price of the memos metered in each period, per AgentType and
+# Service (Lambda, SQS, S3, DynamoDB, ElevenLabs), with {Service}, {AgentType} and total roll-ups; an estimate
+# of what AWS would charge, never the bill.
+ESTIMATED_COST = Metric(COST, "EstimatedCostUSD", "None", varying=("AgentType", "Service"))
+# The estimated cost of the calendar month (UTC) so far, as AWS/Billing's EstimatedCharges is: a level that
+# starts again at 0 each month (the sum of the month's EstimatedCostUSD), for a month-to-date single value.
+MONTH_TO_DATE_COST = Metric(COST, "MonthToDateCostUSD", "None")
 
 METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

@@ -71,8 +71,9 @@ def test_each_chart_holds_the_points_the_cli_gives(page, console, screenshot, ex
         pytest.fail(f"{name}: page {seen.get('page')} != cli {seen.get('cli')}")
     charts, series = seen["page"]["charts"], seen["page"]["series"]
     if name == "cost":
-        assert charts == series == []
-        expect(page.get_by_test_id("widget")).to_contain_text("not configured")
+        # Filled in (issue 14); its points come from the cost publisher's own schedule, so may be none yet.
+        expect(page.get_by_test_id("widget")).to_have_count(4)
+        expect(page.get_by_test_id("widget").first).not_to_contain_text("not configured")
     else:
         assert sum(series) > 0, f"{name}: the demo's data should show something"
     if charts:

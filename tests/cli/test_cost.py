@@ -89,3 +89,52 @@ class TestCostCommand:
         compute = lambda r: r["direct"]["by_service"]["Lambda"] - 3 * 0.20 / 1e6  # noqa: E731
         assert large["configuration"]["lambda_memory_mb"] == 1024
         assert compute(large) == pytest.approx(2 * compute(small))
+
+
+class TestCostImport:
+    """`whispersync cost import FILE`: the estimate of the bill's days beside the bill."""
+
+    def test_a_cost_explorer_export_beside_the_estimate(self, home_with_memos, tmp_path) -> None:
+        import datetime as dt
+
+        by_day = orjson.loads(cost(home_with_memos, "--by", "day", "--json").stdout)["groups"]
+        today = dt.date.fromisoformat(by_day[-1]["key"])  # the memos' day (not the clock's: midnight may pass)
+        yesterday = today - dt.timedelta(days=1)
+        bill = tmp_path / "costs.csv"
+        bill.write_text('"Service","Lambda($)","DynamoDB($)","Total costs($)"\n'
+                        '"Service total","0.0001","0.002","0.0021"\n'
+                        f'"{yesterday}","0","0.001","0.001"\n'
+                        f'"{today}","0.0001","0.001","0.0011"\n', encoding="utf-8")
+        estimate = orjson.loads(cost(home_with_memos, "--by", "service", "--json").stdout)["direct"]["by_service"]
+        result = cost(home_with_memos, "import", str(bill), "--json")
+        assert result.exit_code == 0, result.output
+        report = orjson.loads(result.stdout)
+        assert report["estimate"] is True and report["bill"]["layout"] == "cost-explorer"
+        rows = {(r["day"], r["service"]): r for r in report["rows"]}
+        # Today's three memos priced as `cost` prices them; yesterday had none.
+        assert rows[(str(today), "DynamoDB")]["estimate_usd"] == pytest.approx(estimate["DynamoDB"])
+        assert rows[(str(today), "DynamoDB")]["difference_usd"] == pytest.approx(0.001 - estimate["DynamoDB"])
+        assert rows[(str(yesterday), "Lambda")] == {"day": str(yesterday), "service": "Lambda", "estimate_usd": 0.0,
+                                                    "actual_usd": 0.0, "difference_usd": 0.0}
+        table = runner.invoke(app, ["--home", str(home_with_memos), "cost", "import", str(bill)],
+                              env={"COLUMNS": "200"})
+        assert table.exit_code == 0 and "DynamoDB" in table.stdout and "versus the bill" in table.stdout
+
+    def test_a_file_that_is_neither_export_is_refused(self, home_with_memos, tmp_path) -> None:
+        other = tmp_path / "bank.csv"
+        other.write_text("date,amount\n2026-12-01,3\n", encoding="utf-8")
+        result = cost(home_with_memos, "import", str(other))
+        assert result.exit_code == 2
+        assert "neither a Cost Explorer CSV export" in result.output and "lineItem/UnblendedCost" in result.output
+
+
+def test_trace_shows_the_memos_estimated_cost(home_with_memos) -> None:
+    report = orjson.loads(cost(home_with_memos, "--by", "agent", "--json").stdout)
+    memory = next(g for g in report["groups"] if g["key"] == "memory")  # one memo: its total is the memo's
+    memos = orjson.loads(runner.invoke(app, ["--home", str(home_with_memos), "memos", "--json"]).stdout)
+    rows = memos["memos"] if isinstance(memos, dict) else memos
+    [memo_id] = [m["id"] for m in rows if m["agent"] == "memory"]
+    result = runner.invoke(app, ["--home", str(home_with_memos), "trace", memo_id], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert f"estimated cost of memo {memo_id}: ${memory['total_usd']:,.8f} direct" in result.stdout
+    assert "table 2026-12.1 of 2026-12-01" in result.stdout

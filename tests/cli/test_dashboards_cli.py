@@ -52,7 +52,7 @@ def test_list_shows_the_plans_dashboards_in_a_fresh_home(cli_env) -> None:
     listed = _json(run_cli(cli_env, "dashboards", "list", "--json"))["dashboards"]
     assert [(d["name"], d["widgets"], d["source"]) for d in listed] == [
         ("worker-performance", 5, "built-in"), ("queue-health", 4, "built-in"), ("executive", 5, "built-in"),
-        ("cost", 1, "built-in")]
+        ("cost", 4, "built-in")]
 
 
 def test_import_lists_every_message_stores_it_and_exports_it_canonically(cli_env, tmp_path) -> None:

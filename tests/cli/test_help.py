@@ -25,7 +25,8 @@ COMMANDS = [
     ["export", "grafana"], ["aws-env"],
     ["maintenance", "start"], ["maintenance", "end"], ["maintenance", "list"],
     ["checks", "list"], ["checks", "run"], ["checks", "history"],
-    ["remediation", "list"], ["cost"], ["slo"], ["audit"],
+    ["remediation", "list"], ["cost"], ["cost", "import"], ["slo"], ["audit"],
+    ["anomalies", "list"],
 ]
 
 

@@ -84,10 +84,16 @@ class TestBuiltInDashboards:
         assert [a for w in alarm_widgets for a in w["properties"]["alarms"]] == ["whispersync-system-health"]
         assert "whispersync-system-health" in names
 
-    def test_cost_says_it_is_not_configured(self) -> None:
+    def test_cost_shows_estimates_by_service_per_memo_and_month_to_date(self) -> None:
         cost = BUILT_IN["cost"]
-        assert [w["type"] for w in cost.widgets] == ["text"]
-        assert "not configured" in cost.widgets[0]["properties"]["markdown"]
+        assert [w["type"] for w in cost.widgets] == ["text", "metric", "metric", "metric"]
+        assert "estimates" in cost.widgets[0]["properties"]["markdown"]
+        by_service, per_memo, month = (w["properties"] for w in cost.widgets[1:])
+        assert by_service["stacked"] is True
+        assert [e[3] for e in by_service["metrics"]] == ["Lambda", "SQS", "S3", "DynamoDB", "ElevenLabs"]
+        assert [e[0]["expression"] for e in per_memo["metrics"] if isinstance(e[0], dict)] == [
+            "cost_work/done_work", "cost_memory/done_memory", "cost_github_ideas/done_github_ideas"]
+        assert month["metrics"][0][:2] == [catalog.COST, "MonthToDateCostUSD"]
 
 
 class TestModel:

@@ -260,6 +260,9 @@ def show_traces(ident: str, as_json: bool) -> None:
             for s in with_metadata:
                 table.add_row(s["name"], orjson.dumps(s["metadata"], default=str).decode())
             console.print(table)
+    from whispersync.cli._cost import print_memo_cost
+
+    print_memo_cost(settings, [s for t in traces for s in t["spans"]])  # the memo's estimated cost (§7)
 
 
 def _span_tree(trace_id: str, spans: list[dict]) -> Tree:

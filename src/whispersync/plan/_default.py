@@ -303,14 +303,42 @@ EXECUTIVE = Dashboard(
 # §7 is the cost issue's: the seed's formulas are wrong (Average duration where GB-s need
 # the Sum; MemorySize and AWS/S3 NumberOfRequests are not CloudWatch metrics), so
 # nothing here pretends to compute a cost.
+# The cost publisher's services and the worker's agents, spelled out (the plan may not import monitoring or
+# domain); tests/monitoring/cost checks them, and the price table's label, against the code.
+_COST_SERVICES = ("Lambda", "SQS", "S3", "DynamoDB", "ElevenLabs")
+_COST_AGENTS = ("work", "memory", "github_ideas")
+_PRICE_TABLE_LABEL = "us-east-1 list prices, table 2026-12.1 of 2026-12-01"
+
+
+def _cost_per_memo(agent: str) -> list[list[Any]]:
+    """CostPerMemo for one agent, as metric math: its estimated cost over the memos it completed."""
+    return [_metric(catalog.ESTIMATED_COST, {"AgentType": agent}, id=f"cost_{agent}", stat="Sum", visible=False),
+            _metric(catalog.TRANSCRIPTS_PROCESSED, {"AgentType": agent, "Status": "Success"}, id=f"done_{agent}",
+                    stat="Sum", visible=False),
+            _math(f"cost_{agent}/done_{agent}", id=f"per_memo_{agent}", label=agent)]
+
+
 COST = Dashboard(
     name="cost",
-    description="§7: a slot the cost issue fills; not configured yet.",
+    description="§7: estimated cost at list price, by service, per memo by agent, and month to date.",
     start="-P7D",
     widgets=(
         _widget("text", 0, 0, 24, 3, markdown=(
-            "# Cost\n\nCost is not configured yet: WhisperSync does not estimate cost per memo so far."
-            " This dashboard is the slot the cost estimates will fill.")),
+            "# Cost (estimates)\n\nList-price **estimates** of what these memos would cost on AWS, from"
+            f" WhisperSync's own telemetry: {_PRICE_TABLE_LABEL}. Not the bill: compare with it using"
+            " `whispersync cost import`. Shared overhead (canaries, CloudWatch) and the free tier are in"
+            " `whispersync cost`.")),
+        _widget("metric", 0, 3, 12, 6, title="Estimated cost by service (USD)", view="timeSeries", stacked=True,
+                stat="Sum", period=3600,
+                metrics=[_metric(catalog.ESTIMATED_COST, {"Service": service}, label=service)
+                         for service in _COST_SERVICES]),
+        # CostPerMemo = EstimatedCostUSD / TranscriptsProcessed per AgentType (the issue's metric math); the
+        # worker publishes TranscriptsProcessed with {AgentType, Status}: completed memos are Status=Success.
+        _widget("metric", 12, 3, 12, 6, title="Cost per memo by agent (USD)", view="timeSeries", period=3600,
+                metrics=[entry for agent in _COST_AGENTS for entry in _cost_per_memo(agent)]),
+        # A level that starts again each month, like AWS/Billing EstimatedCharges: its latest Maximum.
+        _widget("metric", 0, 9, 6, 4, title="Month to date (USD)", view="singleValue", stat="Maximum",
+                metrics=[_metric(catalog.MONTH_TO_DATE_COST, label="Estimated, this month")]),
     ),
 )
 

@@ -3,6 +3,7 @@ memo used (from WhisperSync's own telemetry), list prices per memo, the free tie
 shared overhead on its own line. Every figure is an estimate of what the AWS target would cost.
 """
 
+from whispersync.monitoring.cost._bill import Bill, BillFileError, compare_with_bill, read_bill
 from whispersync.monitoring.cost._budgets import (
     BUDGET_PRIORITY,
     Budget,
@@ -14,7 +15,7 @@ from whispersync.monitoring.cost._estimate import SERVICES, cloudwatch_overhead,
 from whispersync.monitoring.cost._ledger import MemoUsage, meter_memos
 from whispersync.monitoring.cost._prices import DEFAULT_PRICE_TABLE, PriceTable, PriceTableError, load_price_table
 from whispersync.monitoring.cost._publisher import CostPublisher
-from whispersync.monitoring.cost._report import GROUPINGS, cost_report
+from whispersync.monitoring.cost._report import GROUPINGS, cost_report, memo_cost
 from whispersync.monitoring.cost._units import (
     Usage,
     dynamodb_item_bytes,
@@ -25,6 +26,8 @@ from whispersync.monitoring.cost._units import (
 
 __all__ = [
     "BUDGET_PRIORITY",
+    "Bill",
+    "BillFileError",
     "Budget",
     "BudgetNotification",
     "CostPublisher",
@@ -36,6 +39,7 @@ __all__ = [
     "PriceTableError",
     "Usage",
     "cloudwatch_overhead",
+    "compare_with_bill",
     "cost_report",
     "dynamodb_item_bytes",
     "evaluate_budget",
@@ -43,8 +47,10 @@ __all__ = [
     "gb_seconds",
     "list_price",
     "load_price_table",
+    "memo_cost",
     "meter_memos",
     "monthly_cost",
+    "read_bill",
     "read_units",
     "sqs_requests",
     "write_units",

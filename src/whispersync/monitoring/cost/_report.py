@@ -8,16 +8,17 @@ its own line and never folded into a memo's cost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from whispersync.monitoring.cost._estimate import SERVICES, cloudwatch_overhead, list_price, monthly_cost
-from whispersync.monitoring.cost._ledger import MemoUsage
+from whispersync.domain import Memo
+from whispersync.monitoring.cost._ledger import MemoUsage, meter_memos
 from whispersync.monitoring.cost._prices import PriceTable
 from whispersync.monitoring.cost._units import Usage
 
-__all__ = ["GROUPINGS", "cost_report"]
+__all__ = ["GROUPINGS", "cost_report", "memo_cost"]
 
 GROUPINGS = ("agent", "service", "day")
 NOT_METERED = (
@@ -74,6 +75,19 @@ def cost_report(
         report["by"] = by
         report["groups"] = _groups(direct, by, price, by_service)
     return report
+
+
+def memo_cost(spans: Iterable[Mapping[str, Any]], memo: Memo, table: PriceTable, *, memory_mb: int,
+              elevenlabs_usd_per_1k_characters: float = 0.0) -> dict[str, Any] | None:
+    """One memo's estimate at list price, from its spans and record; None while none of its spans is stored."""
+    metered = [m for m in meter_memos(spans, {memo.id: memo}, table) if m.memo_id == memo.id]
+    if not metered:
+        return None
+    by_service = list_price(metered[0].usage, table, memory_mb=memory_mb,
+                            elevenlabs_usd_per_1k_characters=elevenlabs_usd_per_1k_characters)
+    return {"estimate": True, "label": f"Estimate at {table.label()}", "total_usd": sum(by_service.values()),
+            "by_service": by_service, "deliveries": metered[0].deliveries, "synthetic": metered[0].synthetic,
+            "notes": list(metered[0].notes)}
 
 
 def _monthly(memos: Sequence[MemoUsage], table: PriceTable, memory_mb: int, rate: float) -> list[dict[str, Any]]:

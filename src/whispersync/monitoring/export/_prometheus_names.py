@@ -184,6 +184,8 @@ TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.REJECTED_INPUTS, COUNTER, "whispersync_security_rejected_inputs_total"),
     # Dollars of the memos metered in each period: added up over time, so a counter.
     _entry(catalog.ESTIMATED_COST, COUNTER, "whispersync_cost_estimated_cost_usd_total"),
+    # The month's total so far: a level that drops to 0 when a month starts, so a gauge.
+    _entry(catalog.MONTH_TO_DATE_COST, GAUGE, "whispersync_cost_month_to_date_cost_usd"),
 )
 
 _BY_IDENTITY = {(m.namespace, m.metric_name): m for m in TABLE}

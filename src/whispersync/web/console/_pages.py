@@ -30,6 +30,7 @@ from whispersync import catalog
 from whispersync.app import Runtime, dead_letters
 from whispersync.domain import MemoStatus
 from whispersync.errors import InputError, NotFound, QuerySyntaxError, WhisperSyncError
+from whispersync.monitoring.cost import load_price_table, memo_cost
 from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query
 from whispersync.monitoring.times import lookback_start
 from whispersync.monitoring.traces import find_trace_ids, get_trace, search_traces
@@ -239,7 +240,7 @@ class _Pages:
         except (KeyError, FileNotFoundError, NotFound):
             transcript = None
         store = self.runtime.store
-        traces = []
+        traces, spans = [], []
         for trace_id in store.trace_ids_for(memo.correlation_id) or [memo.trace_id]:
             try:
                 trace = get_trace(store, trace_id)
@@ -247,9 +248,14 @@ class _Pages:
                 continue
             rows, total = waterfall(trace["spans"])
             traces.append({"trace_id": trace_id, "rows": rows, "total_ms": total})
+            spans += trace["spans"]
         logs = store.logs(correlation_id=memo.correlation_id, limit=_MAX_ROWS, order="asc")
+        s = self.runtime.settings  # the memo's estimated cost at list price (issue 14 §2)
+        cost = memo_cost(spans, memo, load_price_table(), memory_mb=s.lambda_memory_mb,
+                         elevenlabs_usd_per_1k_characters=s.elevenlabs_usd_per_1k_characters)
         return Page("memo.html", {"title": f"Memo {memo.id}", "memo": memo, "transcript": transcript,
                                   "traces": traces, "logs": logs, "duration_ms": _memo_duration_ms(memo),
+                                  "cost": cost,
                                   "in_dlq": memo.id in dead_letters.memo_ids_in(self.runtime.dlq),
                                   "redriven": _redriven(params)})
 
