@@ -19,6 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,peers]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
@@ -31,7 +35,7 @@ test: install-test
 	$(BIN)/python -m pytest -q
 
 ## bench: the benchmarks (slow; not part of make test)
-bench: install-test
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/pipeline.py
 
 clean:

@@ -1,24 +1,32 @@
 """Logs Insights over the telemetry store: the seed's three queries on 1,000,000 log events.
 
-    python benchmarks/logs_query.py [--events 1000000] [--runs 7]
+    python benchmarks/logs_query.py [--events 1000000] [--runs 9]
 
 Loads realistic Powertools-shaped log lines (one memo = "Processing transcript",
 then "Processing successful" with duration_ms or an ERROR "Processing failed"
 with error_type, plus debug noise) spread over one hour into a fresh store,
-compacts them to Parquet, then for each seed query (monitoring plan §3) prints:
+compacts them to Parquet, then for each seed query (monitoring plan §3) times,
+interleaved, the engines a user could run instead of ours:
 
-  ours        median of run_query() end to end: list files, query, statistics
-  hand SQL    median of a DuckDB query written by hand over the same Parquet files,
-              on a cursor of one long-lived in-memory DuckDB, as ours runs
-  ratio       ours / hand SQL             target ≤ 1.5× and ours ≤ 100 ms
-  python      one plain Python scan of the same lines with orjson
+  ours            run_query() end to end: list files, query, statistics
+  DuckDB hand SQL a DuckDB query written by hand over the same Parquet files, on a
+                  cursor of one long-lived in-memory DuckDB, as ours runs
+  chDB Parquet    ClickHouse in process (chDB) over the same Parquet files, file()
+  chDB MergeTree  chDB on a MergeTree table ORDER BY ts loaded from those files
+                  (before timing, merged to one part: a settled table)
+  python scan     one plain Python scan of the same lines with orjson (one run)
 
-The same answers are checked across the three before timing is trusted.
+and prints each one's median and min–max, its ratio to ours (peer / ours), and
+the targets: ours / hand SQL ≤ 1.5× and ours ≤ 100 ms; ours / chDB MergeTree ≤ 1.0×.
+The answers are checked to agree across the engines before timing is trusted.
+chDB is a benchmark extra (`pip install -e '.[peers]'`); without it its rows are skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import random
 import statistics
 import sys
@@ -118,16 +126,97 @@ def python_scan(lines: list[bytes], name: str):
     return buckets
 
 
-def medians_ms(a, b, runs: int) -> tuple[float, float]:
-    """Median times of ``a`` and ``b``, run alternately so load from other processes hits both alike."""
-    a(), b()  # warm the page cache and DuckDB's caches once
-    times_a, times_b = [], []
+# The same three queries in ClickHouse SQL, for chDB. `{src}` is file() over the
+# Parquet files or the MergeTree table; position() is ClickHouse's substring search.
+CH_SQL = {
+    "error_analysis": """
+        SELECT error_type, agent_type, count() AS n
+        FROM {src} WHERE ts BETWEEN {lo} AND {hi} AND position(raw, 'ERROR') > 0
+        GROUP BY 1, 2 ORDER BY n DESC, 1, 2""",
+    "performance_analysis": """
+        SELECT agent_type, avg(duration_ms__num), max(duration_ms__num), min(duration_ms__num)
+        FROM {src} WHERE ts BETWEEN {lo} AND {hi} AND position(raw, 'Processing successful') > 0
+        GROUP BY 1 ORDER BY 1""",
+    "user_activity": """
+        SELECT toStartOfInterval(ts, INTERVAL 5 MINUTE) AS time_bucket, agent_type, count()
+        FROM {src} WHERE ts BETWEEN {lo} AND {hi} AND position(raw, 'Processing transcript') > 0
+        GROUP BY 1, 2 ORDER BY 1 DESC, 2""",
+}
+
+
+def parquet_source(paths: list[str]) -> str:
+    """ClickHouse's file() over the Parquet files: a {a,b} name list only works within one folder."""
+    by_dir: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        by_dir[os.path.dirname(path)].append(os.path.basename(path))
+    files = [f"file('{folder}/{{{','.join(names)}}}', Parquet)" for folder, names in sorted(by_dir.items())]
+    if len(files) == 1:
+        return files[0]
+    return "(" + " UNION ALL ".join(f"SELECT * FROM {f}" for f in files) + ")"
+
+
+def open_chdb(path: Path, parquet: list[str]):
+    """A chDB session in ``path`` with table `logs` loaded from the Parquet files; None without chDB."""
+    try:
+        from chdb import session
+    except ImportError:
+        print("chDB peer skipped: chdb is not installed (pip install -e '.[peers]')")
+        return None
+    sess = session.Session(str(path))
+    t = time.perf_counter()
+    # ts made NOT NULL because a MergeTree sorting key refuses Nullable columns by default;
+    # OPTIMIZE merges the inserted parts into one, the state a table settles in.
+    sess.query("CREATE TABLE logs ENGINE = MergeTree ORDER BY ts AS "
+               f"SELECT * REPLACE (assumeNotNull(ts) AS ts) FROM {parquet_source(parquet)}")
+    sess.query("OPTIMIZE TABLE logs FINAL")
+    print(f"loaded chDB MergeTree table (ORDER BY ts, one part) in {time.perf_counter() - t:.1f} s")
+    return sess
+
+
+def canonical(name: str, rows) -> list[tuple]:
+    """One engine's answer in a comparable form: sorted tuples, buckets as naive UTC datetimes, counts as ints.
+
+    Sorted because ties in the queries' ORDER BY may come in any order.
+    """
+    out = []
+    for row in rows:
+        if name == "user_activity":
+            bucket = row[0] if isinstance(row[0], datetime) else datetime.fromisoformat(str(row[0]))
+            out.append((bucket.replace(tzinfo=None), row[1], int(row[2])))
+        elif name == "performance_analysis":
+            out.append((row[0], *(float(v) for v in row[1:])))
+        else:
+            out.append((row[0], row[1], int(row[2])))
+    return sorted(out, key=repr)
+
+
+def same_answer(a: list[tuple], b: list[tuple]) -> bool:
+    """Equal, but floats (the averages) only to 1e-9 relative: engines sum in different orders."""
+    if len(a) != len(b):
+        return False
+    for row_a, row_b in zip(a, b):
+        if len(row_a) != len(row_b):
+            return False
+        for x, y in zip(row_a, row_b):
+            if isinstance(x, float) and isinstance(y, float):
+                if not math.isclose(x, y, rel_tol=1e-9):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+def interleaved_ms(engines: dict, runs: int) -> dict[str, list[float]]:
+    """Each engine's times in ms, the engines taking turns within each round so load hits all alike."""
+    for fn in engines.values():
+        fn()  # warm the page cache and each engine's caches once
+    times: dict[str, list[float]] = {name: [] for name in engines}
     for _ in range(runs):
-        for fn, times in ((a, times_a), (b, times_b)):
+        for name, fn in engines.items():
             t = time.perf_counter()
             fn()
-            times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times_a), statistics.median(times_b)
+            times[name].append((time.perf_counter() - t) * 1000)
+    return times
 
 
 def main() -> None:
@@ -135,6 +224,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
+    if args.events < 1 or args.runs < 1:
+        parser.error("--events and --runs must be at least 1")
 
     now_s = time.time()
     end_ms = int(now_s * 1000) // HOUR_MS * HOUR_MS  # the last whole hour, so it merges
@@ -142,7 +233,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         lines = generate(args.events, start_ms)
-        print(f"generated {len(lines):,} lines ({sum(map(len, lines)) / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s")
+        mb = sum(map(len, lines)) / 1e6
+        print(f"generated {len(lines):,} lines ({mb:.0f} MB) in {time.perf_counter() - t:.1f} s")
 
         clock = [now_s]
         store = TelemetryStore(Path(tmp) / "telemetry", clock=lambda: clock[0])
@@ -161,35 +253,75 @@ def main() -> None:
         size = sum(Path(p).stat().st_size for p in parquet)
         print(f"compacted to {len(parquet)} Parquet file(s), {size / 1e6:.0f} MB, in {time.perf_counter() - t:.1f} s")
 
-        files = "[" + ", ".join(f"'{p}'" for p in parquet) + "]"
-        lo, hi = f"epoch_ms({start_ms})", f"epoch_ms({end_ms})"
-        print(f"\n{'query':22} {'ours ms':>9} {'hand SQL ms':>12} {'ratio':>7} {'python ms':>10}   target ≤ 1.5× and ≤ 100 ms")
-        failed = False
-        hand_db = duckdb.connect()
-        hand_db.execute("SET GLOBAL TimeZone = 'UTC'")
-        for name, text in SAVED_QUERIES.items():
-            sql = HAND_SQL[name].format(files=files, lo=lo, hi=hi)
+        ch = open_chdb(Path(tmp) / "chdb", parquet)
+        try:
+            failed = run_queries(store, lines, parquet, ch, start_ms, end_ms, args.runs)
+        finally:
+            if ch is not None:
+                ch.close()
+    sys.exit(1 if failed else 0)
 
-            def ours(text=text):
-                return run_query(store, text, start_ms=start_ms, end_ms=end_ms)
 
-            def hand(sql=sql):
-                # Like ours: a cursor on one long-lived in-memory database.
-                with hand_db.cursor() as cur:
-                    return cur.execute(sql).fetchall()
+def run_queries(store, lines, parquet, ch, start_ms: int, end_ms: int, runs: int) -> bool:
+    """Check, time and print the seed queries on every engine; True if a target was missed."""
+    files = "[" + ", ".join(f"'{p}'" for p in parquet) + "]"
+    duck_lo, duck_hi = f"epoch_ms({start_ms})", f"epoch_ms({end_ms})"
+    ch_lo, ch_hi = f"fromUnixTimestamp64Milli({start_ms})", f"fromUnixTimestamp64Milli({end_ms})"
+    hand_db = duckdb.connect()
+    hand_db.execute("SET GLOBAL TimeZone = 'UTC'")
+    failed = False
+    summary = []
+    for name, text in SAVED_QUERIES.items():
+        def ours(text=text):
+            return run_query(store, text, start_ms=start_ms, end_ms=end_ms)["rows"]
 
-            mine, theirs = ours(), hand()
-            assert len(mine["rows"]) == len(theirs), (name, mine["rows"], theirs)
-            assert [r[-1] for r in mine["rows"]] == [r[-1] for r in theirs] or name == "performance_analysis", name
-            ours_ms, hand_ms = medians_ms(ours, hand, args.runs)
-            t = time.perf_counter()
-            python_scan(lines, name)
-            py_ms = (time.perf_counter() - t) * 1000
-            ratio = ours_ms / hand_ms
-            ok = ratio <= 1.5 and ours_ms <= 100
-            failed |= not ok
-            print(f"{name:22} {ours_ms:9.1f} {hand_ms:12.1f} {ratio:6.2f}× {py_ms:10.0f}   {'ok' if ok else 'MISSED'}")
-        sys.exit(1 if failed else 0)
+        def hand(sql=HAND_SQL[name].format(files=files, lo=duck_lo, hi=duck_hi)):
+            # Like ours: a cursor on one long-lived in-memory database.
+            with hand_db.cursor() as cur:
+                return cur.execute(sql).fetchall()
+
+        engines = {"ours": ours, "DuckDB hand SQL": hand}
+        if ch is not None:
+            for label, src in (("chDB Parquet", parquet_source(parquet)), ("chDB MergeTree", "logs")):
+                sql = CH_SQL[name].format(src=src, lo=ch_lo, hi=ch_hi)
+                engines[label] = lambda sql=sql: orjson.loads(ch.query(sql, "JSONCompact").bytes())["data"]
+
+        mine = canonical(name, ours())
+        for label, fn in engines.items():
+            theirs = canonical(name, fn())
+            if not same_answer(mine, theirs):
+                sys.exit(f"{name}: {label} answers differently from ours\n  ours:   {mine}\n  theirs: {theirs}")
+        times = interleaved_ms(engines, runs)
+        t = time.perf_counter()
+        python_scan(lines, name)
+        py_ms = (time.perf_counter() - t) * 1000
+
+        med = {label: statistics.median(ts) for label, ts in times.items()}
+        print(f"\n{name}: {len(mine)} result rows, the same on every engine; {runs} interleaved runs")
+        print(f"  {'engine':20} {'median ms':>10} {'min–max ms':>16} {'peer / ours':>12}")
+        for label, ts in times.items():
+            ratio = "" if label == "ours" else f"{med[label] / med['ours']:11.2f}×"
+            print(f"  {label:20} {med[label]:10.1f} {min(ts):7.1f}–{max(ts):<8.1f} {ratio:>12}")
+        print(f"  {'python scan (1 run)':20} {py_ms:10.0f} {'':16} {py_ms / med['ours']:11.2f}×")
+
+        vs_hand = med["ours"] / med["DuckDB hand SQL"]
+        ok_hand = vs_hand <= 1.5 and med["ours"] <= 100
+        verdict = f"  target ours / hand SQL {vs_hand:.2f}× ≤ 1.5× and ours ≤ 100 ms: {'ok' if ok_hand else 'MISSED'}"
+        failed |= not ok_hand
+        vs_merge = med["ours"] / med["chDB MergeTree"] if ch is not None else None
+        if vs_merge is not None:
+            ok_merge = vs_merge <= 1.0
+            failed |= not ok_merge
+            verdict += f"; ours / chDB MergeTree {vs_merge:.2f}× ≤ 1.0×: {'ok' if ok_merge else 'MISSED'}"
+        print(verdict)
+        summary.append((name, med, vs_hand, vs_merge))
+
+    print(f"\nmedians, ms {'':10} " + " ".join(f"{label:>15}" for label in summary[0][1])
+          + f" {'ours/hand':>10} {'ours/MergeTree':>15}")
+    for name, med, vs_hand, vs_merge in summary:
+        merge = f"{vs_merge:14.2f}×" if vs_merge is not None else f"{'skipped':>15}"
+        print(f"{name:22} " + " ".join(f"{v:15.1f}" for v in med.values()) + f" {vs_hand:9.2f}× {merge}")
+    return failed
 
 
 if __name__ == "__main__":
