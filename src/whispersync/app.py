@@ -21,7 +21,8 @@ from whispersync.agents import Agent, Router, Voice, build_agents, build_voice
 from whispersync.domain import AGENTS
 from whispersync.errors import ConfigError, NotFound
 from whispersync.monitoring.alarms import AlarmEngine, AlarmStore
-from whispersync.monitoring.cost import CostPublisher, load_price_table
+from whispersync.monitoring.baselines import BaselineJob, BaselineStore
+from whispersync.monitoring.cost import BudgetAlerts, CostPublisher, budgets_from_plan, load_price_table
 from whispersync.monitoring.dashboards import DashboardStore
 from whispersync.monitoring.logs import MetricFilterListener, MetricFilterStore
 from whispersync.monitoring.notify import (
@@ -148,7 +149,7 @@ class Runtime:
     def start(self, *, workers: int | None = None, inbox: bool = True, collector: bool = True,
               maintenance: bool = True, notifications: bool = True, alarms: bool = True,
               sweep: bool = True, checks: bool = True, auto_redrive: bool | None = None,
-              cost: bool = True) -> None:
+              cost: bool = True, baselines: bool = True) -> None:
         """``auto_redrive``: turn the plan's redrive_transient rule on or off for this run (None: as the plan says)."""
         s = self.settings
         if notifications and self.notifier is not None:
@@ -195,6 +196,8 @@ class Runtime:
         if cost and self.cost is not None:
             self.cost.start()
             self._services.append(self.cost)
+        if baselines:
+            self._services.append(start_baselines(self))
 
     def close(self, timeout: float = 30.0) -> None:
         """Graceful stop: in-flight memos finish (or are released), telemetry is flushed."""
@@ -346,20 +349,26 @@ def build_runtime(settings: Settings,
                    ingestor=ingestor, processor=processor,
                    notifier=notifier, alarms=build_alarm_engine(settings, store, telemetry, notifier, plan),
                    health_checks=tuple(plan.health_checks),
-                   cost=build_cost_publisher(settings, store, records, telemetry))
+                   cost=build_cost_publisher(settings, store, records, telemetry, plan=plan, notifier=notifier))
 
 
 def build_cost_publisher(settings: Settings, store: TelemetryStore, records: SqliteRecordStore, telemetry: Telemetry,
+                         *, plan: Plan | None = None, notifier: Notifier | None = None,
                          **timing: float) -> CostPublisher:
-    """The publisher of the memos' estimated cost (bundled price table); ``timing``: its interval/settle/clock."""
+    """The publisher of the memos' estimated cost (bundled price table); ``timing``: its interval/settle/clock.
+    With a plan, it also evaluates the plan's budgets each run and sends their notifications through ``notifier``."""
     def find_memo(memo_id: str):
         try:
             return records.get(memo_id)
         except NotFound:
             return None  # a canary's memo, deleted after its run: sized from its spans
 
+    budgets = None if plan is None else BudgetAlerts(budgets_from_plan(plan.cost.budgets if plan.cost else ()),
+                                                     settings.monitoring_db, notifier,
+                                                     log=telemetry.logger("whispersync.cost"))
     return CostPublisher(store, find_memo, telemetry, load_price_table(), memory_mb=settings.lambda_memory_mb,
-                         elevenlabs_usd_per_1k_characters=settings.elevenlabs_usd_per_1k_characters, **timing)
+                         elevenlabs_usd_per_1k_characters=settings.elevenlabs_usd_per_1k_characters, budgets=budgets,
+                         **timing)
 
 
 # -- health: `GET /readyz` and the plan's canaries (`up` runs them on schedule, `checks run` once) ---
@@ -406,6 +415,16 @@ def start_health_checks(runtime: Runtime) -> list[PeriodicTask]:
         task.start()
         tasks.append(task)
     return tasks
+
+
+def start_baselines(runtime: Runtime) -> BaselineJob:
+    """§10: the plan's baselines, computed, stored and published once a day (at start when today's is missing,
+    then checked hourly); see monitoring/baselines.py."""
+    plan_baselines = tuple(load_plan(runtime.settings).baselines)
+    job = BaselineJob(lambda: plan_baselines, runtime.store, BaselineStore(runtime.settings.monitoring_db),
+                      log=runtime.telemetry.logger("whispersync.baselines"))
+    job.start()
+    return job
 
 
 # -- for the CLI and the web: the stores without the services of `up` -----------------------------

@@ -40,6 +40,7 @@ INGEST = "WhisperSync/Ingest"
 SECURITY = "WhisperSync/Security"
 SYNTHETICS = "WhisperSync/Synthetics"
 COST = "WhisperSync/Cost"
+BASELINES = "WhisperSync/Baselines"
 
 
 @dataclass(frozen=True)
@@ -134,5 +135,11 @@ ESTIMATED_COST = Metric(COST, "EstimatedCostUSD", "None", varying=("AgentType", 
 # The estimated cost of the calendar month (UTC) so far, as AWS/Billing's EstimatedCharges is: a level that
 # starts again at 0 each month (the sum of the month's EstimatedCostUSD), for a month-to-date single value.
 MONTH_TO_DATE_COST = Metric(COST, "MonthToDateCostUSD", "None")
+
+# The daily baselines (monitoring/baselines, plan §10): for each hour of the day, the band's centre and bounds
+# of one plan baseline (Baseline = its name), in that metric's own values; dashboards draw them with Average.
+BASELINE_EXPECTED = Metric(BASELINES, "Expected", "None", varying=("Baseline",))
+BASELINE_LOWER = Metric(BASELINES, "LowerBound", "None", varying=("Baseline",))
+BASELINE_UPPER = Metric(BASELINES, "UpperBound", "None", varying=("Baseline",))
 
 METRICS: tuple[Metric, ...] = tuple(value for value in list(globals().values()) if isinstance(value, Metric))

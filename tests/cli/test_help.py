@@ -26,7 +26,7 @@ COMMANDS = [
     ["maintenance", "start"], ["maintenance", "end"], ["maintenance", "list"],
     ["checks", "list"], ["checks", "run"], ["checks", "history"],
     ["remediation", "list"], ["cost"], ["cost", "import"], ["slo"], ["audit"],
-    ["anomalies", "list"],
+    ["anomalies", "list"], ["baselines", "show"], ["baselines", "list"],
 ]
 
 

@@ -32,6 +32,7 @@ from whispersync.cli import (  # noqa: F401, I001 - registers commands, in help 
     _traces,
 )
 from whispersync.cli._anomalies import anomalies_app
+from whispersync.cli._baselines import baselines_app
 from whispersync.cli._common import app, err_console
 from whispersync.cli._checks import checks_app
 from whispersync.cli._deploy import deploy_app
@@ -47,6 +48,7 @@ app.add_typer(deploy_app, name="deploy")
 app.add_typer(export_app, name="export")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(anomalies_app, name="anomalies")
+app.add_typer(baselines_app, name="baselines")
 app.add_typer(remediation_app, name="remediation")
 _audit.audit_commands(app)  # last: every state-changing command is registered by now
 

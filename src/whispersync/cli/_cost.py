@@ -47,6 +47,7 @@ def cost(
     """
     from whispersync.app import list_dashboards, load_plan, open_store
     from whispersync.monitoring.cost import GROUPINGS, PriceTableError, cost_report, load_price_table
+    from whispersync.monitoring.cost import budget_report, budgets_from_plan
 
     if ctx.invoked_subcommand is not None:
         return
@@ -68,6 +69,9 @@ def cost(
                          elevenlabs_usd_per_1k_characters=settings.elevenlabs_usd_per_1k_characters,
                          start=start, end=end, by=by, alarms=len(plan.alarms),
                          dashboards=len(list_dashboards(settings)), custom_metrics=len(custom))
+    # The plan's budgets with their state as `up`'s last cost cycle left it (not re-evaluated here).
+    report["budgets"] = budget_report(budgets_from_plan(plan.cost.budgets if plan.cost else ()),
+                                      settings.monitoring_db)
     if as_json:
         print_json(report)
         return
@@ -183,7 +187,37 @@ def _print(report: dict) -> None:
     for row in report["monthly"]:
         monthly.add_row(row["month"], _usd(row["list_price_usd"], 6), _usd(row["with_free_tier_usd"], 6))
     console.print(monthly)
+    if report.get("budgets"):
+        _print_budgets(report["budgets"])
     console.print("not metered: " + "; ".join(overhead["not_metered"]), style="dim", highlight=False)
+
+
+def _print_budgets(budgets: list[dict]) -> None:
+    table = Table("budget", "notification", "state", "spend", "forecast", "notified",
+                  title="Budgets (estimated spend this month, as `whispersync up` last evaluated it)",
+                  title_justify="left")
+    for budget in budgets:
+        evaluation = budget["Evaluation"] or {}
+        spend = evaluation.get("CalculatedSpend") or {}
+        forecast = spend.get("ForecastedSpend")
+        states = {_notification_key(n): n for n in evaluation.get("Notifications", [])}
+        name = f"{budget['BudgetName']} ({_usd(budget['BudgetLimit']['Amount'], 2)})"
+        for spec in budget["Notifications"] or [{"Label": "(no notifications)"}]:
+            state = states.get(_notification_key(spec), {}) if "NotificationType" in spec else {}
+            table.add_row(name, spec["Label"], state.get("NotificationState", "not evaluated"),
+                          _usd((spend.get("ActualSpend") or {}).get("Amount"), 2),
+                          _usd(forecast["Amount"] if forecast else None, 2), _when(state.get("NotifiedAt")))
+    console.print(table)
+
+
+def _notification_key(n: dict) -> tuple:
+    return (n["NotificationType"], n["ComparisonOperator"], float(n["Threshold"]), n["ThresholdType"])
+
+
+def _when(epoch: float | None) -> str:
+    import datetime as dt
+
+    return "-" if epoch is None else dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc).strftime("%m-%d %H:%MZ")
 
 
 def print_memo_cost(settings, spans: list[dict]) -> None:

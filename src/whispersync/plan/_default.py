@@ -14,7 +14,7 @@ from whispersync.plan._metrics import MetricDataQuery, MetricFilter, MetricStat
 from whispersync.plan._plan import Plan
 from whispersync.plan._routing import ROUTES, topic_actions
 from whispersync.plan._slo import with_slo_alarms
-from whispersync.plan._slots import Dashboard, HealthCheck, RedriveRule, Slo
+from whispersync.plan._slots import Baseline, Dashboard, HealthCheck, RedriveRule, Slo
 
 # §3 "Create metric filters from logs". The seed writes
 # `FilterPattern.literal("[ERROR]")`, but in CloudWatch's syntax `[ERROR]` is a
@@ -178,6 +178,27 @@ HIGH_QUEUE_DEPTH = MetricAlarm(
     statistic="Maximum", period=300, evaluation_periods=2, threshold=1000,
     comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="missing", priority="P2",
     alarm_actions=("remediation:scale_up", *topic_actions("P2")), ok_actions=topic_actions("P2"),
+)
+
+# §7 cost anomaly, as Cost Explorer's anomaly detection means it (TotalImpact = actual spend - expected
+# spend), built on the §1 band over daily cost: m1 is the total EstimatedCostUSD a day (the CostPublisher's
+# roll-up without dimensions), ad1 its expected band at 2 standard deviations. A day above the band's upper
+# bound is an anomaly; a cheaper day is not (Cost Explorer's monitors alert on cost increases). 1 of 1: a day
+# is the period. A day with no data (nothing ran) is not an anomaly: notBreaching. The alarm's reason states
+# how far above the upper bound the day was; TotalImpact is measured from the band's centre, the expected
+# value: (upper + lower) / 2 of the reason data's thresholds, while the lower bound is not clamped at 0.
+COST_ANOMALY = MetricAlarm(
+    name="CostAnomaly",
+    description=("Daily estimated cost above its expected band (Cost Explorer's anomaly: TotalImpact = actual -"
+                 " expected, expected being the band's centre)"),
+    metrics=(
+        MetricDataQuery("m1", MetricStat(catalog.ESTIMATED_COST.namespace, catalog.ESTIMATED_COST.name, {}, "Sum",
+                                         86_400)),
+        MetricDataQuery("ad1", expression="ANOMALY_DETECTION_BAND(m1, 2)", label="EstimatedCostUSD (expected)"),
+    ),
+    threshold=None, threshold_metric_id="ad1", period=86_400, evaluation_periods=1, datapoints_to_alarm=1,
+    comparison_operator="GreaterThanUpperThreshold", treat_missing_data="notBreaching", priority="P3",
+    alarm_actions=topic_actions("P3"), ok_actions=topic_actions("P3"),
 )
 
 # ---------------------------------------------------------------------- §5, §7, §9 dashboards
@@ -351,13 +372,33 @@ DASHBOARDS = (WORKER_PERFORMANCE, QUEUE_HEALTH, EXECUTIVE, COST)
 MEMO_LATENCY_SLO = Slo(name="memo-latency", threshold_ms=10_000, objective=0.99, window_days=28, apdex_t_ms=2_500,
                        description="Memos done within 10 s of acceptance")
 
+# §10 performance baselines: what is normal for each hour, over the last 7 days, computed daily
+# (monitoring/baselines.py). The seed baselines AWS/Lambda Duration, MemoryUtilization and Errors; ours are
+# the metrics people ask "is this normal?" about: processing time (Average and p99: each its own model),
+# memos processed per agent and worker errors. TranscriptsProcessed is published per {AgentType, Status},
+# {Status} and with no dimension, never per AgentType alone: the memos an agent processed are its
+# Status=Success series (as the Cost dashboard counts them). MemoryUtilization is left out: a level with
+# no daily rhythm, which its alarm watches better than a baseline would.
+BASELINES = (
+    Baseline(name="ProcessingDuration-Average", namespace=catalog.PROCESSING_DURATION.namespace,
+             metric_name=catalog.PROCESSING_DURATION.name, statistic="Average"),
+    Baseline(name="ProcessingDuration-p99", namespace=catalog.PROCESSING_DURATION.namespace,
+             metric_name=catalog.PROCESSING_DURATION.name, statistic="p99"),
+    *(Baseline(name=f"TranscriptsProcessed-{agent}", namespace=catalog.TRANSCRIPTS_PROCESSED.namespace,
+               metric_name=catalog.TRANSCRIPTS_PROCESSED.name, statistic="Sum",
+               dimensions={"AgentType": agent, "Status": "Success"}) for agent in ("work", "memory", "github_ideas")),
+    Baseline(name="WorkerErrors", namespace=catalog.WORKER_ERRORS.namespace, metric_name=catalog.WORKER_ERRORS.name,
+             statistic="Sum", dimensions=dict(catalog.WORKER_ERRORS.dimensions)),
+)
+
 DEFAULT_PLAN = with_slo_alarms(Plan(
     alarms=(SYSTEM_DOWN, DLQ_MESSAGES, API_5XX, AUTH_FAILURE_BURST, SYSTEM_HEALTH, HIGH_QUEUE_DEPTH,
-            DEPENDENCIES_UNHEALTHY, END_TO_END_FAILING, NO_MEMOS_COMPLETING),
+            DEPENDENCIES_UNHEALTHY, END_TO_END_FAILING, NO_MEMOS_COMPLETING, COST_ANOMALY),
     metric_filters=(LOG_ERRORS,),
     routes=ROUTES,
     dashboards=DASHBOARDS,
     health_checks=(DEPENDENCIES_CHECK, END_TO_END_CHECK),
     slos=(MEMO_LATENCY_SLO,),
     redrive_rules=(REDRIVE_TRANSIENT,),
+    baselines=BASELINES,
 ))

@@ -224,17 +224,102 @@ class RedriveRule:
             raise ValueError("cooldown_seconds: must be an integer >= 0")
 
 
+# AWS Budgets' vocabulary (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/
+# API_budgets_Notification.html); monitoring/cost evaluates them.
+BUDGET_NOTIFICATION_TYPES = ("ACTUAL", "FORECASTED")
+BUDGET_THRESHOLD_TYPES = ("PERCENTAGE", "ABSOLUTE_VALUE")
+BUDGET_COMPARISON_OPERATORS = ("GREATER_THAN", "LESS_THAN", "EQUAL_TO")
+_BUDGET_NAME = re.compile(r"[^:\\]{1,100}")  # BudgetName: 1 to 100 characters, no ':' or '\\'
+_MAX_BUDGET_NOTIFICATIONS = 10  # "A budget can have up to ten notifications."
+
+
+@dataclass(frozen=True)
+class BudgetNotificationSpec:
+    """One notification of a budget: `threshold` is a percentage of the limit or an amount in USD."""
+
+    notification_type: str
+    threshold: float
+    threshold_type: str = "PERCENTAGE"
+    comparison_operator: str = "GREATER_THAN"
+
+    def __post_init__(self) -> None:
+        for fname, allowed in (("notification_type", BUDGET_NOTIFICATION_TYPES),
+                               ("threshold_type", BUDGET_THRESHOLD_TYPES),
+                               ("comparison_operator", BUDGET_COMPARISON_OPERATORS)):
+            if getattr(self, fname) not in allowed:
+                raise ValueError(f"{fname}: must be one of {', '.join(allowed)}, got {getattr(self, fname)!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not (
+                0 <= self.threshold <= 15e12):  # the API's valid range
+            raise ValueError(f"threshold: must be a number from 0 to 15000000000000, got {self.threshold!r}")
+
+
+@dataclass(frozen=True)
+class CostBudget:
+    """§7: a monthly cost budget (AWS Budgets' COST budget, TimeUnit MONTHLY) on the estimated spend."""
+
+    name: str
+    limit_usd: float
+    notifications: tuple[BudgetNotificationSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _BUDGET_NAME.fullmatch(self.name):
+            raise ValueError(f"name: must be 1 to 100 characters without ':' or '\\', got {self.name!r}")
+        if isinstance(self.limit_usd, bool) or not isinstance(self.limit_usd, (int, float)) or self.limit_usd <= 0:
+            raise ValueError(f"limit_usd: must be an amount > 0 (USD), got {self.limit_usd!r}")
+        if not isinstance(self.notifications, (list, tuple)):
+            raise ValueError("notifications: must be a list of tables")
+        if len(self.notifications) > _MAX_BUDGET_NOTIFICATIONS:
+            raise ValueError(f"notifications: a budget can have up to {_MAX_BUDGET_NOTIFICATIONS}, "
+                             f"got {len(self.notifications)}")
+        object.__setattr__(self, "notifications", tuple(
+            _built(BudgetNotificationSpec, item, f"notifications[{i}]") for i, item in enumerate(self.notifications)))
+
+
 @dataclass(frozen=True)
 class CostModel:
-    """§7: unit prices, by item (e.g. "lambda_gb_second"), in `currency`."""
+    """§7: unit prices, by item (e.g. "lambda_gb_second"), in `currency`; the user's monthly `budgets`
+    (none built in: a limit is the user's to set)."""
 
     prices: Mapping[str, float] = field(default_factory=dict)
     currency: str = "USD"
+    budgets: tuple[CostBudget, ...] = ()
 
     def __post_init__(self) -> None:
         for item, price in self.prices.items():
             if not isinstance(price, (int, float)) or isinstance(price, bool) or price < 0:
                 raise ValueError(f"prices.{item}: must be a number >= 0")
+        if not isinstance(self.budgets, (list, tuple)):
+            raise ValueError("budgets: must be a list of tables ([[cost.budgets]])")
+        budgets = tuple(_built(CostBudget, item, f"budgets[{i}]") for i, item in enumerate(self.budgets))
+        names = [b.name for b in budgets]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"budgets: names must be unique; repeated: {', '.join(repeated)}")
+        object.__setattr__(self, "budgets", budgets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prices": dict(self.prices), "currency": self.currency,
+                "budgets": [{"name": b.name, "limit_usd": b.limit_usd,
+                             "notifications": [dict(vars(n)) for n in b.notifications]} for b in self.budgets]}
+
+
+def _built(cls: type, item: Any, where: str) -> Any:
+    """`item` as a `cls` (a table from TOML, or one already built); errors name the item's path."""
+    if isinstance(item, cls):
+        return item
+    if not isinstance(item, Mapping):
+        raise ValueError(f"{where}: must be a table")
+    allowed = set(cls.__dataclass_fields__)
+    unknown = sorted(set(item) - allowed)
+    if unknown:
+        raise ValueError(f"{where}.{unknown[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
+    try:
+        return cls(**item)
+    except TypeError as exc:  # a required field left out
+        missing = re.findall(r"'(\w+)'", str(exc))
+        raise ValueError(f"{where}.{missing[0] if missing else ''}: is required") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}.{exc}") from None
 
 
 @dataclass(frozen=True)
@@ -254,6 +339,18 @@ class Baseline:
                 raise ValueError(f"{fname}: is required")
         if type(self.window_days) is not int or not 1 <= self.window_days <= 14:
             raise ValueError("window_days: must be an integer from 1 to 14")
+        # The name is the Baseline dimension's value of the published WhisperSync/Baselines metrics.
+        if len(self.name) > 255:
+            raise ValueError("name: must be at most 255 characters")
+        from whispersync.plan._metrics import check_statistic
+
+        try:
+            check_statistic(self.statistic)
+        except ValueError as exc:
+            raise ValueError(f"statistic: {exc}") from None
+        if not isinstance(self.dimensions, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.dimensions.items()):
+            raise ValueError("dimensions: must be a table of strings")
 
 
 @dataclass(frozen=True)

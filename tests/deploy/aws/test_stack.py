@@ -155,7 +155,9 @@ class TestThePlanInTheTemplate:
         for alarm in PLAN.alarms:
             if isinstance(alarm, MetricAlarm):
                 props = alarms.pop(alarm.name)
-                assert props["Threshold"] == alarm.threshold
+                # An anomaly detection alarm (CostAnomaly) has ThresholdMetricId and no Threshold.
+                assert props.get("Threshold") == alarm.threshold
+                assert props.get("ThresholdMetricId") == alarm.threshold_metric_id
                 assert props["ComparisonOperator"] == alarm.comparison_operator
                 assert props["EvaluationPeriods"] == alarm.evaluation_periods
                 # M of N: CloudWatch reads a missing DatapointsToAlarm as N, as the engine does.

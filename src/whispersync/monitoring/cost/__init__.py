@@ -3,6 +3,7 @@ memo used (from WhisperSync's own telemetry), list prices per memo, the free tie
 shared overhead on its own line. Every figure is an estimate of what the AWS target would cost.
 """
 
+from whispersync.monitoring.cost._budget_alerts import BudgetAlerts, budget_report, budgets_from_plan
 from whispersync.monitoring.cost._bill import Bill, BillFileError, compare_with_bill, read_bill
 from whispersync.monitoring.cost._budgets import (
     BUDGET_PRIORITY,
@@ -29,6 +30,7 @@ __all__ = [
     "Bill",
     "BillFileError",
     "Budget",
+    "BudgetAlerts",
     "BudgetNotification",
     "CostPublisher",
     "DEFAULT_PRICE_TABLE",
@@ -38,6 +40,8 @@ __all__ = [
     "PriceTable",
     "PriceTableError",
     "Usage",
+    "budget_report",
+    "budgets_from_plan",
     "cloudwatch_overhead",
     "compare_with_bill",
     "cost_report",

@@ -15,6 +15,7 @@ Cost dashboard draws it. An agent with no memos in the period records nothing.
 month, as AWS/Billing's EstimatedCharges is ("estimated charges ... for the month so far",
 https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/monitor_estimated_charges_with_cloudwatch.html):
 the first run of a month (or of a process) reads the month's earlier totals back from the store.
+With ``budgets`` (the plan's, ``_budget_alerts.py``), each run then evaluates them on that total.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 
 from whispersync import catalog
 from whispersync.domain import Memo
+from whispersync.monitoring.cost._budget_alerts import BudgetAlerts
 from whispersync.monitoring.cost._estimate import list_price
 from whispersync.monitoring.cost._ledger import meter_memos
 from whispersync.monitoring.cost._prices import PriceTable
@@ -48,7 +50,8 @@ class CostPublisher:
 
     def __init__(self, store: _Spans, find_memo: Callable[[str], Memo | None], telemetry: Telemetry,
                  table: PriceTable, *, memory_mb: int, elevenlabs_usd_per_1k_characters: float = 0.0,
-                 interval: float = 300.0, settle: float = 300.0, clock: Callable[[], float] = time.time) -> None:
+                 interval: float = 300.0, settle: float = 300.0, clock: Callable[[], float] = time.time,
+                 budgets: BudgetAlerts | None = None) -> None:
         self.store = store
         self.find_memo = find_memo
         self.telemetry = telemetry
@@ -57,6 +60,7 @@ class CostPublisher:
         self.rate = elevenlabs_usd_per_1k_characters
         self.settle = settle
         self.clock = clock
+        self.budgets = budgets
         self.cursor = clock() - settle  # memos from before the publisher started are `whispersync cost`'s
         self._month_start: float | None = None
         self._month_total = 0.0
@@ -96,7 +100,10 @@ class CostPublisher:
         record(catalog.ESTIMATED_COST, total, {})
         record(catalog.MONTH_TO_DATE_COST, self._month_total)
         self.cursor = until
-        return {"memos": len(memos), "by_service": by_service}
+        out: dict[str, Any] = {"memos": len(memos), "by_service": by_service}
+        if self.budgets is not None:
+            out["budgets"] = self.budgets.check(self._month_total, self.clock())
+        return out
 
     def _add_to_month(self, total: float) -> None:
         now = self.clock()

@@ -186,6 +186,10 @@ TABLE: tuple[PrometheusMetric, ...] = (
     _entry(catalog.ESTIMATED_COST, COUNTER, "whispersync_cost_estimated_cost_usd_total"),
     # The month's total so far: a level that drops to 0 when a month starts, so a gauge.
     _entry(catalog.MONTH_TO_DATE_COST, GAUGE, "whispersync_cost_month_to_date_cost_usd"),
+    # A baseline's hourly expected value and bounds: levels, so gauges.
+    _entry(catalog.BASELINE_EXPECTED, GAUGE, "whispersync_baselines_expected"),
+    _entry(catalog.BASELINE_LOWER, GAUGE, "whispersync_baselines_lower_bound"),
+    _entry(catalog.BASELINE_UPPER, GAUGE, "whispersync_baselines_upper_bound"),
 )
 
 _BY_IDENTITY = {(m.namespace, m.metric_name): m for m in TABLE}
