@@ -71,6 +71,53 @@ def _promoted_columns() -> list[Column]:
     return columns
 
 
+_RAW = "CAST(j AS VARCHAR)"
+
+# `filter @message like "x"` is a substring search of the whole raw line, which is
+# what most Logs Insights queries spend their time on. Compaction splits the line
+# into three columns so the search reads far fewer bytes with the same answer:
+#   msg_skel  the line with its volatile tokens cut out (quoted strings holding a
+#             digit, numbers): few distinct values per file, dictionary-encoded
+#   msg_hex   the cut tokens made only of HEX_CHARS (ids, timestamps, numbers),
+#             joined by ","
+#   msg_vol   the other cut tokens, joined by ","
+# Every cut is bounded on both sides by a character of SPLIT_BOUNDARY (a quote, or
+# `:,[{` then spaces / spaces then `,}]`), so a needle with none of those
+# characters that neither starts nor ends with a space lies either wholly inside
+# one cut token or wholly in the skeleton, never across: such a needle is in the
+# line exactly when it is in one of the three columns (insights/_compiler.py).
+# Other needles, and regexes, read `raw`.
+SPLIT_BOUNDARY = frozenset('"{}[]:,')
+HEX_CHARS = frozenset("0123456789abcdefABCDEF.:+-TZ ")
+_QUOTED_WITH_DIGIT = r'"([^"\\]*[0-9][^"\\]*)"'
+_NUMBER = r"([:,\[]\s*)(-?[0-9][0-9.eE+\-]*)(\s*[,}\]])"
+_HEX_TOKEN = r"[0-9a-fA-F.:+\-TZ ]*"
+
+
+def split_messages(stream: str, select: str) -> str:
+    """``select`` (rows of ``stream``) with the logs' message columns split from ``raw``.
+
+    Rows split already (a merge of split files) keep their split; other streams
+    pass through unchanged.
+    """
+    if stream != "logs":
+        return select
+    cuts = (f"list_concat(regexp_extract_all(raw, '{_QUOTED_WITH_DIGIT}', 1),"
+            f" regexp_extract_all(s1, '{_NUMBER}', 2))")
+    split = (f"SELECT *, regexp_replace(s1, '{_NUMBER}', '\\1\\3', 'g') AS s2, {cuts} AS cuts FROM"
+             f" (SELECT *, regexp_replace(raw, '{_QUOTED_WITH_DIGIT}', '\"\"', 'g') AS s1 FROM ({select}))")
+    unsplit = "msg_vol IS NULL AND msg_hex IS NULL"
+    return (
+        "SELECT * EXCLUDE (s1, s2, cuts) REPLACE ("
+        f"CASE WHEN {unsplit} THEN s2 ELSE msg_skel END AS msg_skel,"
+        f" CASE WHEN {unsplit} THEN nullif(array_to_string(list_filter(cuts,"
+        f" lambda t: NOT regexp_full_match(t, '{_HEX_TOKEN}')), ','), '') ELSE msg_vol END AS msg_vol,"
+        f" CASE WHEN {unsplit} THEN nullif(array_to_string(list_filter(cuts,"
+        f" lambda t: regexp_full_match(t, '{_HEX_TOKEN}')), ','), '') ELSE msg_hex END AS msg_hex)"
+        f" FROM ({split})"
+    )
+
+
 SCHEMAS: dict[str, list[Column]] = {
     "logs": [
         ("ts", "TIMESTAMP", _LOG_EVENT_TS),
@@ -87,6 +134,11 @@ SCHEMAS: dict[str, list[Column]] = {
         ("raw_message", "VARCHAR", "j->>'@message'"),
         ("bytes", "INTEGER", "strlen(CAST(j AS VARCHAR))"),
         *_promoted_columns(),
+        # `raw` split for `@message like` (see split_messages): until compaction splits
+        # it, the skeleton is the whole line and the token columns are NULL.
+        ("msg_skel", "VARCHAR", _RAW),
+        ("msg_vol", "VARCHAR", "NULL"),
+        ("msg_hex", "VARCHAR", "NULL"),
     ],
     "metrics": [
         ("ts", "BIGINT", _METRIC_TS),  # epoch milliseconds
@@ -169,6 +221,8 @@ def from_parquet(stream: str, paths: Sequence[str]) -> str:
         for name, typ, expr in schema:
             if name in present:
                 value = name
+            elif expr == _RAW and "raw" in present:
+                value = "raw"  # the stored line itself, not the line parsed and written again
             elif has_raw and "raw" in present:
                 value = expr  # over j, the stored line parsed again (below)
             else:

@@ -37,6 +37,7 @@ from whispersync.errors import QueryTimeout
 from whispersync.plan import MetricStat, check_period, check_statistic
 from whispersync.monitoring.store import _schema
 from whispersync.monitoring.store import _segments
+from whispersync.monitoring.store import _series
 from whispersync.telemetry import STREAMS
 
 __all__ = [
@@ -160,8 +161,9 @@ class TelemetryStore:
     """Append-only JSONL segments, compacted to Parquet, queried with DuckDB.
 
     Writing implements the telemetry sink protocol (``emit``/``flush``/``close``):
-    ``emit`` only appends to an in-memory deque; a daemon thread serialises and
-    appends to this process's segment every ``flush_interval`` seconds. Telemetry
+    ``emit`` serialises the record and appends its line to an in-memory deque; a
+    daemon thread appends those to this process's segment every ``flush_interval``
+    seconds (a crash loses at most that much). Telemetry
     never raises into the caller: faults are counted in ``self.faults``.
 
     ``compact`` and ``apply_retention`` are run by one maintenance process (the
@@ -209,17 +211,28 @@ class TelemetryStore:
     # ------------------------------------------------------------------ writing
 
     def emit(self, stream: str, record: dict) -> None:
-        """Queue one record; the store owns ``record`` from now on (do not mutate it)."""
+        """Serialise one record and queue its line; the writer thread appends it to a segment.
+
+        The record is encoded here, once, while it is still in the CPU's cache: the
+        writer thread meets records ~0.5 s (hundreds of memos) later, and encoding them
+        there cost twice as much, cache misses and all (issue 15 profile). The queue
+        then holds compact bytes, not dicts. A log record is kept beside its line only
+        when log listeners (metric filters) need it.
+        """
         try:
             if self._closed:
                 self.faults += 1
                 return
             if self._thread is None:
                 self._start()
-            if len(self._buffer) >= _MAX_BUFFERED:
+            if len(self._buffer) >= _MAX_BUFFERED or stream not in _STREAM_SET:
                 self.faults += 1
                 return
-            self._buffer.append((stream, record))
+            try:
+                line = _dumps(record, option=_LINE, default=str)
+            except TypeError:  # non-string keys: see _dumps_line
+                line = _dumps_line(record)
+            self._buffer.append((stream, (line, record) if stream == "logs" and self._log_listeners else line))
         except Exception:  # noqa: BLE001 - telemetry must never fail the caller
             self.faults += 1
 
@@ -266,32 +279,42 @@ class TelemetryStore:
         if not self._buffer:
             self._close_stale_files()
             return
-        lines: dict[str, list[bytes]] = {}
+        # Queued items are lines made by emit, (line, log record) pairs when log
+        # listeners need the record, or records queued as dicts (put_metrics).
+        # Only what is queued now is taken (popleft, not swapping the deque: an emit
+        # racing with us may still append to the old object); later items wait for
+        # the next flush.
+        lines: dict[str, list[bytes]] = {stream: [] for stream in STREAMS}
         logs: list[dict] = []
-        while True:
-            # popleft, not swapping the deque: an emit racing with us may still
-            # append to the old object, and that record must not be lost.
-            try:
-                stream, record = self._buffer.popleft()
-            except IndexError:
-                break
-            if stream not in STREAMS:
+        popleft = self._buffer.popleft
+        for _ in range(len(self._buffer)):
+            stream, item = popleft()
+            chunk = lines.get(stream)
+            if chunk is None:
                 self.faults += 1
                 continue
+            kind = type(item)
+            if kind is bytes:
+                chunk.append(item)
+                continue
+            if kind is tuple:
+                item, record = item
+                chunk.append(item)
+                logs.append(record)
+                continue
             try:
-                line = orjson.dumps(
-                    record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=str
-                )
+                chunk.append(_dumps_line(item))
             except Exception:  # noqa: BLE001
                 self.faults += 1
                 continue
-            lines.setdefault(stream, []).append(line)
             if stream == "logs" and self._log_listeners:
-                logs.append(record)
+                logs.append(item)
         if logs:
             self._derive_metrics(logs, lines)
         window = int(self._clock() // self.segment_seconds) * self.segment_seconds
         for stream, chunk in lines.items():
+            if not chunk:
+                continue
             try:
                 fh = self._segment(stream, window)
                 # One write of whole lines: a concurrent reader sees at worst a
@@ -374,7 +397,7 @@ class TelemetryStore:
             if window + self.segment_seconds + _GRACE_SECONDS > now:
                 continue  # still open, or a late writer may still append
             source = part.path / f"{stem}.jsonl"
-            select = _schema.from_jsonl(stream, [str(source)]) + " ORDER BY ts"
+            select = _schema.split_messages(stream, _schema.from_jsonl(stream, [str(source)])) + " ORDER BY ts"
             try:
                 self._publish(con, select, part.path, stem)
             except (duckdb.IOException, FileNotFoundError):
@@ -406,7 +429,7 @@ class TelemetryStore:
                 continue
             files = [str(path / f"{s}.parquet") for s in inputs]
             # Sorted by time so row-group statistics prune time-range queries.
-            select = _schema.from_parquet(stream, files) + " ORDER BY ts"
+            select = _schema.split_messages(stream, _schema.from_parquet(stream, files)) + " ORDER BY ts"
             self._publish(con, select, path, target)
             for stem in inputs:
                 _unlink(path / f"{stem}.parquet")
@@ -688,6 +711,51 @@ class TelemetryStore:
         notes: list[dict[MetricKey, str]] = [{} for _ in groups]
         if not groups:
             return found, notes
+        by_unit: list[dict[MetricKey, list[tuple[str, list[int], list[float], int]]]] = [{} for _ in groups]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for attempt in range(2):
+            # Only the metrics files live now: every query sees what was written or
+            # compacted before it. Files are not pruned by name: a segment holds records
+            # by write time, not by their timestamp.
+            parquet, jsonl = _segments.live_files(self.root / "metrics")
+            try:
+                # The statistics numpy answers from decoded series (_series); SQL the rest.
+                fast: dict[int, dict[MetricKey, list[tuple[str, list[int], list[float], int]]]] = {}
+                for i, group in enumerate(groups):
+                    if _series.supported(group.statistic):
+                        answer = _series.statistics(
+                            keys=group.metrics, statistic=group.statistic, period=group.period,
+                            start_ms=group.start_ms, end_ms=group.end_ms, unit=group.unit,
+                            origin_ms=group.origin_ms, parquet=parquet, jsonl=jsonl,
+                            cursor=lambda: self._database().cursor(), deadline=deadline)
+                        if answer is not None:
+                            fast[i] = answer
+                slow = [i for i in range(len(groups)) if i not in fast]
+                rows = self._statistics_sql([statements[i] for i in slow], parquet, jsonl, deadline) if slow else []
+                break
+            except (duckdb.IOException, FileNotFoundError):
+                # A compactor replaced a file between our listing and reading it: list again.
+                if attempt:
+                    raise
+        for i, answer in fast.items():
+            by_unit[i] = answer
+        for grp, namespace, name, dims, unit, buckets, values, points in rows:
+            grp = slow[grp]
+            key = (namespace, name, dims or "")
+            if key in groups[grp].metrics:
+                by_unit[grp].setdefault(key, []).append((unit, buckets, values, int(points)))
+        for grp, series in enumerate(by_unit):
+            for key, per_unit in series.items():
+                unit, buckets, values, note = _one_unit(per_unit)
+                found[grp][key] = (buckets, values, [unit] if units else [])
+                if note:
+                    notes[grp][key] = note
+        return found, notes
+
+    def _statistics_sql(
+        self, statements: list[tuple[str, list[Any]]], parquet: list[str], jsonl: list[str], deadline: float | None
+    ) -> list[tuple]:
+        """Rows (group index, namespace, name, dims, unit, buckets, values, points) of the statements, in one."""
         # One statement for all groups: DuckDB plans the scans together. Each series of
         # each unit comes back as one row of lists: DuckDB builds them, not a Python loop
         # over a week of minutes.
@@ -699,41 +767,18 @@ class TelemetryStore:
             " sum(points) FROM (" + union + ") WHERE value IS NOT NULL GROUP BY grp, namespace, name, dims, u"
         )
         params = [p for _, ps in statements for p in ps]
-        deadline = None if timeout is None else time.monotonic() + timeout
-        for attempt in range(2):
-            # Only the metrics view, and as a CTE over the files live now rather than a
-            # view: every query sees what was written or compacted before it, and needs
-            # no catalog of its own, so it runs on a cursor of the store's one database.
-            # Files are not pruned by name: a segment holds records by write time, not
-            # by their timestamp.
-            parquet, jsonl = _segments.live_files(self.root / "metrics")
-            source = _schema.view_sql("metrics", parquet, jsonl).split(" AS ", 1)[1]
-            # NOT MATERIALIZED: the CTE is read once per group; materialized, it would
-            # be the whole stream, every column, copied first.
-            sql = f"WITH metrics AS NOT MATERIALIZED ({source}) {series_sql}"
-            cursor = self._database().cursor()
-            try:
-                left = None if deadline is None else deadline - time.monotonic()
-                rows = run_with_deadline(cursor, sql, params, timeout=left)
-                break
-            except duckdb.IOException:
-                # A compactor replaced a file between our listing and DuckDB opening it: list again.
-                if attempt:
-                    raise
-            finally:
-                cursor.close()
-        by_unit: list[dict[MetricKey, list[tuple[str, list[int], list[float], int]]]] = [{} for _ in groups]
-        for grp, namespace, name, dims, unit, buckets, values, points in rows:
-            key = (namespace, name, dims or "")
-            if key in groups[grp].metrics:
-                by_unit[grp].setdefault(key, []).append((unit, buckets, values, int(points)))
-        for grp, series in enumerate(by_unit):
-            for key, per_unit in series.items():
-                unit, buckets, values, note = _one_unit(per_unit)
-                found[grp][key] = (buckets, values, [unit] if units else [])
-                if note:
-                    notes[grp][key] = note
-        return found, notes
+        # As a CTE rather than a view, it needs no catalog of its own, so it runs on a
+        # cursor of the store's one database.
+        source = _schema.view_sql("metrics", parquet, jsonl).split(" AS ", 1)[1]
+        # NOT MATERIALIZED: the CTE is read once per group; materialized, it would
+        # be the whole stream, every column, copied first.
+        sql = f"WITH metrics AS NOT MATERIALIZED ({source}) {series_sql}"
+        cursor = self._database().cursor()
+        try:
+            left = None if deadline is None else deadline - time.monotonic()
+            return run_with_deadline(cursor, sql, params, timeout=left)
+        finally:
+            cursor.close()
 
     def _database(self) -> duckdb.DuckDBPyConnection:
         """This store's in-memory DuckDB, opened at the first query; queries run on cursors of it.
@@ -1060,6 +1105,20 @@ def _conditions(*pairs: tuple[str, Any]) -> tuple[str, list[Any]]:
     """The WHERE clause of the conditions whose value is given (not None), and their parameters."""
     given = [(sql, value) for sql, value in pairs if value is not None]
     return _where([sql for sql, _ in given]), [value for _, value in given]
+
+
+_STREAM_SET = frozenset(STREAMS)
+_dumps = orjson.dumps
+_LINE = orjson.OPT_APPEND_NEWLINE
+
+
+def _dumps_line(record: Any) -> bytes:
+    """One JSON line. OPT_NON_STR_KEYS slows every dict (~1.5x on a span) and only
+    matters for a dict with non-string keys (metadata), so it is the fallback."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE, default=str)
+    except TypeError:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS, default=str)
 
 
 def _close_quietly(fh: IO[bytes]) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import re2
 
 from whispersync.monitoring.store import PROMOTED_LOG_FIELDS
+from whispersync.monitoring.store._schema import HEX_CHARS, SPLIT_BOUNDARY
 from whispersync.monitoring.logs.insights import _analytic
 from whispersync.monitoring.logs.insights import _parser as ast
 from whispersync.monitoring.logs.insights import _reshape
@@ -519,7 +520,7 @@ class _Compiler:
         if is_like_string or (isinstance(pat, ast.Regex) and not pat.flags and not (_REGEX_META & set(pat.pattern))):
             # A plain substring: contains() is much cheaper than a regex.
             text = pat.value if isinstance(pat, ast.String) else pat.pattern
-            sql = f"contains({arg.as_str}, {sql_string(text)})"
+            sql = _message_contains(text) if arg.sql == _MESSAGE.sql else f"contains({arg.as_str}, {sql_string(text)})"
         else:
             body = pat.value if isinstance(pat, ast.String) else pat.pattern
             flags = "".join(f for f in getattr(pat, "flags", "") if f in "ims")
@@ -609,6 +610,28 @@ class _Compiler:
 
 
 _NULL = Col("CAST(NULL AS VARCHAR)", "null")  # a field no row has
+_MESSAGE = _BASE_SCOPE["@message"]
+
+
+def _message_contains(text: str) -> str:
+    """SQL: whether @message contains ``text``, reading the split message columns where that is exact.
+
+    @message is the whole raw line (an imported event's own line when it has one).
+    Compaction splits the line (store/_schema.py, split_messages) so that a needle
+    without a boundary character, not starting or ending with a space, is in the
+    line exactly when it is in the skeleton or in a cut token; the hex-only tokens
+    are read only for a needle that could be in one. Any other needle reads ``raw``.
+    """
+    needle = sql_string(text)
+    if not text or SPLIT_BOUNDARY & set(text) or text.strip() != text:
+        return f"contains({_MESSAGE.sql}, {needle})"
+    parts = [f"contains(msg_skel, {needle})", f"coalesce(contains(msg_vol, {needle}), false)"]
+    if set(text) <= HEX_CHARS:
+        parts.append(f"coalesce(contains(msg_hex, {needle}), false)")
+    return (f"(CASE WHEN raw_message IS NULL THEN ({' OR '.join(parts)})"
+            f" ELSE contains(raw_message, {needle}) END)")
+
+
 _LITERAL = re.compile(r"\(?\s*-?\s*(?:[0-9.]+(?:e[+-]?[0-9]+)?|'(?:[^']|'')*'|NULL)\s*\)?", re.IGNORECASE)
 
 
