@@ -14,6 +14,20 @@ if TYPE_CHECKING:
 _UNITS = Unit.ALL
 
 
+_isfinite = math.isfinite
+_CHECKED_MAX = 4096
+_DIMENSION_NAMES: set[str] = set()  # dimension names that passed the checks
+
+
+def _check_identity(namespace: object, name: object, unit: object) -> None:
+    if unit not in _UNITS:
+        raise ValueError(f"unit {unit!r} is not a CloudWatch standard unit (see Unit.ALL)")
+    if type(namespace) is not str or not 0 < len(namespace) <= MAX_NAME:
+        raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+    if type(name) is not str or not 0 < len(name) <= MAX_NAME:
+        raise ValueError(f"metric name must be a non-empty string, got {name!r}")
+
+
 class MetricIdentity(Protocol):
     """A metric's name as a catalog declares it (``whispersync.catalog.Metric`` is one)."""
 
@@ -33,6 +47,7 @@ class Metrics:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self._telemetry = telemetry
+        self._checked: set[tuple[str, str, str]] = set()  # (namespace, name, unit) that passed
 
     def record(self, metric: MetricIdentity, value: float, dimensions: Mapping[str, str] | None = None) -> None:
         """Record one datapoint of a declared metric; `dimensions` are added to its fixed ones."""
@@ -57,24 +72,30 @@ class Metrics:
         """
         if type(storage_resolution) is not int or storage_resolution not in (1, 60):
             raise ValueError(f"storage_resolution must be 1 or 60, got {storage_resolution!r}")
-        if unit not in _UNITS:
-            raise ValueError(f"unit {unit!r} is not a CloudWatch standard unit (see Unit.ALL)")
-        if type(namespace) is not str or not 0 < len(namespace) <= MAX_NAME:
-            raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
-        if type(name) is not str or not 0 < len(name) <= MAX_NAME:
-            raise ValueError(f"metric name must be a non-empty string, got {name!r}")
+        # A metric's identity repeats on every call: once checked, a set lookup vouches
+        # for it (the exact-type tests stay in front: a str subclass equal to a checked
+        # name is still refused). Dimension names are vouched for the same way.
+        identity = (namespace, name, unit)
+        if type(namespace) is not str or type(name) is not str or identity not in self._checked:
+            _check_identity(namespace, name, unit)
+            if len(self._checked) >= _CHECKED_MAX:
+                self._checked.clear()  # identities are names in code; overflow means junk
+            self._checked.add(identity)
         kind = type(value)
         if kind is not float and kind is not int:
             if kind is bool or not isinstance(value, (int, float)):
                 raise ValueError(f"metric value must be a number, got {type(value).__name__}")
-        if not math.isfinite(value):
+        if not _isfinite(value):
             raise ValueError(f"metric value must be finite, got {value!r}")
         if dimensions:
             if len(dimensions) > MAX_DIMENSIONS:
                 raise ValueError(f"{len(dimensions)} dimensions; CloudWatch allows {MAX_DIMENSIONS}")
             for key, dim_value in dimensions.items():
-                if type(key) is not str or not key or key == "_aws":
-                    raise ValueError(f"dimension name must be a non-empty string, got {key!r}")
+                if type(key) is not str or key not in _DIMENSION_NAMES:
+                    if type(key) is not str or not key or key == "_aws":
+                        raise ValueError(f"dimension name must be a non-empty string, got {key!r}")
+                    if len(_DIMENSION_NAMES) < _CHECKED_MAX:
+                        _DIMENSION_NAMES.add(key)
                 if type(dim_value) is not str or not 0 < len(dim_value) <= MAX_DIMENSION_VALUE:
                     raise ValueError(f"dimension {key!r} needs a 1-{MAX_DIMENSION_VALUE} character string value")
             if name in dimensions:
@@ -84,15 +105,17 @@ class Metrics:
             return
         if timestamp_ms is None:
             timestamp_ms = telemetry._clock_ns() // 1_000_000
-        telemetry._emit(
-            "metrics",
-            {
-                "timestamp": timestamp_ms,
-                "namespace": namespace,
-                "name": name,
-                "unit": unit,
-                "value": float(value),
-                "dimensions": dict(dimensions) if dimensions else {},
-                **({"storage_resolution": 1} if storage_resolution == 1 else {}),
-            },
-        )
+        record = {
+            "timestamp": timestamp_ms,
+            "namespace": namespace,
+            "name": name,
+            "unit": unit,
+            "value": float(value),
+            "dimensions": dict(dimensions) if dimensions else {},
+        }
+        if storage_resolution == 1:
+            record["storage_resolution"] = 1
+        try:
+            telemetry._sink_emit("metrics", record)
+        except Exception:  # noqa: BLE001 - counted, as Telemetry._emit does
+            telemetry.faults += 1
