@@ -5,7 +5,7 @@ Parquet and answers reads and metric statistics with DuckDB (``_schema``, ``_sto
 """
 
 from whispersync.monitoring.store._imports import ImportLedger, content_key
-from whispersync.monitoring.store._schema import PROMOTED_LOG_FIELDS
+from whispersync.monitoring.store._schema import HEX_CHARS, PROMOTED_LOG_FIELDS, SPLIT_BOUNDARY
 from whispersync.monitoring.store._store import (
     DEFAULT_QUERY_TIMEOUT,
     MetricKey,
@@ -20,6 +20,8 @@ from whispersync.monitoring.store._store import (
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT",
+    "HEX_CHARS",
+    "SPLIT_BOUNDARY",
     "ImportLedger",
     "PROMOTED_LOG_FIELDS",
     "MetricKey",

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 
 import re2
 
-from whispersync.monitoring.store import PROMOTED_LOG_FIELDS
-from whispersync.monitoring.store._schema import HEX_CHARS, SPLIT_BOUNDARY
+from whispersync.monitoring.store import HEX_CHARS, PROMOTED_LOG_FIELDS, SPLIT_BOUNDARY
 from whispersync.monitoring.logs.insights import _analytic
 from whispersync.monitoring.logs.insights import _parser as ast
 from whispersync.monitoring.logs.insights import _reshape
