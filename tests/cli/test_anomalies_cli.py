@@ -48,3 +48,36 @@ def test_it_lists_the_points_outside_their_bands(runtime) -> None:
     assert (queue["alarm"], queue["value"]) == (None, 300.0)
     text = CliRunner().invoke(app, ["--home", home, "anomalies", "list"])
     assert text.exit_code == 0 and "300 is " in text.stdout and "above the band" in text.stdout
+
+
+def test_a_marked_incident_is_excluded_from_every_band_until_unmarked(runtime) -> None:
+    home = str(runtime.settings.home)
+    cli = CliRunner()
+    now = int(time.time() * 1000)
+    start, end = now - 2 * DAY, now - 2 * DAY + 90 * 60_000
+    marked = cli.invoke(app, ["--home", home, "anomalies", "mark-incident", "--start", str(start), "--end", str(end),
+                              "--reason", "database failover", "--json"])
+    assert marked.exit_code == 0, marked.output
+    incident = orjson.loads(marked.stdout)
+    assert (incident["start_ms"], incident["end_ms"], incident["reason"]) == (start, end, "database failover")
+    listed = orjson.loads(cli.invoke(app, ["--home", home, "anomalies", "incidents", "--json"]).stdout)["incidents"]
+    assert [i["id"] for i in listed] == [incident["id"]]
+
+    detector = AnomalyDetector(namespace="App", metric_name="Latency", stat="Average")
+    assert (start, end) in runtime.alarms.detector_settings(detector, now).excluded
+
+    assert cli.invoke(app, ["--home", home, "anomalies", "unmark-incident", str(incident["id"])]).exit_code == 0
+    assert (start, end) not in runtime.alarms.detector_settings(detector, now).excluded
+    missing = cli.invoke(app, ["--home", home, "anomalies", "unmark-incident", str(incident["id"])])
+    assert missing.exit_code == 1 and "no incident" in missing.output
+
+
+def test_an_incident_needs_a_range_and_a_reason(runtime) -> None:
+    home = str(runtime.settings.home)
+    backwards = CliRunner().invoke(app, ["--home", home, "anomalies", "mark-incident", "--start", "2026-12-01T15:00Z",
+                                         "--end", "2026-12-01T14:00Z", "--reason", "x"])
+    assert backwards.exit_code == 2 and "must end after it starts" in backwards.output
+    blank = CliRunner().invoke(app, ["--home", home, "anomalies", "mark-incident", "--start", "2026-12-01T14:00Z",
+                                     "--end", "2026-12-01T15:00Z", "--reason", "  "])
+    assert blank.exit_code == 2 and "reason" in blank.output
+    assert "Traceback" not in backwards.output + blank.output

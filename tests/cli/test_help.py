@@ -26,7 +26,8 @@ COMMANDS = [
     ["maintenance", "start"], ["maintenance", "end"], ["maintenance", "list"],
     ["checks", "list"], ["checks", "run"], ["checks", "history"],
     ["remediation", "list"], ["cost"], ["cost", "import"], ["slo"], ["audit"],
-    ["anomalies", "list"], ["baselines", "show"], ["baselines", "list"],
+    ["anomalies", "list"], ["anomalies", "mark-incident"], ["anomalies", "incidents"],
+    ["anomalies", "unmark-incident"], ["baselines", "show"], ["baselines", "list"],
 ]
 
 

@@ -32,6 +32,7 @@ AUDITED = frozenset({
     "dashboards import", "dashboards delete",
     "maintenance start", "maintenance end",
     "notifications retry", "checks run",
+    "anomalies mark-incident", "anomalies unmark-incident",
 })
 _NOT_PARAMETERS = frozenset({"as_json"})  # how the answer is printed says nothing about the change
 

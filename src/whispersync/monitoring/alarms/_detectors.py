@@ -14,9 +14,11 @@ compute from the data the model would train on (``training_state``).
 detection model" (CloudWatch_Anomaly_Detection.html): ``detector_for_alarm`` gives the detector
 an alarm's band needs and the engine creates it when missing.
 
-Beyond CloudWatch, ``automatic_exclusions`` turns maintenance windows (``_maintenance``) and
-remediation actions (the remediation audit) into excluded ranges, so planned work and our own
-fixes never teach the model what "normal" is.
+Beyond CloudWatch, ``automatic_exclusions`` turns maintenance windows (``_maintenance``),
+remediation actions (the remediation audit) and the incidents a user marks
+(``AnomalyDetectorStore.mark_incident``, ``whispersync anomalies mark-incident``) into excluded
+ranges of every detector, so planned work, our own fixes and known outages never teach the model
+what "normal" is.
 """
 
 from __future__ import annotations
@@ -33,7 +35,13 @@ from typing import Any
 import orjson
 
 from whispersync import sqlite_db
-from whispersync.monitoring.metrics import AnomalySettings, MetricQueryError, get_metric_data, training_state
+from whispersync.monitoring.metrics import (
+    AnomalySettings,
+    MetricQueryError,
+    get_metric_data,
+    iso8601,
+    training_state,
+)
 from whispersync.plan import MetricAlarm, MetricDataQuery, MetricStat
 
 __all__ = [
@@ -51,7 +59,15 @@ CREATE TABLE IF NOT EXISTS anomaly_detectors (
     detector BLOB NOT NULL,
     updated_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    marked_ms INTEGER NOT NULL
+);
 """
+MAX_REASON = 1024
 MAX_EXCLUDED_RANGES = 10  # API_PutAnomalyDetector: "You can specify as many as 10 time ranges."
 _DAY_MS = 86_400_000
 _TRAINING_MS = 14 * _DAY_MS
@@ -252,6 +268,44 @@ class AnomalyDetectorStore:
         return out
 
 
+    # -- incidents a user marks: excluded from every detector's training
+
+    def mark_incident(self, start_ms: int, end_ms: int, reason: str, *, now_ms: int | None = None) -> dict[str, Any]:
+        """Record ``[start_ms, end_ms)`` as an incident; ValueError for an empty range or reason."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        if end_ms <= start_ms:
+            raise ValueError("an incident must end after it starts")
+        if end_ms > now_ms + _DAY_MS:
+            raise ValueError("an incident cannot end more than a day from now")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+            raise ValueError(f"reason: say what happened, in 1 to {MAX_REASON} characters")
+        with self._con() as con:
+            cur = con.execute("INSERT INTO incidents (start_ms, end_ms, reason, marked_ms) VALUES (?, ?, ?, ?)",
+                              (int(start_ms), int(end_ms), reason.strip(), now_ms))
+        return self.incident(int(cur.lastrowid or 0)) or {}
+
+    def incident(self, incident_id: int) -> dict[str, Any] | None:
+        row = self._con().execute("SELECT id, start_ms, end_ms, reason, marked_ms FROM incidents WHERE id = ?",
+                                  (incident_id,)).fetchone()
+        return None if row is None else _incident(row)
+
+    def incidents(self, *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The marked incidents, most recent first."""
+        rows = self._con().execute("SELECT id, start_ms, end_ms, reason, marked_ms FROM incidents"
+                                   " ORDER BY start_ms DESC, id DESC LIMIT ?", (limit,)).fetchall()
+        return [_incident(row) for row in rows]
+
+    def unmark_incident(self, incident_id: int) -> bool:
+        with self._con() as con:
+            return con.execute("DELETE FROM incidents WHERE id = ?", (incident_id,)).rowcount > 0
+
+
+def _incident(row: Sequence[Any]) -> dict[str, Any]:
+    incident_id, start_ms, end_ms, reason, marked_ms = row
+    return {"id": incident_id, "start_ms": start_ms, "end_ms": end_ms, "start": iso8601(start_ms),
+            "end": iso8601(end_ms), "reason": reason, "marked_at": iso8601(marked_ms)}
+
+
 def detector_state(store: Any, detector: AnomalyDetector, at_ms: int,
                    extra: Iterable[tuple[int, int]] = ()) -> str:
     """PENDING_TRAINING, TRAINED_INSUFFICIENT_DATA or TRAINED at ``at_ms``, from the data it would train on."""
@@ -270,11 +324,12 @@ def detector_state(store: Any, detector: AnomalyDetector, at_ms: int,
     return training_state(series, at_ms, detector.settings(extra, at_ms=at_ms))
 
 
-def automatic_exclusions(maintenance: Any = None, remediation_entries: Iterable[Mapping[str, Any]] = (), *,
-                         now_ms: int) -> list[tuple[int, int]]:
-    """Excluded ranges nobody has to type: every maintenance window (as long as it really lasted) and
-    the ``REMEDIATION_EXCLUSION_MS`` after each remediation action that changed something."""
-    out: list[tuple[int, int]] = []
+def automatic_exclusions(maintenance: Any = None, remediation_entries: Iterable[Mapping[str, Any]] = (),
+                         incidents: Iterable[Mapping[str, Any]] = (), *, now_ms: int) -> list[tuple[int, int]]:
+    """Excluded ranges nobody has to type into each detector: every maintenance window (as long as it
+    really lasted), the ``REMEDIATION_EXCLUSION_MS`` after each remediation action that changed
+    something, and each incident a user marked."""
+    out: list[tuple[int, int]] = [(int(i["start_ms"]), int(i["end_ms"])) for i in incidents]
     if maintenance is not None:
         for window in maintenance.list(now_ms, limit=1000):
             start = _ms(window["started_at"])

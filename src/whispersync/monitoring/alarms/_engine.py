@@ -685,7 +685,9 @@ class AlarmEngine:
                 entries = RemediationAudit(path, read_only=True).entries(limit=1000)
             except sqlite3.Error:  # no audit log yet, or a locked one: fewer exclusions, not a failed alarm
                 entries = []
-        extra = automatic_exclusions(getattr(self.alarm_store, "maintenance", None), entries, now_ms=at_ms)
+        incidents = detectors.incidents() if detectors is not None else []
+        extra = automatic_exclusions(getattr(self.alarm_store, "maintenance", None), entries, incidents,
+                                     now_ms=at_ms)
         return (stored or detector).settings(extra, at_ms=at_ms)
 
     def delete(self, name: str) -> bool:
