@@ -22,14 +22,15 @@ what a route notes, summarized and redacted by ``monitoring.audit.summarize``.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whispersync.monitoring.audit import ANONYMOUS, UNAUTHENTICATED, AuditTrail, token_id
 from whispersync.web._guard import STATE_CHANGING
@@ -73,6 +74,14 @@ def _is_aws_management(action: str) -> bool:
     return action.startswith(_AWS_WRITE_VERBS) and action not in DATA_EVENTS
 
 
+def _small_json(start: Message) -> bool:
+    """An answer whose body the audit may read for its error: JSON, of a declared length up to 8 KB."""
+    headers = Headers(raw=start.get("headers", []))
+    length = headers.get("content-length")
+    return bool(length) and length.isdigit() and int(length) <= _MAX_ERROR_BODY \
+        and "json" in headers.get("content-type", "")
+
+
 def _error_of(body: bytes) -> str | None:
     """`{"error": {"code", "message"}}` (ours) or `{"__type", "message"}` (AWS JSON) as "code: message"."""
     try:
@@ -88,11 +97,17 @@ def _error_of(body: bytes) -> str | None:
 
 
 class RequestAudit:
-    """The middleware (``app.middleware("http")(RequestAudit(...))``), outermost of ours so that it
-    sees the guard's refusals too. ``route_of(request)`` names the matched route's template."""
+    """The middleware (``app.add_middleware(RequestAudit, trail=..., ...)``), outermost of ours so that it
+    sees the guard's refusals too. ``route_of(request)`` names the matched route's template.
 
-    def __init__(self, trail: AuditTrail, *, token: str | None, logged_in: Callable[[Request], bool],
+    Plain ASGI: a request that changes nothing (a read, a query) passes straight through. A write is
+    recorded when its answer starts, before the client has it, as ``call_next`` did: a client that
+    got its answer finds the record. A small JSON error answer is held until it is whole, to record
+    its code and message, then sent on unchanged."""
+
+    def __init__(self, app: ASGIApp, trail: AuditTrail, *, token: str | None, logged_in: Callable[[Request], bool],
                  route_of: Callable[[Request], str], log: Any = None) -> None:
+        self.app = app
         self.trail = trail
         self._log = log
         self._token = token
@@ -100,50 +115,89 @@ class RequestAudit:
         self._logged_in = logged_in
         self._route_of = route_of
 
-    async def __call__(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.method not in STATE_CHANGING:
-            return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in STATE_CHANGING or scope["path"] in READ_ONLY_POSTS:
+            return await self.app(scope, receive, send)
         noted: dict[str, Any] = {}
         # In the request's state dict, which the routes' Request objects share (the scope is passed on).
-        request.scope.setdefault("state", {})[_NOTE] = noted
+        scope.setdefault("state", {})[_NOTE] = noted
+        request = Request(scope)
         identity = self._identity(request)  # before the call: /logout ends the session it was made in
-        response = await call_next(request)
-        try:
-            if "authenticated" in noted and self._token is not None:  # SigV4, or the login form: the route checked
-                identity = self._token_id if noted["authenticated"] else UNAUTHENTICATED
-            response = await self._record(request, response, noted, identity)
-        except Exception as exc:  # noqa: BLE001 - the audit never changes the answer (AuditTrail.record never raises)
-            self.trail.failures += 1
-            if self._log is not None:
-                self._log.warning("Audit record not written", path=request.url.path, error_type=type(exc).__name__)
-        return response
+        held: Message | None = None  # an error answer's start, while its body is read
+        chunks: list[bytes] = []
 
-    async def _record(self, request: Request, response: Response, noted: dict[str, Any], identity: str) -> Response:
+        async def send_recorded(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                wanted = self._wanted(request, message["status"], noted)
+                if wanted is not None and message["status"] >= 400 and noted.get("error") is None \
+                        and _small_json(message):
+                    held = message
+                    return
+                if wanted is not None:
+                    await self._record(request, message, noted, identity, wanted, None)
+            elif message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                start, body, held = held, b"".join(chunks), None
+                await self._record(request, start, noted, identity, self._wanted(request, start["status"], noted),
+                                   _error_of(body))
+                await send(start)
+                message = {"type": "http.response.body", "body": body}
+            await send(message)
+
+        await self.app(scope, receive, send_recorded)
+
+    def _wanted(self, request: Request, status: int, noted: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(source, action, route) of a request the trail records; None for one it does not."""
+        try:
+            return self._what(request, status, noted)
+        except Exception as exc:  # noqa: BLE001 - the audit never changes the answer
+            self._failed(request, exc)
+            return None
+
+    def _what(self, request: Request, status: int, noted: dict[str, Any]) -> tuple[str, str, str] | None:
         path = request.url.path
         source = noted.get("source") or ("api" if path.startswith("/v1/") else "console")
         route = self._route_of(request)
         if source == "aws-api":
             action = noted.get("action")
             if not action or not _is_aws_management(action):
-                return response  # a read, ingestion, or a call too broken to name
+                return None  # a read, ingestion, or a call too broken to name
         else:
-            if route in ("other", "/aws") or route in READ_ONLY_POSTS or response.status_code == 405:
-                return response  # no route took it (an unknown path, a wrong method), or a query
+            if route in ("other", "/aws") or route in READ_ONLY_POSTS or status == 405:
+                return None  # no route took it (an unknown path, a wrong method), or a query
             action = noted.get("action") or f"{request.method} {route}"
-        status = response.status_code
-        error = noted.get("error")
-        if status >= 400 and error is None:
-            response, error = await self._error_body(response)
-        path_params = request.path_params
-        if not path_params and "{" in route:  # the guard refused it before routing filled them in
-            path_params = _path_params(request.scope, request.scope["app"].router.routes)
-        parameters = {**path_params, **dict(request.query_params), **noted.get("parameters", {})}
-        await run_in_threadpool(
-            self.trail.record, source=source, action=action, identity=identity,
-            parameters=parameters, source_address=request.client.host if request.client else None, status=status,
-            ok=status < 400, error=error if status >= 400 else None,
-            correlation_id=response.headers.get("x-correlation-id") or request.headers.get("x-correlation-id"))
-        return response
+        return source, action, route
+
+    async def _record(self, request: Request, start: Message, noted: dict[str, Any], identity: str,
+                      wanted: tuple[str, str, str] | None, body_error: str | None) -> None:
+        try:
+            if wanted is None:
+                return
+            source, action, route = wanted
+            if "authenticated" in noted and self._token is not None:  # SigV4, or the login form: the route checked
+                identity = self._token_id if noted["authenticated"] else UNAUTHENTICATED
+            status = start["status"]
+            error = noted.get("error") or body_error
+            headers = Headers(raw=start.get("headers", []))
+            path_params = request.path_params
+            if not path_params and "{" in route:  # the guard refused it before routing filled them in
+                path_params = _path_params(request.scope, request.scope["app"].router.routes)
+            parameters = {**path_params, **dict(request.query_params), **noted.get("parameters", {})}
+            await run_in_threadpool(
+                self.trail.record, source=source, action=action, identity=identity,
+                parameters=parameters, source_address=request.client.host if request.client else None,
+                status=status, ok=status < 400, error=error if status >= 400 else None,
+                correlation_id=headers.get("x-correlation-id") or request.headers.get("x-correlation-id"))
+        except Exception as exc:  # noqa: BLE001 - the audit never changes the answer (AuditTrail.record never raises)
+            self._failed(request, exc)
+
+    def _failed(self, request: Request, exc: Exception) -> None:
+        self.trail.failures += 1
+        if self._log is not None:
+            self._log.warning("Audit record not written", path=request.url.path, error_type=type(exc).__name__)
 
     def _identity(self, request: Request) -> str:
         if self._token is None:
@@ -155,21 +209,3 @@ class RequestAudit:
             return self._token_id
         # A console session was opened by logging in with the token: it acts as that token.
         return self._token_id if self._logged_in(request) else UNAUTHENTICATED
-
-    @staticmethod
-    async def _error_body(response: Response) -> tuple[Response, str | None]:
-        """The error code and message of a small JSON error answer; the body is replayed to the client."""
-        length = response.headers.get("content-length")
-        kind = response.headers.get("content-type", "")
-        if not length or not length.isdigit() or int(length) > _MAX_ERROR_BODY or "json" not in kind:
-            return response, None
-        body_iterator = getattr(response, "body_iterator", None)
-        if body_iterator is None:
-            return response, _error_of(bytes(response.body))
-        body = b"".join([chunk if isinstance(chunk, bytes) else chunk.encode() async for chunk in body_iterator])
-
-        async def replay():
-            yield body
-
-        response.body_iterator = replay()
-        return response, _error_of(body)

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from whispersync import catalog
 from whispersync.app import Runtime
@@ -131,31 +132,64 @@ def create_app(runtime: Runtime) -> FastAPI:
             return getattr(route, "path", "other")
         return "other"
 
-    @app.middleware("http")
-    async def answer_every_error(request: Request, call_next):
+    # Our middleware is plain ASGI, not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs
+    # each request in a task group of its own and re-streams its body and answer through memory
+    # streams, which cost a few ms a layer per request on a loaded machine (issue 15).
+    def answer_every_error(inner: ASGIApp) -> ASGIApp:
         """Innermost of ours: a bug becomes a JSON 500 and one log line, here, so that
         Starlette's outer error middleware never re-raises it (which printed a traceback
         to stderr and dropped the keep-alive connection)."""
-        try:
-            response = await call_next(request)
-        except ClientDisconnect:
-            # The client went away mid-body: nobody reads this answer, and it is not our fault.
-            return _error(400, "client_disconnected", "the client closed the connection before the body arrived")
-        except Exception as exc:  # noqa: BLE001 - the one place every unexpected error ends up
-            if _is_disk_full(exc):
-                log.error("Storage full", error_type=type(exc).__name__, path=request.url.path)
-                response = _error(507, "storage_full", "the server's disk is full; nothing was stored")
-            else:
-                log.exception("Unhandled API error", error_type=type(exc).__name__, path=request.url.path)
-                response = _error(500, "internal_error", "internal error; the server log has the details")
-        if response.status_code >= 500:
-            count_5xx()
-        return response
 
-    @app.middleware("http")
-    async def admit(request: Request, call_next):
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return await inner(scope, receive, send)
+            started = False
+
+            async def send_counted(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                    if message["status"] >= 500:
+                        count_5xx()
+                await send(message)
+
+            try:
+                await inner(scope, receive, send_counted)
+            except ClientDisconnect:
+                if started:
+                    return
+                # The client went away mid-body: nobody reads this answer, and it is not our fault.
+                await _error(400, "client_disconnected",
+                             "the client closed the connection before the body arrived")(scope, receive, send)
+            except Exception as exc:  # noqa: BLE001 - the one place every unexpected error ends up
+                if started:  # part of the answer is out: nothing to replace it with
+                    raise
+                path = scope.get("path", "")
+                if _is_disk_full(exc):
+                    log.error("Storage full", error_type=type(exc).__name__, path=path)
+                    response = _error(507, "storage_full", "the server's disk is full; nothing was stored")
+                else:
+                    log.exception("Unhandled API error", error_type=type(exc).__name__, path=path)
+                    response = _error(500, "internal_error", "internal error; the server log has the details")
+                await response(scope, receive, send_counted)
+
+        return middleware
+
+    def admit(inner: ASGIApp) -> ASGIApp:
         """Outermost of ours: refuse foreign hosts, cross-site writes and missing tokens
         before any work is done."""
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return await inner(scope, receive, send)
+            refusal = refuse(Request(scope))
+            if refusal is not None:
+                return await refusal(scope, receive, send)
+            await inner(scope, receive, send)
+
+        return middleware
+
+    def refuse(request: Request) -> JSONResponse | None:
         host = request.headers.get("host")
         if not guard.host_allowed(host):
             count_refusal(catalog.REJECTED_INPUTS, "Reason", "misdirected_request")
@@ -172,7 +206,10 @@ def create_app(runtime: Runtime) -> FastAPI:
                     credential.encode(), token.encode())) and not console_session(request):
                 count_refusal(catalog.AUTH_FAILURES, "Route", route_of(request))
                 return _error(401, "unauthorized", "missing or wrong bearer token")
-        return await call_next(request)
+        return None
+
+    app.add_middleware(answer_every_error)
+    app.add_middleware(admit)
 
     def console_session(request: Request) -> bool:
         """A console page's own requests to /v1 (charts, htmx): a logged-in session cookie, and for
@@ -184,9 +221,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     # Added after admit, so outside it: the audit trail records refused writes too (monitoring.audit).
     app.state.audit_trail = AuditTrail(settings.monitoring_db, log=log)
-    app.middleware("http")(RequestAudit(
-        app.state.audit_trail, token=token, route_of=route_of, log=log,
-        logged_in=lambda request: sessions.session_id(request.cookies.get(COOKIE), kinds=("auth",)) is not None))
+    app.add_middleware(
+        RequestAudit, trail=app.state.audit_trail, token=token, route_of=route_of, log=log,
+        logged_in=lambda request: sessions.session_id(request.cookies.get(COOKIE), kinds=("auth",)) is not None)
 
     if settings.allowed_origins:  # CORS stays closed unless configured
         app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
@@ -231,6 +268,13 @@ def create_app(runtime: Runtime) -> FastAPI:
             return _error(404, "not_found", str(exc))
         raise exc  # a server-side failure: logged and answered by answer_every_error
 
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        # Routed before the areas: a probe polled every few seconds is matched first, not after ~30 routes.
+        # async: answered on the event loop, so it stays fast when every worker thread is busy.
+        return {"status": "ok", "queue": dataclasses.asdict(runtime.queue.counts()),
+                "dlq": dataclasses.asdict(runtime.dlq.counts())}
+
     for area in (logs, metrics, traces, alarms, notifications, maintenance, remediation, dlq, prometheus,
                  aws_routes, slo_routes, audit):
         app.include_router(area.build_router(runtime))
@@ -246,12 +290,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         except TimeoutError:
             log.error("Request over its time budget", budget_s=settings.request_timeout)
             return _error(503, "busy", f"the request took over {settings.request_timeout:g} s; try again")
-
-    @app.get("/healthz")
-    async def healthz() -> dict:
-        # async: answered on the event loop, so it stays fast when every worker thread is busy.
-        return {"status": "ok", "queue": dataclasses.asdict(runtime.queue.counts()),
-                "dlq": dataclasses.asdict(runtime.dlq.counts())}
 
     @app.post("/v1/transcripts", status_code=202)
     async def post_transcript(request: Request):
