@@ -19,6 +19,9 @@ interleaved, the engines a user could run instead of ours:
 and prints each one's median and min–max, its ratio to ours (peer / ours), and
 the targets: ours / hand SQL ≤ 1.5× and ours ≤ 100 ms; ours / chDB MergeTree ≤ 1.0×.
 The answers are checked to agree across the engines before timing is trusted.
+Then each seed query's peak RSS by ours: run_query alone in a fresh spawned process over
+the compacted store (benchmarks/rss.py), so generating and loading the events do not
+count; target peak < 1 GiB.
 chDB is a benchmark extra (`pip install -e '.[peers]'`); without it its rows are skipped.
 """
 
@@ -42,6 +45,9 @@ import orjson
 from whispersync.monitoring.store import _segments
 from whispersync.monitoring.logs.insights import SAVED_QUERIES, run_query
 from whispersync.monitoring.store import TelemetryStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from rss import mib, peak_in_child, verdict as peak_verdict  # noqa: E402
 
 HOUR_MS = 3_600_000
 AGENTS = ("work", "memory", "github")
@@ -206,6 +212,15 @@ def same_answer(a: list[tuple], b: list[tuple]) -> bool:
     return True
 
 
+def query_in_child(root: str, text: str, start_ms: int, end_ms: int) -> int:
+    """One query by ours, for rss.peak_in_child (a fresh process): the rows answered."""
+    store = TelemetryStore(Path(root))
+    try:
+        return len(run_query(store, text, start_ms=start_ms, end_ms=end_ms)["rows"])
+    finally:
+        store.close()
+
+
 def interleaved_ms(engines: dict, runs: int) -> dict[str, list[float]]:
     """Each engine's times in ms, the engines taking turns within each round so load hits all alike."""
     for fn in engines.values():
@@ -321,6 +336,12 @@ def run_queries(store, lines, parquet, ch, start_ms: int, end_ms: int, runs: int
     for name, med, vs_hand, vs_merge in summary:
         merge = f"{vs_merge:14.2f}×" if vs_merge is not None else f"{'skipped':>15}"
         print(f"{name:22} " + " ".join(f"{v:15.1f}" for v in med.values()) + f" {vs_hand:9.2f}× {merge}")
+
+    print(f"\npeak RSS of ours, each query alone in a fresh process over {len(lines):,} events:")
+    for name, text in SAVED_QUERIES.items():
+        rows, before, peak = peak_in_child(query_in_child, str(store.root), text, start_ms, end_ms)
+        print(f"  {name:22} peak {mib(peak):>8} (before the query {mib(before)}, {rows} rows); {peak_verdict(peak)}")
+        failed |= peak / 1024 >= 1024
     return failed
 
 

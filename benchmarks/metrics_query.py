@@ -37,6 +37,15 @@ Before timing, every engine's answer is checked against ours, point by point:
   CloudWatch's periods; both label sets are {function_name}, so the division matches
   one-to-one. Invocations are never 0 here, so no period is dropped by either engine.
 
+Memory (issue 15's target: peak < 1 GiB), printed after the timings:
+
+* ``whispersync up`` idle: VmRSS of a real `up` on a fresh, empty home, read IDLE_S seconds
+  after /healthz first answers;
+* the 2 M-point query: each query by ours in process, run alone in a fresh spawned process
+  over the data already written (benchmarks/rss.py), its VmHWM, so the data generation and
+  the other engines do not count; beside it that process's RSS before the query;
+* the `up` that served the HTTP timings: its VmRSS and VmHWM after them.
+
 If ``prometheus``/``promtool`` are not installed, that peer is skipped with a message.
 Benchmarks report, they do not gate: the exit code is 0. ``--quick`` (20 series, 5 runs)
 is a smoke run.
@@ -63,6 +72,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from console import free_port  # noqa: E402
 from prometheus_peer import PrometheusPeer  # noqa: E402
+from rss import mib, peak_in_child, status_kib, verdict  # noqa: E402
 
 from whispersync.monitoring.metrics import get_metric_data  # noqa: E402
 from whispersync.monitoring.store import TelemetryStore, _schema, _segments  # noqa: E402
@@ -76,6 +86,7 @@ DAY_S = 86_400
 END_S = 1_767_225_600 + DAYS * DAY_S  # 2026-01-08T00:00:00Z
 START_S = END_S - DAYS * DAY_S
 BUCKETS = DAY_S // 60  # the 24 h queried, one point a minute
+IDLE_S = 5  # how long a fresh `up` idles before its RSS is read
 
 
 def write_data(metrics_dir: Path, series: int) -> int:
@@ -112,6 +123,7 @@ def start_whispersync(root: Path, home: Path, port: int) -> subprocess.Popen:
 
     The retention is raised (the data is from 2026-01; the default 30 days would drop it at
     start); the collector, compaction and alarm loops run hourly, so none runs while timing."""
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "empty-whispersync.toml"
     config.touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WHISPERSYNC_")}
@@ -135,6 +147,16 @@ def start_whispersync(root: Path, home: Path, port: int) -> subprocess.Popen:
             proc.kill()
             raise SystemExit(f"whispersync up did not start:\n{log_path.read_text()[-3000:]}")
         time.sleep(0.1)
+
+
+def idle_rss_kib(root: Path) -> int:
+    """VmRSS of a real `whispersync up` on a fresh home, IDLE_S seconds after it is ready."""
+    server = start_whispersync(root / "idle", root / "idle" / "home", free_port())
+    try:
+        time.sleep(IDLE_S)
+        return status_kib(server.pid)["VmRSS"]
+    finally:
+        stop(server)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -240,6 +262,15 @@ def promql(name: str, function: str) -> str:
     return f"sum_over_time(errors{selector}[1m]) / sum_over_time(invocations{selector}[1m]) * 100"
 
 
+def query_in_child(home: str, files: list[str], function: str, name: str) -> int:
+    """One query by ours in process, for rss.peak_in_child (a fresh process): the points answered."""
+    store = TelemetryStore(Path(home) / "telemetry")
+    try:
+        return len(Engines(store, files, None, None, function).ours(name)())
+    finally:
+        store.close()
+
+
 def timed(engines: dict[str, Callable[[], Answer]], runs: int) -> dict[str, list[float]]:
     """Every engine once per round, in turn; ms per call."""
     times: dict[str, list[float]] = {e: [] for e in engines}
@@ -273,6 +304,7 @@ def run(series: int, runs: int) -> None:
         function = f"fn{min(42, series // 2 - 1):03d}"
         prom = server = ws = None
         store = TelemetryStore(home / "telemetry")
+        memory = [f"whispersync up idle ({IDLE_S} s after ready, fresh home): VmRSS {mib(idle_rss_kib(root))}"]
         try:
             prom = PrometheusPeer.start(files, root / "prometheus", expect_points=BUCKETS,
                                         probe=promql("p99", function),
@@ -299,6 +331,13 @@ def run(series: int, runs: int) -> None:
                                          f"{engine} {[answer.get(b) for b in differ[:3]]}")
                 print(f"{name}: all {len(calls)} engines agree on {BUCKETS} points")
                 report(f"{title}, median of {runs}", timed(calls, runs))
+                answered, before, peak = peak_in_child(query_in_child, str(home), files, function, name)
+                assert answered == BUCKETS, f"{name}: the child answered {answered} points"
+                memory.append(f"{name} over {points:,} points, alone in a fresh process: peak {mib(peak)} "
+                              f"(before the query {mib(before)}); {verdict(peak)}")
+            served = status_kib(server.pid)
+            memory.append(f"whispersync up after serving the HTTP timings: VmRSS {mib(served['VmRSS'])}, "
+                          f"peak {mib(served['VmHWM'])}; {verdict(served['VmHWM'])}")
         finally:
             if ws is not None:
                 ws.close()
@@ -309,6 +348,7 @@ def run(series: int, runs: int) -> None:
             store.close()
     print("\n/ ours, / ours HTTP: each engine's median over ours in process, over ours via HTTP"
           " (below 1: that engine is faster)")
+    print("\nmemory\n  " + "\n  ".join(memory))
 
 
 def main() -> None:
