@@ -208,15 +208,20 @@ def _burst(telemetry: Telemetry, n: int = 3000) -> float:
 
 
 def test_a_dead_collector_never_slows_the_memo_path_and_losses_are_counted() -> None:
-    baseline = _burst(Telemetry(MemorySink()))
     loss = MemorySink()
     exporter = OtlpExporter(_dead_endpoint(), max_buffer=500, batch_size=100, interval=0.01, backoff=0.05,
                             max_attempts=3, loss_sink=loss)
     telemetry = Telemetry(TeeSink(MemorySink(), exporter))
-    dead = _burst(telemetry)
+    # Interleaved, best of three each: on a shared 2-core machine one burst can lose the CPU for a
+    # second; the best of three says what the code costs.
+    baselines, deads = [], []
+    for _ in range(3):
+        baselines.append(_burst(Telemetry(MemorySink())))
+        deads.append(_burst(telemetry))
+    baseline, dead = min(baselines), min(deads)
     # Generous: a correctness check (no waiting on the network in emit), not a benchmark.
-    assert dead < baseline * 3 + 0.5, (dead, baseline)
-    assert exporter.dropped >= 6000 - 500 - 200  # the buffer holds 500; the rest pushed the oldest out
+    assert dead < baseline * 3 + 0.5, (deads, baselines)
+    assert exporter.dropped >= 18000 - 500 - 200  # the buffer holds 500; the rest pushed the oldest out
     started = time.monotonic()
     telemetry.close()
     assert time.monotonic() - started < 15

@@ -27,7 +27,7 @@ from whispersync.deploy.aws.package import (
 
 # Sits beside the interpreter: the console script of this virtualenv.
 WHISPERSYNC = str(Path(sys.executable).with_name("whispersync"))
-ENGINE = ("duckdb", "fastapi", "jinja2", "uvicorn", "pydantic")
+ENGINE = ("duckdb", "numpy", "fastapi", "jinja2", "uvicorn", "pydantic")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,11 @@ class TestPackage:
         assert done.stdout.strip().startswith(str(out))
 
     def test_it_holds_no_engine_and_no_boto3_and_is_small(self, built):
-        """No DuckDB, FastAPI or Jinja2 (the local install's), no boto3 (Lambda's); under 10 MB unzipped."""
+        """No DuckDB, numpy, FastAPI or Jinja2 (the local install's), no boto3 (Lambda's); under 12 MB unzipped.
+
+        The budget is ours, not Lambda's (250 MB): whispersync itself, with bytecode, is ~5.6 MB of it and
+        grows with the product (it was raised from 10 MB when cost, baselines and anomaly models came); an
+        engine slipping in (DuckDB, numpy: tens of MB each) would break it at once."""
         out, answer = built
         top_level = {p.name.lower() for p in out.iterdir()}
         names = {d["name"] for d in answer["distributions"]}
@@ -68,7 +72,7 @@ class TestPackage:
             assert absent not in names
         assert {"whispersync", "orjson", "opentelemetry-api", "httpx"} <= names
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
-        assert answer["size_bytes"] == size < 10_000_000
+        assert answer["size_bytes"] == size < 12_000_000
         assert answer["directory"] == str(out)
 
     def test_compiled_wheels_are_lambdas(self, built):
