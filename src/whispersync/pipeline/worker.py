@@ -194,23 +194,24 @@ class MemoProcessor:
                  final: bool = False) -> None:
         """The worker's metrics for every memo; the business ones (and the SLO's) for real memos only:
         a canary's synthetic memo must not count as a transcript processed or move the SLO."""
-        record = self.telemetry.metrics.record
+        points = []  # recorded in one call: one pass, one timestamp (issue 15)
         if memo is None or memo.source != SYNTHETIC_SOURCE:
             status = "Success" if success else "Failed"
             for dims in ({"AgentType": agent_type, "Status": status}, {"Status": status}, {}):
-                record(catalog.TRANSCRIPTS_PROCESSED, 1, dims)
+                points.append((catalog.TRANSCRIPTS_PROCESSED, 1, dims))
             if success:
                 for dims in ({"AgentType": agent_type}, {}):
-                    record(catalog.PROCESSING_DURATION, duration_ms, dims)
+                    points.append((catalog.PROCESSING_DURATION, duration_ms, dims))
             if success and memo is not None:
                 latency_ms = max(0.0, (time.time() - memo.created_at) * 1000)
                 for dims in ({"AgentType": agent_type}, {}):
-                    record(catalog.MEMO_LATENCY, latency_ms, dims)
+                    points.append((catalog.MEMO_LATENCY, latency_ms, dims))
             if final:
-                record(catalog.MEMOS_FAILED, 1)
-        record(catalog.WORKER_INVOCATIONS, 1)
-        record(catalog.WORKER_ERRORS, 0 if success else 1)
-        record(catalog.WORKER_DURATION, duration_ms)
+                points.append((catalog.MEMOS_FAILED, 1, None))
+        points.append((catalog.WORKER_INVOCATIONS, 1, None))
+        points.append((catalog.WORKER_ERRORS, 0 if success else 1, None))
+        points.append((catalog.WORKER_DURATION, duration_ms, None))
+        self.telemetry.metrics.record_many(points)
 
 
 def _recorded_at(memo: Memo) -> datetime:

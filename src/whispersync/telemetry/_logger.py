@@ -12,8 +12,17 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from ._correlation import get_correlation_id
-from ._redact import MASK, _key_cache, _maybe_secret, is_secret_key, redact_fields, redact_string, redact_value
-from ._tracer import current_ids
+from ._redact import (
+    MASK,
+    _key_cache,
+    _maybe_secret_unknown,
+    _plain,
+    is_secret_key,
+    redact_fields,
+    redact_string,
+    redact_value,
+)
+from ._tracer import _NO_SPAN, Span, _get_current_span, current_ids
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
@@ -82,7 +91,7 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
     secret shapes. What makes this cheap is the order: a secret key costs one
     cached lookup, a number or bool nothing, a string a few substring tests.
     """
-    cache = _key_cache
+    cache, plain = _key_cache, _plain
     for key, value in fields.items():
         secret = cache.get(key)
         if secret is None:
@@ -94,7 +103,7 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
         if kind is str:
             if len(value) > MAX_VALUE_CHARS:
                 value = fields[key] = _cut(value)
-            if _maybe_secret(value):
+            if value not in plain and _maybe_secret_unknown(value):
                 fields[key] = redact_string(value)
         elif kind is not int and kind is not float and kind is not bool and value is not None:
             fields[key] = redact_value(_bounded(value))
@@ -104,20 +113,27 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
 class _Clock:
     """ISO 8601 UTC timestamps with milliseconds, formatting each second once."""
 
-    __slots__ = ("_clock_ns", "_cached")
+    __slots__ = ("_clock_ns", "_cached", "_last")
 
     def __init__(self, clock_ns: Any) -> None:
         self._clock_ns = clock_ns
-        self._cached: tuple[int, str] = (-1, "")  # one tuple: swapped atomically across threads
+        # One tuple each: swapped atomically across threads.
+        self._cached: tuple[int, str] = (-1, "")  # (second, its text)
+        self._last: tuple[int, str] = (-1, "")  # (millisecond, its text): a memo's lines share it
 
     def iso_now(self) -> str:
-        ns = self._clock_ns()
-        second, rest = divmod(ns, 1_000_000_000)
+        ms = self._clock_ns() // 1_000_000
+        last_ms, text = self._last
+        if ms == last_ms:
+            return text
+        second, rest = divmod(ms, 1000)
         cached_second, prefix = self._cached
         if second != cached_second:
             prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._cached = (second, prefix)
-        return f"{prefix}.{rest // 1_000_000:03d}Z"
+        text = f"{prefix}.{rest:03d}Z"
+        self._last = (ms, text)
+        return text
 
 
 class Logger:
@@ -180,7 +196,9 @@ class Logger:
         telemetry = self._telemetry
         try:
             frame = _getframe(2)  # caller of debug/info/...
-            if type(message) is not str or len(message) > MAX_VALUE_CHARS or _maybe_secret(message):
+            if type(message) is not str or len(message) > MAX_VALUE_CHARS or (
+                message not in _plain and _maybe_secret_unknown(message)
+            ):
                 message = redact_string(_cut(message if type(message) is str else str(message)))
             record = {
                 "level": level,
@@ -193,9 +211,13 @@ class Logger:
             cid = get_correlation_id()
             if cid is not None:
                 record["correlation_id"] = cid
-            ids = current_ids()
-            if ids is not None:
-                record["trace_id"], record["span_id"] = ids
+            span = _get_current_span()
+            if type(span) is Span:  # ours: current_ids() without its call and tuple
+                record["trace_id"], record["span_id"] = span.trace_id, span.span_id
+            elif span is not _NO_SPAN:  # another's span (an OTel SDK's, a propagated context)
+                ids = current_ids()
+                if ids is not None:
+                    record["trace_id"], record["span_id"] = ids
             if self._bound:
                 record.update(self._bound)
             if fields:

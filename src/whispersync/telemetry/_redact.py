@@ -68,6 +68,28 @@ def _maybe_secret(value: str) -> bool:
     )
 
 
+# Strings _maybe_secret found plain. The same values recur in every memo's records
+# (agent and queue names, a memo's id in its spans and log lines, the correlation
+# id in every span): a set lookup (~20 ns) replaces the substring tests (~250 ns).
+# The verdict depends on the string alone, so remembering it changes no output;
+# secret-shaped strings are never kept. Short strings only, bounded, cleared on
+# overflow (unique ids churn it; common values come back at once).
+_plain: set[str] = set()
+_PLAIN_MAX = 2048
+_PLAIN_LEN = 128
+
+
+def _maybe_secret_unknown(value: str) -> bool:
+    """_maybe_secret for a str not in ``_plain``; a plain one is remembered."""
+    if _maybe_secret(value):
+        return True
+    if len(value) <= _PLAIN_LEN:
+        if len(_plain) >= _PLAIN_MAX:
+            _plain.clear()
+        _plain.add(value)
+    return False
+
+
 # Every pattern below runs in time linear in the string: a log line can carry any
 # client text (an unknown agent name, a title), and a backtracking regex that
 # retries from every position of a long run stalls the process (it holds the GIL).
@@ -153,7 +175,7 @@ def redact_fields(fields: dict[str, Any]) -> dict[str, Any]:
     Only for dicts the caller owns (``**fields`` of a log call): mutating saves
     a copy per log line. Nested containers are copied by :func:`redact_value`.
     """
-    cache = _key_cache
+    cache, plain = _key_cache, _plain
     for key, value in fields.items():
         secret = cache.get(key)
         if secret is None:
@@ -163,7 +185,7 @@ def redact_fields(fields: dict[str, Any]) -> dict[str, Any]:
         else:
             kind = type(value)
             if kind is str:
-                if _maybe_secret(value):
+                if value not in plain and _maybe_secret_unknown(value):
                     fields[key] = redact_string(value)
             elif kind is not int and kind is not float and kind is not bool and value is not None:
                 fields[key] = redact_value(value)
