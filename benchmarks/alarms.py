@@ -1,7 +1,8 @@
 """One alarm evaluation cycle for 100, 1,000 and 10,000 alarms over 7 days of 1-minute data.
 
 Writes 200 series x 7 days x 1440 minutes (~2 M datapoints) straight into the
-telemetry store's compacted layout (one time-sorted Parquet file per day), then
+telemetry store's compacted layout (one Parquet file per day, sorted by series then time as
+compaction writes it; ``--layout time``: sorted by time as before issue 15's cold-read work), then
 declares alarms spread over the series with different statistics (Sum, Average,
 Maximum, p99), periods (1 and 5 minutes), thresholds, M-out-of-N settings and
 missing-data treatments, and times `AlarmEngine.evaluate` for each count of alarms:
@@ -12,6 +13,10 @@ missing-data treatments, and times `AlarmEngine.evaluate` for each count of alar
   minute in one process);
 * one cold cycle: the cache cleared again, the states already stored.
 
+Then, cold again (fresh store and caches): every series over all 7 days in one
+``metric_statistics_batch`` call (Average at 300 s), the alarm-cycle-like read that decodes every
+row of every file (an alarm cycle itself reads only the files its windows touch, here the last day).
+
 Targets (issue 15): 1,000 alarms < 1 s and 10,000 < 5 s per cycle, judged on the median
 (the first and cold cycles are printed beside it, judged too), and about linear growth.
 
@@ -20,6 +25,7 @@ one metric query per alarm (`TelemetryStore.metric_statistics`) instead of one q
 (period, statistic) group.
 
     .venv/bin/python benchmarks/alarms.py [--alarms 100,1000,10000] [--runs 5] [--series 200]
+        [--layout compacted|time]
 """
 
 from __future__ import annotations
@@ -32,10 +38,10 @@ from pathlib import Path
 
 import duckdb
 
-from whispersync.monitoring.store import _segments, _series
+from whispersync.monitoring.store import _schema, _segments, _series
 from whispersync.monitoring.alarms import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine, decide, evaluation_window
-from whispersync.plan import MetricAlarm
+from whispersync.plan import MetricAlarm, MetricStat
 from whispersync.monitoring.store import TelemetryStore
 
 DAYS = 7
@@ -48,11 +54,15 @@ START_S = END_S - DAYS * DAY_S
 TARGETS_S = {1_000: 1.0, 10_000: 5.0}
 STATISTICS = ("Sum", "Average", "Maximum", "p99")
 TREATMENTS = ("missing", "notBreaching", "breaching", "ignore")
+# --layout: how the day files are written. "time": as before issue 15's cold-read work.
+LAYOUTS = {"compacted": (_schema.COMPACTED_ORDER["metrics"], _schema.COMPACTED_OPTIONS["metrics"]),
+           "time": ("ts", "")}
 OPERATORS = ("GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold",
              "LessThanOrEqualToThreshold")
 
 
-def write_data(root: Path, series: int = SERIES) -> int:
+def write_data(root: Path, series: int = SERIES, layout: str = "compacted") -> int:
+    order, options = LAYOUTS[layout]
     con = duckdb.connect(":memory:")
     for day in range(DAYS):
         day_start = START_S + day * DAY_S
@@ -67,8 +77,8 @@ def write_data(root: Path, series: int = SERIES) -> int:
                        '{{"Series":"s' || CAST(s AS VARCHAR) || '"}}' AS dimensions,
                        CAST(hash(s, m, {day}) % 1000 AS DOUBLE) AS value
                 FROM range(1440) AS t(m), range({series}) AS u(s)
-                ORDER BY ts
-            ) TO '{target}' (FORMAT parquet, COMPRESSION zstd)
+                ORDER BY {order}
+            ) TO '{target}' (FORMAT parquet, COMPRESSION zstd{options})
         """)
     con.close()
     return DAYS * 1440 * series
@@ -106,6 +116,20 @@ def timed_cycle(engine: AlarmEngine, at_ms: int, cold: bool = False) -> tuple[fl
     return time.perf_counter() - t, results
 
 
+def cold_batch(root: Path, series: int) -> tuple[float, int]:
+    """Seconds for every series over all 7 days in one metric_statistics_batch, as a fresh process reads it."""
+    _series.clear()
+    _schema._COLUMNS_CACHE.clear()
+    store = TelemetryStore(root)
+    requests = [MetricStat(NS, "Latency", {"Series": f"s{s}"}, "Average", 300) for s in range(series)]
+    try:
+        t = time.perf_counter()
+        found = store.metric_statistics_batch(requests, start_ms=START_S * 1000, end_ms=END_S * 1000)
+        return time.perf_counter() - t, sum(len(s.values) for s in found)
+    finally:
+        store.close()
+
+
 def verdict(count: int, seconds: float) -> str:
     if count not in TARGETS_S:
         return ""
@@ -128,14 +152,16 @@ def main() -> None:
                         help="alarm counts, comma-separated (default 100,1000,10000)")
     parser.add_argument("--runs", type=int, default=RUNS, help="steady-state cycles per count (median)")
     parser.add_argument("--series", type=int, default=SERIES, help="series the alarms watch")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="compacted",
+                        help="how the day files are laid out (time: as before issue 15's cold-read work)")
     args = parser.parse_args()
     if args.runs < 1 or args.series < 1:
         parser.error("--runs and --series must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "telemetry"
         t = time.perf_counter()
-        points = write_data(root, args.series)
-        print(f"wrote {points:,} datapoints ({args.series} series x {DAYS} days x 1440 min) "
+        points = write_data(root, args.series, args.layout)
+        print(f"wrote {points:,} datapoints ({args.series} series x {DAYS} days x 1440 min, {args.layout} layout) "
               f"in {time.perf_counter() - t:.1f} s")
         store = TelemetryStore(root)
         at_ms = END_S * 1000 - 30_000  # evaluate inside the last day's data
@@ -168,6 +194,10 @@ def main() -> None:
                                          for a, b in zip(ordered, ordered[1:])))
         for line in verdicts:
             print(line)
+        seconds, buckets = cold_batch(root, args.series)
+        assert buckets == args.series * DAYS * 288, f"cold batch answered {buckets} buckets"
+        print(f"cold read of all {args.series} series x {DAYS} days (Average at 300 s) in one"
+              f" metric_statistics_batch: {seconds * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Metric statistics and metric math over 7 days x 200 series of 1-minute data, beside their peers.
 
-    .venv/bin/python benchmarks/metrics_query.py [--runs 15] [--quick]
+    .venv/bin/python benchmarks/metrics_query.py [--runs 15] [--quick] [--layout compacted|time]
 
 Writes ~2 M datapoints straight into a WhisperSync home's telemetry store in its on-disk
-layout (one merged, time-sorted Parquet file per day, exactly what compaction produces), and
+layout (one merged Parquet file per day, laid out exactly as compaction writes it: sorted by
+series then time, ``_schema.COMPACTED_ORDER``; ``--layout time`` writes the layout before
+issue 15's cold-read work, sorted by time in DuckDB's default row groups, to compare), and
 times two queries over the last 24 h of one function's series:
 
 * a p99 at a 1-minute period of ``Invocations``;
@@ -22,6 +24,15 @@ HTTP engines are timed by the client over one keep-alive loopback connection (ht
 their figures include the round trip and the JSON. Printed: median, min-max, and the ratios
 of each engine's median over ours in process and over ours via HTTP (below 1: that engine is
 faster; the issue's target is Prometheus / ours >= 1 for both).
+
+Cold reads, measured first, before anything has read the data (the OS page cache is warm: the
+files were just written):
+
+* the first p99 query of a series: a fresh store (its own DuckDB) and the decoded-series cache
+  (store/_series.py) and Parquet column cache cleared, then ``get_metric_data`` as above; each
+  round another function's series; median and min-max of COLD_ROUNDS;
+* every series over all 7 days in one ``metric_statistics_batch`` (Average at 300 s), cold
+  likewise: the first alarm-cycle-like read, which decodes every row of every file.
 
 Before timing, every engine's answer is checked against ours, point by point:
 
@@ -75,7 +86,7 @@ from prometheus_peer import PrometheusPeer  # noqa: E402
 from rss import mib, peak_in_child, status_kib, verdict  # noqa: E402
 
 from whispersync.monitoring.metrics import get_metric_data  # noqa: E402
-from whispersync.monitoring.store import TelemetryStore, _schema, _segments  # noqa: E402
+from whispersync.monitoring.store import TelemetryStore, _schema, _segments, _series  # noqa: E402
 from whispersync.plan import MetricDataQuery, MetricStat  # noqa: E402
 
 DAYS = 7
@@ -87,10 +98,15 @@ END_S = 1_767_225_600 + DAYS * DAY_S  # 2026-01-08T00:00:00Z
 START_S = END_S - DAYS * DAY_S
 BUCKETS = DAY_S // 60  # the 24 h queried, one point a minute
 IDLE_S = 5  # how long a fresh `up` idles before its RSS is read
+COLD_ROUNDS = 5
+# --layout: how the day files are written. "time": as before issue 15's cold-read work.
+LAYOUTS = {"compacted": (_schema.COMPACTED_ORDER["metrics"], _schema.COMPACTED_OPTIONS["metrics"]),
+           "time": ("ts", "")}
 
 
-def write_data(metrics_dir: Path, series: int) -> int:
-    """One Parquet file per UTC day, typed like the compacted store, sorted by ts."""
+def write_data(metrics_dir: Path, series: int, layout: str = "compacted") -> int:
+    """One Parquet file per UTC day, typed like the compacted store, in the ``layout`` of LAYOUTS."""
+    order, options = LAYOUTS[layout]
     con = duckdb.connect(":memory:")
     total = 0
     for day in range(DAYS):
@@ -110,8 +126,8 @@ def write_data(metrics_dir: Path, series: int) -> int:
                        CAST(CASE WHEN s % 2 = 0 THEN 100 + hash(s, m, {day}) % 900
                                  ELSE hash(s, m, {day}) % 20 END AS DOUBLE) AS value
                 FROM range(1440) AS t(m), range({series}) AS u(s)
-                ORDER BY ts
-            ) TO '{target}' (FORMAT parquet, COMPRESSION zstd)
+                ORDER BY {order}
+            ) TO '{target}' (FORMAT parquet, COMPRESSION zstd{options})
         """)
         total += 1440 * series
     con.close()
@@ -271,6 +287,44 @@ def query_in_child(home: str, files: list[str], function: str, name: str) -> int
         store.close()
 
 
+def fresh_store(home: Path) -> TelemetryStore:
+    """A store as a new process opens it: no decoded series, no cached Parquet columns, its own DuckDB."""
+    _series.clear()
+    _schema._COLUMNS_CACHE.clear()
+    return TelemetryStore(home / "telemetry")
+
+
+def cold_reads(home: Path, files: list[str], series: int) -> list[str]:
+    """The cold-read lines: the first query of a series, then every series over 7 days in one batch."""
+    first = []
+    for i in range(COLD_ROUNDS):
+        function = f"fn{(7 + 13 * i) % (series // 2):03d}"
+        store = fresh_store(home)
+        try:
+            call = Engines(store, files, None, None, function).ours("p99")
+            t = time.perf_counter()
+            answered = len(call())
+            first.append((time.perf_counter() - t) * 1000)
+        finally:
+            store.close()
+        assert answered == BUCKETS, f"cold p99 of {function}: {answered} points, not {BUCKETS}"
+    requests = [MetricStat(NS, name, {"FunctionName": f"fn{s:03d}"}, "Average", 300)
+                for s in range(series // 2) for name in ("Invocations", "Errors")]
+    store = fresh_store(home)
+    try:
+        t = time.perf_counter()
+        found = store.metric_statistics_batch(requests, start_ms=START_S * 1000, end_ms=END_S * 1000)
+        batch = (time.perf_counter() - t) * 1000
+    finally:
+        store.close()
+    assert all(len(s.values) == DAYS * 288 for s in found), "cold batch: a series lacks points"
+    return [f"first p99 query of a series (24 h at 60 s), fresh store and caches:"
+            f" median {statistics.median(first):.1f} ms (min-max {min(first):.1f}-{max(first):.1f})"
+            f" of {COLD_ROUNDS}, each another series",
+            f"all {len(requests)} series x {DAYS} days (Average at 300 s) in one metric_statistics_batch, cold:"
+            f" {batch:.0f} ms"]
+
+
 def timed(engines: dict[str, Callable[[], Answer]], runs: int) -> dict[str, list[float]]:
     """Every engine once per round, in turn; ms per call."""
     times: dict[str, list[float]] = {e: [] for e in engines}
@@ -292,15 +346,16 @@ def report(title: str, times: dict[str, list[float]]) -> None:
               f"{median / base_http:13.2f}")
 
 
-def run(series: int, runs: int) -> None:
+def run(series: int, runs: int, layout: str) -> None:
     with tempfile.TemporaryDirectory(prefix="ws-metrics-bench-") as tmp:
         root = Path(tmp)
         home = root / "home"
         t = time.perf_counter()
-        points = write_data(home / "telemetry" / "metrics", series)
-        print(f"wrote {points:,} datapoints ({series} series x {DAYS} days x 1440 min) "
+        points = write_data(home / "telemetry" / "metrics", series, layout)
+        print(f"wrote {points:,} datapoints ({series} series x {DAYS} days x 1440 min, {layout} layout) "
               f"in {time.perf_counter() - t:.1f} s")
         files = sorted(str(p) for p in (home / "telemetry" / "metrics").rglob("*.parquet"))
+        print("\ncold reads\n  " + "\n  ".join(cold_reads(home, files, series)) + "\n")
         function = f"fn{min(42, series // 2 - 1):03d}"
         prom = server = ws = None
         store = TelemetryStore(home / "telemetry")
@@ -355,9 +410,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=RUNS, help="timed calls per engine and query")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 20 series, 5 runs")
+    parser.add_argument("--layout", choices=sorted(LAYOUTS), default="compacted",
+                        help="how the day files are laid out (time: as before issue 15's cold-read work)")
     args = parser.parse_args()
     series, runs = (20, 5) if args.quick else (SERIES, args.runs)
-    run(series, runs)
+    run(series, runs, args.layout)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ Design:
   is simply another entry and stale entries age out of the LRU. Keys are loaded on
   first use, all the missing keys of a query in one filtered statement per file, from
   exactly the SELECT the SQL path reads (``_schema.from_parquet`` / ``from_jsonl``), so
-  both paths see the same typed columns. Files whose time range (Parquet footer
+  both paths see the same typed columns. Compaction sorts metric files by series, in
+  small row groups (``_schema.COMPACTED_ORDER``), so that statement reads only the row
+  groups of the keys asked, not the whole day. Files whose time range (Parquet footer
   statistics) misses the query are not read at all.
 * ``statistics``: the statistic per bucket in numpy, with the SQL path's semantics
   (``_store._grouped_statistics_sql``): buckets ``[t, t + period)`` from the origin,

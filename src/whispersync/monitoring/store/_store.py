@@ -397,9 +397,9 @@ class TelemetryStore:
             if window + self.segment_seconds + _GRACE_SECONDS > now:
                 continue  # still open, or a late writer may still append
             source = part.path / f"{stem}.jsonl"
-            select = _schema.split_messages(stream, _schema.from_jsonl(stream, [str(source)])) + " ORDER BY ts"
+            select = _schema.split_messages(stream, _schema.from_jsonl(stream, [str(source)]))
             try:
-                self._publish(con, select, part.path, stem)
+                self._publish(con, stream, select, part.path, stem)
             except (duckdb.IOException, FileNotFoundError):
                 continue  # vanished under us (retention); nothing to do
             _unlink(source)
@@ -428,20 +428,23 @@ class TelemetryStore:
                 # was merged already and somehow grew; leave it rather than overwrite.
                 continue
             files = [str(path / f"{s}.parquet") for s in inputs]
-            # Sorted by time so row-group statistics prune time-range queries.
-            select = _schema.split_messages(stream, _schema.from_parquet(stream, files)) + " ORDER BY ts"
-            self._publish(con, select, path, target)
+            select = _schema.split_messages(stream, _schema.from_parquet(stream, files))
+            self._publish(con, stream, select, path, target)
             for stem in inputs:
                 _unlink(path / f"{stem}.parquet")
 
-    def _publish(self, con: duckdb.DuckDBPyConnection, select: str, directory: Path, stem: str) -> None:
-        """Write ``select`` to ``directory/stem.parquet`` atomically and durably."""
+    def _publish(self, con: duckdb.DuckDBPyConnection, stream: str, select: str, directory: Path, stem: str) -> None:
+        """Write ``select`` to ``directory/stem.parquet`` atomically and durably, laid out for ``stream``.
+
+        Logs and spans sorted by time, metrics by series then time: see ``_schema.COMPACTED_ORDER``.
+        """
         tmp = directory / f".{stem}.{secrets.token_hex(4)}.tmp"
         target = directory / f"{stem}.parquet"
         quoted = str(tmp).replace("'", "''")
         try:
             con.execute(
-                f"COPY ({select}) TO '{quoted}' (FORMAT parquet, COMPRESSION {PARQUET_CODEC})"
+                f"COPY ({_schema.compacted(stream, select)}) TO '{quoted}'"
+                f" (FORMAT parquet, COMPRESSION {PARQUET_CODEC}{_schema.COMPACTED_OPTIONS[stream]})"
             )
             _segments.fsync_file(tmp)
             os.replace(tmp, target)
