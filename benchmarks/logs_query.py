@@ -1,6 +1,6 @@
 """Logs Insights over the telemetry store: the seed's three queries on 1,000,000 log events.
 
-    python benchmarks/logs_query.py [--events 1000000] [--runs 9]
+    python benchmarks/logs_query.py [--events 1000000] [--runs 9] [--history-days 0]
 
 Loads realistic Powertools-shaped log lines (one memo = "Processing transcript",
 then "Processing successful" with duration_ms or an ERROR "Processing failed"
@@ -19,6 +19,11 @@ interleaved, the engines a user could run instead of ours:
 and prints each one's median and min–max, its ratio to ours (peer / ours), and
 the targets: ours / hand SQL ≤ 1.5× and ours ≤ 100 ms; ours / chDB MergeTree ≤ 1.0×.
 The answers are checked to agree across the engines before timing is trusted.
+Then the same queries over a narrow range, the hour's last 5 minutes (no target:
+it shows what skipping by time saves, ours and the peers alike). With
+--history-days N, N earlier days of events (a quarter of --events each, each
+written on its own day, so one file per day) sit beside the hour: a query over
+the hour should not pay for them.
 Then each seed query's peak RSS by ours: run_query alone in a fresh spawned process over
 the compacted store (benchmarks/rss.py), so generating and loading the events do not
 count; target peak < 1 GiB.
@@ -238,9 +243,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--history-days", type=int, default=0,
+                        help="earlier days of events (a quarter of --events each) beside the hour queried")
     args = parser.parse_args()
     if args.events < 1 or args.runs < 1:
         parser.error("--events and --runs must be at least 1")
+    if not 0 <= args.history_days <= 30:
+        parser.error("--history-days must be from 0 to 30 (the store keeps 30 days)")
 
     now_s = time.time()
     end_ms = int(now_s * 1000) // HOUR_MS * HOUR_MS  # the last whole hour, so it merges
@@ -254,11 +263,15 @@ def main() -> None:
         clock = [now_s]
         store = TelemetryStore(Path(tmp) / "telemetry", clock=lambda: clock[0])
         t = time.perf_counter()
-        for i in range(0, len(lines), 100_000):
-            for line in lines[i : i + 100_000]:
-                store.emit("logs", orjson.loads(line))
-            store.flush()
-        print(f"stored in {time.perf_counter() - t:.1f} s")
+        for day in range(args.history_days, 0, -1):
+            # Written on their own day, as a server running then would have: one file per day.
+            day_start = start_ms - day * 86_400_000
+            clock[0] = day_start / 1000 + 60
+            store_lines(store, generate(max(1, args.events // 4), day_start, seed=day))
+        clock[0] = now_s
+        store_lines(store, lines)
+        history = f" (and {args.history_days} earlier days)" if args.history_days else ""
+        print(f"stored{history} in {time.perf_counter() - t:.1f} s")
         clock[0] = now_s + 2 * 86_400  # every window closed
         t = time.perf_counter()
         store.compact()
@@ -275,6 +288,13 @@ def main() -> None:
             if ch is not None:
                 ch.close()
     sys.exit(1 if failed else 0)
+
+
+def store_lines(store: TelemetryStore, lines: list[bytes]) -> None:
+    for i in range(0, len(lines), 100_000):
+        for line in lines[i : i + 100_000]:
+            store.emit("logs", orjson.loads(line))
+        store.flush()
 
 
 def run_queries(store, lines, parquet, ch, start_ms: int, end_ms: int, runs: int) -> bool:
@@ -337,12 +357,42 @@ def run_queries(store, lines, parquet, ch, start_ms: int, end_ms: int, runs: int
         merge = f"{vs_merge:14.2f}×" if vs_merge is not None else f"{'skipped':>15}"
         print(f"{name:22} " + " ".join(f"{v:15.1f}" for v in med.values()) + f" {vs_hand:9.2f}× {merge}")
 
+    narrow_range(store, parquet, ch, end_ms - 300_000, end_ms, runs)
+
     print(f"\npeak RSS of ours, each query alone in a fresh process over {len(lines):,} events:")
     for name, text in SAVED_QUERIES.items():
         rows, before, peak = peak_in_child(query_in_child, str(store.root), text, start_ms, end_ms)
         print(f"  {name:22} peak {mib(peak):>8} (before the query {mib(before)}, {rows} rows); {peak_verdict(peak)}")
         failed |= peak / 1024 >= 1024
     return failed
+
+
+def narrow_range(store, parquet, ch, start_ms: int, end_ms: int, runs: int) -> None:
+    """The seed queries over [start_ms, end_ms] only, on every engine: medians, ms (answers checked to agree)."""
+    files = "[" + ", ".join(f"'{p}'" for p in parquet) + "]"
+    hand_db = duckdb.connect()
+    hand_db.execute("SET GLOBAL TimeZone = 'UTC'")
+    print(f"\nnarrow range, the last {(end_ms - start_ms) // 60_000} minutes: medians, ms")
+    for name, text in SAVED_QUERIES.items():
+        engines = {"ours": lambda text=text: run_query(store, text, start_ms=start_ms, end_ms=end_ms)["rows"]}
+        hand = HAND_SQL[name].format(files=files, lo=f"epoch_ms({start_ms})", hi=f"epoch_ms({end_ms})")
+
+        def hand_sql(sql=hand):
+            with hand_db.cursor() as cur:
+                return cur.execute(sql).fetchall()
+
+        engines["DuckDB hand SQL"] = hand_sql
+        if ch is not None:
+            sql = CH_SQL[name].format(src="logs", lo=f"fromUnixTimestamp64Milli({start_ms})",
+                                      hi=f"fromUnixTimestamp64Milli({end_ms})")
+            engines["chDB MergeTree"] = lambda sql=sql: orjson.loads(ch.query(sql, "JSONCompact").bytes())["data"]
+        mine = canonical(name, engines["ours"]())
+        for label, fn in engines.items():
+            if not same_answer(mine, canonical(name, fn())):
+                sys.exit(f"{name}, narrow range: {label} answers differently from ours")
+        med = {label: statistics.median(ts) for label, ts in interleaved_ms(engines, runs).items()}
+        peers = "".join(f"  {label} {ms:.1f} ({ms / med['ours']:.2f}×)" for label, ms in med.items() if label != "ours")
+        print(f"  {name:22} ours {med['ours']:.1f}{peers}")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,13 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+import duckdb
 
 
 _SEGMENT = re.compile(r"^(\d{10})-\d+-[0-9a-f]+$")
@@ -158,6 +162,72 @@ def live_files(stream_dir: Path) -> tuple[list[str], list[str]]:
         parquet += [str(part.path / f"{s}.parquet") for s in part.live_parquet()]
         jsonl += [str(part.path / f"{s}.jsonl") for s in part.live_jsonl()]
     return parquet, jsonl
+
+
+def overlapping(parquet: Sequence[str], start_ms: int | None, end_ms: int | None) -> list[str]:
+    """The Parquet files that may hold a record with ``start_ms <= ts <= end_ms`` (None: unbounded).
+
+    Names cannot say this: a file's name is the time its records were *written*
+    (the writer's clock picks the partition and window), while ``ts`` is each
+    record's own time, which an import, a late event or a skewed clock puts
+    anywhere. So each file's footer decides: its row groups' min and max ``ts``.
+    A file whose footer has no such statistics is kept.
+    """
+    # In microseconds, as ts is stored; all of end_ms's millisecond is kept, whatever precision the caller compares at.
+    low = None if start_ms is None else int(start_ms) * 1000
+    high = None if end_ms is None else int(end_ms) * 1000 + 999
+    kept = []
+    for path in parquet:
+        rng = parquet_ts_range(path)
+        if rng is not None and ((low is not None and rng[1] < low) or (high is not None and rng[0] > high)):
+            continue
+        kept.append(path)
+    return kept
+
+
+# path -> ((inode, size, mtime ns), (min, max) of ts in epoch microseconds, or None)
+_TS_RANGES: dict[str, tuple[tuple[int, int, int], tuple[int, int] | None]] = {}
+_TS_LOCK = threading.Lock()
+_TS_DB: duckdb.DuckDBPyConnection | None = None
+
+
+def parquet_ts_range(path: str) -> tuple[int, int] | None:
+    """Min and max ``ts`` of a Parquet file in epoch microseconds (``ts`` a TIMESTAMP, or epoch ms
+    for metrics), from its footer; None when a row group lacks the statistics or the file is unreadable.
+
+    Cached while the file is unchanged (inode, size, mtime): our files are written once and
+    replaced only by a rename, so reading each footer once is enough.
+    """
+    global _TS_DB
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None  # gone: the query lists the files again (duckdb.IOException)
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _TS_LOCK:
+        hit = _TS_RANGES.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        if _TS_DB is None:
+            _TS_DB = duckdb.connect(":memory:")
+        try:
+            # A TIMESTAMP's statistics read as text ('2026-11-27 12:00:00.123'); a BIGINT's as digits.
+            rows = _TS_DB.execute(
+                "SELECT coalesce(epoch_us(TRY_CAST(stats_min_value AS TIMESTAMP)),"
+                " TRY_CAST(stats_min_value AS BIGINT) * 1000),"
+                " coalesce(epoch_us(TRY_CAST(stats_max_value AS TIMESTAMP)),"
+                " TRY_CAST(stats_max_value AS BIGINT) * 1000 + 999)"
+                " FROM parquet_metadata(?) WHERE path_in_schema = 'ts'", [path]
+            ).fetchall()
+        except duckdb.Error:
+            return None
+        rng = None
+        if rows and all(lo is not None and hi is not None for lo, hi in rows):
+            rng = (min(lo for lo, _ in rows), max(hi for _, hi in rows))
+        if len(_TS_RANGES) > 10_000:
+            _TS_RANGES.clear()  # a server's 30 days hold far fewer files; this only bounds a leak
+        _TS_RANGES[path] = (key, rng)
+        return rng
 
 
 def fsync_file(path: Path) -> None:

@@ -52,7 +52,7 @@ from typing import Any
 import duckdb
 
 from whispersync.errors import QueryTimeout
-from whispersync.monitoring.store import _schema
+from whispersync.monitoring.store import _schema, _segments
 from whispersync.plan import MetricStat, check_period
 
 try:
@@ -190,7 +190,7 @@ def _entry(path: str, is_parquet: bool, cursor: Callable[[], duckdb.DuckDBPyConn
             _CACHE.move_to_end(path)
             return entry
     if is_parquet:
-        ts_range = _footer_range(path, cursor)
+        ts_range = _footer_range(path)
         text = None
     else:
         ts_range = None
@@ -206,19 +206,10 @@ def _entry(path: str, is_parquet: bool, cursor: Callable[[], duckdb.DuckDBPyConn
     return entry
 
 
-def _footer_range(path: str, cursor: Callable[[], duckdb.DuckDBPyConnection]) -> tuple[int, int] | None:
-    """The file's min and max ``ts`` from its row-group statistics, if every row group has them."""
-    con = cursor()
-    try:
-        rows = con.execute(
-            "SELECT TRY_CAST(stats_min_value AS BIGINT), TRY_CAST(stats_max_value AS BIGINT), stats_null_count"
-            " FROM parquet_metadata(?) WHERE path_in_schema = 'ts'", [path]
-        ).fetchall()
-    finally:
-        con.close()
-    if not rows or any(lo is None or hi is None for lo, hi, _ in rows):
-        return None
-    return min(lo for lo, _, _ in rows), max(hi for _, hi, _ in rows)
+def _footer_range(path: str) -> tuple[int, int] | None:
+    """The file's min and max ``ts`` (epoch ms) from its row-group statistics, if every row group has them."""
+    found = _segments.parquet_ts_range(path)  # epoch microseconds, cached per file
+    return None if found is None else (found[0] // 1000, found[1] // 1000)
 
 
 def _units() -> list[str]:

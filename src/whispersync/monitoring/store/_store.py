@@ -491,10 +491,18 @@ class TelemetryStore:
 
     # ------------------------------------------------------------------ reading
 
-    def live_source_sql(self, stream: str) -> str:
+    def live_source_sql(self, stream: str, start_ms: int | None = None, end_ms: int | None = None) -> str:
         """The stream's SELECT over the files live now: a view's body without a catalog, so a
-        query can run on a cursor of its own (Logs Insights does)."""
+        query can run on a cursor of its own (Logs Insights does).
+
+        With ``start_ms``/``end_ms`` (epoch ms, inclusive) it leaves out the Parquet files
+        whose footer shows no ``ts`` in that range; the caller still filters on ``ts``.
+        JSONL segments are always read: they have no footer, and a file's name tells the
+        time it was written, not the times of its records (imports, late events).
+        """
         parquet, jsonl = _segments.live_files(self.root / stream)
+        if start_ms is not None or end_ms is not None:
+            parquet = _segments.overlapping(parquet, start_ms, end_ms)
         return _schema.view_sql(stream, parquet, jsonl).split(" AS ", 1)[1]
 
     def connect(self) -> duckdb.DuckDBPyConnection:

@@ -7,7 +7,14 @@ layer into a GROUP BY subquery; later commands work on its columns. The time
 range is always the first predicate on ``ts``, so Parquet row groups outside it
 are skipped; the log groups (SOURCE, or the request's) come second.
 ``__matched`` rides along in every layer: the number of events that passed the
-filters, for the statistics CloudWatch reports.
+filters, for the statistics CloudWatch reports. The events scanned (recordsScanned,
+bytesScanned: every event of the range and log groups) come as one more column,
+``__scanned``, from a scalar subquery: one statement answers the query and all
+its statistics.
+
+``compile_plan`` compiles a query once for any time range: the range is the
+parameters ``$start_ms`` and ``$end_ms`` (epoch ms), bound when the SQL runs, so
+a dashboard's repeated query need not be parsed and compiled again.
 
 Each command works on the rows the commands before it left, in order: a command
 after ``limit`` closes the layer into a subquery first (``SELECT *`` of the
@@ -80,7 +87,7 @@ class OutputColumn:
 
 @dataclass
 class CompiledQuery:
-    sql: str
+    sql: str  # its last two columns: __matched, then __scanned (a struct: records, bytes)
     columns: list[OutputColumn]
     statistics_sql: str  # (events scanned, their bytes): the time range and log groups only
 
@@ -107,7 +114,16 @@ def compile_query(query: ast.Query, start_ms: int, end_ms: int,
     return _Compiler(query).compile(start_ms, end_ms, log_groups)
 
 
+def compile_plan(query: ast.Query, log_groups: Sequence[str] | None = None) -> CompiledQuery:
+    """``compile_query`` for any time range: its SQL takes the range as parameters ``$start_ms``, ``$end_ms``."""
+    return _PlanCompiler(query).compile(0, 0, log_groups)
+
+
 class _Compiler:
+    # True: the time range is the SQL parameters $start_ms and $end_ms, not literals.
+    # A class attribute, so subqueries (compiled by type(self)) inherit it.
+    parametrized = False
+
     def __init__(self, query: ast.Query) -> None:
         self.query = query
         self.text = query.text
@@ -125,8 +141,9 @@ class _Compiler:
     def compile(self, start_ms: int, end_ms: int, log_groups: Sequence[str] | None) -> CompiledQuery:
         self.window = (int(start_ms), int(end_ms))
         self.log_groups = log_groups  # for subqueries and join's right side without SOURCE
-        scanned = [f"ts >= epoch_ms(CAST({int(start_ms)} AS BIGINT))",
-                   f"ts <= epoch_ms(CAST({int(end_ms)} AS BIGINT))"]
+        low, high = _PARAMETERS if self.parametrized else (f"CAST({int(start_ms)} AS BIGINT)",
+                                                           f"CAST({int(end_ms)} AS BIGINT)")
+        scanned = [f"ts >= epoch_ms({low})", f"ts <= epoch_ms({high})"]
         groups = self.log_group_predicate(log_groups)
         if groups:
             scanned.append(groups)
@@ -173,6 +190,7 @@ class _Compiler:
                 parsed += [n for n in defined if n not in parsed]
             elif isinstance(cmd, _analytic.Estimate):
                 sql, statistics_sql = _analytic.estimate_sql(self, cmd, scanned)
+                sql = f"SELECT *, {_scanned_column(statistics_sql)} FROM ({sql}) AS e"
                 return CompiledQuery(sql, [OutputColumn(_analytic.ESTIMATE_COLUMN, "num")], statistics_sql)
             elif isinstance(cmd, _analytic.AnalyticCommand):  # addtotals, accum, ...: over the rows in order
                 out = _analytic.Output(shown, display, parsed, stats_columns)
@@ -220,6 +238,7 @@ class _Compiler:
             select.append(f"count(*) OVER () AS {MATCHED}")
         else:
             select.append(MATCHED)
+        select.append(_scanned_column(statistics_sql))
         if layer.events and not layer.order:
             layer.order = ["ts DESC"]  # CloudWatch's default: newest first
         sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
@@ -561,6 +580,8 @@ class _Compiler:
         if name in QUERY_WINDOW:  # queryStartTime() and kin: the range this query runs over
             if args:
                 raise self.error(f"{name}() takes no arguments, got {len(args)}", node)
+            if self.parametrized:
+                return _WINDOW_PARAMETERS[name]
             return QUERY_WINDOW[name](*self.window)
         if name not in SCALARS:
             raise self.error(f"unknown function {name}()", node)
@@ -606,6 +627,28 @@ class _Compiler:
         fn = "arg_min" if name == "earliest" else "arg_max"
         value = col.sql if col.kind in ("ts", "num") else col.as_str
         return Col(f"{fn}({value}, {ts.sql})", col.kind if col.kind in ("ts", "num") else "str")
+
+
+class _PlanCompiler(_Compiler):
+    parametrized = True
+
+
+# The time range as SQL parameters (see compile_plan); a parameter never collides
+# with the query's own text, which reaches the SQL only quoted.
+_PARAMETERS = ("CAST($start_ms AS BIGINT)", "CAST($end_ms AS BIGINT)")
+# QUERY_WINDOW's functions over the parameters (CAST(... AS BIGINT), as QUERY_WINDOW's are).
+_WINDOW_PARAMETERS = {
+    "querystarttime": Col(_PARAMETERS[0], "num"),
+    "queryendtime": Col(_PARAMETERS[1], "num"),
+    "querytimerange": Col(f"({_PARAMETERS[1]} - {_PARAMETERS[0]})", "num"),
+}
+assert _WINDOW_PARAMETERS.keys() == QUERY_WINDOW.keys(), "a QUERY_WINDOW function has no parametrized form"
+
+
+def _scanned_column(statistics_sql: str) -> str:
+    """recordsScanned and bytesScanned as one more column of every row: an uncorrelated
+    scalar subquery, which DuckDB runs once, in the same statement as the query."""
+    return f"(SELECT struct_pack(records := n, bytes := b) FROM ({statistics_sql}) AS __scan(n, b)) AS __scanned"
 
 
 _NULL = Col("CAST(NULL AS VARCHAR)", "null")  # a field no row has

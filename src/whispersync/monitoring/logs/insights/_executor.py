@@ -1,7 +1,15 @@
-"""Run a compiled query on the telemetry store and shape the result like GetQueryResults."""
+"""Run a compiled query on the telemetry store and shape the result like GetQueryResults.
+
+A query costs one DuckDB statement: its rows carry recordsMatched and the events
+scanned as their last two columns. It reads only the Parquet files whose footer
+shows events in the time range (``TelemetryStore.live_source_sql``), and a query
+text seen before (a dashboard's, refreshed) is not parsed and compiled again: plans
+are cached with the time range as SQL parameters.
+"""
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Sequence
@@ -13,7 +21,7 @@ import duckdb
 import orjson
 
 from whispersync.errors import InputError
-from whispersync.monitoring.logs.insights._compiler import compile_query
+from whispersync.monitoring.logs.insights._compiler import CompiledQuery, compile_plan, compile_query
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._parser import parse_query
 from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, close_to_files, run_with_deadline
@@ -27,6 +35,42 @@ _DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
 _MAX_DATABASES = 8
 _DATABASE_LOCK = threading.Lock()
 MAX_LOG_GROUPS = 50  # StartQuery: "You can include up to 50 log groups."
+PLAN_CACHE_SIZE = 256  # distinct (query, log groups) kept compiled: every widget of many dashboards
+
+
+class _PlanCache:
+    """Compiled plans by (query text, log groups), the least recently used dropped first.
+
+    Thread-safe: the web server runs queries on many threads. A query that does not
+    compile raises every time and is not kept.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._plans: collections.OrderedDict[tuple, CompiledQuery] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, query: str, log_groups: Sequence[str] | None) -> CompiledQuery:
+        key = (query, None if log_groups is None else tuple(log_groups))
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+                self.hits += 1
+                return plan
+            self.misses += 1
+        # Outside the lock: two threads may compile the same text at once, which is harmless.
+        plan = compile_plan(parse_query(query), log_groups)
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > self.size:
+                self._plans.popitem(last=False)
+        return plan
+
+
+_PLANS = _PlanCache(PLAN_CACHE_SIZE)
 
 
 def run_query(
@@ -68,20 +112,28 @@ def run_query(
         start_ms = end_ms - DEFAULT_RANGE_MS
     if start_ms > end_ms:
         raise InsightsQueryError("the start of the time range is after its end")
-    compiled = compile_query(parse_query(query), start_ms, end_ms, log_groups)
+    compiled = _PLANS.get(query, log_groups)
+    params = {"start_ms": int(start_ms), "end_ms": int(end_ms)}
     store.flush()  # a process reads its own writes
     deadline = None if timeout is None else time.monotonic() + timeout
     for attempt in range(2):
-        # The logs view's SELECT, over the files live now, in place of the view: no
-        # catalog to share between threads, so every query can run on its own cursor.
-        source = store.live_source_sql("logs")
-        prefix = f"WITH logs AS ({source}) "
+        # The logs view's SELECT, over the files live now that may hold events of the
+        # range, in place of the view: no catalog to share between threads, so every
+        # query can run on its own cursor. NOT MATERIALIZED: the query and its
+        # statistics both read it, and materialized it would be copied whole first.
+        source = store.live_source_sql("logs", start_ms, end_ms)
+        prefix = f"WITH logs AS NOT MATERIALIZED ({source}) "
         cursor = _database(store.root).cursor()
         try:
             try:
-                rows = run_with_deadline(cursor, prefix + compiled.sql, timeout=_left(deadline))
-                ((scanned, scanned_bytes),) = run_with_deadline(cursor, prefix + compiled.statistics_sql,
-                                                                timeout=_left(deadline))
+                rows = run_with_deadline(cursor, prefix + compiled.sql, params, timeout=_left(deadline))
+                if rows:
+                    scanned, scanned_bytes = rows[0][-1]["records"], rows[0][-1]["bytes"]
+                else:
+                    # No row to carry the statistics (nothing matched): they take a statement of their own.
+                    ((scanned, scanned_bytes),) = run_with_deadline(
+                        cursor, prefix + compiled.statistics_sql, _used(params, compiled.statistics_sql),
+                        timeout=_left(deadline))
             except (duckdb.IOException, duckdb.InterruptException):
                 raise
             except duckdb.Error as exc:
@@ -100,9 +152,9 @@ def run_query(
     kinds = [c.kind for c in compiled.columns]
     matched = 0
     out_rows = []
-    for row in rows:
-        matched = row[-1] or 0
-        out_rows.append([_value(v, k) for v, k in zip(row[:-1], kinds, strict=True)])
+    for row in rows:  # ..., __matched, __scanned
+        matched = row[-2] or 0
+        out_rows.append([_value(v, k) for v, k in zip(row[:-2], kinds, strict=True)])
     return {
         "columns": [c.name for c in compiled.columns],
         "rows": out_rows,
@@ -133,6 +185,11 @@ def _database(root: Path) -> duckdb.DuckDBPyConnection:
             close_to_files(db, Path(key))
             _DATABASES[key] = db
         return db
+
+
+def _used(params: dict[str, int], sql: str) -> dict[str, int]:
+    """The parameters ``sql`` names: DuckDB refuses values for parameters a statement lacks."""
+    return {name: value for name, value in params.items() if f"${name}" in sql}
 
 
 def _left(deadline: float | None) -> float | None:
