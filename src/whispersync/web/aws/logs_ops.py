@@ -44,7 +44,7 @@ from whispersync.monitoring.logs import (
     test_metric_filter,
     write_log_events,
 )
-from whispersync.monitoring.logs.insights import InsightsQueryError, explain, run_query
+from whispersync.monitoring.logs.insights import InsightsQueryError, check_query, run_query
 from whispersync.web.aws._logs_model import TARGET_PREFIX, operation_model, validate
 from whispersync.web.aws._protocol import AwsError
 
@@ -395,7 +395,7 @@ def start_query(runtime: Runtime, params: dict) -> dict:
         raise AwsError("InvalidParameterException", "startTime must not be after endTime")
     text, limit = params["queryString"], params.get("limit", _DEFAULT_QUERY_ROWS)
     try:
-        explain(text, start_ms, end_ms, groups)  # a query that does not parse is refused now, not later
+        check_query(text, groups)  # a query that does not parse is refused now, not later (and stays compiled)
     except InsightsQueryError as exc:
         raise AwsError("MalformedQueryException", str(exc)) from None
     for name in groups or ():

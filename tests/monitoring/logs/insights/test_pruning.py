@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from whispersync.monitoring.logs import import_logs
-from whispersync.monitoring.logs.insights import InsightsQueryError, _executor, run_query
+from whispersync.monitoring.logs.insights import InsightsQueryError, _executor, check_query, run_query
 from whispersync.monitoring.store import TelemetryStore
 
 HOUR = 3_600_000
@@ -162,6 +162,17 @@ class TestPlanCache:
         assert (_executor._PLANS.hits - before[0], _executor._PLANS.misses - before[1]) == (1, 1)
         # The cached plan takes each call's range: its own events and queryStartTime().
         assert first["rows"] == [[4, _day(0)[0]]] and second["rows"] == [[8, _day(1)[0]]]
+
+    def test_a_checked_query_runs_without_compiling_again(self, days):
+        # StartQuery checks the query when asked and runs it later.
+        store, _ = days
+        text = "stats count() as n  # plan cache check test"
+        before = (_executor._PLANS.hits, _executor._PLANS.misses)
+        check_query(text, ["/none"])
+        assert run_query(store, text, start_ms=_day(0)[0], end_ms=_day(0)[1], log_groups=["/none"])["rows"] == [[0]]
+        assert (_executor._PLANS.hits - before[0], _executor._PLANS.misses - before[1]) == (1, 1)
+        with pytest.raises(InsightsQueryError):
+            check_query("stats count( by", None)
 
     def test_log_groups_are_part_of_the_key(self, days):
         store, _ = days

@@ -13,13 +13,14 @@ the specification.
 """
 
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
-from whispersync.monitoring.logs.insights._executor import explain, format_timestamp, run_query
+from whispersync.monitoring.logs.insights._executor import check_query, explain, format_timestamp, run_query
 from whispersync.monitoring.logs.insights._parser import parse_query
 from whispersync.monitoring.logs.insights.saved import SAVED_QUERIES, saved_query
 
 __all__ = [
     "SAVED_QUERIES",
     "InsightsQueryError",
+    "check_query",
     "explain",
     "format_timestamp",
     "parse_query",

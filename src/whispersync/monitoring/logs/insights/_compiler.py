@@ -534,7 +534,8 @@ class _Compiler:
 
     def match(self, node: ast.Match, arg: Col) -> Col:
         pat = node.pattern
-        is_like_string = isinstance(pat, ast.String) and self.text[node.start:pat.start].rstrip().lower().endswith("like")
+        is_like_string = (isinstance(pat, ast.String)
+                          and self.text[node.start:pat.start].rstrip().lower().endswith("like"))
         if is_like_string or (isinstance(pat, ast.Regex) and not pat.flags and not (_REGEX_META & set(pat.pattern))):
             # A plain substring: contains() is much cheaper than a regex.
             text = pat.value if isinstance(pat, ast.String) else pat.pattern

@@ -214,6 +214,14 @@ def _category(exc: duckdb.Error) -> str:
     return "WhisperSync built SQL its engine refused, a bug in WhisperSync rather than in the query"
 
 
+def check_query(query: str, log_groups: Sequence[str] | None = None) -> None:
+    """Raise InsightsQueryError unless ``query`` compiles; its plan is kept for ``run_query``.
+
+    For StartQuery, which refuses a malformed query at once and runs it later.
+    """
+    _PLANS.get(query, log_groups)
+
+
 def explain(query: str, start_ms: int, end_ms: int, log_groups: Sequence[str] | None = None) -> str:
     """The SQL a query compiles to (for debugging and benchmarks)."""
     return compile_query(parse_query(query), start_ms, end_ms, log_groups).sql

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 
 # Kinds: NAME, NUMBER, DURATION, STRING, REGEX, OP, MEMBER (`.name` right after `)`, `]`), EOF.
-_OPERATORS = ("=~", "!=", "!", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^",
-              ":", "{", "}")  # only in SOURCE: logGroups(namePrefix: [...]), logGroupTags([{...}])
+_OPERATORS = ("=~", "!=", "!", "<=", ">=", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%",
+              "^", ":", "{", "}")  # only in SOURCE: logGroups(namePrefix: [...]), logGroupTags([{...}])
 _NAME = re.compile(r"@?[A-Za-z_][A-Za-z0-9_@$]*(?:\.(?:[A-Za-z0-9_@$]+|`[^`]*`))*")
 _BARE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s|,()]*")
 _MEMBER = re.compile(r"\.(?:(?P<plain>[A-Za-z0-9_@$]+)|`(?P<quoted>[^`]*)`)")
