@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
 from whispersync.errors import QueryTimeout
@@ -244,6 +246,29 @@ class TestWriter:
         assert len(segments) == 2
         assert all(len(p.read_bytes().splitlines()) == 1 for p in segments)
         assert segments[0].parent.name == "dt=2026-11-27"
+
+    def test_lines_emitted_while_flushing_are_written_once_and_whole(self, tmp_path: Path) -> None:
+        """Emitters append to a stream's buffer while flushes take from it: nothing lost, doubled or cut."""
+        s = TelemetryStore(tmp_path, flush_interval=0.001)  # its thread flushes all the time too
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # threads switch between any two bytecodes: races show
+        try:
+            def emit(worker: int) -> None:
+                for i in range(2000):
+                    s.emit("logs", log(i, cid=f"w{worker}", pad="x" * (i % 300)))
+                    if i % 97 == 0:
+                        s.flush()
+
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(emit, range(4)))
+            s.flush()
+            lines = [line for p in files(s, ".jsonl") for line in p.read_bytes().splitlines()]
+            pairs = sorted((rec["correlation_id"], rec["message"]) for rec in map(orjson.loads, lines))
+            assert pairs == sorted((f"w{w}", f"message {i}") for w in range(4) for i in range(2000))
+            assert s.faults == 0
+        finally:
+            sys.setswitchinterval(interval)
+            s.close()
 
     def test_the_background_thread_flushes(self, tmp_path: Path) -> None:
         """Without flush(), records reach disk within about flush_interval."""
