@@ -222,9 +222,9 @@ class TelemetryStore:
 
         The record is encoded here, once, while it is still in the CPU's cache: the
         writer thread meets records ~0.5 s (hundreds of memos) later, and encoding them
-        there cost twice as much, cache misses and all (issue 15 profile). The queue
-        then holds compact bytes, not dicts. A log record is kept beside its line only
-        when log listeners (metric filters) need it.
+        there cost twice as much, cache misses and all (issue 15 profile). The stream's
+        buffer then holds compact bytes, not dicts. A log record is kept beside its line
+        only when log listeners (metric filters) need it.
         """
         try:
             if self._closed:
