@@ -317,6 +317,13 @@ class TestLimits:
         assert info.value.position == 3 * MAX_DEPTH - 1  # the operator that went past the limit
         assert "nested too deeply" in str(info.value)
 
+    def test_the_first_error_is_reported_without_reading_the_rest(self) -> None:
+        # CI: a huge input took over the fuzz test's 2 s budget while all of it was
+        # tokenized before the parser stopped at its first error.
+        with pytest.raises(MetricMathError) as info:
+            parse("(" * 40 + "#" * 100_000)
+        assert info.value.position == 32 and "nested too deeply" in str(info.value)
+
     def test_a_chain_at_the_limit_parses_and_evaluates(self) -> None:
         node = parse("+".join(["m1"] * MAX_DEPTH))
         assert evaluate(node, Context(resolve=lambda qid: s(1, 2))).values == [MAX_DEPTH * 1.0, MAX_DEPTH * 2.0]

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Union
@@ -128,8 +128,9 @@ def _error(expression: str, pos: int, message: str) -> MetricMathError:
     return MetricMathError(message, expression, pos)
 
 
-def _tokenize(expression: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def _tokenize(expression: str) -> Iterator[_Token]:
+    """Tokens one at a time: the parser stops at its first error without scanning
+    the rest of a huge input."""
     i, n = 0, len(expression)
     while i < n:
         c = expression[i]
@@ -153,7 +154,7 @@ def _tokenize(expression: str) -> list[_Token]:
                 float(text)
             except ValueError:
                 raise _error(expression, i, f"malformed number {text!r}") from None
-            tokens.append(_Token("NUM", text, i))
+            yield _Token("NUM", text, i)
             i = j
             continue
         if c.isalpha() or c == "_":
@@ -162,9 +163,9 @@ def _tokenize(expression: str) -> list[_Token]:
                 j += 1
             word = expression[i:j]
             if word[0].islower():
-                tokens.append(_Token("ID", word, i))
+                yield _Token("ID", word, i)
             elif word.isupper():
-                tokens.append(_Token("NAME", word, i))
+                yield _Token("NAME", word, i)
             else:
                 raise _error(
                     expression, i,
@@ -178,21 +179,20 @@ def _tokenize(expression: str) -> list[_Token]:
             j = expression.find(close, i + 1)
             if j < 0:
                 raise _error(expression, i, "unterminated string")
-            tokens.append(_Token("STR", expression[i + 1 : j], i))
+            yield _Token("STR", expression[i + 1 : j], i)
             i = j + 1
             continue
         two = expression[i : i + 2]
         if two in _TWO_CHAR_OPS:
-            tokens.append(_Token("OP", two, i))
+            yield _Token("OP", two, i)
             i += 2
             continue
         if c in _ONE_CHAR_OPS:
-            tokens.append(_Token("OP", c, i))
+            yield _Token("OP", c, i)
             i += 1
             continue
         raise _error(expression, i, f"unexpected character {c!r}")
-    tokens.append(_Token("END", "", n))
-    return tokens
+    yield _Token("END", "", n)
 
 
 # ---------------------------------------------------------------------- parser
@@ -223,7 +223,8 @@ _WORDS = {"REPEAT", "LINEAR", "ASC", "DESC"}
 class _Parser:
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self.tokens = _tokenize(expression)
+        self._pending = _tokenize(expression)
+        self.tokens: list[_Token] = []
         self.i = 0
         self.nesting = 0
 
@@ -240,10 +241,12 @@ class _Parser:
                          f"the expression is nested too deeply (more than {MAX_NESTING} levels of (), [], calls or signs)")
 
     def peek(self) -> _Token:
+        while self.i >= len(self.tokens):
+            self.tokens.append(next(self._pending))
         return self.tokens[self.i]
 
     def take(self) -> _Token:
-        tok = self.tokens[self.i]
+        tok = self.peek()
         self.i += 1
         return tok
 

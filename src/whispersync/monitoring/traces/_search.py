@@ -23,6 +23,7 @@ trace, so filtering runs in the engine, not in Python.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,8 +91,10 @@ class _Tok:
     value: Any = None
 
 
-def _tokenize(text: str) -> list[_Tok]:
-    tokens, i = [], 0
+def _tokenize(text: str) -> Iterator[_Tok]:
+    """Tokens one at a time: the parser stops at the first error (a nesting limit
+    reached after 33 parentheses) without scanning the rest of a huge input."""
+    i = 0
     while i < len(text):
         m = _TOKEN.match(text, i)
         if m is None:
@@ -100,14 +103,13 @@ def _tokenize(text: str) -> list[_Tok]:
         raw = m.group(0)
         if kind == "str":
             body = raw[1:-1]
-            tokens.append(_Tok("str", raw, i, re.sub(r"\\(.)", r"\1", body)))
+            yield _Tok("str", raw, i, re.sub(r"\\(.)", r"\1", body))
         elif kind == "num":
-            tokens.append(_Tok("num", raw, i, float(raw)))
+            yield _Tok("num", raw, i, float(raw))
         elif kind != "ws":
-            tokens.append(_Tok(kind, raw, i))
+            yield _Tok(kind, raw, i)
         i = m.end()
-    tokens.append(_Tok("end", "", len(text)))
-    return tokens
+    yield _Tok("end", "", len(text))
 
 
 class _Compiler:
@@ -115,7 +117,8 @@ class _Compiler:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = _tokenize(text)
+        self._pending = _tokenize(text)
+        self.tokens: list[_Tok] = []
         self.i = 0
         self.params: list[Any] = []
         self.nesting = 0
@@ -123,6 +126,8 @@ class _Compiler:
 
     @property
     def tok(self) -> _Tok:
+        while self.i >= len(self.tokens):
+            self.tokens.append(next(self._pending))
         return self.tokens[self.i]
 
     def _is(self, *words: str) -> bool:
