@@ -9,6 +9,12 @@ import pytest
 
 from whispersync.settings import Settings
 
+# pytest-xdist's workers inherit COLUMNS=80 and LINES from it, and rich fixes a console's
+# width from them when it is made (at import); a test sets COLUMNS itself where the width
+# matters, as a user's terminal would.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 
 @pytest.fixture(scope="session")
 def _isolation(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -34,7 +34,9 @@ for sub_app, sub_name in ((logs_app, "logs"), (metrics_app, "metrics"), (traces_
     app.add_typer(sub_app, name=sub_name)
 
 console = Console()
-err_console = Console(stderr=True)
+# Messages on stderr are never hard-wrapped: a path or a command split at the 80th
+# column of a log file or a pipe could not be copied back (the terminal wraps them).
+err_console = Console(stderr=True, soft_wrap=True)
 
 # metavar "": a flag shows as `--json`, not `--json <bool>`, in --help.
 JsonOption = Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON document instead of a table.")]
