@@ -207,11 +207,13 @@ class TestConcurrency:
         queue = broker.queue("memos")
         sent = {queue.send(str(i)) for i in range(400)}
         ctx = multiprocessing.get_context("fork")
-        start = ctx.Event()
-        workers = [ctx.Process(target=_receive_all, args=(db, tmp_path / f"got-{i}.json", start)) for i in range(2)]
+        # Each takes a first batch, then both drain at once: on a busy machine one process
+        # could otherwise take all 400 before the other starts, and nothing would be tested.
+        first_batch = ctx.Barrier(2, timeout=15)
+        workers = [ctx.Process(target=_receive_all, args=(db, tmp_path / f"got-{i}.json", first_batch))
+                   for i in range(2)]
         for w in workers:
             w.start()
-        start.set()
         for w in workers:
             w.join(20)
             assert w.exitcode == 0
@@ -241,12 +243,12 @@ def _send_later(db: Path, seconds: float) -> None:
         os._exit(0)
 
 
-def _receive_all(db: Path, out: Path, start) -> None:
+def _receive_all(db: Path, out: Path, first_batch) -> None:
     code = 1
     try:
-        start.wait(5)
         queue = SqliteQueueBroker(db).queue("memos", visibility_timeout=300)
-        got: list[str] = []
+        got: list[str] = [m.message_id for m in queue.receive(3)]
+        first_batch.wait()
         while batch := queue.receive(3):
             got.extend(m.message_id for m in batch)  # never deleted: a double delivery would show
         out.write_text(json.dumps(got))
