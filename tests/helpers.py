@@ -1,4 +1,4 @@
-"""Test helpers: real servers on loopback and polling."""
+"""Test helpers: real servers on loopback, polling and a clock to set."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ import time
 from pathlib import Path
 
 import orjson
+
+
+class FakeClock:
+    """A ``clock()`` in seconds for code that takes one: it reads ``now`` until a test moves it."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def free_port() -> int:

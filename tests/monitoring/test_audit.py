@@ -6,25 +6,23 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from helpers import FakeClock
 
 from whispersync import sqlite_db
-from whispersync.monitoring.audit import MAX_PARAMETERS_BYTES, AuditTrail, summarize, token_id
+from whispersync.monitoring.audit import (
+    MAX_PARAMETERS_BYTES,
+    AuditTrail,
+    summarize,
+    token_id,
+)
 from whispersync.telemetry import MemorySink, Telemetry
 
 SLACK_HOOK = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
 
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def trail(tmp_path):
-    opened = AuditTrail(tmp_path / "monitoring.sqlite3", clock=Clock())
+    opened = AuditTrail(tmp_path / "monitoring.sqlite3", clock=FakeClock(1_800_000_000.0))
     yield opened
     opened.close()
 
@@ -98,7 +96,7 @@ class TestParameters:
 
 class TestEntries:
     def test_newest_first_filtered_by_time_and_action_prefix(self, tmp_path) -> None:
-        clock = Clock(1_000.0)
+        clock = FakeClock(1_000.0)
         trail = AuditTrail(tmp_path / "m.sqlite3", clock=clock)
         for action in ("alarms put", "alarms delete", "submit", "POST /v1/alarms/{name}/state", "a%b"):
             trail.record(source="cli", action=action, identity="me")

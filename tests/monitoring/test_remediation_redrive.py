@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 import pytest
+from helpers import FakeClock, wait_until
 
 from whispersync.domain import MemoStatus, Transcript
 from whispersync.errors import ProcessingError
@@ -18,16 +19,6 @@ from whispersync.monitoring.remediation import (
 from whispersync.pipeline import dead_letters
 from whispersync.plan import DEFAULT_PLAN, RedriveRule
 from whispersync.settings import Settings
-
-from helpers import wait_until
-
-
-class Clock:
-    def __init__(self, now: float = 1_767_225_600.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Agent:
@@ -92,7 +83,7 @@ def _redriver(rt, audit, clock, in_maintenance=None, **rule) -> TransientRedrive
                              metrics=rt.telemetry.metrics, clock=clock, in_maintenance=in_maintenance)
 
 
-def _alarm(clock: Clock) -> RemediationRequest:
+def _alarm(clock: FakeClock) -> RemediationRequest:
     return RemediationRequest("redrive_transient", "DLQMessages", "ALARM", "OK", "Threshold Crossed",
                               int(clock.now * 1000))
 
@@ -154,7 +145,7 @@ def test_off_nothing_moves_and_nothing_is_recorded(rt, audit):
 
 
 def test_a_memo_that_fails_again_after_its_automatic_redrive_stays_in_the_dlq(rt, audit):
-    clock = Clock()
+    clock = FakeClock(1_767_225_600.0)
     redriver = _redriver(rt, audit, clock)
     flaky = _submit(rt, "Need to ship the flaky release")
     _process_until_idle(rt)
@@ -176,7 +167,7 @@ def test_a_memo_that_fails_again_after_its_automatic_redrive_stays_in_the_dlq(rt
 
 def test_while_the_alarm_holds_a_later_transient_failure_is_redriven_after_the_cooldown(rt, audit):
     """The action ran once on the state change; permanent failures keep the alarm in ALARM, so the tick acts."""
-    clock = Clock()
+    clock = FakeClock(1_767_225_600.0)
     redriver = _redriver(rt, audit, clock, cooldown_seconds=300, max_per_run=1)
     first, second = _submit(rt, "flaky one"), _submit(rt, "flaky two")
     _process_until_idle(rt)
@@ -191,7 +182,7 @@ def test_while_the_alarm_holds_a_later_transient_failure_is_redriven_after_the_c
 
 
 def test_a_disabled_rule_s_handler_moves_nothing(rt, audit):
-    clock = Clock()
+    clock = FakeClock(1_767_225_600.0)
     redriver = _redriver(rt, audit, clock, enabled=False)
     flaky = _submit(rt, "flaky one")
     _process_until_idle(rt)
@@ -201,7 +192,7 @@ def test_a_disabled_rule_s_handler_moves_nothing(rt, audit):
 
 
 def test_an_alarm_action_inside_the_cooldown_is_recorded_as_suppressed(rt, audit):
-    clock = Clock()
+    clock = FakeClock(1_767_225_600.0)
     redriver = _redriver(rt, audit, clock)
     _submit(rt, "flaky one")
     _process_until_idle(rt)
@@ -236,7 +227,7 @@ def test_a_plan_file_turns_the_rule_on(tmp_path):
 
 
 def test_a_maintenance_window_holds_the_periodic_redrive(rt, audit):
-    clock = Clock()
+    clock = FakeClock(1_767_225_600.0)
     redriver = _redriver(rt, audit, clock, in_maintenance=lambda: True)
     flaky = _submit(rt, "flaky one")
     _process_until_idle(rt)

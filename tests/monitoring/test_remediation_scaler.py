@@ -6,17 +6,14 @@ import sqlite3
 import time
 
 import pytest
+from helpers import FakeClock
 
-from whispersync.monitoring.remediation import PoolScaler, RemediationAudit, RemediationRequest
+from whispersync.monitoring.remediation import (
+    PoolScaler,
+    RemediationAudit,
+    RemediationRequest,
+)
 from whispersync.plan import RemediationRule
-
-
-class Clock:
-    def __init__(self, now: float = 1_767_225_600.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Pool:
@@ -38,7 +35,7 @@ def _rule(**overrides) -> RemediationRule:
     return RemediationRule(**{**values, **overrides})
 
 
-def _alarm(clock: Clock, state: str = "ALARM") -> RemediationRequest:
+def _alarm(clock: FakeClock, state: str = "ALARM") -> RemediationRequest:
     return RemediationRequest("scale_up", "HighQueueDepth", state, "OK" if state == "ALARM" else "ALARM",
                               "Threshold Crossed", int(clock.now * 1000))
 
@@ -48,8 +45,8 @@ def _oldest_first(audit: RemediationAudit) -> list[dict]:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(1_767_225_600.0)
 
 
 @pytest.fixture

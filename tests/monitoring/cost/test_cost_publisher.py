@@ -5,19 +5,18 @@ from __future__ import annotations
 import time
 
 import pytest
+from helpers import FakeClock
 
 from whispersync import catalog
 from whispersync.domain import Transcript
 from whispersync.errors import NotFound
-from whispersync.monitoring.cost import CostPublisher, Usage, list_price, load_price_table, meter_memos
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from whispersync.monitoring.cost import (
+    CostPublisher,
+    Usage,
+    list_price,
+    load_price_table,
+    meter_memos,
+)
 
 
 def test_it_publishes_each_settled_memo_once_per_service(runtime) -> None:
@@ -27,7 +26,7 @@ def test_it_publishes_each_settled_memo_once_per_service(runtime) -> None:
         except NotFound:
             return None
 
-    clock = Clock(time.time())
+    clock = FakeClock(time.time())
     table = load_price_table()
     publisher = CostPublisher(runtime.store, find, runtime.telemetry, table, memory_mb=512, settle=60, clock=clock)
     receipt = runtime.ingestor.accept(Transcript(text="Need to review the PR", agent="work"))

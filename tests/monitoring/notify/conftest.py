@@ -10,11 +10,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # importlib mode: make notify_support importable
 
+from helpers import FakeClock
 from notify_support import (
     PD_KEY,
     SLACK_SECRET,
+    T0,
     WEBHOOK_SECRET,
-    Clock,
     Receiver,
     notification,
 )
@@ -23,8 +24,8 @@ from whispersync.telemetry.testing import capture_telemetry
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Shared by the notify tests (on sys.path via conftest): loopback receivers, a clock, secrets."""
+"""Shared by the notify tests (on sys.path via conftest): loopback receivers, secrets."""
 
 from __future__ import annotations
 
@@ -12,17 +12,6 @@ from helpers import free_port
 from whispersync.monitoring.notify import AlarmNotification
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Receiver:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from helpers import FakeClock
 
 from whispersync.monitoring.store import TelemetryStore, _schema, _series
 from whispersync.plan import MetricStat
@@ -31,21 +32,13 @@ SERIES = [
 STATISTICS = ["Sum", "Average", "p99", "SampleCount", "TM(10%:90%)"]
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(D0 + 2 * DAY + 600)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(D0 + 2 * DAY + 600)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[TelemetryStore]:
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[TelemetryStore]:
     _series.clear()
     s = TelemetryStore(tmp_path / "telemetry", flush_interval=60, clock=clock)
     yield s
@@ -91,7 +84,7 @@ def rows_in_file_order(path: Path, columns: str) -> list[tuple]:
 
 class TestMetricsLayout:
     def test_answers_are_identical_from_jsonl_compacted_segments_and_the_merged_day(
-            self, store: TelemetryStore, clock: Clock) -> None:
+            self, store: TelemetryStore, clock: FakeClock) -> None:
         """Sorting by series changes no statistic, unit or message."""
         rng = random.Random(15)
         for _ in range(3):  # three segments of the same hour
@@ -111,7 +104,7 @@ class TestMetricsLayout:
         assert answers(store) == from_jsonl
 
     def test_compacted_and_merged_files_are_sorted_by_series_then_time(
-            self, store: TelemetryStore, clock: Clock) -> None:
+            self, store: TelemetryStore, clock: FakeClock) -> None:
         """Rows come back from the file in (namespace, name, dims, ts) order."""
         rng = random.Random(3)
         for _ in range(2):
@@ -127,7 +120,7 @@ class TestMetricsLayout:
             assert rows == sorted(rows)
 
     def test_a_day_of_many_series_is_written_in_row_groups_holding_few_series(
-            self, store: TelemetryStore, clock: Clock) -> None:
+            self, store: TelemetryStore, clock: FakeClock) -> None:
         """Row groups are small and their series ranges do not overlap, so one series' read skips the rest."""
         records = [{"namespace": NS, "name": "Busy", "dimensions": {"Series": f"s{s:03d}"}, "value": float(m),
                     "timestamp": (D0 + 2 * DAY + m * 60) * 1000}
@@ -149,7 +142,7 @@ class TestMetricsLayout:
 
 
 class TestLogsAndSpansLayout:
-    def test_logs_and_spans_stay_sorted_by_time(self, store: TelemetryStore, clock: Clock) -> None:
+    def test_logs_and_spans_stay_sorted_by_time(self, store: TelemetryStore, clock: FakeClock) -> None:
         """Their queries prune on ts, so compaction keeps them in time order."""
         rng = random.Random(5)
         for i in range(300):

@@ -14,10 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import FakeClock
 
-from whispersync.monitoring.store import _series
+from whispersync.monitoring.store import (
+    MetricSeries,
+    StatisticGroup,
+    TelemetryStore,
+    _series,
+    metric_key,
+)
 from whispersync.monitoring.store import _store as store_module
-from whispersync.monitoring.store import MetricSeries, StatisticGroup, TelemetryStore, metric_key
 from whispersync.plan import MetricStat
 
 DAY = 86400
@@ -35,21 +41,13 @@ STATISTICS = ["Sum", "Average", "Minimum", "Maximum", "SampleCount",
               "p0", "p50", "p99", "p99.9", "p100", "p12.3456789012"]
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(D0 + 2 * DAY + 3600)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(D0 + 2 * DAY + 3600)
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> Iterator[TelemetryStore]:
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[TelemetryStore]:
     _series.clear()
     s = TelemetryStore(tmp_path / "telemetry", flush_interval=60, clock=clock, retention_days=1)
     yield s
@@ -124,7 +122,7 @@ def check_all(store: TelemetryStore, start_ms: int, end_ms: int) -> int:
 
 
 def test_the_series_path_answers_as_the_sql_across_compaction_appends_and_retention(
-        store: TelemetryStore, clock: Clock) -> None:
+        store: TelemetryStore, clock: FakeClock) -> None:
     rng = random.Random(15)
     start_ms, end_ms = (D0 - 3600) * 1000, (D0 + 3 * DAY) * 1000
     # Written on day 2 (its partition), timestamps over days 0-2; compacted into day 2's files.
@@ -175,7 +173,7 @@ def test_rows_the_series_path_does_not_model_are_answered_by_sql(store: Telemetr
             k: (b, v) for k, (_, b, v, _) in expected.items()}, statistic
 
 
-def test_a_week_of_series_is_decoded_once_and_read_from_memory(store: TelemetryStore, clock: Clock) -> None:
+def test_a_week_of_series_is_decoded_once_and_read_from_memory(store: TelemetryStore, clock: FakeClock) -> None:
     """After the first query a one-series query reads no file: the decoded series are kept per file."""
     rng = random.Random(7)
     store.put_metrics(points(rng, 2000, D0, 2 * DAY))

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import orjson
 import pytest
+from helpers import FakeClock
 
 from whispersync.errors import QueryTimeout
 from whispersync.monitoring.store import _segments
@@ -25,20 +26,9 @@ T0_MS = int(T0 * 1000)
 DAY = 86400
 
 
-class FakeClock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ cannot tell (and must not care) whether a record has been compacted yet.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
 
 import duckdb
+
+from ._footers import footer_fact
 
 Column = tuple[str, str, str]
 
@@ -262,40 +262,17 @@ def from_parquet(stream: str, paths: Sequence[str]) -> str:
     return " UNION ALL ".join(parts) if parts else empty(stream)
 
 
-_COLUMNS_CACHE: dict[str, tuple[tuple[int, int, int], frozenset[str]]] = {}
-_COLUMNS_LOCK = threading.Lock()
-_COLUMNS_DB: duckdb.DuckDBPyConnection | None = None
-
-
 def _parquet_columns(path: str) -> frozenset[str]:
-    """The column names in a Parquet file's footer; cached while the file is unchanged.
+    """The column names in a Parquet file's footer (read once per file). A file that
+    cannot be read is assumed current: the query itself then fails and is retried."""
+    return footer_fact(path, _read_columns, _ALL_COLUMNS)
 
-    A file that cannot be read is assumed current: the query itself then fails
-    (``duckdb.IOException``) and its caller lists the files again.
-    """
-    global _COLUMNS_DB
-    try:
-        st = os.stat(path)
-    except OSError:
-        return _ALL_COLUMNS
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
-    with _COLUMNS_LOCK:
-        hit = _COLUMNS_CACHE.get(path)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        if _COLUMNS_DB is None:
-            _COLUMNS_DB = duckdb.connect(":memory:")
-        try:
-            rows = _COLUMNS_DB.execute(
-                "SELECT name FROM parquet_schema(?) WHERE num_children IS NULL OR num_children = 0", [path]
-            ).fetchall()
-        except duckdb.Error:
-            return _ALL_COLUMNS
-        columns = frozenset(name for (name,) in rows)
-        if len(_COLUMNS_CACHE) > 10_000:
-            _COLUMNS_CACHE.clear()
-        _COLUMNS_CACHE[path] = (key, columns)
-        return columns
+
+def _read_columns(db: duckdb.DuckDBPyConnection, path: str) -> frozenset[str]:
+    rows = db.execute(
+        "SELECT name FROM parquet_schema(?) WHERE num_children IS NULL OR num_children = 0", [path]
+    ).fetchall()
+    return frozenset(name for (name,) in rows)
 
 
 def empty(stream: str) -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from ._footers import footer_fact
 
 _SEGMENT = re.compile(r"^(\d{10})-\d+-[0-9a-f]+$")
 _MERGED = re.compile(r"^m-(\d{10})-(\d{10})$")
@@ -185,49 +185,25 @@ def overlapping(parquet: Sequence[str], start_ms: int | None, end_ms: int | None
     return kept
 
 
-# path -> ((inode, size, mtime ns), (min, max) of ts in epoch microseconds, or None)
-_TS_RANGES: dict[str, tuple[tuple[int, int, int], tuple[int, int] | None]] = {}
-_TS_LOCK = threading.Lock()
-_TS_DB: duckdb.DuckDBPyConnection | None = None
-
-
 def parquet_ts_range(path: str) -> tuple[int, int] | None:
     """Min and max ``ts`` of a Parquet file in epoch microseconds (``ts`` a TIMESTAMP, or epoch ms
-    for metrics), from its footer; None when a row group lacks the statistics or the file is unreadable.
+    for metrics), from its footer (read once per file); None when a row group lacks the
+    statistics or the file is unreadable."""
+    return footer_fact(path, _read_ts_range, None)
 
-    Cached while the file is unchanged (inode, size, mtime): our files are written once and
-    replaced only by a rename, so reading each footer once is enough.
-    """
-    global _TS_DB
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None  # gone: the query lists the files again (duckdb.IOException)
-    key = (st.st_ino, st.st_size, st.st_mtime_ns)
-    with _TS_LOCK:
-        hit = _TS_RANGES.get(path)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        if _TS_DB is None:
-            _TS_DB = duckdb.connect(":memory:")
-        try:
-            # A TIMESTAMP's statistics read as text ('2026-11-27 12:00:00.123'); a BIGINT's as digits.
-            rows = _TS_DB.execute(
-                "SELECT coalesce(epoch_us(TRY_CAST(stats_min_value AS TIMESTAMP)),"
-                " TRY_CAST(stats_min_value AS BIGINT) * 1000),"
-                " coalesce(epoch_us(TRY_CAST(stats_max_value AS TIMESTAMP)),"
-                " TRY_CAST(stats_max_value AS BIGINT) * 1000 + 999)"
-                " FROM parquet_metadata(?) WHERE path_in_schema = 'ts'", [path]
-            ).fetchall()
-        except duckdb.Error:
-            return None
-        rng = None
-        if rows and all(lo is not None and hi is not None for lo, hi in rows):
-            rng = (min(lo for lo, _ in rows), max(hi for _, hi in rows))
-        if len(_TS_RANGES) > 10_000:
-            _TS_RANGES.clear()  # a server's 30 days hold far fewer files; this only bounds a leak
-        _TS_RANGES[path] = (key, rng)
-        return rng
+
+def _read_ts_range(db: duckdb.DuckDBPyConnection, path: str) -> tuple[int, int] | None:
+    # A TIMESTAMP's statistics read as text ('2026-11-27 12:00:00.123'); a BIGINT's as digits.
+    rows = db.execute(
+        "SELECT coalesce(epoch_us(TRY_CAST(stats_min_value AS TIMESTAMP)),"
+        " TRY_CAST(stats_min_value AS BIGINT) * 1000),"
+        " coalesce(epoch_us(TRY_CAST(stats_max_value AS TIMESTAMP)),"
+        " TRY_CAST(stats_max_value AS BIGINT) * 1000 + 999)"
+        " FROM parquet_metadata(?) WHERE path_in_schema = 'ts'", [path]
+    ).fetchall()
+    if rows and all(lo is not None and hi is not None for lo, hi in rows):
+        return min(lo for lo, _ in rows), max(hi for _, hi in rows)
+    return None
 
 
 def fsync_file(path: Path) -> None:
