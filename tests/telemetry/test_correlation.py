@@ -30,7 +30,18 @@ class TestScope:
 
 class TestNew:
     def test_it_is_a_uuid4(self):
-        assert uuid.UUID(new_correlation_id()).version == 4
+        for _ in range(1000):  # every random bit pattern keeps the version and variant
+            text = new_correlation_id()
+            parsed = uuid.UUID(text)
+            assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+
+    def test_ids_differ_and_use_every_random_bit(self):
+        ids = [uuid.UUID(new_correlation_id()).int for _ in range(2000)]
+        assert len(set(ids)) == len(ids)
+        varying = 0
+        for other in ids[1:]:
+            varying |= ids[0] ^ other
+        assert bin(varying).count("1") == 122  # 128 bits less the 4 of the version and 2 of the variant
 
 
 class TestResolve:
