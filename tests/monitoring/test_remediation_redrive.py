@@ -20,6 +20,8 @@ from whispersync.pipeline import dead_letters
 from whispersync.plan import DEFAULT_PLAN, RedriveRule
 from whispersync.settings import Settings
 
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
 
 class Agent:
     """The work agent, failing as told: a memo whose text says "permanent" can never succeed, and one
@@ -145,7 +147,7 @@ def test_off_nothing_moves_and_nothing_is_recorded(rt, audit):
 
 
 def test_a_memo_that_fails_again_after_its_automatic_redrive_stays_in_the_dlq(rt, audit):
-    clock = FakeClock(1_767_225_600.0)
+    clock = FakeClock(T0)
     redriver = _redriver(rt, audit, clock)
     flaky = _submit(rt, "Need to ship the flaky release")
     _process_until_idle(rt)
@@ -167,7 +169,7 @@ def test_a_memo_that_fails_again_after_its_automatic_redrive_stays_in_the_dlq(rt
 
 def test_while_the_alarm_holds_a_later_transient_failure_is_redriven_after_the_cooldown(rt, audit):
     """The action ran once on the state change; permanent failures keep the alarm in ALARM, so the tick acts."""
-    clock = FakeClock(1_767_225_600.0)
+    clock = FakeClock(T0)
     redriver = _redriver(rt, audit, clock, cooldown_seconds=300, max_per_run=1)
     first, second = _submit(rt, "flaky one"), _submit(rt, "flaky two")
     _process_until_idle(rt)
@@ -182,7 +184,7 @@ def test_while_the_alarm_holds_a_later_transient_failure_is_redriven_after_the_c
 
 
 def test_a_disabled_rule_s_handler_moves_nothing(rt, audit):
-    clock = FakeClock(1_767_225_600.0)
+    clock = FakeClock(T0)
     redriver = _redriver(rt, audit, clock, enabled=False)
     flaky = _submit(rt, "flaky one")
     _process_until_idle(rt)
@@ -192,7 +194,7 @@ def test_a_disabled_rule_s_handler_moves_nothing(rt, audit):
 
 
 def test_an_alarm_action_inside_the_cooldown_is_recorded_as_suppressed(rt, audit):
-    clock = FakeClock(1_767_225_600.0)
+    clock = FakeClock(T0)
     redriver = _redriver(rt, audit, clock)
     _submit(rt, "flaky one")
     _process_until_idle(rt)
@@ -227,7 +229,7 @@ def test_a_plan_file_turns_the_rule_on(tmp_path):
 
 
 def test_a_maintenance_window_holds_the_periodic_redrive(rt, audit):
-    clock = FakeClock(1_767_225_600.0)
+    clock = FakeClock(T0)
     redriver = _redriver(rt, audit, clock, in_maintenance=lambda: True)
     flaky = _submit(rt, "flaky one")
     _process_until_idle(rt)

@@ -10,13 +10,7 @@ from helpers import FakeClock
 from whispersync import catalog
 from whispersync.domain import Transcript
 from whispersync.errors import NotFound
-from whispersync.monitoring.cost import (
-    CostPublisher,
-    Usage,
-    list_price,
-    load_price_table,
-    meter_memos,
-)
+from whispersync.monitoring.cost import CostPublisher, Usage, list_price, load_price_table, meter_memos
 
 
 def test_it_publishes_each_settled_memo_once_per_service(runtime) -> None:
