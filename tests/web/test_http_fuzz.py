@@ -24,7 +24,9 @@ from whispersync.settings import Settings
 from whispersync.web import create_app
 
 BUDGET_S = 10.0  # generous: the machine is shared; a stall is minutes, not seconds
-HEALTHZ_BUDGET_S = 2.0
+# Quiet, /healthz answers within 0.3 s throughout (also beside two busy CPU hogs); with the
+# other test worker on the same two cores it once took 2.1 s. A stalled loop is far slower.
+HEALTHZ_BUDGET_S = 5.0
 
 FIELDS = ["text", "agent", "title", "recorded_at", "query", "saved", "start", "end", "at", "state", "reason",
           "reason_data", "AlarmName", "MetricName", "Namespace", "Statistic", "Period", "EvaluationPeriods",

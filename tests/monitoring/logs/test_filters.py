@@ -435,7 +435,9 @@ class TestLinearMatching:
     def test_a_line_of_unclosed_brackets_tokenizes_in_linear_time(self) -> None:
         pattern = parse_pattern("[a, ...]")
         result, elapsed = _timed(pattern.match, "[ " * 1_000_000)  # before: ~10 s (a search per bracket)
-        assert result is not None and elapsed < 1.5
+        # Now 0.5-0.8 s on these shared machines, which run the tests two at a time: 4 s still
+        # tells linear from the quadratic 10 s.
+        assert result is not None and elapsed < 4.0
 
     def test_a_long_run_of_digits_is_not_a_number_quickly(self) -> None:
         pattern = parse_pattern("[a > 5]")
