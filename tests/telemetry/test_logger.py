@@ -38,6 +38,33 @@ class TestRecordShape:
         log.warning("here")
         assert sink.records["logs"][0]["location"] == f"test_location_is_the_callers_line:{expected_line}"
 
+    def test_each_call_site_keeps_its_own_line(self, telemetry, sink):
+        """Call sites are remembered (issue 15): two sites in one function, a site met
+        again in a loop, and the same function's sites from another call each keep their line."""
+        log = telemetry.logger("t")
+
+        def two_sites(n):
+            lines = []
+            for _ in range(n):
+                lines.append(sys._getframe().f_lineno + 1)
+                log.info("first")
+                lines.append(sys._getframe().f_lineno + 1)
+                log.info("second")
+            return lines
+
+        expected = two_sites(2) + two_sites(1)
+        assert [r["location"] for r in sink.records["logs"]] == [f"two_sites:{n}" for n in expected]
+        assert len(set(expected)) == 2
+
+    def test_location_at_the_end_of_a_long_function(self, telemetry, sink):
+        """A call site after hundreds of lines (the line is looked up, then remembered)."""
+        body = "\n".join(f"    x{i} = {i}" for i in range(400))
+        namespace = {"log": telemetry.logger("t")}
+        exec(compile(f"def long_one():\n{body}\n    log.info('end')\n", "<long>", "exec"), namespace)
+        namespace["long_one"]()
+        namespace["long_one"]()
+        assert [r["location"] for r in sink.records["logs"]] == ["long_one:402", "long_one:402"]
+
     def test_timestamp_is_iso_utc_with_milliseconds(self, sink):
         """Timestamps are ISO 8601 UTC with milliseconds and Z, even across second boundaries."""
         times = iter([1_795_787_101_999_999_999, 1_795_787_102_000_000_000, 1_795_787_102_001_500_000])

@@ -77,7 +77,7 @@ def resolve_correlation_id(
     found = _valid(header)
     if found is None and attributes:
         value = attributes.get("correlationId")
-        if isinstance(value, Mapping):
+        if type(value) is not str and isinstance(value, Mapping):  # a str, mostly: spare the ABC check
             value = value.get("StringValue", value.get("stringValue"))
         found = _valid(value)
     return found or new_correlation_id()

@@ -77,8 +77,8 @@ class Metrics:
 
     def record(self, metric: MetricIdentity, value: float, dimensions: Mapping[str, str] | None = None) -> None:
         """Record one datapoint of a declared metric; `dimensions` are added to its fixed ones."""
-        dims = {**metric.dimensions, **dimensions} if dimensions else metric.dimensions
-        self.put(metric.namespace, metric.name, value, unit=metric.unit, dimensions=dims)
+        # record_many's checks remember the dimension names that passed; put() checks every call.
+        self.record_many(((metric, value, dimensions),))
 
     def record_many(self, points: Iterable[tuple[MetricIdentity, float, Mapping[str, str] | None]]) -> None:
         """Record several datapoints of declared metrics at once: ``(metric, value, dimensions)`` each.
