@@ -133,3 +133,48 @@ class TestLinearTime:
     )
     def test_masking_matches_the_documented_patterns(self, text, expected):
         assert redact_string(text) == expected
+
+
+# Pieces that trigger (or nearly trigger) each pattern, in mixed case, with look-alike
+# letters re.I folds to ASCII ("ſ" is "s", "K" is "k"), to build strings from.
+_PIECES = st.sampled_from([
+    "password", "PassWd", "pwd", "SECRET", "token", "api_key", "Api-Key", "apikey", "authorization",
+    "Cookie", "webhook_url", "private-key", "ACCESS_KEY", "ſecret", "toKen", "api", "bearer ", "BASIC ",
+    "Bearer\t", "https://", "postgres://", "://", "@", "user:pw@", "hooks.slack.com/services/",
+    "xoxb-", "ghp_", "AKIA", "sk-", "sk_", "=", ":", " = ", '"', "'", " ", ",", ";", "&", "/", ".",
+    "abc", "A1b2C3d4E5f6G7h8I9j0", "hunter2", "İ", "é", "standup", "deploy", "0123456789ABCDEF",
+])
+
+
+class TestOnlyTheNeededPatternsRun:
+    """redact_string runs a pattern only when its trigger text is present (issue 15);
+    the answer must be what running every pattern gives."""
+
+    @settings(max_examples=600, deadline=None)
+    @given(st.lists(_PIECES, min_size=1, max_size=12).map("".join))
+    def test_the_answer_is_that_of_every_pattern(self, text):
+        from whispersync.telemetry._redact import _maybe_secret, _redact_every_pattern
+        expected = _redact_every_pattern(text) if _maybe_secret(text) else text
+        assert redact_string(text) == expected
+
+    def test_a_line_with_only_a_colon_runs_no_pattern(self, monkeypatch):
+        """A timestamp or an error message passes the cheap check, then needs no regex."""
+        import whispersync.telemetry._redact as redact
+
+        ran = []
+
+        class Spy:
+            def __init__(self, pattern):
+                self.pattern = pattern
+
+            def sub(self, repl, value):
+                ran.append(self.pattern.pattern)
+                return self.pattern.sub(repl, value)
+
+        monkeypatch.setattr(redact, "_VALUE_PATTERNS",
+                            tuple((Spy(p), r, may) for p, r, may in redact._VALUE_PATTERNS))
+        assert redact_string("ValueError: recorded_at 2026-11-25T10:00:00Z is in the future") == (
+            "ValueError: recorded_at 2026-11-25T10:00:00Z is in the future")
+        assert ran == []
+        assert redact_string("retry with token=abc") == "retry with token=***"
+        assert len(ran) == 1

@@ -122,27 +122,51 @@ def _mask_userinfo(m: re.Match[str]) -> str:
     return m.group(1) + ":" + MASK + "@"
 
 
-_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
+# Each pattern with the text it cannot match without, for ASCII strings (see redact_string).
+_AUTH = re.compile(r"\b(bearer|basic)(\s++)[A-Za-z0-9\-._~+/]++=*+", re.I)
+# Slack incoming webhooks carry their secret in the path.
+_SLACK = re.compile(r"(https?://hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]++")
+# Well-known token shapes: Slack, GitHub, AWS access key ids, sk- API keys.
+_TOKEN = re.compile(r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}+|gh[pousr]_[A-Za-z0-9]{20,}+"
+                    r"|AKIA[0-9A-Z]{16}|sk[-_][A-Za-z0-9_-]{20,}+)")
+# Every spelling _KEYWORD allows contains one of these, in lower case.
+_KEYWORD_PARTS = ("passw", "pwd", "secret", "token", "api", "authorization", "cookie", "webhook", "private",
+                  "access")
+
+_VALUE_PATTERNS: tuple[tuple[re.Pattern[str], Any, Any], ...] = (
     # Authorization: Bearer abc.def / Basic dXNlcjpwYXNz
-    (re.compile(r"\b(bearer|basic)(\s++)[A-Za-z0-9\-._~+/]++=*+", re.I), r"\1\2" + MASK),
-    # Slack incoming webhooks carry their secret in the path.
-    (re.compile(r"(https?://hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"'<>]++"), r"\1" + MASK),
-    (_USERINFO, _mask_userinfo),
-    (_ASSIGNMENT, r"\1" + MASK),
-    # Well-known token shapes: Slack, GitHub, AWS access key ids, sk- API keys.
-    (
-        re.compile(r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}+|gh[pousr]_[A-Za-z0-9]{20,}+"
-                   r"|AKIA[0-9A-Z]{16}|sk[-_][A-Za-z0-9_-]{20,}+)"),
-        MASK,
-    ),
+    (_AUTH, r"\1\2" + MASK, lambda value, low: "bearer" in low or "basic" in low),
+    (_SLACK, r"\1" + MASK, lambda value, low: "hooks.slack.com/" in value),
+    (_USERINFO, _mask_userinfo, lambda value, low: "://" in value and "@" in value),
+    (_ASSIGNMENT, r"\1" + MASK, lambda value, low: any(part in low for part in _KEYWORD_PARTS)),
+    (_TOKEN, MASK, lambda value, low: "xox" in value or "gh" in value or "AKIA" in value or "sk" in value),
 )
 
 
 def redact_string(value: str) -> str:
-    """Mask secret-shaped parts of a free-text string."""
+    """Mask secret-shaped parts of a free-text string.
+
+    A pattern runs only on a string holding the text it cannot match without (a
+    keyword, "://", a token's prefix): each regex costs ~3-25 µs on a short line and
+    grows with its length, and most strings that pass _maybe_secret (an error
+    message, a timestamp: a ":") hold none (issue 15). Masking only removes text, so
+    it never creates what a later pattern needs. Under re.I a few non-ASCII letters
+    match ASCII ones ("ſ" is "s", the Kelvin sign is "k") where lower() keeps them
+    apart, so a string that is not ASCII goes through every pattern.
+    """
     if not _maybe_secret(value):
         return value
-    for pattern, repl in _VALUE_PATTERNS:
+    if not value.isascii():
+        return _redact_every_pattern(value)
+    low = value.lower()
+    for pattern, repl, may_match in _VALUE_PATTERNS:
+        if may_match(value, low):
+            value = pattern.sub(repl, value)
+    return value
+
+
+def _redact_every_pattern(value: str) -> str:
+    for pattern, repl, _ in _VALUE_PATTERNS:
         value = pattern.sub(repl, value)
     return value
 
