@@ -22,7 +22,7 @@ from ._redact import (
     redact_string,
     redact_value,
 )
-from ._tracer import _NO_SPAN, Span, _get_current_span, current_ids
+from ._tracer import _NO_SPAN, Span, _get_current_span, _scalars, current_ids
 
 if TYPE_CHECKING:
     from ._telemetry import Telemetry
@@ -149,7 +149,10 @@ class _Clock:
         self._last: tuple[int, str] = (-1, "")  # (millisecond, its text): a memo's lines share it
 
     def iso_now(self) -> str:
-        ms = self._clock_ns() // 1_000_000
+        return self.iso(self._clock_ns())
+
+    def iso(self, time_ns: int) -> str:
+        ms = time_ns // 1_000_000
         last_ms, text = self._last
         if ms == last_ms:
             return text
@@ -223,37 +226,21 @@ class Logger:
         telemetry = self._telemetry
         try:
             location = _location(_getframe(2))  # the caller of debug/info/...
-            if type(message) is not str or len(message) > MAX_VALUE_CHARS or (
-                message not in _plain and _maybe_secret_unknown(message)
-            ):
-                message = redact_string(_cut(message if type(message) is str else str(message)))
-            record = {
-                "level": level,
-                "location": location,
-                "message": message,
-                "timestamp": telemetry._clock.iso_now(),
-                "service": telemetry.service,
-                "logger": self._name,
-            }
             cid = get_correlation_id()
-            if cid is not None:
-                record["correlation_id"] = cid
             span = _get_current_span()
-            if type(span) is Span:  # ours: current_ids() without its call and tuple
-                record["trace_id"], record["span_id"] = span.trace_id, span.span_id
-            elif span is not _NO_SPAN:  # another's span (an OTel SDK's, a propagated context)
+            if type(span) is Span:  # ours: current_ids() without its call
+                ids: tuple[str, str] | None = (span.trace_id, span.span_id)
+            elif span is _NO_SPAN:
+                ids = None
+            else:  # another's span (an OTel SDK's, a propagated context)
                 ids = current_ids()
-                if ids is not None:
-                    record["trace_id"], record["span_id"] = ids
-            if self._bound:
-                record.update(self._bound)
-            if fields:
-                if not _RESERVED.isdisjoint(fields):
-                    for key in _RESERVED.intersection(fields):
-                        fields["extra_" + key] = fields.pop(key)
-                record.update(_clean_fields(fields))
-            if trace is not None:
-                record["exception"] = redact_string(trace)
+            args = (level, message, fields, trace, location, telemetry._clock_ns(), cid, ids)
+            # Built later only from values that cannot change meanwhile: a line whose
+            # fields hold a container is built now, showing it as the caller saw it.
+            if telemetry._deferred is not None and type(message) is str and _scalars(fields):
+                telemetry._defer("logs", self._record, args)
+                return
+            record = self._record(*args)
         except Exception:
             telemetry._fault()
             return
@@ -261,6 +248,37 @@ class Logger:
             telemetry._sink_emit("logs", record)
         except Exception:  # noqa: BLE001 - counted, as Telemetry._emit does (one call less per record)
             telemetry.faults += 1
+
+    def _record(self, level: str, message: Any, fields: dict[str, Any], trace: str | None, location: str,
+                time_ns: int, cid: str | None, ids: tuple[str, str] | None) -> dict[str, Any]:
+        """The line's record, Powertools keys first; *fields* is the call's own dict (changed in place)."""
+        if type(message) is not str or len(message) > MAX_VALUE_CHARS or (
+            message not in _plain and _maybe_secret_unknown(message)
+        ):
+            message = redact_string(_cut(message if type(message) is str else str(message)))
+        telemetry = self._telemetry
+        record = {
+            "level": level,
+            "location": location,
+            "message": message,
+            "timestamp": telemetry._clock.iso(time_ns),
+            "service": telemetry.service,
+            "logger": self._name,
+        }
+        if cid is not None:
+            record["correlation_id"] = cid
+        if ids is not None:
+            record["trace_id"], record["span_id"] = ids
+        if self._bound:
+            record.update(self._bound)
+        if fields:
+            if not _RESERVED.isdisjoint(fields):
+                for key in _RESERVED.intersection(fields):
+                    fields["extra_" + key] = fields.pop(key)
+            record.update(_clean_fields(fields))
+        if trace is not None:
+            record["exception"] = redact_string(trace)
+        return record
 
     def __repr__(self) -> str:
         return f"<Logger {self._name!r}>"

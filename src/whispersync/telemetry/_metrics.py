@@ -54,6 +54,16 @@ def _check_dimensions(name: str, dimensions: Mapping[str, str]) -> None:
         raise ValueError(f"metric name {name!r} is also a dimension name")
 
 
+def _records(timestamp_ms: int, batch: list[tuple[str, str, str, float, dict[str, str]]]) -> list[dict]:
+    """record_many's records: the record put() makes, key for key (the sinks see no difference)."""
+    return [{"timestamp": timestamp_ms, "namespace": namespace, "name": name, "unit": unit, "value": value,
+             "dimensions": dims} for namespace, name, unit, value, dims in batch]
+
+
+def _as_is(record: dict) -> dict:
+    return record
+
+
 class MetricIdentity(Protocol):
     """A metric's name as a catalog declares it (``whispersync.catalog.Metric`` is one)."""
 
@@ -113,11 +123,11 @@ class Metrics:
         if not telemetry.enabled:
             return
         timestamp_ms = telemetry._clock_ns() // 1_000_000
+        if telemetry._deferred is not None:  # the batch holds checked copies: built at the drain
+            telemetry._defer("metrics", _records, (timestamp_ms, batch))
+            return
         emit = telemetry._sink_emit
-        for namespace, name, unit, value, dims in batch:
-            # The record put() makes, key for key: the store and the sinks see no difference.
-            record = {"timestamp": timestamp_ms, "namespace": namespace, "name": name, "unit": unit,
-                      "value": value, "dimensions": dims}
+        for record in _records(timestamp_ms, batch):
             try:
                 emit("metrics", record)
             except Exception:  # noqa: BLE001 - counted, as Telemetry._emit does
@@ -168,6 +178,9 @@ class Metrics:
         }
         if storage_resolution == 1:
             record["storage_resolution"] = 1
+        if telemetry._deferred is not None:
+            telemetry._defer("metrics", _as_is, (record,))
+            return
         try:
             telemetry._sink_emit("metrics", record)
         except Exception:  # noqa: BLE001 - counted, as Telemetry._emit does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,10 @@ from ._logger import LEVELS, Logger, _Clock
 from ._metrics import Metrics
 from ._sink import NullSink, Sink
 from ._tracer import Tracer
+
+
+# Deferred records kept at most, when the sink stops draining them (~100 MB).
+MAX_DEFERRED = 200_000
 
 
 class Telemetry:
@@ -21,6 +26,15 @@ class Telemetry:
     ids so correlation keeps working.
 
     ``log_level`` drops lines below it ("DEBUG" keeps everything).
+
+    Records built off the hot path: with a sink that takes producers (the telemetry
+    store, see ``TelemetryStore.add_producer``), a log line or a finished span is kept
+    as the values it was made of, and its record is built and handed to the sink when
+    the sink flushes (every 0.5 s on the store's writer thread), hundreds at a time. In
+    the pipeline, between SQLite calls that evict the SDK from the CPU's caches, a
+    record built in place cost several times what it costs in a batch (issue 15). The
+    sink would not write the record before that flush anyway. Any other sink gets each
+    record at once.
     """
 
     def __init__(
@@ -44,6 +58,13 @@ class Telemetry:
         self._sink_emit = sink.emit
         self._listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()
         self._loggers: dict[str, Logger] = {}
+        # Entries (stream, build, args) whose records are built by drain(); None: build at once.
+        self._deferred: list[tuple[str, Callable[..., Any], tuple]] | None = None
+        self._drain_lock = threading.Lock()
+        add_producer = getattr(sink, "add_producer", None)
+        if self.enabled and callable(add_producer):
+            self._deferred = []
+            add_producer(self.drain)
         self.metrics = Metrics(self)
         self.tracer = Tracer(self)
 
@@ -75,6 +96,40 @@ class Telemetry:
 
         self._sink_emit = emit
 
+    def _defer(self, stream: str, build: Callable[..., Any], args: tuple) -> None:
+        """Keep ``build(*args)`` (a record or a list of them) for the next drain; only when ``_deferred`` is a list."""
+        deferred = self._deferred
+        deferred.append((stream, build, args))  # type: ignore[union-attr]
+        if len(deferred) >= MAX_DEFERRED:  # type: ignore[arg-type]
+            self.drain()  # a sink that stopped flushing costs this much memory at most
+
+    def drain(self) -> None:
+        """Build the deferred records and hand them to the sink and the listeners now, in order.
+
+        The sink's flushes do this; a reader of the listeners' view (``GET /metrics``)
+        calls it so that what it shows counts every record made so far.
+        """
+        deferred = self._deferred
+        if not deferred:
+            return
+        with self._drain_lock:  # one drain at a time: the sink gets the records in order
+            # Copying then deleting the first n are each one C call: an entry appended
+            # between them stays for the next drain.
+            taken = deferred[:]
+            del deferred[:len(taken)]
+            emit = self._sink_emit
+            for stream, build, args in taken:
+                try:
+                    built = build(*args)  # a record, or a list of them (a batch of metric points)
+                except Exception:  # noqa: BLE001 - telemetry never raises; the record is counted
+                    self.faults += 1
+                    continue
+                for record in (built,) if type(built) is dict else built:
+                    try:
+                        emit(stream, record)
+                    except Exception:  # noqa: BLE001
+                        self.faults += 1
+
     def _emit(self, stream: str, record: dict[str, Any]) -> None:
         try:
             self._sink_emit(stream, record)
@@ -85,7 +140,8 @@ class Telemetry:
         self.faults += 1
 
     def flush(self) -> None:
-        """Flush the sink; a failure is counted, not raised."""
+        """Build the deferred records and flush the sink; a failure is counted, not raised."""
+        self.drain()
         try:
             self.sink.flush()
         except Exception:
@@ -93,6 +149,7 @@ class Telemetry:
 
     def close(self) -> None:
         """Flush and close the sink; a failure is counted, not raised."""
+        self.drain()
         try:
             self.sink.close()
         except Exception:

@@ -263,26 +263,16 @@ class Span(otel_trace.Span):
         end = self.end_time_unix_nano = end_time if end_time is not None else telemetry._clock_ns()
         if not telemetry.enabled:
             return
+        annotations, metadata, events = self.annotations, self.metadata, self.events
+        # What the record is built from, as it is now: an ended span's fields can still
+        # be set (OTel would ignore it), and must not reach a record built later.
+        args = (self, end, self.name, self.status, self.status_message,
+                dict(annotations) if annotations else None, dict(metadata) if metadata else None, events)
+        if telemetry._deferred is not None and not events and (not metadata or _scalars(metadata)):
+            telemetry._defer("spans", _span_record, args)
+            return
         try:
-            record = {
-                "trace_id": self.trace_id,
-                "span_id": self.span_id,
-                "parent_span_id": self.parent_span_id,
-                "name": self.name,
-                "kind": self.kind,
-                "start_time_unix_nano": self.start_time_unix_nano,
-                "end_time_unix_nano": end,
-                "duration_ms": (end - self.start_time_unix_nano) / 1e6,
-                "status": self.status,
-                "status_message": self.status_message,
-                "service": telemetry.service,
-                "correlation_id": self.correlation_id,
-                # Annotations are scalars: only strings need scanning. Metadata
-                # can hold anything: redact_fields (on a copy) recurses into containers.
-                "annotations": redact_fields(dict(self.annotations)) if self.annotations else {},
-                "metadata": redact_fields(dict(self.metadata)) if self.metadata else {},
-                "events": redact_value(self.events) if self.events else [],
-            }
+            record = _span_record(*args)
         except Exception:
             telemetry._fault()
             return
@@ -293,6 +283,41 @@ class Span(otel_trace.Span):
 
     def __repr__(self) -> str:
         return f"<Span {self.name!r} trace={self.trace_id} span={self.span_id}>"
+
+
+def _span_record(span: Span, end: int, name: str, status: str, status_message: str | None,
+                 annotations: dict[str, Any] | None, metadata: dict[str, Any] | None,
+                 events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A finished span's record; *annotations* and *metadata* are copies it may change."""
+    start = span.start_time_unix_nano
+    return {
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id,
+        "name": name,
+        "kind": span.kind,
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": end,
+        "duration_ms": (end - start) / 1e6,
+        "status": status,
+        "status_message": status_message,
+        "service": span._telemetry.service,
+        "correlation_id": span.correlation_id,
+        # Annotations are scalars: only strings need scanning. Metadata can hold
+        # anything: redact_fields (on the copy) recurses into containers.
+        "annotations": redact_fields(annotations) if annotations else {},
+        "metadata": redact_fields(metadata) if metadata else {},
+        "events": redact_value(events) if events else [],
+    }
+
+
+def _scalars(values: dict[str, Any]) -> bool:
+    """True when every value is a str, int, float, bool or None (nothing a caller can change)."""
+    for value in values.values():
+        kind = type(value)
+        if kind is not str and kind is not int and kind is not float and kind is not bool and value is not None:
+            return False
+    return True
 
 
 class _SpanScope:

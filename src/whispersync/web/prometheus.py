@@ -167,6 +167,7 @@ def build_router(runtime: Runtime) -> APIRouter:
             return JSONResponse({"error": {"code": "unauthorized", "message": "missing or wrong bearer token"}},
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        runtime.telemetry.drain()  # records built off the hot path, made before this scrape, count
         return Response(encoder(registry), headers={"Content-Type": content_type})
 
     return router

@@ -205,6 +205,10 @@ class TelemetryStore:
         self._lines: dict[str, bytearray] = {stream: bytearray() for stream in STREAMS}
         # Log records beside their lines, for log listeners (metric filters) only.
         self._log_records: list[dict] = []
+        # Called at the start of every flush, before the lines are taken: Telemetry builds
+        # the records it deferred there (see add_producer). Held strongly: a Telemetry
+        # dropped without a flush still has its records written.
+        self._producers: list[Callable[[], Any]] = []
         self._write_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -245,16 +249,38 @@ class TelemetryStore:
         except Exception:  # noqa: BLE001 - telemetry must never fail the caller
             self.faults += 1
 
+    def add_producer(self, producer: Callable[[], None]) -> None:
+        """Call ``producer()`` at the start of every flush, before the queued lines are written.
+
+        ``Telemetry`` registers itself here and builds the records it deferred when
+        called, emitting them into this store, so they are written in that same flush.
+        The writer thread starts now, so those flushes happen with no emit before them.
+        A producer that raises is counted in ``faults``.
+        """
+        self._producers.append(producer)
+        self._start()
+
+    def _produce(self) -> None:
+        for producer in list(self._producers):
+            try:
+                producer()
+            except Exception:  # noqa: BLE001 - a faulty producer costs its own records
+                self.faults += 1
+
     def flush(self) -> None:
-        """Write every queued record to this process's segments now."""
+        """Write every queued record (and every producer's) to this process's segments now."""
         try:
             with self._write_lock:
+                self._produce()
                 self._write_pending()
         except Exception:  # noqa: BLE001
             self.faults += 1
 
     def close(self) -> None:
         """Flush, stop the writer thread and close segment files. Idempotent."""
+        if not self._closed:
+            with self._write_lock:
+                self._produce()  # while emits are still taken
         self._closed = True
         self._stop.set()
         thread = self._thread
