@@ -166,3 +166,20 @@ def test_a_telemetry_dropped_without_a_flush_still_has_its_records_written(tmp_p
     gc.collect()
     store.close()
     assert [r["message"] for r in written(tmp_path, "logs")] == ["made by a Telemetry nobody keeps"]
+
+
+def test_the_thread_that_makes_a_full_batch_builds_it(tmp_path):
+    """Records are built while still in the CPU's larger caches, and memory stays bounded
+    when the sink has not flushed (DRAIN_AT)."""
+    from whispersync.telemetry._telemetry import DRAIN_AT
+
+    store = TelemetryStore(tmp_path, flush_interval=3600)
+    tel = Telemetry(store)
+    log = tel.logger("t")
+    for i in range(DRAIN_AT - 1):
+        log.info("line", i=i)
+    assert len(tel._deferred) == DRAIN_AT - 1
+    log.info("line", i=DRAIN_AT - 1)
+    assert tel._deferred == []
+    store.close()
+    assert [r["i"] for r in written(tmp_path, "logs")] == list(range(DRAIN_AT))

@@ -13,8 +13,11 @@ from ._sink import NullSink, Sink
 from ._tracer import Tracer
 
 
-# Deferred records kept at most, when the sink stops draining them (~100 MB).
-MAX_DEFERRED = 200_000
+# Deferred records built at once by the thread that makes this many, if the sink has not
+# drained them first: about a hundred memos' worth, whose values are still in the CPU's
+# larger caches. A batch of a whole flush interval at full speed (~60,000 in a tight loop)
+# would be read back from memory, slower than building each in place (issue 15).
+DRAIN_AT = 2048
 
 
 class Telemetry:
@@ -100,8 +103,8 @@ class Telemetry:
         """Keep ``build(*args)`` (a record or a list of them) for the next drain; only when ``_deferred`` is a list."""
         deferred = self._deferred
         deferred.append((stream, build, args))  # type: ignore[union-attr]
-        if len(deferred) >= MAX_DEFERRED:  # type: ignore[arg-type]
-            self.drain()  # a sink that stopped flushing costs this much memory at most
+        if len(deferred) >= DRAIN_AT:  # type: ignore[arg-type]
+            self.drain()  # also bounds the memory a sink that stopped flushing costs
 
     def drain(self) -> None:
         """Build the deferred records and hand them to the sink and the listeners now, in order.
