@@ -31,13 +31,14 @@ class Telemetry:
     ``log_level`` drops lines below it ("DEBUG" keeps everything).
 
     Records built off the hot path: with a sink that takes producers (the telemetry
-    store, see ``TelemetryStore.add_producer``), a log line or a finished span is kept
-    as the values it was made of, and its record is built and handed to the sink when
-    the sink flushes (every 0.5 s on the store's writer thread), hundreds at a time. In
-    the pipeline, between SQLite calls that evict the SDK from the CPU's caches, a
-    record built in place cost several times what it costs in a batch (issue 15). The
-    sink would not write the record before that flush anyway. Any other sink gets each
-    record at once.
+    store, see ``TelemetryStore.add_producer``), a log line, a finished span or a batch
+    of metric points is kept as the values it was made of, and the records are built
+    and handed to the sink when it flushes (every 0.5 s on the store's writer thread)
+    or when a thread has made ``DRAIN_AT`` of them, hundreds at a time. In the
+    pipeline, between SQLite calls that evict the SDK from the CPU's caches, a record
+    built in place cost several times what it costs in a batch (issue 15). The sink
+    would not write a record before its next flush anyway. ``drain()`` builds them
+    now. Any other sink gets each record at once.
     """
 
     def __init__(
