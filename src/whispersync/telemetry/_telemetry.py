@@ -64,7 +64,7 @@ class Telemetry:
         self._loggers: dict[str, Logger] = {}
         # Entries (stream, build, args) whose records are built by drain(); None: build at once.
         self._deferred: list[tuple[str, Callable[..., Any], tuple]] | None = None
-        self._drain_lock = threading.Lock()
+        self._drain_lock = threading.RLock()  # re-entered if a listener ever logs while draining
         add_producer = getattr(sink, "add_producer", None)
         if self.enabled and callable(add_producer):
             self._deferred = []
