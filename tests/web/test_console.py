@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from whispersync.domain import Transcript
 from whispersync.web.console import COOKIE, Sessions
@@ -392,9 +392,13 @@ class TestConsoleFuzz:
         @hsettings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
         @given(path=st.sampled_from(paths), ident=st.text(min_size=1, max_size=60),
                params=st.dictionaries(st.sampled_from(names), values, max_size=4))
+        @example(path="/memos/{}", ident="/", params={})  # found by this test: a redirect, no body
         def one(path, ident, params) -> None:
             response = client.get(path.replace("{}", quote(ident, safe="")), params=params)
             assert response.status_code < 500, (path, ident, params, response.text[:300])
+            if response.is_redirect:  # "/memos/%2F" is "/memos//": redirected to "/memos", as any trailing "/"
+                assert response.headers["location"].startswith(str(client.base_url)), response.headers
+                return
             if not response.headers["content-type"].startswith("text/html"):
                 # Only a path no page matches (an id with a '/' in it) reaches the API's JSON 404.
                 assert response.status_code == 404 and "/" in ident, (path, ident, params, response.text[:300])
