@@ -229,18 +229,19 @@ class Logger:
             cid = get_correlation_id()
             span = _get_current_span()
             if type(span) is Span:  # ours: current_ids() without its call
-                ids: tuple[str, str] | None = (span.trace_id, span.span_id)
+                trace_id, span_id = span.trace_id, span.span_id
             elif span is _NO_SPAN:
-                ids = None
+                trace_id = span_id = None
             else:  # another's span (an OTel SDK's, a propagated context)
-                ids = current_ids()
-            args = (level, message, fields, trace, location, telemetry._clock_ns(), cid, ids)
+                trace_id, span_id = current_ids() or (None, None)
+            entry = ("logs", Logger._record, self, level, message, fields, trace, location, telemetry._clock_ns(), cid,
+                     trace_id, span_id)
             # Built later only from values that cannot change meanwhile: a line whose
             # fields hold a container is built now, showing it as the caller saw it.
             if telemetry._deferred is not None and type(message) is str and _scalars(fields):
-                telemetry._defer("logs", self._record, args)
+                telemetry._defer(entry)
                 return
-            record = self._record(*args)
+            record = self._record(*entry[3:])
         except Exception:
             telemetry._fault()
             return
@@ -250,7 +251,7 @@ class Logger:
             telemetry.faults += 1
 
     def _record(self, level: str, message: Any, fields: dict[str, Any], trace: str | None, location: str,
-                time_ns: int, cid: str | None, ids: tuple[str, str] | None) -> dict[str, Any]:
+                time_ns: int, cid: str | None, trace_id: str | None, span_id: str | None) -> dict[str, Any]:
         """The line's record, Powertools keys first; *fields* is the call's own dict (changed in place)."""
         if type(message) is not str or len(message) > MAX_VALUE_CHARS or (
             message not in _plain and _maybe_secret_unknown(message)
@@ -267,8 +268,8 @@ class Logger:
         }
         if cid is not None:
             record["correlation_id"] = cid
-        if ids is not None:
-            record["trace_id"], record["span_id"] = ids
+        if trace_id is not None:
+            record["trace_id"], record["span_id"] = trace_id, span_id
         if self._bound:
             record.update(self._bound)
         if fields:

@@ -13,11 +13,17 @@ from ._sink import NullSink, Sink
 from ._tracer import Tracer
 
 
-# Deferred records built at once by the thread that makes this many, if the sink has not
-# drained them first: about a hundred memos' worth, whose values are still in the CPU's
-# larger caches. A batch of a whole flush interval at full speed (~60,000 in a tight loop)
-# would be read back from memory, slower than building each in place (issue 15).
-DRAIN_AT = 2048
+# Deferred records built at once by the thread that makes this many, if the sink has
+# not drained them first. A batch, built with the SDK's code warm, but a small one:
+# - a whole flush interval at full speed (~60,000 in a tight loop) would be read back
+#   from memory, slower than building each in place;
+# - what a deferred record holds (its argument tuple, copies of a span's annotations)
+#   is counted by the garbage collector, whose youngest generation is collected after
+#   700 net allocations, promoting what is still alive. With 2,048 records waiting
+#   (~100 memos, ~3,000 objects) the pipeline's were promoted to the oldest generation
+#   and a full collection (~45 ms over the runtime's ~60,000 objects) ran about every
+#   thousand memos. 128 (~7 memos, ~200 objects) stays under that threshold (issue 15).
+DRAIN_AT = 128
 
 
 class Telemetry:
@@ -34,7 +40,7 @@ class Telemetry:
     store, see ``TelemetryStore.add_producer``), a log line, a finished span or a batch
     of metric points is kept as the values it was made of, and the records are built
     and handed to the sink when it flushes (every 0.5 s on the store's writer thread)
-    or when a thread has made ``DRAIN_AT`` of them, hundreds at a time. In the
+    or when a thread has made ``DRAIN_AT`` of them, a batch at a time. In the
     pipeline, between SQLite calls that evict the SDK from the CPU's caches, a record
     built in place cost several times what it costs in a batch (issue 15). The sink
     would not write a record before its next flush anyway. ``drain()`` builds them
@@ -62,8 +68,8 @@ class Telemetry:
         self._sink_emit = sink.emit
         self._listeners: tuple[Callable[[str, dict[str, Any]], None], ...] = ()
         self._loggers: dict[str, Logger] = {}
-        # Entries (stream, build, args) whose records are built by drain(); None: build at once.
-        self._deferred: list[tuple[str, Callable[..., Any], tuple]] | None = None
+        # Entries (stream, build, *args) whose records drain() builds; None: build at once.
+        self._deferred: list[tuple] | None = None
         self._drain_lock = threading.RLock()  # re-entered if a listener ever logs while draining
         add_producer = getattr(sink, "add_producer", None)
         if self.enabled and callable(add_producer):
@@ -100,10 +106,12 @@ class Telemetry:
 
         self._sink_emit = emit
 
-    def _defer(self, stream: str, build: Callable[..., Any], args: tuple) -> None:
-        """Keep ``build(*args)`` (a record or a list of them) for the next drain; only when ``_deferred`` is a list."""
+    def _defer(self, entry: tuple) -> None:
+        """Keep *entry*, ``(stream, build, *args)``, for the next drain, where ``build(*args)`` makes
+        its record or a list of them; only when ``_deferred`` is a list. One flat tuple of values:
+        each object a waiting record holds counts towards the next garbage collection (DRAIN_AT)."""
         deferred = self._deferred
-        deferred.append((stream, build, args))  # type: ignore[union-attr]
+        deferred.append(entry)  # type: ignore[union-attr]
         if len(deferred) >= DRAIN_AT:  # type: ignore[arg-type]
             self.drain()  # also bounds the memory a sink that stopped flushing costs
 
@@ -122,12 +130,13 @@ class Telemetry:
             taken = deferred[:]
             del deferred[:len(taken)]
             emit = self._sink_emit
-            for stream, build, args in taken:
+            for entry in taken:
                 try:
-                    built = build(*args)  # a record, or a list of them (a batch of metric points)
+                    built = entry[1](*entry[2:])  # a record, or a list of them (a batch of metric points)
                 except Exception:  # noqa: BLE001 - telemetry never raises; the record is counted
                     self.faults += 1
                     continue
+                stream = entry[0]
                 for record in (built,) if type(built) is dict else built:
                     try:
                         emit(stream, record)

@@ -265,14 +265,18 @@ class Span(otel_trace.Span):
             return
         annotations, metadata, events = self.annotations, self.metadata, self.events
         # What the record is built from, as it is now: an ended span's fields can still
-        # be set (OTel would ignore it), and must not reach a record built later.
-        args = (self, end, self.name, self.status, self.status_message,
-                dict(annotations) if annotations else None, dict(metadata) if metadata else None, events)
+        # be set (OTel would ignore it), and must not reach a record built later. Values,
+        # not the span: a deferred record then holds no span and no containers of it,
+        # objects the garbage collector would count (see Telemetry._defer).
+        entry = ("spans", _span_record, self.trace_id, self.span_id, self.parent_span_id, self.name, self.kind,
+                 self.start_time_unix_nano, end, self.status, self.status_message, telemetry.service,
+                 self.correlation_id, dict(annotations) if annotations else None,
+                 dict(metadata) if metadata else None, events)
         if telemetry._deferred is not None and not events and (not metadata or _scalars(metadata)):
-            telemetry._defer("spans", _span_record, args)
+            telemetry._defer(entry)
             return
         try:
-            record = _span_record(*args)
+            record = _span_record(*entry[2:])
         except Exception:
             telemetry._fault()
             return
@@ -285,24 +289,24 @@ class Span(otel_trace.Span):
         return f"<Span {self.name!r} trace={self.trace_id} span={self.span_id}>"
 
 
-def _span_record(span: Span, end: int, name: str, status: str, status_message: str | None,
+def _span_record(trace_id: str, span_id: str, parent_span_id: str | None, name: str, kind: str, start: int,
+                 end: int, status: str, status_message: str | None, service: str, correlation_id: str | None,
                  annotations: dict[str, Any] | None, metadata: dict[str, Any] | None,
                  events: list[dict[str, Any]]) -> dict[str, Any]:
     """A finished span's record; *annotations* and *metadata* are copies it may change."""
-    start = span.start_time_unix_nano
     return {
-        "trace_id": span.trace_id,
-        "span_id": span.span_id,
-        "parent_span_id": span.parent_span_id,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
         "name": name,
-        "kind": span.kind,
+        "kind": kind,
         "start_time_unix_nano": start,
         "end_time_unix_nano": end,
         "duration_ms": (end - start) / 1e6,
         "status": status,
         "status_message": status_message,
-        "service": span._telemetry.service,
-        "correlation_id": span.correlation_id,
+        "service": service,
+        "correlation_id": correlation_id,
         # Annotations are scalars: only strings need scanning. Metadata can hold
         # anything: redact_fields (on the copy) recurses into containers.
         "annotations": redact_fields(annotations) if annotations else {},
