@@ -14,16 +14,15 @@ from ._tracer import Tracer
 
 
 # Deferred records built at once by the thread that makes this many, if the sink has
-# not drained them first. A batch, built with the SDK's code warm, but a small one:
-# - a whole flush interval at full speed (~60,000 in a tight loop) would be read back
-#   from memory, slower than building each in place;
-# - what a deferred record holds (its argument tuple, copies of a span's annotations)
-#   is counted by the garbage collector, whose youngest generation is collected after
-#   700 net allocations, promoting what is still alive. With 2,048 records waiting
-#   (~100 memos, ~3,000 objects) the pipeline's were promoted to the oldest generation
-#   and a full collection (~45 ms over the runtime's ~60,000 objects) ran about every
-#   thousand memos. 128 (~7 memos, ~200 objects) stays under that threshold (issue 15).
-DRAIN_AT = 128
+# not drained them first: about a hundred memos' worth, whose values are still in the
+# CPU's larger caches. A batch of a whole flush interval at full speed (~60,000 in a
+# tight loop) would be read back from memory, slower than building each in place.
+# Smaller bounds were measured too (issue 15): 128 keeps what the waiting records hold
+# under the garbage collector's first threshold (700 objects), so they are never
+# promoted and full collections (~45 ms over a runtime's ~60,000 objects) stay rare;
+# it cut the replayed per-memo cost ~10 %, but in the pipeline the drains then run
+# in the middle of memos, and telemetry's CPU per memo rose from ~145 to ~185 µs.
+DRAIN_AT = 2048
 
 
 class Telemetry:

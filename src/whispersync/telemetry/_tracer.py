@@ -271,7 +271,7 @@ class Span(otel_trace.Span):
         entry = ("spans", _span_record, self.trace_id, self.span_id, self.parent_span_id, self.name, self.kind,
                  self.start_time_unix_nano, end, self.status, self.status_message, telemetry.service,
                  self.correlation_id, dict(annotations) if annotations else None,
-                 dict(metadata) if metadata else None, events)
+                 dict(metadata) if metadata else None, events or None)
         if telemetry._deferred is not None and not events and (not metadata or _scalars(metadata)):
             telemetry._defer(entry)
             return
@@ -292,7 +292,7 @@ class Span(otel_trace.Span):
 def _span_record(trace_id: str, span_id: str, parent_span_id: str | None, name: str, kind: str, start: int,
                  end: int, status: str, status_message: str | None, service: str, correlation_id: str | None,
                  annotations: dict[str, Any] | None, metadata: dict[str, Any] | None,
-                 events: list[dict[str, Any]]) -> dict[str, Any]:
+                 events: list[dict[str, Any]] | None) -> dict[str, Any]:
     """A finished span's record; *annotations* and *metadata* are copies it may change."""
     return {
         "trace_id": trace_id,
