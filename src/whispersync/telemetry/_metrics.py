@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -115,8 +116,14 @@ class Metrics:
                 checked.add((namespace, name, unit))
             _check_value(value)
             fixed = metric.dimensions
-            # None for none: the record's {} is made when it is built (one object less to wait).
-            dims = {**fixed, **dimensions} if dimensions else dict(fixed) if fixed else None
+            if fixed:
+                # A catalog metric's are a MappingProxyType: its copy() is its dict's, one C
+                # call, where dict(proxy) and {**proxy} go key by key (~0.9 µs a point).
+                dims = fixed.copy() if type(fixed) is MappingProxyType or type(fixed) is dict else dict(fixed)
+                if dimensions:
+                    dims.update(dimensions)
+            else:  # None for none: the record's {} is made when it is built (one object less to wait)
+                dims = dict(dimensions) if dimensions else None
             if dims:
                 for key, dim_value in dims.items():
                     if type(key) is not str or key not in dimension_names or type(dim_value) is not str \
