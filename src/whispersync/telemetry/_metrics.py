@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from types import MappingProxyType
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from ._emf import MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MAX_NAME, Unit
