@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import sys
@@ -91,6 +92,11 @@ def up(
     # The app before the workers: /metrics counts from its telemetry listener, attached in
     # create_app, so a memo left queued by the last run and processed at once is counted too.
     web_app = create_app(runtime)
+    # What start-up made (modules, the plan, the runtime, the app: ~100,000 objects) lives
+    # as long as the process. Out of the garbage collector's sight, a full collection, which
+    # holds every thread, walks only what came after: 63 ms -> under 1 ms (issue 15).
+    gc.collect()
+    gc.freeze()
     # The demo shows remediation acting: a memo that failed transiently gets its one automatic redrive.
     runtime.start(auto_redrive=True if demo else None)
 
