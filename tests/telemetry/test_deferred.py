@@ -116,6 +116,33 @@ def test_a_record_shows_its_values_at_the_call_not_at_the_flush(tmp_path):
     store.close()
 
 
+def test_a_span_with_plain_containers_waits_and_one_with_other_objects_is_built_now(tmp_path):
+    """The worker's agent span carries its routing (a dict holding a list): copied at the end
+    and built at the drain. An object of another kind could change unseen by a copy: that
+    span is built at once, as before."""
+    store = TelemetryStore(tmp_path, flush_interval=3600)
+    tel = Telemetry(store)
+    reasons = ["keyword: journal"]
+    with tel.tracer.span("agent_processing") as span:
+        span.put_metadata("routing", {"confidence": 0.9, "reasons": reasons, "pair": ("a", 1)})
+    assert len(tel._deferred) == 1  # waiting, not built
+    reasons.append("added after the end")
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque"
+
+    with tel.tracer.span("other") as other:
+        other.put_metadata("thing", {"value": Opaque()})
+    assert len(tel._deferred) == 1  # built at once and handed to the store
+    tel.flush()
+    spans = {record["name"]: record for record in written(tmp_path, "spans")}  # the one built now lands first
+    first, second = spans["agent_processing"], spans["other"]
+    assert first["metadata"]["routing"] == {"confidence": 0.9, "reasons": ["keyword: journal"], "pair": ["a", 1]}
+    assert second["metadata"]["thing"] == {"value": "opaque"}
+    store.close()
+
+
 def test_threads_logging_while_the_writer_drains_lose_and_repeat_nothing(tmp_path):
     store = TelemetryStore(tmp_path, flush_interval=0.001)
     tel = Telemetry(store)

@@ -268,11 +268,26 @@ class Span(otel_trace.Span):
         # be set (OTel would ignore it), and must not reach a record built later. Values,
         # not the span: a deferred record then holds no span and no containers of it,
         # objects the garbage collector would count (see Telemetry._defer).
+        defer = telemetry._deferred is not None and not events
+        if metadata:
+            if _scalars(metadata):
+                metadata = dict(metadata)
+            elif defer:
+                # Containers (the worker's routing: a dict holding a list) are copied, so
+                # the record shows them as they are now. Building this span in place,
+                # between SQLite calls, had cost as much as the memo's other four spans
+                # (issue 15 profile, GIL samples).
+                try:
+                    metadata = _plain_copy(metadata)
+                except _NotPlain:
+                    defer = False
+                    metadata = dict(metadata)
+            else:
+                metadata = dict(metadata)
         entry = ("spans", _span_record, self.trace_id, self.span_id, self.parent_span_id, self.name, self.kind,
                  self.start_time_unix_nano, end, self.status, self.status_message, telemetry.service,
-                 self.correlation_id, dict(annotations) if annotations else None,
-                 dict(metadata) if metadata else None, events or None)
-        if telemetry._deferred is not None and not events and (not metadata or _scalars(metadata)):
+                 self.correlation_id, dict(annotations) if annotations else None, metadata or None, events or None)
+        if defer:
             telemetry._defer(entry)
             return
         try:
@@ -313,6 +328,28 @@ def _span_record(trace_id: str, span_id: str, parent_span_id: str | None, name: 
         "metadata": redact_fields(metadata) if metadata else {},
         "events": redact_value(events) if events else [],
     }
+
+
+class _NotPlain(Exception):
+    """A value :func:`_plain_copy` cannot copy: its record is built at once instead."""
+
+
+_PLAIN_DEPTH = 8  # nesting copied for a deferred record; deeper is built at once
+
+
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    """A deep copy of dicts, lists and tuples (as lists, as redaction makes them) of str,
+    int, float, bool and None. Raises _NotPlain for anything else, or nesting deeper than
+    _PLAIN_DEPTH: an object of another kind may change before the drain, unseen by a copy."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if depth < _PLAIN_DEPTH:
+        if kind is dict:
+            return {key: _plain_copy(item, depth + 1) for key, item in value.items()}
+        if kind is list or kind is tuple:
+            return [_plain_copy(item, depth + 1) for item in value]
+    raise _NotPlain
 
 
 def _scalars(values: dict[str, Any]) -> bool:
