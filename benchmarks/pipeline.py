@@ -8,9 +8,10 @@ Prints:
      alternating); the overhead is the median of the rounds' overheads.
   2. the CPU time telemetry adds to a memo in place: two runtimes, one with telemetry
      and one without, take memos in turn in one thread, each memo timed; the load
-     of the moment on a shared machine falls on both alike: runs agree within
-     about ±15 % of the telemetry's cost where throughput rounds spread over ten
-     points of overhead.
+     of the moment on a shared machine falls on both alike. User and system time
+     apart: telemetry's code is user time, and the system time (the pipeline's own
+     file work) differs between the two runtimes by hundreds of µs a memo from run
+     to run, most of the spread of the total.
   3. the telemetry one memo emits (the same logs, metrics and spans, replayed)
      through WhisperSync's SDK into its store, through aws-lambda-powertools
      Logger + single_metric and the OpenTelemetry SDK (batch span processor), and
@@ -31,6 +32,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import resource
 import statistics
 import tempfile
 import time
@@ -84,15 +86,16 @@ def pipeline_throughput(memos: int, workers: int, telemetry: bool, workdir: Path
     return pipeline_run(memos, workers, telemetry, workdir, **settings_overrides)[0]
 
 
-def pipeline_run(memos: int, workers: int, telemetry: bool, workdir: Path, **settings_overrides) -> tuple[float, float]:
-    """(memos/s, this process's CPU µs per memo) through the whole local pipeline."""
+def pipeline_run(memos: int, workers: int, telemetry: bool, workdir: Path,
+                 **settings_overrides) -> tuple[float, float, float]:
+    """(memos/s, this process's user and system CPU µs per memo) through the whole local pipeline."""
     with tempfile.TemporaryDirectory(dir=workdir) as home:
         settings = Settings.load(home=Path(home), telemetry=telemetry, workers=workers,
                                  collector_interval=3600, compaction_interval=3600, **settings_overrides)
         runtime = build_runtime(settings)
         agents = list(TEXTS)
         with frozen_start_up():
-            started, cpu_started = time.perf_counter(), time.process_time()
+            started, usage_started = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
             runtime.start(inbox=False, collector=False, maintenance=False)
             for n in range(memos):
                 agent = agents[n % len(agents)]
@@ -106,17 +109,23 @@ def pipeline_run(memos: int, workers: int, telemetry: bool, workdir: Path, **set
                 time.sleep(0.05)
             runtime.pool.stop()
             runtime.telemetry.flush()
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            elapsed, usage = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
             assert counts[MemoStatus.FAILED.value] == 0, counts
             runtime.close()
-        return memos / elapsed, cpu / memos * 1e6
+        user, system = usage.ru_utime - usage_started.ru_utime, usage.ru_stime - usage_started.ru_stime
+        return memos / elapsed, user / memos * 1e6, system / memos * 1e6
 
 
-def interleaved_cost(memos: int, workdir: Path, flush_every: int = 200) -> tuple[float, float]:
-    """(on, off): thread CPU µs per memo, ingest to done, with memos alternating between
-    a runtime with telemetry and one without. Each side's telemetry is flushed in its own
-    timed part every ``flush_every`` memos (the writer thread is held back), so writing
-    the lines and the metric filters are counted too."""
+def interleaved_cost(memos: int, workdir: Path, flush_every: int = 200) -> dict[bool, tuple[float, float]]:
+    """{telemetry: (user, system)}: thread CPU µs per memo, ingest to done, with memos
+    alternating between a runtime with telemetry and one without. Each side's telemetry
+    is flushed in its own timed part every ``flush_every`` memos (the writer thread is
+    held back), so writing the lines and the metric filters are counted too.
+
+    User and system time apart: the pipeline's own file work (SQLite, the agents'
+    outputs) is most of a memo's system time here, and it moves by hundreds of µs
+    between the two runtimes' files (a checkpoint, a directory's growth) where
+    telemetry's code runs in user time."""
     with tempfile.TemporaryDirectory(dir=workdir) as home:
         runtimes = {}
         for telemetry in (True, False):
@@ -126,26 +135,29 @@ def interleaved_cost(memos: int, workdir: Path, flush_every: int = 200) -> tuple
             runtimes[telemetry].store.flush_interval = 3600  # flushed below, inside the timed part
         time.sleep(0.6)  # the writer threads' first wait (flush_interval 0.5 s) ends; the next is an hour
         with frozen_start_up():  # as `up` does once started
-            cpu = {True: 0, False: 0}
+            cpu = {True: [0.0, 0.0], False: [0.0, 0.0]}
             agents = list(TEXTS)
-            thread_time = time.thread_time_ns
+            usage, this_thread = resource.getrusage, resource.RUSAGE_THREAD
             for n in range(memos):
                 agent = agents[n % len(agents)]
                 transcript = Transcript(text=f"{TEXTS[agent]} ({n})", agent=agent, recorded_at="2026-11-25T10:00:00Z")
                 for telemetry in (True, False) if n % 2 == 0 else (False, True):
                     runtime = runtimes[telemetry]
-                    started = thread_time()
+                    before = usage(this_thread)
                     runtime.ingestor.accept(transcript)
                     for message in runtime.queue.receive(1):
                         runtime.processor.process(message)
                     if n % flush_every == flush_every - 1:
                         runtime.telemetry.flush()
-                    cpu[telemetry] += thread_time() - started
+                    after = usage(this_thread)
+                    side = cpu[telemetry]
+                    side[0] += after.ru_utime - before.ru_utime
+                    side[1] += after.ru_stime - before.ru_stime
         for runtime in runtimes.values():
             counts = runtime.records.count_by_status()
             assert counts[MemoStatus.DONE.value] == memos, counts
             runtime.close()
-        return cpu[True] / memos / 1e3, cpu[False] / memos / 1e3
+        return {k: (user / memos * 1e6, system / memos * 1e6) for k, (user, system) in cpu.items()}
 
 
 # ------------------------------------------------------------------ per-memo cost
@@ -369,13 +381,12 @@ def main() -> None:
 
 def pipeline_overhead(args: argparse.Namespace) -> None:
     print(f"== pipeline: {args.memos} memos, {args.workers} workers, deterministic agents ==")
-    runs: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
     for r in range(args.rounds):
         # On then off, then off then on: neither side always runs first (a cold disk cache, a warm CPU).
         for telemetry in (True, False) if r % 2 == 0 else (False, True):
             runs[telemetry].append(pipeline_run(args.memos, args.workers, telemetry, args.dir))
-    rates = {k: [rate for rate, _ in v] for k, v in runs.items()}
-    cpus = {k: [cpu for _, cpu in v] for k, v in runs.items()}
+    rates = {k: [run[0] for run in v] for k, v in runs.items()}
     on, off = statistics.median(rates[True]), statistics.median(rates[False])
     # The median of each round's overhead: the two runs of a round share the machine's load of the moment.
     overheads = [(f / o - 1) * 100 for o, f in zip(rates[True], rates[False])]
@@ -388,15 +399,23 @@ def pipeline_overhead(args: argparse.Namespace) -> None:
           f"{met(overhead <= TARGET_OVERHEAD_PCT)})")
     # CPU time moves less than wall time when other jobs share the machine: a second view of
     # the same cost. Workers share one GIL, so the throughput overhead runs above the CPU share.
-    cpu_on, cpu_off = statistics.median(cpus[True]), statistics.median(cpus[False])
+    user_on, user_off = (statistics.median(run[1] for run in runs[k]) for k in (True, False))
+    sys_on, sys_off = (statistics.median(run[2] for run in runs[k]) for k in (True, False))
+    cpu_on, cpu_off = user_on + sys_on, user_off + sys_off
     print(f"CPU per memo: on {cpu_on:.0f} µs, off {cpu_off:.0f} µs; telemetry {cpu_on - cpu_off:.0f} µs "
-          f"({(cpu_on / cpu_off - 1) * 100:.1f} %)")
+          f"({(cpu_on / cpu_off - 1) * 100:.1f} %): user {user_on - user_off:.0f} µs, system {sys_on - sys_off:.0f} µs")
 
 
 def print_interleaved_cost(args: argparse.Namespace) -> None:
     print(f"\n== in place: {args.memos} memos in one thread, alternating between telemetry on and off ==")
-    on, off = interleaved_cost(args.memos, args.dir)
+    cost = interleaved_cost(args.memos, args.dir)
+    (on_user, on_sys), (off_user, off_sys) = cost[True], cost[False]
+    on, off = on_user + on_sys, off_user + off_sys
     print(f"CPU per memo: on {on:.0f} µs, off {off:.0f} µs; telemetry {on - off:.0f} µs ({(on / off - 1) * 100:.1f} %)")
+    print(f"  user:   on {on_user:.0f}, off {off_user:.0f}; telemetry {on_user - off_user:.0f} µs "
+          f"({(on_user - off_user) / off * 100:.1f} % of a memo's CPU)")
+    print(f"  system: on {on_sys:.0f}, off {off_sys:.0f}; telemetry {on_sys - off_sys:.0f} µs "
+          f"(the pipeline's file work; moves by hundreds of µs between runs)")
 
 
 def print_per_memo_costs(memos: int, chunk: int = 200) -> None:
