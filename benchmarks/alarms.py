@@ -38,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from whispersync.monitoring.store import _schema, _segments, _series
+from whispersync.monitoring.store import _footers, _schema, _segments, _series
 from whispersync.monitoring.alarms import AlarmStore
 from whispersync.monitoring.alarms import AlarmEngine, decide, evaluation_window
 from whispersync.plan import MetricAlarm, MetricStat
@@ -119,7 +119,7 @@ def timed_cycle(engine: AlarmEngine, at_ms: int, cold: bool = False) -> tuple[fl
 def cold_batch(root: Path, series: int) -> tuple[float, int]:
     """Seconds for every series over all 7 days in one metric_statistics_batch, as a fresh process reads it."""
     _series.clear()
-    _schema._COLUMNS_CACHE.clear()
+    _footers.forget()
     store = TelemetryStore(root)
     requests = [MetricStat(NS, "Latency", {"Series": f"s{s}"}, "Average", 300) for s in range(series)]
     try:

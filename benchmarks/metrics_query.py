@@ -29,7 +29,7 @@ Cold reads, measured first, before anything has read the data (the OS page cache
 files were just written):
 
 * the first p99 query of a series: a fresh store (its own DuckDB) and the decoded-series cache
-  (store/_series.py) and Parquet column cache cleared, then ``get_metric_data`` as above; each
+  (store/_series.py) and Parquet footer cache cleared, then ``get_metric_data`` as above; each
   round another function's series; median and min-max of COLD_ROUNDS;
 * every series over all 7 days in one ``metric_statistics_batch`` (Average at 300 s), cold
   likewise: the first alarm-cycle-like read, which decodes every row of every file.
@@ -86,7 +86,7 @@ from prometheus_peer import PrometheusPeer  # noqa: E402
 from rss import mib, peak_in_child, status_kib, verdict  # noqa: E402
 
 from whispersync.monitoring.metrics import get_metric_data  # noqa: E402
-from whispersync.monitoring.store import TelemetryStore, _schema, _segments, _series  # noqa: E402
+from whispersync.monitoring.store import TelemetryStore, _footers, _schema, _segments, _series  # noqa: E402
 from whispersync.plan import MetricDataQuery, MetricStat  # noqa: E402
 
 DAYS = 7
@@ -290,7 +290,7 @@ def query_in_child(home: str, files: list[str], function: str, name: str) -> int
 def fresh_store(home: Path) -> TelemetryStore:
     """A store as a new process opens it: no decoded series, no cached Parquet columns, its own DuckDB."""
     _series.clear()
-    _schema._COLUMNS_CACHE.clear()
+    _footers.forget()
     return TelemetryStore(home / "telemetry")
 
 

@@ -50,3 +50,9 @@ def footer_fact(path: str, read: Callable[[duckdb.DuckDBPyConnection, str], T], 
             _facts.clear()
         _facts[(read, path)] = (identity, value)
         return value
+
+
+def forget() -> None:
+    """Drop every fact read so far, as a new process starts (benchmarks time cold reads so)."""
+    with _lock:
+        _facts.clear()
