@@ -6,6 +6,8 @@ import math
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whispersync.errors import InputError, QueryTimeout
 from whispersync.monitoring.metrics import MetricQueryError
@@ -342,3 +344,39 @@ class TestLimits:
     def test_evaluation_past_its_deadline_is_a_query_timeout(self) -> None:
         with pytest.raises(QueryTimeout):
             evaluate(parse("m1 + 1"), Context(resolve=lambda qid: s(1), deadline=time.monotonic() - 1))
+
+
+class TestLongSeriesInNumpy:
+    """Long series take numpy's arithmetic (issue 15); short ones the per-point loop. Both
+    must give the same points: division by zero and overflow dropped, comparisons 1 or 0."""
+
+    values = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 1e308, -1e308, 5e-324]),
+                       st.floats(allow_nan=False, allow_infinity=False))
+
+    @given(data=st.data(), op=st.sampled_from(["+", "-", "*", "/", "==", "!=", "<", ">", "<=", ">="]))
+    @settings(max_examples=60, deadline=None)
+    def test_the_same_points_as_the_loop(self, data, op) -> None:
+        from whispersync.monitoring.metrics import _math
+
+        n = data.draw(st.integers(_math._NUMPY_MIN_POINTS, 3 * _math._NUMPY_MIN_POINTS))
+        a = Series([i * M for i in range(n)], data.draw(st.lists(self.values, min_size=n, max_size=n)), "a")
+        b = Series(list(a.timestamps), data.draw(st.lists(self.values, min_size=n, max_size=n)), "b")
+        scalar = data.draw(self.values)
+        for left, right in ((a, b), (a, scalar), (scalar, b)):
+            fast = _math._binary(op, left, right)
+            saved, _math._NUMPY_MIN_POINTS = _math._NUMPY_MIN_POINTS, 10**9  # the loop, for the same input
+            try:
+                slow = _math._binary(op, left, right)
+            finally:
+                _math._NUMPY_MIN_POINTS = saved
+            assert (fast.timestamps, fast.values, fast.label) == (slow.timestamps, slow.values, slow.label)
+            assert all(type(v) is float for v in fast.values) and all(type(t) is int for t in fast.timestamps)
+            assert fast.timestamps is not a.timestamps  # a new list: the inputs stay as they were
+
+    def test_a_long_rate_drops_what_divides_by_zero(self) -> None:
+        n = 200
+        errors = s(*[i % 7 for i in range(n)])
+        invocations = s(*[i % 5 for i in range(n)])  # every fifth minute: 0 invocations
+        result = run("errors/invocations*100", errors=errors, invocations=invocations)
+        assert result.timestamps == [i * M for i in range(n) if i % 5]
+        assert result.values == [(i % 7) / (i % 5) * 100 for i in range(n) if i % 5]

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Union
 
+import numpy as np
+
 from whispersync.errors import QuerySyntaxError, QueryTimeout
 from whispersync.monitoring.metrics._errors import MetricQueryError
 
@@ -469,8 +471,40 @@ _OPS: dict[str, Callable[[float, float], float]] = {
 }
 
 
+# The arithmetic and comparisons over a long series go through numpy: CPython's loop with
+# its per-point checks costs ~0.35 µs a point (a 24 h rate at 60 s, two operators over
+# 1,440 points: ~1 ms of a 2.5 ms query; issue 15). The same IEEE doubles give the same
+# answers, and where Python raises (x/0) numpy makes an infinity or a NaN: dropped alike.
+# "^", "&&" and "||" keep the loop (powers can be complex; the logic reads truthiness).
+_NUMPY_OPS: dict[str, np.ufunc] = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
+    "==": np.equal, "!=": np.not_equal, "<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal,
+}
+_NUMPY_MIN_POINTS = 64  # below this numpy's fixed cost (~10 µs) is more than the loop's
+
+
+def _numpy_binary(op: str, left: Series | float, right: Series | float, like: Series) -> Series:
+    """``left op right`` point by point, *like*'s timestamps and label; one side may be a scalar."""
+    a = np.asarray(left.values if isinstance(left, Series) else left, dtype=np.float64)
+    b = np.asarray(right.values if isinstance(right, Series) else right, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        result = _NUMPY_OPS[op](a, b).astype(np.float64, copy=False)
+    finite = np.isfinite(result)
+    if finite.all():
+        return Series(list(like.timestamps), result.tolist(), like.label)
+    return Series(np.asarray(like.timestamps, dtype=np.int64)[finite].tolist(), result[finite].tolist(), like.label)
+
+
 def _binary(op: str, left: Value, right: Value) -> Value:
     fn = _OPS[op]
+    if op in _NUMPY_OPS:
+        if isinstance(left, Series):
+            if len(left.timestamps) >= _NUMPY_MIN_POINTS and (
+                not isinstance(right, (Series, list)) or (isinstance(right, Series)
+                                                          and right.timestamps == left.timestamps)):
+                return _numpy_binary(op, left, right if isinstance(right, Series) else float(right), left)
+        elif isinstance(right, Series) and not isinstance(left, list) and len(right.timestamps) >= _NUMPY_MIN_POINTS:
+            return _numpy_binary(op, float(left), right, right)
     if isinstance(left, list) or isinstance(right, list):
         if isinstance(left, list) and isinstance(right, list):
             if len(left) != len(right):
