@@ -472,10 +472,11 @@ _OPS: dict[str, Callable[[float, float], float]] = {
 
 
 # The arithmetic and comparisons over a long series go through numpy: CPython's loop with
-# its per-point checks costs ~0.35 µs a point (a 24 h rate at 60 s, two operators over
-# 1,440 points: ~1 ms of a 2.5 ms query; issue 15). The same IEEE doubles give the same
-# answers, and where Python raises (x/0) numpy makes an infinity or a NaN: dropped alike.
-# "^", "&&" and "||" keep the loop (powers can be complex; the logic reads truthiness).
+# its per-point checks costs ~0.2 µs a point (benchmarks/metrics_query.py's 24 h rate at
+# 60 s, two operators over 1,440 points: 1.2 -> 0.6-0.9 ms a query; issue 15). The same
+# IEEE doubles give the same answers, and where Python raises (x/0) numpy makes an
+# infinity or a NaN: dropped alike. "^", "&&" and "||" keep the loop (powers can be
+# complex; the logic reads truthiness).
 _NUMPY_OPS: dict[str, np.ufunc] = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
     "==": np.equal, "!=": np.not_equal, "<": np.less, ">": np.greater, "<=": np.less_equal, ">=": np.greater_equal,
