@@ -215,6 +215,45 @@ class TestRoundTrip:
         assert store.trace_ids_for("a") == [f"{t:032x}" for t in (0, 1, 2)]  # spans and logs
 
 
+class TestListMetrics:
+    """list_metrics reads a compacted file's metrics once while the file is unchanged (issue 15)."""
+
+    def test_a_compacted_file_is_read_once_and_open_segments_every_time(
+        self, store: TelemetryStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        store.emit("metrics", metric(1, AgentType="work"))
+        store.flush()
+        clock.advance(120)
+        store.compact()
+        store.emit("metrics", metric(1, ms=T0_MS + 130_000, AgentType="memory"))  # an open segment
+        store.flush()
+        reads: list[str] = []
+        distinct = store_module._distinct_metrics
+        monkeypatch.setattr(store_module, "_distinct_metrics",
+                            lambda cursor, source: reads.append(source) or distinct(cursor, source))
+        expected = [{"namespace": "WhisperSync/Business", "name": "TranscriptsProcessed",
+                     "dimensions": {"AgentType": agent}} for agent in ("memory", "work")]
+        assert store.list_metrics() == expected
+        assert [".parquet" in r for r in reads] == [True, False]  # the file, then the open segment
+        assert store.list_metrics() == expected
+        assert [".parquet" in r for r in reads] == [True, False, False]  # the segment only
+        assert store.list_metrics(name="Nothing") == [] and store.list_metrics(namespace="WhisperSync/Business")
+
+    def test_a_file_rewritten_in_place_is_read_again(self, store: TelemetryStore, clock: FakeClock) -> None:
+        store.emit("metrics", metric(1, AgentType="work"))
+        store.flush()
+        clock.advance(120)
+        store.compact()
+        assert [m["dimensions"] for m in store.list_metrics()] == [{"AgentType": "work"}]
+        [path] = files(store, ".parquet")
+        with duckdb.connect() as con:  # the same path, other contents: a new identity
+            con.execute(f"COPY (SELECT * REPLACE (replace(dims, 'work', 'memory') AS dims, "
+                        f"replace(dimensions, 'work', 'memory') AS dimensions) FROM read_parquet('{path}')) "
+                        f"TO '{path}.new' (FORMAT parquet)")
+        Path(f"{path}.new").replace(path)
+        assert [m["dimensions"] for m in store.list_metrics()] == [{"AgentType": "memory"}]
+
+
 class TestWriter:
     def test_emit_never_raises_and_counts_faults(self, store: TelemetryStore) -> None:
         """Unknown streams and emits after close are counted, not raised."""
