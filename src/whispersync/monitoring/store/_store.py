@@ -536,7 +536,25 @@ class TelemetryStore:
         parquet, jsonl = _segments.live_files(self.root / stream)
         if start_ms is not None or end_ms is not None:
             parquet = _segments.overlapping(parquet, start_ms, end_ms)
-        return _schema.view_sql(stream, parquet, jsonl).split(" AS ", 1)[1]
+        return self.source_sql(stream, parquet, jsonl)
+
+    def live_files_in(self, stream: str, start_ms: int, end_ms: int) -> tuple[list[str], list[str], list[str]]:
+        """The stream's files live now for ``start_ms <= ts <= end_ms`` (epoch ms): the Parquet files
+        wholly inside the range by their footers, the Parquet files that may hold some of it, and
+        the JSONL segments (always: they have no footer)."""
+        parquet, jsonl = _segments.live_files(self.root / stream)
+        inside: list[str] = []
+        partly: list[str] = []
+        for path in _segments.overlapping(parquet, start_ms, end_ms):
+            span = _segments.parquet_ts_range(path)  # epoch µs
+            within = span is not None and span[0] >= start_ms * 1000 and span[1] <= end_ms * 1000
+            (inside if within else partly).append(path)
+        return inside, partly, jsonl
+
+    @staticmethod
+    def source_sql(stream: str, parquet: Sequence[str], jsonl: Sequence[str]) -> str:
+        """The stream's SELECT over these files (see live_source_sql)."""
+        return _schema.view_sql(stream, list(parquet), list(jsonl)).split(" AS ", 1)[1]
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh in-memory DuckDB with views ``logs``, ``metrics`` and ``spans``; it reads no other file.

@@ -1,4 +1,5 @@
-"""Logs Insights reads only the files that may hold events of the range, in one statement, with cached plans."""
+"""Logs Insights reads only the files that may hold events of the range, counts what it scanned without
+scanning it twice, and caches plans."""
 
 from __future__ import annotations
 
@@ -113,7 +114,11 @@ class TestFileSkipping:
         assert len(_files(store.live_source_sql("logs"))) == 3
 
 
-class TestOneStatement:
+class TestScannedStatistics:
+    """recordsScanned and bytesScanned without scanning the range twice (issue 15): a Parquet file
+    wholly inside the range is counted once per file identity; the files at the range's edges
+    and the open segments are counted on every query, in the query's own statement."""
+
     @pytest.fixture
     def statements(self, monkeypatch):
         """The statements run_query runs (a spy: each still runs)."""
@@ -127,16 +132,40 @@ class TestOneStatement:
         monkeypatch.setattr(_executor, "run_with_deadline", spy)
         return seen
 
-    def test_rows_and_statistics_come_from_one_statement(self, days, statements):
+    def test_a_repeated_query_scans_only_what_is_not_wholly_inside_its_range(self, days, statements):
         store, _ = days
-        result = run_query(store, "filter level = 'ERROR' | fields message", start_ms=_day(0)[0], end_ms=_day(2)[1])
-        assert len(statements) == 1
+        text = "filter level = 'ERROR' | fields message"
+        result = run_query(store, text, start_ms=_day(0)[0], end_ms=_day(2)[1])
+        assert len(statements) == 4  # the query, then each day file's statistics
         assert result["rows"] == [["day 2 event 0"], ["day 1 event 0"], ["day 0 event 0"]]
         ((size,),) = _unpruned(store, "SELECT sum(bytes) FROM logs WHERE {where}", _day(0)[0], _day(2)[1])
-        assert result["statistics"] == {"recordsMatched": 3, "recordsScanned": 12, "bytesScanned": size}
+        expected = {"recordsMatched": 3, "recordsScanned": 12, "bytesScanned": size}
+        assert result["statistics"] == expected
+        statements.clear()
+        assert run_query(store, text, start_ms=_day(0)[0], end_ms=_day(2)[1])["statistics"] == expected
+        assert len(statements) == 1  # the query alone: every file's statistics are kept
+        statements.clear()
+        # Up to day 2's first event: day 2's file is at the range's edge, counted in the query's statement.
+        edge = run_query(store, text, start_ms=_day(0)[0], end_ms=D0 + 2 * DAY + 2 * HOUR - 1)
+        assert len(statements) == 1 and edge["statistics"]["recordsScanned"] == 9
+
+    def test_a_file_rewritten_in_place_is_counted_again(self, days):
+        store, _ = days
+        first = run_query(store, "fields message", start_ms=_day(0)[0], end_ms=_day(2)[1])["statistics"]
+        assert first["recordsScanned"] == 12
+        [day0] = [p for p in store.live_files_in("logs", *_day(0))[0]]
+        con = store.connect()
+        try:  # the same path, one event fewer: a new identity
+            con.execute(f"COPY (SELECT * FROM read_parquet('{day0}') WHERE message <> 'day 0 event 3') "
+                        f"TO '{day0}.new' (FORMAT parquet)")
+        finally:
+            con.close()
+        Path(f"{day0}.new").replace(day0)
+        again = run_query(store, "fields message", start_ms=_day(0)[0], end_ms=_day(2)[1])["statistics"]
+        assert again["recordsScanned"] == 11 and again["bytesScanned"] < first["bytesScanned"]
 
     def test_no_rows_still_have_statistics(self, days, statements):
-        """Nothing matched: no row carries the statistics, so they are asked for on their own."""
+        """Nothing matched: the statistics still count every event of the range."""
         store, _ = days
         result = run_query(store, "filter level = 'FATAL'", start_ms=_day(1)[0], end_ms=_day(1)[1])
         ((size,),) = _unpruned(store, "SELECT sum(bytes) FROM logs WHERE {where}", *_day(1))

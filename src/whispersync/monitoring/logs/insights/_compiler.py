@@ -8,9 +8,10 @@ range is always the first predicate on ``ts``, so Parquet row groups outside it
 are skipped; the log groups (SOURCE, or the request's) come second.
 ``__matched`` rides along in every layer: the number of events that passed the
 filters, for the statistics CloudWatch reports. The events scanned (recordsScanned,
-bytesScanned: every event of the range and log groups) come as one more column,
-``__scanned``, from a scalar subquery: one statement answers the query and all
-its statistics.
+bytesScanned: every event of the range and log groups) are ``statistics_sql``; the
+executor keeps its answer for each Parquet file wholly inside the range, and the rest
+(the files at the range's edges, the open segments: the view ``__edges``) comes as one
+more column, ``__scanned``, from a scalar subquery in the same statement as the query.
 
 ``compile_plan`` compiles a query once for any time range: the range is the
 parameters ``$start_ms`` and ``$end_ms`` (epoch ms), bound when the SQL runs, so
@@ -72,6 +73,8 @@ _BASE_SCOPE = {
 }
 _REGEX_META = set(".^$*+?()[]{}|\\")
 MATCHED = "__matched"
+# The logs of the query's files that are not wholly inside its range (the executor defines it).
+EDGES = "__edges"
 _NAMED_GROUP = re.compile(r"\(\?P?<([A-Za-z_@][A-Za-z0-9_@.]*)>")
 # Regexes run in DuckDB, whose engine is RE2: they are checked with RE2 too, so a
 # pattern RE2 refuses (a lookahead, a backreference) is a positioned query error.
@@ -87,7 +90,7 @@ class OutputColumn:
 
 @dataclass
 class CompiledQuery:
-    sql: str  # its last two columns: __matched, then __scanned (a struct: records, bytes)
+    sql: str  # its last two columns: __matched, then __scanned (a struct: records, bytes) of EDGES
     columns: list[OutputColumn]
     statistics_sql: str  # (events scanned, their bytes): the time range and log groups only
 
@@ -148,6 +151,7 @@ class _Compiler:
         if groups:
             scanned.append(groups)
         statistics_sql = "SELECT count(*), coalesce(sum(bytes), 0) FROM logs WHERE " + " AND ".join(scanned)
+        edges_sql = f"SELECT count(*), coalesce(sum(bytes), 0) FROM {EDGES} WHERE " + " AND ".join(scanned)
         layer = _Layer(source="logs", where=list(scanned), scope=dict(_BASE_SCOPE), tiebreak=["ts DESC"])
         shown: list[str] = []  # from `fields` since the last stats
         display: list[str] | None = None
@@ -205,7 +209,7 @@ class _Compiler:
             names = stats_columns
         else:
             names = ["@timestamp", "@message"] + [p for p in parsed if p not in ("@timestamp", "@message")]
-        return self.final(layer, names, statistics_sql)
+        return self.final(layer, names, statistics_sql, edges_sql)
 
     def log_group_predicate(self, log_groups: Sequence[str] | None) -> str | None:
         """SQL keeping the events of the chosen log groups (``@log``); None for every group."""
@@ -227,7 +231,7 @@ class _Compiler:
         terms += [f"starts_with(log_group, {sql_string(p)})" for p in prefixes]
         return "(" + " OR ".join(terms) + ")"
 
-    def final(self, layer: _Layer, names: list[str], statistics_sql: str) -> CompiledQuery:
+    def final(self, layer: _Layer, names: list[str], statistics_sql: str, edges_sql: str) -> CompiledQuery:
         columns, select = [], []
         for i, name in enumerate(dict.fromkeys(names)):
             col = self.lookup(name, layer)
@@ -238,7 +242,7 @@ class _Compiler:
             select.append(f"count(*) OVER () AS {MATCHED}")
         else:
             select.append(MATCHED)
-        select.append(_scanned_column(statistics_sql))
+        select.append(_scanned_column(edges_sql))
         if layer.events and not layer.order:
             layer.order = ["ts DESC"]  # CloudWatch's default: newest first
         sql = f"SELECT {', '.join(select)} FROM {layer.source}{self.where(layer)}"
@@ -647,8 +651,8 @@ assert _WINDOW_PARAMETERS.keys() == QUERY_WINDOW.keys(), "a QUERY_WINDOW functio
 
 
 def _scanned_column(statistics_sql: str) -> str:
-    """recordsScanned and bytesScanned as one more column of every row: an uncorrelated
-    scalar subquery, which DuckDB runs once, in the same statement as the query."""
+    """recordsScanned and bytesScanned of ``statistics_sql`` as one more column of every row: an
+    uncorrelated scalar subquery, which DuckDB runs once, in the same statement as the query."""
     return f"(SELECT struct_pack(records := n, bytes := b) FROM ({statistics_sql}) AS __scan(n, b)) AS __scanned"
 
 
