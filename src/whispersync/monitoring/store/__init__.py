@@ -4,6 +4,7 @@ Writers append JSON-lines segments (``_segments``); the store compacts them to
 Parquet and answers reads and metric statistics with DuckDB (``_schema``, ``_store``).
 """
 
+from whispersync.monitoring.store._footers import FileFacts
 from whispersync.monitoring.store._imports import ImportLedger, content_key
 from whispersync.monitoring.store._schema import HEX_CHARS, PROMOTED_LOG_FIELDS, SPLIT_BOUNDARY
 from whispersync.monitoring.store._store import (
@@ -20,6 +21,7 @@ from whispersync.monitoring.store._store import (
 
 __all__ = [
     "DEFAULT_QUERY_TIMEOUT",
+    "FileFacts",
     "HEX_CHARS",
     "SPLIT_BOUNDARY",
     "ImportLedger",

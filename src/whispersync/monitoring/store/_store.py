@@ -37,6 +37,7 @@ from whispersync.plan import MetricStat, check_period, check_statistic
 from whispersync.monitoring.store import _schema
 from whispersync.monitoring.store import _segments
 from whispersync.monitoring.store import _series
+from whispersync.monitoring.store._footers import FileFacts
 from whispersync.telemetry import STREAMS
 
 __all__ = [
@@ -150,9 +151,6 @@ def dims_key(dimensions: Mapping[str, Any] | None) -> str:
     return ",".join(sorted(f"{k}={_dim_value(v)}" for k, v in dimensions.items()))
 
 
-_FILE_METRICS_MAX = 10_000  # a server's 30 days hold far fewer files; this only bounds a leak
-
-
 def _distinct_metrics(cursor: duckdb.DuckDBPyConnection, source: str) -> list[tuple]:
     """(namespace, name, dims, one dimensions JSON) of each metric in ``source``, a SELECT of the metrics columns."""
     try:
@@ -236,9 +234,7 @@ class TelemetryStore:
         self._files: dict[str, tuple[int, IO[bytes]]] = {}  # stream -> (window, file)
         self._db: duckdb.DuckDBPyConnection | None = None  # see _database
         self._database_lock = threading.Lock()
-        # Parquet path -> (identity, its distinct metrics): see list_metrics.
-        self._file_metrics_cache: dict[str, tuple[tuple[int, int, int], list[tuple]]] = {}
-        self._file_metrics_lock = threading.Lock()
+        self._file_metrics = FileFacts()  # each Parquet file's distinct metrics: see list_metrics
 
     # ------------------------------------------------------------------ writing
 
@@ -676,10 +672,12 @@ class TelemetryStore:
             try:
                 found: dict[tuple[Any, Any, Any], Any] = {}
                 for path in parquet:
-                    for ns, metric, dims, dimensions in self._file_metrics(path):
+                    rows = self._file_metrics.get(path, None, lambda path=path: _distinct_metrics(
+                        self._database().cursor(), _schema.from_parquet("metrics", [path])))
+                    for ns, metric, dims, dimensions in rows:
                         found.setdefault((ns, metric, dims), dimensions)
                 if jsonl:
-                    source = _schema.view_sql("metrics", [], jsonl).split(" AS ", 1)[1]
+                    source = self.source_sql("metrics", [], jsonl)
                     for ns, metric, dims, dimensions in _distinct_metrics(self._database().cursor(), source):
                         found.setdefault((ns, metric, dims), dimensions)
                 break
@@ -695,21 +693,6 @@ class TelemetryStore:
             out.append({"namespace": ns, "name": metric,
                         "dimensions": {k: _dim_value(v) for k, v in sorted((parsed or {}).items())}})
         return out
-
-    def _file_metrics(self, path: str) -> list[tuple]:
-        """The distinct (namespace, name, dims, dimensions) of one Parquet file, read once per identity."""
-        st = os.stat(path)  # FileNotFoundError: compacted away since the listing
-        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
-        with self._file_metrics_lock:
-            hit = self._file_metrics_cache.get(path)
-        if hit is not None and hit[0] == identity:
-            return hit[1]
-        rows = _distinct_metrics(self._database().cursor(), _schema.from_parquet("metrics", [path]))
-        with self._file_metrics_lock:
-            if len(self._file_metrics_cache) >= _FILE_METRICS_MAX:
-                self._file_metrics_cache.clear()
-            self._file_metrics_cache[path] = (identity, rows)
-        return rows
 
     def metric_statistics(
         self,

@@ -10,7 +10,6 @@ are cached with the time range as SQL parameters.
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from whispersync.errors import InputError
 from whispersync.monitoring.logs.insights._compiler import EDGES, CompiledQuery, compile_plan, compile_query
 from whispersync.monitoring.logs.insights._errors import InsightsQueryError
 from whispersync.monitoring.logs.insights._parser import parse_query
-from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, close_to_files, run_with_deadline
+from whispersync.monitoring.store import DEFAULT_QUERY_TIMEOUT, FileFacts, close_to_files, run_with_deadline
 
 if TYPE_CHECKING:
     from whispersync.monitoring.store import TelemetryStore
@@ -175,37 +174,30 @@ def run_query(
 
 
 # recordsScanned and bytesScanned of one Parquet file wholly inside a query's range, by
-# (path, statistics SQL): (the file's identity, (records, bytes)). Any range that holds the
+# path and statistics SQL, while the file is unchanged. Any range that holds the
 # whole file gives the same numbers, so a dashboard's repeated query, or a range moved on
 # by a minute, counts again only the files at its edges and the open segments, in the same
 # statement as the query. The seed queries over 1 M events, one file wholly inside their
 # hour, had spent ~5 ms of ~50 counting it again (issue 15).
-_SCANNED: dict[tuple[str, str], tuple[tuple[int, int, int], tuple[int, int]]] = {}
-_SCANNED_MAX = 4096
-_SCANNED_LOCK = threading.Lock()
+_SCANNED = FileFacts(4096)
 
 
 def inside_statistics(store: TelemetryStore, cursor: duckdb.DuckDBPyConnection, statistics_sql: str,
                       params: dict[str, int], inside: Sequence[str], deadline: float | None) -> tuple[int, int]:
-    """(records, bytes) scanned of the Parquet files wholly *inside* the range, each counted once per identity."""
+    """(records, bytes) scanned of the Parquet files wholly *inside* the range, each counted once per identity.
+    A file gone raises FileNotFoundError: the caller lists the files again."""
     used = _used(params, statistics_sql)
+
+    def count(path: str) -> tuple[int, int]:
+        sql = f"WITH logs AS NOT MATERIALIZED ({store.source_sql('logs', [path], [])}) {statistics_sql}"
+        ((n, b),) = run_with_deadline(cursor, sql, used, timeout=_left(deadline))
+        return int(n), int(b)
+
     records = size = 0
     for path in inside:
-        st = os.stat(path)  # FileNotFoundError: compacted away since the listing; the caller lists again
-        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
-        key = (path, statistics_sql)
-        with _SCANNED_LOCK:
-            hit = _SCANNED.get(key)
-        if hit is None or hit[0] != identity:
-            sql = f"WITH logs AS NOT MATERIALIZED ({store.source_sql('logs', [path], [])}) {statistics_sql}"
-            ((n, b),) = run_with_deadline(cursor, sql, used, timeout=_left(deadline))
-            hit = (identity, (int(n), int(b)))
-            with _SCANNED_LOCK:
-                if len(_SCANNED) >= _SCANNED_MAX:
-                    _SCANNED.clear()
-                _SCANNED[key] = hit
-        records += hit[1][0]
-        size += hit[1][1]
+        n, b = _SCANNED.get(path, statistics_sql, lambda path=path: count(path))
+        records += n
+        size += b
     return records, size
 
 
